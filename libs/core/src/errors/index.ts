@@ -1,0 +1,2 @@
+export * from './oodkit-error.js';
+export * from './suggest.js';
