@@ -1,1 +1,3 @@
-export {};
+export * from './tf.js';
+export * from './module.js';
+export * from './backend.js';

@@ -11,3 +11,4 @@ export * from './registry/zod-issues.js';
 export * from './rng/rng.js';
 export * from './logging/logger.js';
 export * from './container.js';
+export * from './protocols/index.js';

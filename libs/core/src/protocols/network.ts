@@ -1,0 +1,33 @@
+import type { Tensor1D, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+
+/**
+ * The network protocol of OpenOOD, in TypeScript. Every method returns new tensors that the caller
+ * owns (call inside tf.tidy). Owner: libs/networks.
+ */
+export interface Classifier {
+  readonly name: string;
+  /** [height, width, channels] of the input. */
+  readonly inputShape: readonly [number, number, number];
+  readonly numClasses: number;
+  /** Dimension D of the penultimate feature z. */
+  readonly featureDim: number;
+
+  /** Logits [N, C]. `training` switches batch-norm statistics and dropout. */
+  forward(x: Tensor4D, training?: boolean): Tensor2D;
+  /** Logits and the penultimate (pooled) feature z [N, D]. */
+  forwardFeatures(x: Tensor4D, training?: boolean): { logits: Tensor2D; features: Tensor2D };
+  /** Logits, z, and the output of every block (for multi-layer methods). */
+  forwardBlocks(x: Tensor4D): { logits: Tensor2D; features: Tensor2D; blocks: Tensor4D[] };
+  /** Logits after clipping z at `threshold` (ReAct). */
+  forwardThreshold(x: Tensor4D, threshold: number): Tensor2D;
+  /** Logits from penultimate features: z·Wᵀ + b. */
+  head(features: Tensor2D): Tensor2D;
+  /** The final layer: weight W [C, D] and bias b [C] (copies owned by the caller). */
+  finalLayer(): { weight: Tensor2D; bias: Tensor1D };
+
+  /** Variables the optimiser updates. */
+  trainableVariables(): Variable[];
+  /** Every persistent variable by a stable name (trainable and running statistics), for checkpoints. */
+  namedVariables(): ReadonlyMap<string, Variable>;
+  dispose(): void;
+}

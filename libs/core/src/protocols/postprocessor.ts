@@ -1,0 +1,63 @@
+import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Classifier } from './network.js';
+
+/** Host copy of the final linear layer: W row-major [C, D], b [C]. */
+export interface FinalLayer {
+  readonly numClasses: number;
+  readonly featureDim: number;
+  readonly weight: Float32Array;
+  readonly bias: Float32Array;
+}
+
+/**
+ * What a postprocessor may look at. From a feature folder only `finalLayer` exists; from a trained
+ * model `network` is there too (methods that perturb inputs, like ODIN, need it).
+ */
+export interface ScoringModel {
+  readonly finalLayer: FinalLayer;
+  readonly network?: Classifier;
+}
+
+/** Features of one split held on the host, row-major. Owner: libs/postprocessors. */
+export interface FeatureSplit {
+  readonly name: string;
+  readonly count: number;
+  readonly dim: number;
+  /** z [count, dim]. */
+  readonly features: Float32Array;
+  /** Labels; -1 for OOD. */
+  readonly labels: Int32Array;
+}
+
+/** Data a postprocessor fits its state on; which parts are present depends on `requires`. */
+export interface PostprocessorSetupData {
+  readonly train?: FeatureSplit;
+  readonly val?: FeatureSplit;
+}
+
+/** A batch to score. `inputs` is present only when scoring through a network. */
+export interface ScoreBatch {
+  readonly features: Tensor2D;
+  readonly inputs?: Tensor4D;
+}
+
+export interface ScoreResult {
+  readonly pred: Int32Array;
+  /** Higher = more in-distribution. */
+  readonly conf: Float64Array;
+}
+
+export interface Postprocessor {
+  readonly name: string;
+  /** True when the method needs the network (input gradients, intermediate blocks). */
+  readonly needsNetwork: boolean;
+  /** Splits `setup` needs. */
+  readonly requires: readonly ('train' | 'val')[];
+  /** Fit state from ID data (no-op for stateless methods). */
+  setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void>;
+  /** Change hyperparameters; fitted state that depends on them is re-derived before the next score. */
+  setHyperparameters(values: Record<string, unknown>): Promise<void>;
+  /** The current hyperparameter values. */
+  hyperparameters(): Record<string, unknown>;
+  score(batch: ScoreBatch): Promise<ScoreResult>;
+}

@@ -1,0 +1,33 @@
+import type { Batch } from './dataset.js';
+import type { Classifier } from './network.js';
+
+/** Length of a training run, so schedules (cosine per step) know their horizon. */
+export interface TrainingPlan {
+  readonly epochs: number;
+  readonly stepsPerEpoch: number;
+}
+
+export interface StepResult {
+  readonly loss: number;
+}
+
+/**
+ * A trainer owns the loss and the optimiser; the pipeline owns the data streams. SIO swaps the
+ * stream, never the trainer. Owner: libs/trainers.
+ */
+export interface Trainer {
+  readonly name: string;
+  /** True for the outlier-exposure family: `step` receives an outlier batch too. */
+  readonly needsOutliers: boolean;
+  init(network: Classifier, plan: TrainingPlan): void;
+  step(batch: Batch, outliers?: Batch): Promise<StepResult>;
+  /** Optimiser and schedule state for checkpoints (host arrays and numbers only). */
+  getState(): TrainerState;
+  setState(state: TrainerState): void;
+}
+
+export interface TrainerState {
+  readonly step: number;
+  readonly slots: Record<string, Float32Array>;
+  readonly extra?: Record<string, unknown>;
+}
