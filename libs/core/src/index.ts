@@ -12,3 +12,4 @@ export * from './rng/rng.js';
 export * from './logging/logger.js';
 export * from './container.js';
 export * from './protocols/index.js';
+export * from './io/index.js';
