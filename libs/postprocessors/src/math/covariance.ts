@@ -1,0 +1,180 @@
+import { DataError, type FeatureSplit } from '@oodkit/core';
+import { symmetricEigen, type SymmetricEigen } from './eigen.js';
+
+/** Column means of row-major rows [count, dim], accumulated in float64. */
+export function columnMeans(rows: ArrayLike<number>, count: number, dim: number): Float64Array {
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < count; i++) {
+    const o = i * dim;
+    for (let j = 0; j < dim; j++) mean[j] += rows[o + j];
+  }
+  for (let j = 0; j < dim; j++) mean[j] /= count;
+  return mean;
+}
+
+/** Rows produced on demand, so centred copies of 50k×512 features never have to exist in memory. */
+export interface RowSource {
+  readonly count: number;
+  readonly dim: number;
+  /** Write row i (float64) into out[0..dim). */
+  read(i: number, out: Float64Array): void;
+}
+
+/** Row-major rows [count, dim] as a RowSource. */
+export function rowsOf(rows: ArrayLike<number>, count: number, dim: number): RowSource {
+  return {
+    count,
+    dim,
+    read(i, out) {
+      const o = i * dim;
+      for (let j = 0; j < dim; j++) out[j] = rows[o + j];
+    },
+  };
+}
+
+/** Features minus their class mean (the pooled within-class scatter's input). */
+export function classCentredRows(split: FeatureSplit, means: Float64Array): RowSource {
+  const { dim, count, features, labels } = split;
+  return {
+    count,
+    dim,
+    read(i, out) {
+      const o = i * dim;
+      const m = labels[i] * dim;
+      for (let j = 0; j < dim; j++) out[j] = features[o + j] - means[m + j];
+    },
+  };
+}
+
+/**
+ * Empirical covariance (1/N) Σ (x − m)(x − m)ᵀ in float64 — sklearn's EmpiricalCovariance
+ * (assume_centered=False), which is np.cov(X.T, bias=1): the mean is removed again even when the
+ * caller already centred the rows. Returns a full symmetric [dim, dim] row-major matrix.
+ */
+export function empiricalCovariance(source: RowSource): Float64Array {
+  const { count, dim } = source;
+  if (count === 0) throw new DataError('covariance: no samples');
+  const row = new Float64Array(dim);
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < count; i++) {
+    source.read(i, row);
+    for (let j = 0; j < dim; j++) mean[j] += row[j];
+  }
+  for (let j = 0; j < dim; j++) mean[j] /= count;
+  const cov = new Float64Array(dim * dim);
+  // Rows are centred into a float64 block, transposed so each feature's values are contiguous; the
+  // Gram of a block is then dim²/2 contiguous dot products (cache-friendly, no float32 rounding).
+  const block = Math.max(1, Math.min(count, 256));
+  const cols = new Float64Array(dim * block);
+  for (let start = 0; start < count; start += block) {
+    const b = Math.min(block, count - start);
+    for (let r = 0; r < b; r++) {
+      source.read(start + r, row);
+      for (let j = 0; j < dim; j++) cols[j * block + r] = row[j] - mean[j];
+    }
+    for (let i = 0; i < dim; i++) {
+      const oi = i * block;
+      for (let j = i; j < dim; j++) {
+        const oj = j * block;
+        let s = 0;
+        for (let r = 0; r < b; r++) s += cols[oi + r] * cols[oj + r];
+        cov[i * dim + j] += s;
+      }
+    }
+  }
+  for (let i = 0; i < dim; i++) {
+    for (let j = i; j < dim; j++) {
+      const v = cov[i * dim + j] / count;
+      cov[i * dim + j] = v;
+      cov[j * dim + i] = v;
+    }
+  }
+  return cov;
+}
+
+/**
+ * Eigenvalue cutoff of scipy.linalg.pinvh (used by sklearn for `precision_`): eigenvalues with
+ * |λ| ≤ max|λ| · n · eps(float64) are treated as zero.
+ */
+export function pinvhCutoff(eigen: SymmetricEigen): number {
+  let maxAbs = 0;
+  for (const v of eigen.values) maxAbs = Math.max(maxAbs, Math.abs(v));
+  return maxAbs * eigen.n * Number.EPSILON;
+}
+
+/** Pseudo-inverse of a symmetric matrix (scipy.linalg.pinvh with default tolerances). */
+export function pinvh(matrix: ArrayLike<number>, n: number): Float64Array {
+  const eig = symmetricEigen(matrix, n);
+  const cutoff = pinvhCutoff(eig);
+  const out = new Float64Array(n * n);
+  const { values, vectors } = eig;
+  for (let k = 0; k < n; k++) {
+    const lambda = values[k];
+    if (!(Math.abs(lambda) > cutoff)) continue;
+    const inv = 1 / lambda;
+    for (let i = 0; i < n; i++) {
+      const vi = vectors[i * n + k] * inv;
+      if (vi === 0) continue;
+      for (let j = 0; j < n; j++) out[i * n + j] += vi * vectors[j * n + k];
+    }
+  }
+  return out;
+}
+
+/**
+ * A factor A [dim, rank] with A·Aᵀ = pinvh(Σ): A = U_r · diag(λ_r^{-1/2}) over the eigenvalues that
+ * pinvh keeps. Mahalanobis distances then become Euclidean distances of x·A, which costs N·D·r
+ * once instead of N·D² per class. Covariances are PSD, so only positive kept eigenvalues occur;
+ * a negative one above the cutoff means the input was not a covariance.
+ */
+export function precisionFactor(covariance: ArrayLike<number>, dim: number): { factor: Float32Array; rank: number } {
+  const eig = symmetricEigen(covariance, dim);
+  const cutoff = pinvhCutoff(eig);
+  const kept: number[] = [];
+  for (let k = 0; k < dim; k++) {
+    const lambda = eig.values[k];
+    if (Math.abs(lambda) > cutoff) {
+      if (lambda < 0) throw new DataError(`covariance has a negative eigenvalue ${lambda}; it is not positive semi-definite`);
+      kept.push(k);
+    }
+  }
+  const rank = kept.length;
+  const factor = new Float32Array(dim * Math.max(rank, 1));
+  kept.forEach((k, col) => {
+    const s = 1 / Math.sqrt(eig.values[k]);
+    for (let i = 0; i < dim; i++) factor[i * rank + col] = eig.vectors[i * dim + k] * s;
+  });
+  return { factor, rank };
+}
+
+/** Per-class means of labelled features; every class must have at least one sample. */
+export function classMeans(split: FeatureSplit, numClasses: number): Float64Array {
+  const { dim, count, features, labels } = split;
+  const sums = new Float64Array(numClasses * dim);
+  const counts = new Float64Array(numClasses);
+  for (let i = 0; i < count; i++) {
+    const y = labels[i];
+    if (y < 0 || y >= numClasses || !Number.isInteger(y)) {
+      throw new DataError(`split '${split.name}': label ${y} of sample ${i} is not an ID class in [0, ${numClasses})`);
+    }
+    counts[y]++;
+    const o = i * dim;
+    const s = y * dim;
+    for (let j = 0; j < dim; j++) sums[s + j] += features[o + j];
+  }
+  const missing: number[] = [];
+  for (let c = 0; c < numClasses; c++) {
+    if (counts[c] === 0) {
+      missing.push(c);
+      continue;
+    }
+    for (let j = 0; j < dim; j++) sums[c * dim + j] /= counts[c];
+  }
+  if (missing.length > 0) {
+    throw new DataError(
+      `split '${split.name}': class${missing.length > 1 ? 'es' : ''} ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''} ` +
+        `ha${missing.length > 1 ? 've' : 's'} no samples; class-conditional statistics need every class`,
+    );
+  }
+  return sums;
+}
