@@ -1,7 +1,23 @@
 import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { idxDataset } from './datasets/idx.js';
+import { generatedDataset } from './datasets/generated.js';
+import { jsonDigitsDataset } from './datasets/json-digits.js';
+import { subsetDataset } from './datasets/subset.js';
+import { concatDataset } from './datasets/concat.js';
+import { mnistDataset, fashionMnistDataset } from './datasets/embedded.js';
+import { cifarBinaryDataset } from './datasets/cifar-binary.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const dataDefinitions: readonly AnyComponentDefinition[] = [];
+export const dataDefinitions: readonly AnyComponentDefinition[] = [
+  idxDataset,
+  cifarBinaryDataset,
+  jsonDigitsDataset,
+  generatedDataset,
+  subsetDataset,
+  concatDataset,
+  mnistDataset,
+  fashionMnistDataset,
+];
 
 /** The ContainerModule of @oodkit/data: contributes its components to the registries. */
 export const dataModule = componentModule('@oodkit/data', dataDefinitions);
