@@ -46,7 +46,7 @@ export async function openJsonDigits(options: JsonDigitsOptions): Promise<RowDat
   const labelsFile = `${base}-labels.idx`;
   if (!existsSync(imagesFile) || !existsSync(labelsFile)) {
     options.logger?.info(`converting ${options.dir} (per-class JSON) into the cache ${base}-*.idx (once)`);
-    await convert(files, options.shape, imagesFile, labelsFile);
+    await convert(files, options.shape, imagesFile, labelsFile, options.logger);
   }
   return openIdxDataset({ images: imagesFile, labels: labelsFile, numClasses: options.numClasses, name: options.name });
 }
@@ -77,10 +77,11 @@ async function listing(dir: string): Promise<string> {
   }
 }
 
-async function convert(files: string[], shape: readonly [number, number, number], imagesFile: string, labelsFile: string): Promise<void> {
+async function convert(files: string[], shape: readonly [number, number, number], imagesFile: string, labelsFile: string, logger?: Logger): Promise<void> {
   const rowBytes = shape[0] * shape[1] * shape[2];
   const chunks: Uint8Array[] = [];
   const labels: number[] = [];
+  let chunkRow = 0;
   for (let c = 0; c < files.length; c++) {
     const file = files[c];
     let parsed: unknown;
@@ -91,19 +92,28 @@ async function convert(files: string[], shape: readonly [number, number, number]
     }
     const data = (parsed as { data?: unknown }).data;
     if (!Array.isArray(data)) throw new DataError(`${file}: expected an object with a "data" array of images`);
-    const block = new Uint8Array(data.length * rowBytes);
-    data.forEach((row: unknown, i) => {
+    // the fashion-mnist package has two empty entries in 0.json (positions 1000 and 7001): they are
+    // placeholders, not images, so empty rows are skipped (and reported); any other length is an error
+    const rows = data.filter((row: unknown) => !(Array.isArray(row) && row.length === 0));
+    if (rows.length !== data.length) logger?.warn(`${file}: skipped ${data.length - rows.length} empty entries`);
+    const block = new Uint8Array(rows.length * rowBytes);
+    let i = -1;
+    for (const row of data as unknown[]) {
+      i++;
+      if (Array.isArray(row) && row.length === 0) continue;
       if (!Array.isArray(row) || row.length !== rowBytes) {
         throw new DataError(`${file}: image ${i} has ${Array.isArray(row) ? row.length : typeof row} values, expected ${rowBytes} (shape [${shape.join(', ')}])`);
       }
+      const at = chunkRow++ * rowBytes;
       for (let p = 0; p < rowBytes; p++) {
         const v = row[p] as number;
         if (!Number.isInteger(v) || v < 0 || v > 255) throw new DataError(`${file}: image ${i}, pixel ${p} is ${JSON.stringify(v)}, expected an integer in [0, 255]`);
-        block[i * rowBytes + p] = v;
+        block[at + p] = v;
       }
-    });
+    }
+    chunkRow = 0;
     chunks.push(block);
-    for (let i = 0; i < data.length; i++) labels.push(c);
+    for (let k = 0; k < rows.length; k++) labels.push(c);
   }
   const dims = shape[2] === 1 ? [labels.length, shape[0], shape[1]] : [labels.length, ...shape];
   await writeFileAtomic(imagesFile, encodeIdx(dims, Buffer.concat(chunks)));
