@@ -1,0 +1,227 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataError, OodkitError, UsageError, type Classifier, type ImageDataset, type Rng, type Trainer } from '@oodkit/core';
+import { tf } from '@oodkit/compute';
+import type { BatchPreprocess, OutlierStream, TrainStream } from '@oodkit/sio';
+import {
+  captureCheckpoint,
+  readCheckpoint,
+  restoreVariables,
+  trainerStateFrom,
+  writeCheckpoint,
+  type CheckpointPosition,
+  type EpochRecord,
+} from './checkpoint.js';
+
+/** Loss became NaN or ±Infinity; the message names the step so the run can be inspected. */
+export class TrainingDivergedError extends OodkitError {
+  constructor(
+    readonly globalStep: number,
+    readonly epoch: number,
+    readonly stepInEpoch: number,
+    readonly loss: number,
+  ) {
+    super(
+      `training diverged: loss is ${loss} at step ${globalStep} (epoch ${epoch + 1}, batch ${stepInEpoch + 1}); ` +
+        'the last checkpoint is from before this step — lower the learning rate or check the data',
+    );
+  }
+}
+
+/** Progress callbacks; the CLI attaches progress bars, tests record events. All optional. */
+export interface TrainHooks {
+  onStart?(info: { epochs: number; stepsPerEpoch: number; position: CheckpointPosition; resumed: boolean; stream: string }): void;
+  onStep?(info: { epoch: number; step: number; globalStep: number; loss: number }): void | Promise<void>;
+  onValidation?(info: { epoch: number; accuracy: number }): void;
+  onEpochEnd?(info: EpochRecord & { best: boolean }): void;
+  onCheckpoint?(info: { kind: 'last' | 'best'; path: string; position: CheckpointPosition }): void | Promise<void>;
+}
+
+export interface ValidationSet {
+  readonly dataset: ImageDataset;
+  readonly preprocess: BatchPreprocess;
+  readonly batchSize: number;
+}
+
+export interface TrainLoopOptions {
+  readonly network: Classifier;
+  /** Built but not initialised: the loop calls `init` with the plan (and `setState` on resume). */
+  readonly trainer: Trainer;
+  readonly stream: TrainStream;
+  /** Required exactly when `trainer.needsOutliers`. */
+  readonly outliers?: OutlierStream;
+  readonly validation?: ValidationSet;
+  readonly epochs: number;
+  /** Checkpoints go to `<outputDir>/checkpoints/{last,best}.ckpt`. */
+  readonly outputDir: string;
+  /** Also write `last` every N steps inside an epoch (0 = only at epoch ends). */
+  readonly checkpointEvery?: number;
+  readonly resume?: boolean;
+  readonly configHash: string;
+  readonly seed: number;
+  /** Root stream of the run, recorded in checkpoints; the stream objects derive their own from it. */
+  readonly rng: Rng;
+  readonly config?: Record<string, unknown>;
+  readonly hooks?: TrainHooks;
+}
+
+export interface TrainResult {
+  readonly history: readonly EpochRecord[];
+  readonly bestValAccuracy: number | null;
+  readonly bestEpoch: number | null;
+  readonly lastCheckpoint: string;
+  readonly bestCheckpoint: string | null;
+  readonly resumedFrom: CheckpointPosition | null;
+  readonly globalStep: number;
+}
+
+export function checkpointPaths(outputDir: string): { last: string; best: string } {
+  return { last: join(outputDir, 'checkpoints', 'last.ckpt'), best: join(outputDir, 'checkpoints', 'best.ckpt') };
+}
+
+/** Top-1 accuracy of `network` on a dataset (labels -1 are skipped). */
+export async function evaluateAccuracy(network: Classifier, set: ValidationSet, rng: Rng): Promise<number> {
+  const { dataset, preprocess, batchSize } = set;
+  let correct = 0;
+  let counted = 0;
+  for (let start = 0; start < dataset.length; start += batchSize) {
+    const count = Math.min(batchSize, dataset.length - start);
+    const indices = new Int32Array(count);
+    for (let i = 0; i < count; i++) indices[i] = start + i;
+    const pixels = await dataset.readImages(indices);
+    const pred = tf.tidy(() => network.forward(preprocess(pixels, count, dataset.imageShape, rng), false).argMax(1));
+    const predicted = (await pred.data()) as Int32Array;
+    pred.dispose();
+    for (let i = 0; i < count; i++) {
+      const label = dataset.labels[start + i]!;
+      if (label < 0) continue;
+      counted++;
+      if (predicted[i] === label) correct++;
+    }
+  }
+  if (counted === 0) throw new DataError(`validation set '${dataset.name}' has no labelled samples`);
+  return correct / counted;
+}
+
+/**
+ * Epochs of `trainer.step` over the stream, validation accuracy per epoch, `last` and `best`
+ * checkpoints written atomically. With `resume`, continues from `last` — mid-epoch included, since
+ * the stream recomputes any epoch's batches from the seed — to the same weights as an unbroken run.
+ */
+export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult> {
+  const { network, trainer, stream, outliers, validation, epochs, outputDir, hooks = {} } = options;
+  if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
+  if (trainer.needsOutliers && !outliers) throw new UsageError(`trainer '${trainer.name}' needs an outlier dataset (outlier exposure); none is configured`);
+  const stepsPerEpoch = stream.stepsPerEpoch;
+  const every = options.checkpointEvery ?? 0;
+  const paths = checkpointPaths(outputDir);
+  trainer.init(network, { epochs, stepsPerEpoch });
+
+  let position: CheckpointPosition = { epoch: 0, stepInEpoch: 0, globalStep: 0 };
+  let history: EpochRecord[] = [];
+  let bestValAccuracy: number | null = null;
+  let bestEpoch: number | null = null;
+  let partial = { lossSum: 0, steps: 0, seconds: 0 };
+  let resumedFrom: CheckpointPosition | null = null;
+
+  if (options.resume && existsSync(paths.last)) {
+    const checkpoint = await readCheckpoint(paths.last);
+    const { meta } = checkpoint;
+    if (meta.configHash !== options.configHash) {
+      throw new UsageError(
+        `${paths.last}: checkpoint was written under a different training config (hash ${meta.configHash}, now ${options.configHash}); ` +
+          'resume needs the same config — use a new output_dir to start over',
+      );
+    }
+    if (meta.position.epoch > epochs) throw new UsageError(`${paths.last}: checkpoint is at epoch ${meta.position.epoch}, beyond the configured ${epochs}`);
+    restoreVariables(network, checkpoint.variables, paths.last);
+    trainer.setState(trainerStateFrom(meta, checkpoint.slots));
+    if (meta.rng.network && network.setRandomState) network.setRandomState(meta.rng.network);
+    position = meta.position;
+    history = [...meta.history];
+    bestValAccuracy = meta.bestValAccuracy;
+    bestEpoch = meta.bestEpoch;
+    partial = meta.partialEpoch ? { ...meta.partialEpoch } : partial;
+    resumedFrom = position;
+  }
+
+  hooks.onStart?.({ epochs, stepsPerEpoch, position, resumed: resumedFrom !== null, stream: stream.describe() });
+
+  const save = async (kind: 'last' | 'best', at: CheckpointPosition, inProgress: typeof partial | undefined) => {
+    const checkpoint = captureCheckpoint(network, trainer, {
+      kind,
+      position: at,
+      configHash: options.configHash,
+      seed: options.seed,
+      rng: { run: options.rng.getState(), ...(network.getRandomState ? { network: network.getRandomState() } : {}) },
+      bestValAccuracy,
+      bestEpoch,
+      history,
+      ...(inProgress ? { partialEpoch: inProgress } : {}),
+      ...(options.config ? { config: options.config } : {}),
+    });
+    const path = kind === 'last' ? paths.last : paths.best;
+    await writeCheckpoint(path, checkpoint);
+    await hooks.onCheckpoint?.({ kind, path, position: at });
+  };
+
+  const evalRng = options.rng.derive('validation');
+  let globalStep = position.globalStep;
+  for (let epoch = position.epoch; epoch < epochs; epoch++) {
+    const batches = stream.epochIndices(epoch);
+    if (batches.length !== stepsPerEpoch) throw new OodkitError(`stream yielded ${batches.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
+    const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
+    if (firstStep === 0) partial = { lossSum: 0, steps: 0, seconds: 0 };
+    let clock = performance.now();
+    for (let step = firstStep; step < stepsPerEpoch; step++) {
+      const at = { epoch, step };
+      const batch = await stream.load(batches[step]!, at);
+      const outlierBatch = outliers ? await outliers.load(at) : undefined;
+      let loss: number;
+      try {
+        ({ loss } = await trainer.step(batch, outlierBatch));
+      } finally {
+        batch.x.dispose();
+        batch.y.dispose();
+        outlierBatch?.x.dispose();
+        outlierBatch?.y.dispose();
+      }
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(globalStep, epoch, step, loss);
+      globalStep++;
+      partial.lossSum += loss;
+      partial.steps++;
+      await hooks.onStep?.({ epoch, step, globalStep, loss });
+      if (every > 0 && (step + 1) % every === 0 && step + 1 < stepsPerEpoch) {
+        const now = performance.now();
+        partial.seconds += (now - clock) / 1000;
+        clock = now;
+        await save('last', { epoch, stepInEpoch: step + 1, globalStep }, partial);
+      }
+    }
+    partial.seconds += (performance.now() - clock) / 1000;
+    const valAccuracy = validation ? await evaluateAccuracy(network, validation, evalRng) : null;
+    if (valAccuracy !== null) hooks.onValidation?.({ epoch, accuracy: valAccuracy });
+    const record: EpochRecord = { epoch, meanLoss: partial.lossSum / Math.max(1, partial.steps), valAccuracy, seconds: partial.seconds };
+    history = [...history, record];
+    // Ties keep the earlier epoch, as the reference's strict ">" does.
+    const isBest = valAccuracy !== null && (bestValAccuracy === null || valAccuracy > bestValAccuracy);
+    if (isBest) {
+      bestValAccuracy = valAccuracy;
+      bestEpoch = epoch;
+    }
+    const next = { epoch: epoch + 1, stepInEpoch: 0, globalStep };
+    if (isBest) await save('best', next, undefined);
+    await save('last', next, undefined);
+    hooks.onEpochEnd?.({ ...record, best: isBest });
+  }
+
+  return {
+    history,
+    bestValAccuracy,
+    bestEpoch,
+    lastCheckpoint: paths.last,
+    bestCheckpoint: existsSync(paths.best) ? paths.best : null,
+    resumedFrom,
+    globalStep,
+  };
+}

@@ -1,0 +1,47 @@
+import type { ImageDataset, Rng } from '@oodkit/core';
+import { TwoSourceSampler } from '@oodkit/data';
+import { ConcatDataset } from '../synthetic/array-dataset.js';
+import type { SioConfig } from '../config/sio-config.js';
+import { SampledStream, type BatchPreprocess } from './train-stream.js';
+
+export interface SioStreamOptions {
+  readonly real: ImageDataset;
+  /** Already conformed to the real set's shape (see loadSyntheticPair / generator output). */
+  readonly synthetic: ImageDataset;
+  readonly sio: Pick<SioConfig, 'realRatio' | 'extraPercent' | 'mode'>;
+  readonly batchSize: number;
+  /** The same train preprocessing the real images get. */
+  readonly preprocess: BatchPreprocess;
+  /** Training stream of the run (the same name as the plain stream's, so a ratio-1 SIO run equals the baseline's order). */
+  readonly rng: Rng;
+}
+
+/**
+ * SIO as a wrapper: the training stream becomes real ⊕ synthetic drawn by the TwoSourceSampler;
+ * the trainer sees ordinary batches (synthetic samples have indices >= real.length).
+ */
+export function sioStream(options: SioStreamOptions): SampledStream {
+  const { real, synthetic, sio, batchSize } = options;
+  if (synthetic.numClasses !== real.numClasses) {
+    throw new Error(`synthetic set has ${synthetic.numClasses} classes, the real set ${real.numClasses}`);
+  }
+  const dataset = new ConcatDataset(real, synthetic);
+  const sampler = new TwoSourceSampler({
+    realCount: real.length,
+    synCount: synthetic.length,
+    batchSize,
+    realRatio: sio.realRatio,
+    extraPercent: sio.extraPercent,
+    mode: sio.mode,
+    rng: options.rng.derive('sampler'),
+  });
+  return new SampledStream({
+    dataset,
+    sampler,
+    preprocess: options.preprocess,
+    rng: options.rng.derive('augment'),
+    description:
+      `SIO: ${real.length} real + ${sampler.synCount} synthetic (${synthetic.name}), batch ${batchSize} = ` +
+      `${sampler.realBs} real + ${sampler.synBs} synthetic, ${sampler.stepsPerEpoch} steps/epoch (${sampler.mode})`,
+  });
+}
