@@ -1,4 +1,5 @@
 import type { Tensor1D, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs-core';
+import type { RngState } from '../rng/rng.js';
 
 /**
  * The network protocol of OpenOOD, in TypeScript. Every method returns new tensors that the caller
@@ -29,5 +30,8 @@ export interface Classifier {
   trainableVariables(): Variable[];
   /** Every persistent variable by a stable name (trainable and running statistics), for checkpoints. */
   namedVariables(): ReadonlyMap<string, Variable>;
+  /** Random stream of train-time stochastic layers (dropout), for checkpoints; absent when the net has none. */
+  getRandomState?(): RngState;
+  setRandomState?(state: RngState): void;
   dispose(): void;
 }

@@ -1,0 +1,3 @@
+export * from './ranking.js';
+export * from './curves.js';
+export * from './metrics.js';

@@ -1,0 +1,108 @@
+import { tf } from '@oodkit/compute';
+import type { ParameterStore } from './params.js';
+import { kaimingNormalFanOut, torchDefaultUniform } from './init.js';
+
+export type ConvInit = 'torch_default' | 'kaiming_normal_fan_out';
+
+/** A 2-D convolution with PyTorch's symmetric zero padding (tfjs 'same' pads asymmetrically for stride 2). */
+export interface Conv {
+  readonly weight: tf.Variable; // [kh, kw, in, out] (tfjs layout)
+  readonly bias?: tf.Variable;
+  readonly stride: number;
+  readonly pad: number;
+}
+
+export function makeConv(
+  store: ParameterStore,
+  name: string,
+  spec: { inChannels: number; outChannels: number; kernel: number; stride?: number; pad?: number; bias: boolean; init: ConvInit },
+): Conv {
+  const { inChannels, outChannels, kernel } = spec;
+  const shape = [kernel, kernel, inChannels, outChannels];
+  const fanIn = inChannels * kernel * kernel;
+  const weightInit =
+    spec.init === 'torch_default'
+      ? torchDefaultUniform(shape, fanIn, store.seedFor(`${name}.weight`))
+      : kaimingNormalFanOut(shape, outChannels * kernel * kernel, store.seedFor(`${name}.weight`));
+  const weight = store.add(`${name}.weight`, weightInit, true);
+  const bias = spec.bias
+    ? store.add(`${name}.bias`, torchDefaultUniform([outChannels], fanIn, store.seedFor(`${name}.bias`)), true)
+    : undefined;
+  return { weight, bias, stride: spec.stride ?? 1, pad: spec.pad ?? 0 };
+}
+
+export function conv2d(x: tf.Tensor4D, conv: Conv): tf.Tensor4D {
+  const pad = conv.pad;
+  const padding: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
+    pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
+  const y = tf.conv2d(x, conv.weight as tf.Tensor4D, conv.stride, padding);
+  return conv.bias ? (tf.add(y, conv.bias) as tf.Tensor4D) : y;
+}
+
+/** BatchNorm2d with PyTorch's semantics: eps 1e-5, momentum 0.1, unbiased variance in the running estimate. */
+export interface BatchNorm {
+  readonly gamma: tf.Variable;
+  readonly beta: tf.Variable;
+  readonly runningMean: tf.Variable;
+  readonly runningVar: tf.Variable;
+  readonly eps: number;
+  readonly momentum: number;
+}
+
+export function makeBatchNorm(store: ParameterStore, name: string, channels: number): BatchNorm {
+  return {
+    gamma: store.add(`${name}.weight`, tf.ones([channels]), true),
+    beta: store.add(`${name}.bias`, tf.zeros([channels]), true),
+    runningMean: store.add(`${name}.running_mean`, tf.zeros([channels]), false),
+    runningVar: store.add(`${name}.running_var`, tf.ones([channels]), false),
+    eps: 1e-5,
+    momentum: 0.1,
+  };
+}
+
+/**
+ * Training mode normalises with the batch statistics and updates the running ones in place; eval
+ * mode uses the running statistics. The running statistics are not in any gradient's variable list,
+ * so their update never contributes to a gradient (tfjs prunes tape nodes that do not reach the loss).
+ */
+export function batchNorm(x: tf.Tensor4D, bn: BatchNorm, training: boolean): tf.Tensor4D {
+  if (!training) {
+    return tf.batchNorm4d(x, bn.runningMean as tf.Tensor1D, bn.runningVar as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.gamma as tf.Tensor1D, bn.eps);
+  }
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const count = x.shape[0] * x.shape[1] * x.shape[2];
+  updateRunningStats(bn, mean, variance, count);
+  return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.gamma as tf.Tensor1D, bn.eps);
+}
+
+function updateRunningStats(bn: BatchNorm, mean: tf.Tensor, variance: tf.Tensor, count: number): void {
+  const m = bn.momentum;
+  const unbias = count > 1 ? count / (count - 1) : 1;
+  const [newMean, newVar] = tf.tidy(() => {
+    return [
+      tf.add(tf.mul(bn.runningMean, 1 - m), tf.mul(mean, m)),
+      tf.add(tf.mul(bn.runningVar, 1 - m), tf.mul(variance, m * unbias)),
+    ];
+  });
+  bn.runningMean.assign(newMean);
+  bn.runningVar.assign(newVar);
+  newMean.dispose();
+  newVar.dispose();
+}
+
+/** Linear layer stored as PyTorch does: weight [out, in], bias [out]; default U(±1/√in) init. */
+export interface Linear {
+  readonly weight: tf.Variable; // [out, in]
+  readonly bias: tf.Variable; // [out]
+}
+
+export function makeLinear(store: ParameterStore, name: string, inFeatures: number, outFeatures: number): Linear {
+  return {
+    weight: store.add(`${name}.weight`, torchDefaultUniform([outFeatures, inFeatures], inFeatures, store.seedFor(`${name}.weight`)), true),
+    bias: store.add(`${name}.bias`, torchDefaultUniform([outFeatures], inFeatures, store.seedFor(`${name}.bias`)), true),
+  };
+}
+
+export function linear(x: tf.Tensor2D, layer: Linear): tf.Tensor2D {
+  return tf.add(tf.matMul(x, layer.weight as tf.Tensor2D, false, true), layer.bias);
+}

@@ -1,0 +1,37 @@
+import { defineComponent } from '@oodkit/core';
+import { z } from 'zod';
+import { ResNet18 } from './resnet.js';
+
+export const resnet18_224x224Args = z.strictObject({
+  num_classes: z.number().int().min(2).default(200),
+  in_channels: z.number().int().min(1).default(3),
+  /** 224 is the reference's; smaller sizes work because pooling is global (equal to AvgPool(7) at 224). */
+  image_size: z.number().int().min(32).default(224),
+  /** The reference applies Dropout(0.5) to z in training mode. */
+  dropout: z.number().min(0).max(0.95).default(0.5),
+});
+
+/**
+ * OpenOOD's ImageNet-style ResNet-18: 7×7/2 stem + 3×3/2 max-pool, 'downsample' shortcuts, conv init
+ * N(0, 2/(k²·out)) (kaiming normal, fan_out), BN 1/0, fc PyTorch default.
+ */
+export const resnet18_224x224 = defineComponent({
+  kind: 'network',
+  name: 'resnet18_224x224',
+  description: "OpenOOD's ImageNet-style ResNet-18 (7×7/2 stem + max-pool, z dim 512)",
+  args: resnet18_224x224Args,
+  create: (args, ctx) =>
+    new ResNet18(
+      {
+        name: 'resnet18_224x224',
+        numClasses: args.num_classes,
+        imageSize: args.image_size,
+        inChannels: args.in_channels,
+        stem: 'imagenet',
+        init: 'kaiming_normal_fan_out',
+        projectionName: 'downsample',
+        dropout: args.dropout,
+      },
+      ctx.rng,
+    ),
+});

@@ -1,0 +1,35 @@
+import { defineComponent } from '@oodkit/core';
+import { z } from 'zod';
+import { ResNet18 } from './resnet.js';
+
+export const resnet18_32x32Args = z.strictObject({
+  num_classes: z.number().int().min(2).default(10),
+  in_channels: z.number().int().min(1).default(3),
+  /** Any size works (global average pool); 32 is the reference's. */
+  image_size: z.number().int().min(8).default(32),
+});
+
+/**
+ * OpenOOD's CIFAR ResNet-18: 3×3/1 stem, no max-pool, projection shortcuts named 'shortcut', PyTorch
+ * default init (OpenOOD sets none: conv U(±1/√fan_in), BN 1/0, fc U(±1/√512)).
+ */
+export const resnet18_32x32 = defineComponent({
+  kind: 'network',
+  name: 'resnet18_32x32',
+  description: "OpenOOD's CIFAR ResNet-18 (3×3 stem, no max-pool, z dim 512)",
+  args: resnet18_32x32Args,
+  create: (args, ctx) =>
+    new ResNet18(
+      {
+        name: 'resnet18_32x32',
+        numClasses: args.num_classes,
+        imageSize: args.image_size,
+        inChannels: args.in_channels,
+        stem: 'cifar',
+        init: 'torch_default',
+        projectionName: 'shortcut',
+        dropout: 0,
+      },
+      ctx.rng,
+    ),
+});
