@@ -1,0 +1,88 @@
+import { describe, expect, it, beforeAll } from 'vitest';
+import { initCompute, tf } from '@oodkit/compute';
+import { ConfigError, Rng } from '@oodkit/core';
+import { ArrayDataset, ConcatDataset, parseSioConfig, plainStream, sioStream, type BatchPreprocess } from '../src/index.js';
+
+beforeAll(async () => {
+  await initCompute({ backend: 'cpu' });
+});
+
+/** Real images are all 10, synthetic ones all 200: after preprocessing each sample reveals its source. */
+function sources(realCount: number, synCount: number) {
+  const real = new ArrayDataset('real', [2, 2, 1], 2, new Uint8Array(realCount * 4).fill(10), Int32Array.from({ length: realCount }, (_, i) => i % 2));
+  const syn = new ArrayDataset('syn', [2, 2, 1], 2, new Uint8Array(synCount * 4).fill(200), Int32Array.from({ length: synCount }, (_, i) => (i + 1) % 2));
+  return { real, syn };
+}
+
+const scale: BatchPreprocess = (pixels, count, [h, w, c]) => tf.tidy(() => tf.tensor4d(Float32Array.from(pixels), [count, h, w, c]).div(255) as tf.Tensor4D);
+
+describe('sioStream', () => {
+  it('batches hold realBs real and synBs synthetic samples, all preprocessed the same way', async () => {
+    const { real, syn } = sources(50, 40);
+    const stream = sioStream({ real, synthetic: syn, sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' }, batchSize: 10, preprocess: scale, rng: Rng.fromSeed(3) });
+    expect(stream.stepsPerEpoch).toBe(5);
+    const batches = stream.epochIndices(0);
+    for (let k = 0; k < batches.length; k++) {
+      const b = await stream.load(batches[k]!, { epoch: 0, step: k });
+      const x = (await b.x.data()) as Float32Array;
+      const y = (await b.y.data()) as Int32Array;
+      let nReal = 0;
+      for (let i = 0; i < b.indices.length; i++) {
+        const isSyn = b.indices[i]! >= 50;
+        if (!isSyn) nReal++;
+        // the same preprocessing reached both sources
+        for (let p = 0; p < 4; p++) expect(x[i * 4 + p]).toBeCloseTo((isSyn ? 200 : 10) / 255, 6);
+        expect(y[i]).toBe(isSyn ? (b.indices[i]! - 50 + 1) % 2 : b.indices[i]! % 2);
+      }
+      expect(nReal).toBe(8);
+      expect(b.indices.length - nReal).toBe(2);
+      b.x.dispose();
+      b.y.dispose();
+    }
+  });
+
+  it('runs short of synthetic samples when S < steps × synBs (no wrap-around)', () => {
+    const { real, syn } = sources(50, 3);
+    const stream = sioStream({ real, synthetic: syn, sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' }, batchSize: 10, preprocess: scale, rng: Rng.fromSeed(3) });
+    const synPerBatch = stream.epochIndices(0).map((b) => b.synCount);
+    expect(synPerBatch).toEqual([2, 1, 0, 0, 0]);
+  });
+
+  it('ratio 1 with no synthetic samples draws the same batches as the plain stream', () => {
+    const { real, syn } = sources(23, 0);
+    const a = sioStream({ real, synthetic: syn, sio: { realRatio: 1, extraPercent: 100, mode: 'faithful' }, batchSize: 5, preprocess: scale, rng: Rng.fromSeed(9) });
+    const b = plainStream({ dataset: real, batchSize: 5, preprocess: scale, rng: Rng.fromSeed(9) });
+    expect(a.epochIndices(2).map((x) => Array.from(x.indices))).toEqual(b.epochIndices(2).map((x) => Array.from(x.indices)));
+    expect(b.epochIndices(0).map((x) => x.indices.length)).toEqual([5, 5, 5, 5, 3]);
+  });
+
+  it('ConcatDataset reads mixed indices in order', async () => {
+    const { real, syn } = sources(2, 2);
+    const both = new ConcatDataset(real, syn);
+    expect(Array.from(await both.readImages([3, 0]))).toEqual([200, 200, 200, 200, 10, 10, 10, 10]);
+    expect(Array.from(both.labels)).toEqual([0, 1, 1, 0]);
+  });
+});
+
+describe('parseSioConfig', () => {
+  it('fills the paper defaults and accepts both synthetic sources', () => {
+    expect(parseSioConfig({ synthetic: { images: 'a.npy', labels: 'b.npy' } })).toEqual({
+      enabled: true,
+      realRatio: 0.8,
+      extraPercent: 100,
+      mode: 'faithful',
+      resize: false,
+      synthetic: { images: 'a.npy', labels: 'b.npy' },
+    });
+    expect(parseSioConfig({ realRatio: 0.9, synthetic: { generator: 'cdcgan', count: 100 } })?.synthetic).toEqual({ generator: 'cdcgan', count: 100 });
+    expect(parseSioConfig(undefined)).toBeUndefined();
+    expect(parseSioConfig({ enabled: false })).toBeUndefined();
+  });
+
+  it('reports bad keys and values with their paths', () => {
+    expect(() => parseSioConfig({ realRatio: 1.5, synthetic: { images: 'a.npy', labels: 'b.npy' } })).toThrow(/sio\.realRatio/);
+    expect(() => parseSioConfig({ synthetic: { generator: 'x', count: -1 } })).toThrow(/sio\.synthetic\.count/);
+    expect(() => parseSioConfig({ synthetic: { images: 'a.npy', label: 'b.npy' } })).toThrow(ConfigError);
+    expect(() => parseSioConfig({ synthetic: { images: 'a.npy', label: 'b.npy' } })).toThrow(/unknown key 'label'.*labels/);
+  });
+});
