@@ -6,6 +6,12 @@ import { subsetDataset } from './datasets/subset.js';
 import { concatDataset } from './datasets/concat.js';
 import { mnistDataset, fashionMnistDataset } from './datasets/embedded.js';
 import { cifarBinaryDataset } from './datasets/cifar-binary.js';
+import { normalizePreprocessor } from './preprocessors/normalize.js';
+import { resizePreprocessor } from './preprocessors/resize.js';
+import { centerCropPreprocessor } from './preprocessors/center-crop.js';
+import { randomCropPreprocessor } from './preprocessors/random-crop.js';
+import { horizontalFlipPreprocessor } from './preprocessors/horizontal-flip.js';
+import { toGrayscalePreprocessor, toRgbPreprocessor } from './preprocessors/channels.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const dataDefinitions: readonly AnyComponentDefinition[] = [
@@ -17,6 +23,13 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
   concatDataset,
   mnistDataset,
   fashionMnistDataset,
+  normalizePreprocessor,
+  resizePreprocessor,
+  centerCropPreprocessor,
+  randomCropPreprocessor,
+  horizontalFlipPreprocessor,
+  toRgbPreprocessor,
+  toGrayscalePreprocessor,
 ];
 
 /** The ContainerModule of @oodkit/data: contributes its components to the registries. */

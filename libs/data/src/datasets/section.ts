@@ -7,6 +7,8 @@ export const datasetSectionSchema = z.strictObject({
   args: z.record(z.string(), z.unknown()).optional(),
 });
 export type DatasetSection = z.infer<typeof datasetSectionSchema>;
+/** The same `{name, args}` shape for any component kind (preprocessor chains). */
+export const componentSectionSchema = datasetSectionSchema;
 
 /** Builds a nested dataset with its own derived stream. */
 export async function buildDataset(section: DatasetSection, ctx: BuildContext, path: string, stream: string): Promise<ImageDataset> {
