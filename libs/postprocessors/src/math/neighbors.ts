@@ -1,0 +1,96 @@
+import { tf } from '@oodkit/compute';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+
+/**
+ * Row-wise z / ‖z‖ in float32. OpenOOD's KNN/NNGuide `normalizer` is `x / ‖x‖ + 1e-10` (operator
+ * precedence adds 1e-10 to every coordinate): that constant cancels in L2 distances and is below
+ * float32 resolution in inner products, so it is left out. A zero row stays zero instead of NaN.
+ */
+export function l2Normalize(x: Tensor2D): Tensor2D {
+  return tf.tidy(() => {
+    const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
+    return tf.div(x, tf.maximum(norm, 1e-30)) as Tensor2D;
+  });
+}
+
+/** How a bank row is scored against a query: larger = nearer. */
+export type NeighbourMetric =
+  /** q·x (faiss IndexFlatIP). */
+  | 'inner_product'
+  /** −‖q − x‖², evaluated as faiss IndexFlatL2 does: ‖q‖² + ‖x‖² − 2q·x, clamped at 0. */
+  | 'neg_squared_l2';
+
+/**
+ * An exact nearest-neighbour bank held on the active backend in blocks of rows, searched by
+ * blocked matmul + top-k (no approximate index): every query meets every bank row once.
+ */
+export class NeighbourBank {
+  readonly count: number;
+  readonly dim: number;
+  private readonly blocks: { rows: Tensor2D; sqNorms: Tensor1D }[] = [];
+
+  /** `rows` row-major [count, dim] float32 on the host, or a tensor (copied into blocks, not kept). */
+  constructor(rows: Tensor2D, readonly metric: NeighbourMetric, readonly blockRows = 8192) {
+    this.count = rows.shape[0];
+    this.dim = rows.shape[1];
+    for (let start = 0; start < this.count; start += blockRows) {
+      const size = Math.min(blockRows, this.count - start);
+      const block = tf.tidy(() => rows.slice([start, 0], [size, this.dim]));
+      const sqNorms = tf.tidy(() => tf.sum(tf.square(block), 1) as Tensor1D);
+      this.blocks.push({ rows: block, sqNorms });
+    }
+  }
+
+  /**
+   * The k best scores of every query row, sorted descending [N, k] (k ≤ count). For
+   * 'neg_squared_l2' the values are −(squared distance); the k-th nearest distance is −values[:, k−1].
+   * Queries are processed `queryRows` at a time so a block's score matrix stays small.
+   */
+  topK(queries: Tensor2D, k: number, queryRows = 1024): Tensor2D {
+    if (!(k >= 1 && k <= this.count)) throw new RangeError(`NeighbourBank.topK: k = ${k} must be in [1, ${this.count}]`);
+    const n = queries.shape[0];
+    const parts: Tensor2D[] = [];
+    try {
+      for (let start = 0; start < n; start += queryRows) {
+        const size = Math.min(queryRows, n - start);
+        parts.push(tf.tidy(() => this.topKChunk(queries.slice([start, 0], [size, this.dim]), k)));
+      }
+      if (parts.length === 0) return tf.zeros([0, k]) as Tensor2D;
+      return parts.length === 1 ? parts.pop()! : (tf.concat(parts, 0) as Tensor2D);
+    } finally {
+      for (const p of parts) p.dispose();
+    }
+  }
+
+  private topKChunk(q: Tensor2D, k: number): Tensor2D {
+    const qSq = this.metric === 'neg_squared_l2' ? tf.sum(tf.square(q), 1, true) : undefined;
+    let best: Tensor2D | undefined;
+    for (const block of this.blocks) {
+      const next = tf.tidy(() => {
+        const ip = tf.matMul(q, block.rows, false, true);
+        let s: Tensor2D = ip;
+        if (qSq) {
+          // −max(‖q‖² + ‖x‖² − 2q·x, 0), faiss's expansion and clamp.
+          const d = tf.relu(tf.sub(tf.add(qSq, block.sqNorms.expandDims(0)), tf.mul(ip, 2)));
+          s = tf.neg(d) as Tensor2D;
+        }
+        const kk = Math.min(k, s.shape[1]);
+        const top = tf.topk(s, kk, true).values as Tensor2D;
+        if (!best) return top;
+        const merged = tf.concat([best, top], 1) as Tensor2D;
+        return tf.topk(merged, Math.min(k, merged.shape[1]), true).values as Tensor2D;
+      });
+      best?.dispose();
+      best = next;
+    }
+    return best!;
+  }
+
+  dispose(): void {
+    for (const b of this.blocks) {
+      b.rows.dispose();
+      b.sqNorms.dispose();
+    }
+    this.blocks.length = 0;
+  }
+}

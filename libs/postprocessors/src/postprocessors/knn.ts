@@ -1,0 +1,75 @@
+import { tf } from '@oodkit/compute';
+import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { Tensor1D } from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { l2Normalize, NeighbourBank } from '../math/neighbors.js';
+import { argmax, toScoreResult } from '../math/softmax.js';
+
+export const knnArgs = z.strictObject({
+  K: z.number().int().positive().default(50).describe('rank of the neighbour whose distance is the score (capped at the train size)'),
+});
+
+/**
+ * Deep nearest neighbours (Sun et al. 2022) as OpenOOD v1.5 computes it: train features and the
+ * query are L2-normalised, faiss IndexFlatL2 returns *squared* L2 distances, and
+ * conf = −(squared distance to the K-th nearest train feature). Exact search by blocked matmul on
+ * the active backend. pred = argmax of the logits.
+ */
+export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
+  readonly name = 'knn';
+  override readonly requires = ['train'] as const;
+  private bank?: NeighbourBank;
+
+  protected override async fit(_model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
+    const train = requireSplit(data, 'train', this.name, this.head.featureDim);
+    const raw = tf.tensor2d(train.features, [train.count, train.dim], 'float32');
+    const normed = l2Normalize(raw);
+    raw.dispose();
+    try {
+      this.bank = new NeighbourBank(normed, 'neg_squared_l2');
+    } finally {
+      normed.dispose();
+    }
+  }
+
+  /** The K actually used: OpenOOD's grid reaches 1000, a small train split may hold fewer rows. */
+  get effectiveK(): number {
+    return Math.min(this.args.K, this.bank?.count ?? this.args.K);
+  }
+
+  /** K values ≥ the train size all mean "the farthest train feature": keep one of them. */
+  searchGrid(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]> {
+    const out: Record<string, readonly unknown[]> = { ...grid };
+    const n = this.bank?.count;
+    if (n !== undefined && grid['K']) out['K'] = [...new Set(grid['K'].map((k) => Math.min(Number(k), n)))];
+    return out;
+  }
+
+  protected override releaseState(): void {
+    this.bank?.dispose();
+    this.bank = undefined;
+    super.releaseState();
+  }
+
+  protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
+    const z = this.features(batch);
+    const k = this.effectiveK;
+    const pred = tf.tidy(() => argmax(this.head.logits(z)));
+    const conf = tf.tidy(() => {
+      const top = this.bank!.topK(l2Normalize(z), k);
+      // top holds −d² sorted descending; column k−1 is the K-th nearest.
+      return top.slice([0, k - 1], [top.shape[0], 1]).reshape([top.shape[0]]) as Tensor1D;
+    });
+    return toScoreResult(pred, conf);
+  }
+}
+
+export const knnDefinition = defineComponent({
+  kind: 'postprocessor',
+  name: 'knn',
+  description: 'negative squared distance to the K-th nearest L2-normalised train feature (exact)',
+  args: knnArgs,
+  grid: { K: [50, 100, 200, 500, 1000] },
+  create: (args) => new KnnPostprocessor(knnArgs, args),
+});
