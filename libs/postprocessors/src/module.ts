@@ -1,7 +1,34 @@
 import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { ashDefinition } from './postprocessors/ash.js';
+import { diceDefinition } from './postprocessors/dice.js';
+import { eboDefinition } from './postprocessors/ebo.js';
+import { genDefinition } from './postprocessors/gen.js';
+import { klmDefinition } from './postprocessors/klm.js';
+import { mdsDefinition } from './postprocessors/mds.js';
+import { mlsDefinition } from './postprocessors/mls.js';
+import { mspDefinition } from './postprocessors/msp.js';
+import { odinDefinition } from './postprocessors/odin.js';
+import { reactDefinition } from './postprocessors/react.js';
+import { rmdsDefinition } from './postprocessors/rmds.js';
+import { scaleDefinition } from './postprocessors/scale.js';
+import { tempScalingDefinition } from './postprocessors/temp_scaling.js';
 
-/** Every component this library registers; add new ones to this list. */
-export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [];
+/** Every component this library registers; add new ones to this list (one line each). */
+export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
+  ashDefinition,
+  diceDefinition,
+  eboDefinition,
+  genDefinition,
+  klmDefinition,
+  mdsDefinition,
+  mlsDefinition,
+  mspDefinition,
+  odinDefinition,
+  reactDefinition,
+  rmdsDefinition,
+  scaleDefinition,
+  tempScalingDefinition,
+];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */
 export const postprocessorsModule = componentModule('@oodkit/postprocessors', postprocessorsDefinitions);

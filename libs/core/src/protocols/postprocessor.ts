@@ -60,4 +60,11 @@ export interface Postprocessor {
   /** The current hyperparameter values. */
   hyperparameters(): Record<string, unknown>;
   score(batch: ScoreBatch): Promise<ScoreResult>;
+  /**
+   * The search grid adapted to the fitted model (e.g. GEN drops M > C, whose values duplicate M = C).
+   * Optional: when absent, or before `setup`, the definition's grid applies unchanged.
+   */
+  searchGrid?(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]>;
+  /** Release tensors held by the fitted state (optional; methods without tensors omit it). */
+  dispose?(): void;
 }

@@ -5,3 +5,5 @@ export * from './eigen.js';
 export * from './covariance.js';
 export * from './gaussian.js';
 export * from './hyperparameters.js';
+export * from './base.js';
+export * from './lbfgs.js';

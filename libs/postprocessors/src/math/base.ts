@@ -1,0 +1,113 @@
+import {
+  DataError,
+  UsageError,
+  type FeatureSplit,
+  type Postprocessor,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
+import type { z } from 'zod';
+import { LinearHead } from './head.js';
+import { mergeHyperparameters } from './hyperparameters.js';
+
+/**
+ * Common lifecycle of a postprocessor: typed args, `setup` fits hyperparameter-independent state
+ * (`fit`) and then derives what depends on hyperparameters (`derive`); `setHyperparameters`
+ * re-runs `derive`, so no cached state can go stale (OpenOOD's ReAct/DICE/ViM bug).
+ */
+export abstract class BasePostprocessor<S extends z.ZodObject> implements Postprocessor {
+  abstract readonly name: string;
+  readonly needsNetwork: boolean = false;
+  readonly requires: readonly ('train' | 'val')[] = [];
+  protected args: z.infer<S>;
+  private linearHead?: LinearHead;
+  private ready = false;
+
+  constructor(
+    protected readonly schema: S,
+    args: z.infer<S>,
+  ) {
+    this.args = args;
+  }
+
+  async setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
+    if (this.needsNetwork && !model.network) {
+      throw new UsageError(`${this.name} needs the network (it works on inputs, not features); it cannot run on a feature folder`);
+    }
+    this.releaseState();
+    this.linearHead = new LinearHead(model.finalLayer);
+    await this.fit(model, data);
+    await this.derive();
+    this.ready = true;
+  }
+
+  async setHyperparameters(values: Record<string, unknown>): Promise<void> {
+    this.args = mergeHyperparameters(this.schema, this.args, values, this.name);
+    if (this.ready) await this.derive();
+  }
+
+  hyperparameters(): Record<string, unknown> {
+    return { ...this.args };
+  }
+
+  async score(batch: ScoreBatch): Promise<ScoreResult> {
+    if (!this.ready) throw new UsageError(`${this.name}: call setup(model, data) before scoring`);
+    return this.scoreBatch(batch);
+  }
+
+  dispose(): void {
+    this.releaseState();
+    this.ready = false;
+  }
+
+  protected get isFitted(): boolean {
+    return this.ready;
+  }
+
+  /** The final layer as tensors (available from `fit` on). */
+  protected get head(): LinearHead {
+    if (!this.linearHead) throw new UsageError(`${this.name}: call setup(model, data) before scoring`);
+    return this.linearHead;
+  }
+
+  /** Batch features, checked against the final layer's width. */
+  protected features(batch: ScoreBatch): Tensor2D {
+    this.head.checkFeatures(batch.features);
+    return batch.features;
+  }
+
+  /** Hyperparameter-independent state from ID data (default: none). */
+  protected async fit(_model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
+    // stateless methods have nothing to fit
+  }
+
+  /** State that depends on hyperparameters; runs after `fit` and after every hyperparameter change. */
+  protected async derive(): Promise<void> {
+    // nothing depends on hyperparameters by default
+  }
+
+  /** Dispose tensors of fitted state (subclasses extend and call super). */
+  protected releaseState(): void {
+    this.linearHead?.dispose();
+    this.linearHead = undefined;
+  }
+
+  protected abstract scoreBatch(batch: ScoreBatch): Promise<ScoreResult>;
+}
+
+/** The split a method fits on; missing or empty is the caller's error, named clearly. */
+export function requireSplit(data: PostprocessorSetupData, role: 'train' | 'val', method: string, dim: number): FeatureSplit {
+  const split = data[role];
+  if (!split) throw new UsageError(`${method} fits on the ID ${role} split, but setup received none`);
+  if (split.count === 0) throw new DataError(`${method}: the ID ${role} split '${split.name}' is empty`);
+  if (split.dim !== dim) {
+    throw new DataError(`${method}: ${role} split '${split.name}' has feature dim ${split.dim}, the final layer expects ${dim}`);
+  }
+  if (split.features.length !== split.count * split.dim) {
+    throw new DataError(`${method}: ${role} split '${split.name}' holds ${split.features.length} values, expected ${split.count}×${split.dim}`);
+  }
+  return split;
+}
