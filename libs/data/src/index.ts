@@ -8,6 +8,8 @@ export * from './datasets/views.js';
 export * from './datasets/section.js';
 export * from './datasets/idx.js';
 export * from './datasets/cifar-binary.js';
+export * from './datasets/npy.js';
+export * from './formats/npy-rows.js';
 export * from './datasets/json-digits.js';
 export * from './datasets/generated.js';
 export * from './datasets/subset.js';

@@ -6,6 +6,7 @@ import { subsetDataset } from './datasets/subset.js';
 import { concatDataset } from './datasets/concat.js';
 import { mnistDataset, fashionMnistDataset } from './datasets/embedded.js';
 import { cifarBinaryDataset } from './datasets/cifar-binary.js';
+import { npyDataset } from './datasets/npy.js';
 import { normalizePreprocessor } from './preprocessors/normalize.js';
 import { resizePreprocessor } from './preprocessors/resize.js';
 import { centerCropPreprocessor } from './preprocessors/center-crop.js';
@@ -17,6 +18,7 @@ import { toGrayscalePreprocessor, toRgbPreprocessor } from './preprocessors/chan
 export const dataDefinitions: readonly AnyComponentDefinition[] = [
   idxDataset,
   cifarBinaryDataset,
+  npyDataset,
   jsonDigitsDataset,
   generatedDataset,
   subsetDataset,
