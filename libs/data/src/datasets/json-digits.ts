@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { DataError, defineComponent, writeFileAtomic, type Logger } from '@oodkit/core';
 import { encodeIdx } from '../formats/idx.js';
@@ -115,6 +115,7 @@ async function convert(files: string[], shape: readonly [number, number, number]
     chunks.push(block);
     for (let k = 0; k < rows.length; k++) labels.push(c);
   }
+  await mkdir(dirname(imagesFile), { recursive: true });
   const dims = shape[2] === 1 ? [labels.length, shape[0], shape[1]] : [labels.length, ...shape];
   await writeFileAtomic(imagesFile, encodeIdx(dims, Buffer.concat(chunks)));
   await writeFileAtomic(labelsFile, encodeIdx([labels.length], Uint8Array.from(labels)));
