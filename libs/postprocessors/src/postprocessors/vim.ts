@@ -1,0 +1,150 @@
+import { tf } from '@oodkit/compute';
+import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
+import { hostLogits } from '../math/head.js';
+import { pinvTimes } from '../math/pinv.js';
+import { argmax, logSumExp, toScoreResult } from '../math/softmax.js';
+
+export const vimArgs = z.strictObject({
+  dim: z
+    .number()
+    .int()
+    .positive()
+    .default(256)
+    .describe('dimension of the principal subspace; values ≥ the feature dim D fall back to ⌊D/2⌋ (ViM paper rule)'),
+});
+
+/** Uncentred second moment (1/N) Σ (z − u)(z − u)ᵀ: sklearn EmpiricalCovariance(assume_centered=True). */
+export function secondMomentAbout(features: Float32Array, count: number, dim: number, u: Float64Array): Float64Array {
+  const m = new Float64Array(dim * dim);
+  const block = 256;
+  const cols = new Float64Array(dim * block);
+  for (let start = 0; start < count; start += block) {
+    const b = Math.min(block, count - start);
+    for (let r = 0; r < b; r++) {
+      const o = (start + r) * dim;
+      for (let j = 0; j < dim; j++) cols[j * block + r] = features[o + j] - u[j];
+    }
+    for (let i = 0; i < dim; i++) {
+      const oi = i * block;
+      for (let j = i; j < dim; j++) {
+        const oj = j * block;
+        let s = 0;
+        for (let r = 0; r < b; r++) s += cols[oi + r] * cols[oj + r];
+        m[i * dim + j] += s;
+      }
+    }
+  }
+  for (let i = 0; i < dim; i++) {
+    for (let j = i; j < dim; j++) {
+      const v = m[i * dim + j] / count;
+      m[i * dim + j] = v;
+      m[j * dim + i] = v;
+    }
+  }
+  return m;
+}
+
+/** The `dim` actually used: a principal space as wide as the features leaves no residual. */
+export function effectiveVimDim(dim: number, featureDim: number): number {
+  return dim < featureDim ? dim : Math.floor(featureDim / 2);
+}
+
+/**
+ * Virtual-logit matching (ViM, Wang et al. 2022) as OpenOOD v1.5: origin u = −pinv(W)·b; the
+ * uncentred covariance of (z_train − u) is eigendecomposed and N spans the eigenvectors beyond the
+ * `dim` largest eigenvalues; α = mean_train(max logit) / mean_train(‖(z − u)·N‖);
+ * conf = logsumexp(ℓ) − α‖(z − u)·N‖, pred = argmax ℓ. N and α are re-derived whenever `dim` changes.
+ */
+export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
+  readonly name = 'vim';
+  override readonly requires = ['train'] as const;
+  private eigen?: SymmetricEigen;
+  private trainZ?: Tensor2D;
+  private meanMaxLogit = 0;
+  private u?: Tensor1D;
+  private nullSpace?: Tensor2D;
+  private alphaValue = 0;
+
+  protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
+    const train = requireSplit(data, 'train', this.name, this.head.featureDim);
+    const { numClasses: c, featureDim: d, weight, bias } = model.finalLayer;
+    if (d < 2) throw new DataError(`vim: feature dim ${d} leaves no residual space (needs D ≥ 2)`);
+    const negB = Float64Array.from(bias, (v) => -v);
+    const u = pinvTimes(weight, c, d, negB);
+    this.eigen = symmetricEigen(secondMomentAbout(train.features, train.count, d, u), d);
+    this.u = tf.tensor1d(Float32Array.from(u), 'float32');
+    this.trainZ = tf.tensor2d(train.features, [train.count, d], 'float32');
+    const logits = hostLogits(this.head, train.features, train.count);
+    let sum = 0;
+    for (let i = 0; i < train.count; i++) {
+      let m = -Infinity;
+      for (let j = 0; j < c; j++) m = Math.max(m, logits[i * c + j]);
+      sum += m;
+    }
+    this.meanMaxLogit = sum / train.count;
+  }
+
+  protected override async derive(): Promise<void> {
+    const eig = this.eigen!;
+    const d = eig.n;
+    const dim = effectiveVimDim(this.args.dim, d);
+    // Eigenvalues are ascending: the residual space is the first D − dim eigenvectors.
+    const width = d - dim;
+    const ns = new Float32Array(d * width);
+    for (let i = 0; i < d; i++) for (let k = 0; k < width; k++) ns[i * width + k] = eig.vectors[i * d + k];
+    this.nullSpace?.dispose();
+    this.nullSpace = tf.tensor2d(ns, [d, width], 'float32');
+    const meanNorm = tf.tidy(() => tf.mean(this.residualNorm(this.trainZ!)).dataSync()[0]);
+    if (!(meanNorm > 0)) throw new DataError(`vim: train features have no component in the residual space (dim = ${dim})`);
+    this.alphaValue = this.meanMaxLogit / meanNorm;
+  }
+
+  /** α of the current `dim` (for reports and tests). */
+  get alpha(): number {
+    return this.alphaValue;
+  }
+
+  /** `dim` values that fall back to the same width are one grid point. */
+  searchGrid(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]> {
+    const out: Record<string, readonly unknown[]> = { ...grid };
+    const d = this.eigen?.n;
+    if (d !== undefined && grid['dim']) out['dim'] = [...new Set(grid['dim'].map((v) => effectiveVimDim(Number(v), d)))];
+    return out;
+  }
+
+  private residualNorm(z: Tensor2D): Tensor1D {
+    return tf.tidy(() => tf.norm(tf.matMul(tf.sub(z, this.u!), this.nullSpace!), 'euclidean', 1) as Tensor1D);
+  }
+
+  protected override releaseState(): void {
+    for (const t of [this.trainZ, this.u, this.nullSpace]) t?.dispose();
+    this.trainZ = this.u = this.nullSpace = undefined;
+    this.eigen = undefined;
+    super.releaseState();
+  }
+
+  protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
+    const z = this.features(batch);
+    const logits = this.head.logits(z);
+    try {
+      const pred = argmax(logits);
+      const conf = tf.tidy(() => tf.sub(logSumExp(logits), tf.mul(this.residualNorm(z), this.alphaValue)) as Tensor1D);
+      return await toScoreResult(pred, conf);
+    } finally {
+      logits.dispose();
+    }
+  }
+}
+
+export const vimDefinition = defineComponent({
+  kind: 'postprocessor',
+  name: 'vim',
+  description: 'energy minus α·norm of the feature residual outside the principal subspace (virtual logit)',
+  args: vimArgs,
+  grid: { dim: [256, 1000] },
+  create: (args) => new VimPostprocessor(vimArgs, args),
+});
