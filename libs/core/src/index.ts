@@ -13,3 +13,5 @@ export * from './logging/logger.js';
 export * from './container.js';
 export * from './protocols/index.js';
 export * from './io/index.js';
+export * from './config/index.js';
+export * from './plugins/index.js';

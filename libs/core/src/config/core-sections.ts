@@ -1,0 +1,33 @@
+import type { ContainerModule } from 'inversify';
+import { z } from 'zod';
+import { componentSection, schemaSection, sectionsModule, type ConfigSection } from './sections.js';
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export const COMPUTE_BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+
+export const computeConfigSchema = z
+  .strictObject({
+    backend: z.enum(COMPUTE_BACKENDS).default('auto').describe('tensor backend; auto picks the fastest available'),
+  })
+  .prefault({});
+
+/** The run-level keys core owns; other libraries add theirs (dataset, benchmark, sio, ...) the same way. */
+export const coreSections: readonly ConfigSection[] = [
+  schemaSection('seed', z.number().int().default(0), 'the one seed every random stream of the run derives from'),
+  schemaSection('exp_name', z.string().min(1).optional(), 'experiment name; names the result folder'),
+  schemaSection('output_dir', z.string().min(1).default('results'), 'folder under which result folders are created'),
+  schemaSection('plugins', z.array(z.string().min(1)).default([]), 'packages or paths whose ContainerModules are loaded before anything is built'),
+  schemaSection('compute', computeConfigSchema, 'where tensors are computed'),
+  schemaSection('log_level', z.enum(LOG_LEVELS).default('info'), 'least severe log level printed'),
+  componentSection('network', 'network', 'the classifier: produces logits and features'),
+  componentSection('trainer', 'trainer', 'how the network is trained'),
+  componentSection('evaluator', 'evaluator', 'how predictions and OOD scores are evaluated'),
+  componentSection('postprocessor', 'postprocessor', 'the OOD scoring method applied to the network'),
+  componentSection('pipeline', 'pipeline', 'what the run does: train, test_ood, feat_extract, ...'),
+  componentSection('recorder', 'recorder', 'what is recorded during training'),
+  componentSection('generator', 'generator', 'makes synthetic in-distribution images'),
+  componentSection('preprocessor', 'preprocessor', 'transforms applied to images before the network'),
+];
+
+/** Core's own ContainerModule: the generic top-level config keys. Loaded by `createAppContainer`. */
+export const coreConfigModule: ContainerModule = sectionsModule('@oodkit/core', coreSections);

@@ -1,0 +1,77 @@
+import { ConfigError, type ConfigIssue } from '../errors/oodkit-error.js';
+import { applyOverrides, type ConfigOverride, type ConfigSchemaLookup } from './overrides.js';
+import { resolveReferences } from './references.js';
+import { ConfigSources } from './sources.js';
+import { childPath, isPlainObject, type ConfigObject } from './tree.js';
+import { readConfigFile, type ParsedConfigFile } from './yaml-file.js';
+
+/** A config as plain data plus, for every key path, where it was last set. */
+export interface LoadedConfig {
+  value: ConfigObject;
+  sources: ConfigSources;
+  /** The files merged, in order. */
+  files: string[];
+}
+
+export interface LoadConfigOptions {
+  /** YAML files merged in order; later files win leaf by leaf, lists are replaced whole. */
+  files: readonly string[];
+  /** Raw argv such as `['--a.b=1', '--c', 'x']`, applied after the files. */
+  overrides?: readonly (string | ConfigOverride)[];
+  /** Types keys the files omit (component args with defaults); without it such keys are unknown. */
+  schema?: ConfigSchemaLookup;
+}
+
+/**
+ * Files → merged → overrides → references resolved. Validation against the registered sections is a
+ * separate step (`resolveConfig`), because the sections depend on plugins the config itself names.
+ */
+export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+  const merged = readConfigFiles(options.files);
+  const overridden = applyOverrides(merged, options.overrides ?? [], options.schema);
+  return resolveReferences(overridden);
+}
+
+/** Reads and merges the files; problems of every file are reported together. */
+export function readConfigFiles(files: readonly string[]): LoadedConfig {
+  const issues: ConfigIssue[] = [];
+  let merged: LoadedConfig = { value: {}, sources: new ConfigSources(), files: [...files] };
+  for (const file of files) {
+    const parsed = readConfigFile(file);
+    if ('issues' in parsed) issues.push(...parsed.issues);
+    else merged = mergeConfig(merged, parsed);
+  }
+  if (issues.length > 0) throw new ConfigError(issues, 'cannot read the configuration');
+  return merged;
+}
+
+/**
+ * `overlay` merged onto `base` (neither is modified): mappings merge key by key, anything else
+ * (scalars, lists, null) replaces what was there, together with its source entries.
+ */
+export function mergeConfig<T extends { value: ConfigObject; sources: ConfigSources }>(base: T, overlay: ParsedConfigFile): T {
+  const sources = base.sources.clone();
+  const overlayEntries = overlay.sources.entries();
+  const copySources = (path: string) => {
+    const prefix = `${path}.`;
+    for (const [key, location] of overlayEntries) if (key === path || key.startsWith(prefix)) sources.set(key, location);
+  };
+  const merge = (target: ConfigObject, source: ConfigObject, path: string): ConfigObject => {
+    const out: ConfigObject = { ...target };
+    for (const [key, value] of Object.entries(source)) {
+      const at = childPath(path, key);
+      const previous = out[key];
+      if (isPlainObject(previous) && isPlainObject(value)) {
+        const location = overlay.sources.get(at);
+        if (location) sources.set(at, location);
+        out[key] = merge(previous, value, at);
+      } else {
+        sources.clearBelow(at);
+        copySources(at);
+        out[key] = value;
+      }
+    }
+    return out;
+  };
+  return { ...base, value: merge(base.value, overlay.value, ''), sources };
+}

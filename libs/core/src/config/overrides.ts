@@ -1,0 +1,144 @@
+import type { z } from 'zod';
+import { ConfigError, type ConfigIssue } from '../errors/oodkit-error.js';
+import { didYouMean } from '../errors/suggest.js';
+import { COMMAND_LINE, type ConfigSources } from './sources.js';
+import { allPaths, childOf, childPath, cloneData, isPlainObject, typeName, type ConfigObject } from './tree.js';
+import { coerceText, kindOfSchema, kindOfValue, schemaShapeKeys, type ValueKind } from './value-kind.js';
+
+/** One `--a.b=value` / `--a.b value` from the command line; `text` is undefined for a bare `--a.b`. */
+export interface ConfigOverride {
+  path: string;
+  text?: string;
+}
+
+/**
+ * What a key the config files do not mention would accept: e.g. a component's args schema knows
+ * `postprocessor.args.temperature` even when the file omits `args`. Returns undefined for unknown keys.
+ * Called with `[]` it may return an object schema whose keys are the known top-level keys (used for
+ * suggestions only).
+ */
+export type ConfigSchemaLookup = (path: readonly string[], config: Readonly<ConfigObject>) => z.ZodType | undefined;
+
+const SEGMENT = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Raw argv (e.g. `['--a.b=1', '--c', 'x']`) → overrides, all malformed tokens reported at once.
+ * A token after `--a.b` that does not start with `--` is its value.
+ */
+export function parseOverrideArgs(argv: readonly string[]): ConfigOverride[] {
+  const out: ConfigOverride[] = [];
+  const issues: ConfigIssue[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (!token.startsWith('--') || token === '--') {
+      issues.push({ path: '', file: COMMAND_LINE, message: `unexpected argument '${token}': overrides are written --key.path=value or --key.path value` });
+      continue;
+    }
+    const eq = token.indexOf('=');
+    const path = eq >= 0 ? token.slice(2, eq) : token.slice(2);
+    let text: string | undefined;
+    if (eq >= 0) text = token.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) text = argv[++i];
+    const segments = path.split('.');
+    if (!segments.every((segment) => SEGMENT.test(segment))) {
+      issues.push({ path, file: COMMAND_LINE, message: `malformed key '${path}' in '${token}': expected dot-separated names of letters, digits, '_' or '-'` });
+      continue;
+    }
+    out.push(text === undefined ? { path } : { path, text });
+  }
+  if (issues.length > 0) throw new ConfigError(issues, 'invalid command-line overrides');
+  return out;
+}
+
+export interface OverrideTarget {
+  value: ConfigObject;
+  sources: ConfigSources;
+}
+
+/**
+ * Applies overrides in order to a copy of the config. Each value takes the type of the key it
+ * replaces; keys the files omit are typed by `schema`; keys neither knows are errors with a
+ * suggestion. Overridden paths are recorded as set on the command line.
+ */
+export function applyOverrides<T extends OverrideTarget>(
+  config: T,
+  overrides: readonly (ConfigOverride | string)[],
+  schema?: ConfigSchemaLookup,
+): T {
+  const parsed = overrides.some((o) => typeof o === 'string')
+    ? parseOverrideArgs(overrides.map((o) => (typeof o === 'string' ? o : o.text === undefined ? `--${o.path}` : `--${o.path}=${o.text}`)))
+    : (overrides as ConfigOverride[]);
+  const value = cloneData(config.value);
+  const sources = config.sources.clone();
+  const issues: ConfigIssue[] = [];
+  for (const override of parsed) {
+    const problem = applyOne(value, sources, override, schema);
+    if (problem) issues.push({ path: override.path, file: COMMAND_LINE, message: problem });
+  }
+  if (issues.length > 0) throw new ConfigError(issues, 'invalid command-line overrides');
+  return { ...config, value, sources };
+}
+
+function applyOne(root: ConfigObject, sources: ConfigSources, override: ConfigOverride, schema?: ConfigSchemaLookup): string | undefined {
+  const segments = override.path.split('.');
+  let parent: unknown = root;
+  let parentPath = '';
+  const created: string[] = [];
+  for (let i = 0; i < segments.length - 1; i++) {
+    const segment = segments[i]!;
+    const next = childOf(parent, segment);
+    const path = childPath(parentPath, segment);
+    if (next.found && (isPlainObject(next.value) || Array.isArray(next.value))) {
+      parent = next.value;
+    } else if (next.found && next.value !== null) {
+      return `cannot set '${override.path}': '${path}' is a ${typeName(next.value)}, not a mapping`;
+    } else {
+      // Missing (or null) intermediate: only a key the schema knows may create it.
+      if (!schema?.(segments, root) || Array.isArray(parent)) return unknownKey(root, override.path, schema);
+      const fresh: ConfigObject = {};
+      (parent as ConfigObject)[segment] = fresh;
+      created.push(path);
+      parent = fresh;
+    }
+    parentPath = path;
+  }
+  const last = segments[segments.length - 1]!;
+  const existing = childOf(parent, last);
+  let kind: ValueKind;
+  const schemaKind = () => kindOfSchema(schema?.(segments, root));
+  if (existing.found) {
+    const own = kindOfValue(existing.value);
+    // A reference or null says nothing about the intended type: ask the schema.
+    kind = own === 'any' || (typeof existing.value === 'string' && existing.value.includes('@{')) ? schemaKind() : own;
+  } else if (Array.isArray(parent)) {
+    return unknownKey(root, override.path, schema);
+  } else {
+    if (!schema?.(segments, root)) return unknownKey(root, override.path, schema);
+    kind = schemaKind();
+  }
+  let coerced: { value: unknown } | { error: string };
+  if (override.text === undefined) {
+    coerced = kind === 'boolean' ? { value: true } : { error: `missing value: write --${override.path}=<value>` };
+  } else {
+    coerced = coerceText(override.text, kind);
+  }
+  if ('error' in coerced) return coerced.error;
+  if (Array.isArray(parent)) parent[Number(last)] = coerced.value;
+  else (parent as ConfigObject)[last] = coerced.value;
+  for (const path of created) sources.set(path, { file: COMMAND_LINE });
+  sources.clearBelow(override.path);
+  sources.set(override.path, { file: COMMAND_LINE });
+  return undefined;
+}
+
+function unknownKey(root: ConfigObject, path: string, schema?: ConfigSchemaLookup): string {
+  const segments = path.split('.');
+  const candidates = new Set(allPaths(root));
+  // Keys the schema knows beside the missing one count as candidates too.
+  for (let depth = 0; depth < segments.length && schema; depth++) {
+    const base = segments.slice(0, depth);
+    const known = schemaShapeKeys(schema(base, root));
+    for (const key of known) candidates.add([...base, key].join('.'));
+  }
+  return `unknown key '${path}'${didYouMean(path, [...candidates])}`;
+}

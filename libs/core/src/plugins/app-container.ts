@@ -1,0 +1,141 @@
+import { resolve } from 'node:path';
+import type { Container, ContainerModule } from 'inversify';
+import { ConfigError } from '../errors/oodkit-error.js';
+import { createOodkitContainer } from '../container.js';
+import { ComponentRegistry } from '../registry/registry.js';
+import { coreConfigModule } from '../config/core-sections.js';
+import { readConfigFiles, type LoadedConfig } from '../config/load.js';
+import { applyOverrides, parseOverrideArgs, type ConfigOverride } from '../config/overrides.js';
+import { resolveReferences } from '../config/references.js';
+import { ConfigSections } from '../config/sections.js';
+import { createSchemaLookup, resolveConfig, type ResolvedConfig } from '../config/validate.js';
+import { schemaBelow } from '../config/value-kind.js';
+import { z } from 'zod';
+import { loadPlugins, pluginSpecsOf, PluginError, type LoadedPlugin, type PluginSpec } from './load-plugins.js';
+
+/** Everything a run builds from: the container, its registries, the config sections and the plugins loaded. */
+export interface AppContainer {
+  container: Container;
+  registry: ComponentRegistry;
+  sections: ConfigSections;
+  plugins: LoadedPlugin[];
+}
+
+export interface AppContainerOptions {
+  /** The built-in libraries' ContainerModules (the CLI passes every lib's module). */
+  builtins: readonly ContainerModule[];
+  /** Plugins to load after the builtins, in order. */
+  plugins?: readonly (PluginSpec | string)[];
+  /** Folder for relative plugin paths given as plain strings (default: cwd). */
+  baseDir?: string;
+}
+
+function makeContainer(builtins: readonly ContainerModule[]): Container {
+  const container = createOodkitContainer([coreConfigModule, ...builtins]);
+  container.bind(ConfigSections).toSelf().inSingletonScope();
+  return container;
+}
+
+/**
+ * Core's sections + builtins, then plugins, then the registries are assembled — before anything is
+ * built. A plugin whose module throws while loading, or whose names collide with earlier
+ * registrations, fails with a PluginError naming it.
+ */
+export async function createAppContainer(options: AppContainerOptions): Promise<AppContainer> {
+  const plugins = await loadPlugins(options.plugins ?? [], options.baseDir);
+  const container = makeContainer(options.builtins);
+  for (const plugin of plugins) {
+    for (const module of plugin.modules) {
+      try {
+        await container.loadAsync(module);
+      } catch (error) {
+        throw new PluginError(plugin.spec, `its ContainerModule failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+  }
+  try {
+    return { container, registry: container.get(ComponentRegistry), sections: container.get(ConfigSections), plugins };
+  } catch (error) {
+    if (plugins.length === 0) throw error;
+    throw await blamePlugin(options.builtins, plugins, error);
+  }
+}
+
+/** The first plugin whose addition makes the registries fail (collisions are only seen all together). */
+async function blamePlugin(builtins: readonly ContainerModule[], plugins: readonly LoadedPlugin[], error: unknown): Promise<unknown> {
+  const reason = error instanceof Error ? error.message : String(error);
+  const probe = makeContainer(builtins);
+  try {
+    probe.get(ComponentRegistry);
+    probe.get(ConfigSections);
+  } catch {
+    return error; // the builtins themselves collide: not a plugin's fault
+  }
+  for (const plugin of plugins) {
+    const attempt = makeContainer(builtins);
+    for (const earlier of plugins.slice(0, plugins.indexOf(plugin) + 1)) for (const module of earlier.modules) await attempt.loadAsync(module);
+    try {
+      attempt.get(ComponentRegistry);
+      attempt.get(ConfigSections);
+    } catch {
+      return new PluginError(plugin.spec, `its registrations collide: ${reason}`, { cause: error });
+    }
+  }
+  return error;
+}
+
+export interface LoadRunOptions {
+  /** YAML files merged in order. */
+  files: readonly string[];
+  /** Raw command-line overrides, e.g. `['--dataset.num_classes=7']`. */
+  overrides?: readonly (string | ConfigOverride)[];
+  builtins: readonly ContainerModule[];
+  /** Plugins loaded in addition to the config's own `plugins:` (e.g. `oodkit list --plugin x`). */
+  extraPlugins?: readonly (PluginSpec | string)[];
+  /** Folder command-line plugin paths are relative to (default: process.cwd()). */
+  cwd?: string;
+}
+
+export interface LoadedRun {
+  app: AppContainer;
+  /** Merged, overridden, references resolved; not yet validated. */
+  loaded: LoadedConfig;
+  /** Validated, defaults filled in, `plugins` as absolute paths: what is saved as config.yml. */
+  config: ResolvedConfig;
+}
+
+/**
+ * The whole path from files and argv to a validated config and a ready registry:
+ * read + merge files → plugins (from the files and a `--plugins=[...]` override) → container →
+ * overrides typed by the registered schemas → references → validation (all issues at once).
+ */
+export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
+  const cwd = options.cwd ?? process.cwd();
+  const files = readConfigFiles(options.files);
+  const overrides = (options.overrides ?? []).some((o) => typeof o === 'string')
+    ? parseOverrideArgs((options.overrides ?? []).map((o) => (typeof o === 'string' ? o : o.text === undefined ? `--${o.path}` : `--${o.path}=${o.text}`)))
+    : ((options.overrides ?? []) as ConfigOverride[]);
+
+  // Plugins must be known before the schemas that type the other overrides exist.
+  const pluginsSchema = z.array(z.string());
+  const pluginOverrides = overrides.filter((o) => o.path === 'plugins' || o.path.startsWith('plugins.'));
+  const withPlugins = applyOverrides(files, pluginOverrides, (path) => (path[0] === 'plugins' ? schemaBelow(pluginsSchema, path.slice(1)) : undefined));
+  if (withPlugins.value.plugins !== undefined && !Array.isArray(withPlugins.value.plugins)) {
+    const where = withPlugins.sources.locate('plugins');
+    throw new ConfigError([{ path: 'plugins', message: 'expected a list of package names or paths', ...(where ? { file: where.file } : {}), ...(where?.line !== undefined ? { line: where.line } : {}) }]);
+  }
+  const specs = [...pluginSpecsOf(withPlugins, cwd), ...(options.extraPlugins ?? []).map((s) => (typeof s === 'string' ? { spec: s, baseDir: cwd } : s))];
+  const app = await createAppContainer({ builtins: options.builtins, plugins: specs, baseDir: cwd });
+
+  const loaded = resolveReferences(applyOverrides(files, overrides, createSchemaLookup(app.registry, app.sections)));
+  const config = resolveConfig(loaded, app.registry, app.sections);
+  if (Array.isArray(config.value.plugins)) {
+    const fromConfig = pluginSpecsOf(withPlugins, cwd);
+    config.value.plugins = (config.value.plugins as string[]).map((spec, index) => {
+      const known = fromConfig[index];
+      return known && known.spec === spec && /^\.\.?(\/|$)/.test(spec) ? resolve(known.baseDir, spec) : spec;
+    });
+  }
+  return { app, loaded, config };
+}
+

@@ -1,0 +1,2 @@
+export * from './load-plugins.js';
+export * from './app-container.js';
