@@ -4,3 +4,6 @@ export * from './stream/train-stream.js';
 export * from './stream/sio-stream.js';
 export * from './synthetic/array-dataset.js';
 export * from './synthetic/npy-pair.js';
+export * from './generators/types.js';
+export * from './generators/cvae.js';
+export * from './generators/cache.js';
