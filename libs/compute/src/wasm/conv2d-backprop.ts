@@ -1,0 +1,237 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { tf } from '../tf.js';
+import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
+
+type TensorInfo = tf.TensorInfo;
+type Pad = tf.Conv2DAttrs['pad'];
+
+interface ConvGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+}
+
+/** Forward-pass geometry, with the padding tfjs itself resolves for 'same'/'valid'/explicit. */
+export function convGeometry(
+  xShape: readonly number[],
+  filterShape: readonly number[],
+  strides: number | [number, number],
+  dilations: number | [number, number],
+  pad: Pad,
+  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
+  depthwise: boolean,
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    depthwise,
+    'channelsLast',
+  );
+  return {
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    kH: info.filterHeight,
+    kW: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    dilationH: info.dilationHeight,
+    dilationW: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padBottom: info.padInfo.bottom,
+    padLeft: info.padInfo.left,
+    padRight: info.padInfo.right,
+  };
+}
+
+/**
+ * dW[i,j,ci,co] = Σ_{b,oy,ox} xpad[b, s·oy + d·i, s·ox + d·j, ci] · dy[b,oy,ox,co].
+ * That is a forward convolution of xᵀ = [Ci, H, W, B] (batch Ci, channels B) with the "filter"
+ * dyᵀ = [Ho, Wo, B, Co], dilated by the forward stride and strided by the forward dilation, which
+ * runs on XNNPACK's fast forward path. Rows/columns the forward pass never read (the slack when
+ * the stride does not divide the padded size) are cut off by shrinking the bottom/right padding,
+ * or by slicing x when that padding is smaller than the slack.
+ */
+export function conv2dBackpropFilterImpl(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const k = captureWasmKernels();
+  const spanH = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH + 1;
+  const spanW = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW + 1;
+  let padBottom = spanH - g.inH - g.padTop;
+  let padRight = spanW - g.inW - g.padLeft;
+  let input = x;
+  const temps: TensorInfo[] = [];
+  if (padBottom < 0 || padRight < 0) {
+    // Only the top-left part of x that some output window reads takes part.
+    const usedH = g.inH + Math.min(0, padBottom);
+    const usedW = g.inW + Math.min(0, padRight);
+    input = run(k.slice, backend, { x }, { begin: [0, 0, 0, 0], size: [g.batch, usedH, usedW, g.inC] });
+    temps.push(input);
+    padBottom = Math.max(0, padBottom);
+    padRight = Math.max(0, padRight);
+  }
+  const xT = run(k.transpose, backend, { x: input }, { perm: [3, 1, 2, 0] });
+  const dyT = run(k.transpose, backend, { x: dy }, { perm: [1, 2, 0, 3] });
+  const dwT = run(
+    k.conv2d,
+    backend,
+    { x: xT, filter: dyT },
+    {
+      strides: [g.dilationH, g.dilationW],
+      dilations: [g.strideH, g.strideW],
+      pad: explicitPad(g.padTop, padBottom, g.padLeft, padRight),
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    } as unknown as tf.NamedAttrMap,
+  );
+  release(backend, xT, dyT, ...temps);
+  const result = run(k.transpose, backend, { x: dwT }, { perm: [1, 2, 0, 3] });
+  release(backend, dwT);
+  return result;
+}
+
+/**
+ * dx = the transposed convolution of dy: zero-insert dy by the stride, pad by (effective kernel − 1 −
+ * forward pad) (plus the slack rows the forward pass skipped), and run a forward convolution with the
+ * filter reversed in space and its in/out channels swapped. Stride 1 with non-negative padding needs
+ * no copy of dy: the padding goes straight to XNNPACK.
+ */
+export function conv2dBackpropInputImpl(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  const k = captureWasmKernels();
+  const effH = (g.kH - 1) * g.dilationH + 1;
+  const effW = (g.kW - 1) * g.dilationW + 1;
+  const slackH = g.inH + g.padTop + g.padBottom - effH - (g.outH - 1) * g.strideH;
+  const slackW = g.inW + g.padLeft + g.padRight - effW - (g.outW - 1) * g.strideW;
+  const top = effH - 1 - g.padTop;
+  const bottom = effH - 1 - g.padBottom + slackH;
+  const left = effW - 1 - g.padLeft;
+  const right = effW - 1 - g.padRight + slackW;
+
+  const flipped = flipFilter(backend, filter, g);
+  const temps: TensorInfo[] = [flipped];
+  let input = dy;
+  let pad = explicitPad(top, bottom, left, right);
+  if (g.strideH !== 1 || g.strideW !== 1 || top < 0 || bottom < 0 || left < 0 || right < 0) {
+    input = spreadAndPad(backend, dy, g, top, bottom, left, right);
+    temps.push(input);
+    pad = explicitPad(0, 0, 0, 0);
+  }
+  const dx = run(
+    k.conv2d,
+    backend,
+    { x: input, filter: flipped },
+    {
+      strides: [1, 1],
+      dilations: [g.dilationH, g.dilationW],
+      pad,
+      dataFormat: 'NHWC',
+      dimRoundingMode: undefined,
+    } as unknown as tf.NamedAttrMap,
+  );
+  release(backend, ...temps);
+  return dx;
+}
+
+/** W'[i,j,co,ci] = W[kH−1−i, kW−1−j, ci, co]. */
+function flipFilter(backend: BackendWasm, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const { kH, kW, inC, outC } = g;
+  const out = allocate(backend, [kH, kW, outC, inC]);
+  const dst = view(backend, out);
+  const src = view(backend, filter);
+  for (let i = 0; i < kH; i++) {
+    for (let j = 0; j < kW; j++) {
+      const s = ((kH - 1 - i) * kW + (kW - 1 - j)) * inC * outC;
+      const d = (i * kW + j) * outC * inC;
+      for (let ci = 0; ci < inC; ci++) {
+        for (let co = 0; co < outC; co++) dst[d + co * inC + ci] = src[s + ci * outC + co]!;
+      }
+    }
+  }
+  return out;
+}
+
+/** dy with (stride−1) zeros between pixels and the given (possibly negative = cropping) padding. */
+function spreadAndPad(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  g: ConvGeometry,
+  top: number,
+  bottom: number,
+  left: number,
+  right: number,
+): TensorInfo {
+  const { batch, outH, outW, outC, strideH, strideW } = g;
+  const H = (outH - 1) * strideH + 1 + top + bottom;
+  const W = (outW - 1) * strideW + 1 + left + right;
+  const out = allocate(backend, [batch, H, W, outC]);
+  const dst = view(backend, out);
+  const src = view(backend, dy);
+  for (let b = 0; b < batch; b++) {
+    for (let oy = 0; oy < outH; oy++) {
+      const y = top + oy * strideH;
+      if (y < 0 || y >= H) continue;
+      for (let ox = 0; ox < outW; ox++) {
+        const x = left + ox * strideW;
+        if (x < 0 || x >= W) continue;
+        const s = ((b * outH + oy) * outW + ox) * outC;
+        dst.set(src.subarray(s, s + outC), ((b * H + y) * W + x) * outC);
+      }
+    }
+  }
+  return out;
+}
+
+export const conv2dBackpropFilterConfig: tf.KernelConfig = {
+  kernelName: 'Conv2DBackpropFilter',
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+    const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs & { dilations?: number | [number, number] };
+    assertChannelsLast('Conv2DBackpropFilter', a.dataFormat);
+    const g = convGeometry(x.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    return conv2dBackpropFilterImpl(backend as BackendWasm, x, dy, g);
+  },
+};
+
+export const conv2dBackpropInputConfig: tf.KernelConfig = {
+  kernelName: 'Conv2DBackpropInput',
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as tf.Conv2DBackpropInputAttrs & { dilations?: number | [number, number] };
+    assertChannelsLast('Conv2DBackpropInput', a.dataFormat);
+    const g = convGeometry(a.inputShape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    return conv2dBackpropInputImpl(backend as BackendWasm, dy, filter, g);
+  },
+};

@@ -1,0 +1,33 @@
+import { tf } from '../tf.js';
+import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop.js';
+import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
+import { resizeNearestNeighborGradConfig } from './resize-nearest-grad.js';
+import { captureWasmKernels } from './util.js';
+import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
+
+/** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
+export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
+  conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+  unsortedSegmentSumConfig,
+  resizeNearestNeighborGradConfig,
+];
+
+let registered = false;
+
+/**
+ * Registers the training kernels for 'wasm' (idempotent). Existing registrations of the same names
+ * (the built-in, slow Conv2DBackpropInput; the
+ * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters) are removed first so tfjs does not warn about duplicates.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  captureWasmKernels();
+  for (const config of wasmTrainingKernels) {
+    if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
+    tf.registerKernel(config);
+  }
+  registered = true;
+}

@@ -1,0 +1,73 @@
+import { OodkitError, createLogger } from '@oodkit/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BACKEND_ENV, initCompute, tf } from '../src/index.js';
+
+function capture() {
+  const lines: string[] = [];
+  return { lines, logger: createLogger('info', 'compute', (l) => lines.push(l)) };
+}
+
+let nativeInstalled = true;
+try {
+  await import('@tensorflow/tfjs-node-gpu' as string);
+} catch {
+  nativeInstalled = false;
+}
+
+afterAll(async () => {
+  await initCompute({ backend: 'cpu', env: {} });
+});
+
+describe('initCompute backend resolution', () => {
+  it('auto picks native tensorflow if installed, else wasm, and says why', async () => {
+    const { lines, logger } = capture();
+    const info = await initCompute({ env: {}, logger });
+    expect(info.backend).toBe(nativeInstalled ? 'tensorflow' : 'wasm');
+    expect(tf.getBackend()).toBe(info.backend);
+    if (!nativeInstalled) expect(info.reason).toMatch(/tensorflow unavailable: @tensorflow\/tfjs-node-gpu not installed/);
+    expect(lines).toEqual([`[info] compute: compute backend: ${info.backend} (${info.reason})`]);
+  });
+
+  it('logs the choice once: a repeated call with the same outcome is silent', async () => {
+    const { lines, logger } = capture();
+    await initCompute({ backend: 'wasm', env: {}, logger });
+    await initCompute({ backend: 'wasm', env: {}, logger });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('wasm (requested by compute.backend=wasm)');
+  });
+
+  it('config compute.backend selects a backend', async () => {
+    const info = await initCompute({ backend: 'cpu', env: {} });
+    expect(info).toEqual({ backend: 'cpu', reason: 'requested by compute.backend=cpu' });
+    expect(tf.getBackend()).toBe('cpu');
+  });
+
+  it(`env ${BACKEND_ENV} wins over the config`, async () => {
+    const info = await initCompute({ backend: 'cpu', env: { [BACKEND_ENV]: 'wasm' } });
+    expect(info).toEqual({ backend: 'wasm', reason: `requested by ${BACKEND_ENV}=wasm` });
+    expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('an unknown backend name is an OodkitError naming the key and suggesting a fix', async () => {
+    await expect(initCompute({ env: { [BACKEND_ENV]: 'wsam' } })).rejects.toThrow(
+      /OODKIT_BACKEND: unknown compute backend 'wsam' \(did you mean 'wasm'\?\)/,
+    );
+    await expect(initCompute({ backend: 'gpu' as 'cpu', env: {} })).rejects.toBeInstanceOf(OodkitError);
+  });
+
+  it.skipIf(nativeInstalled)('asking for tensorflow without the native package is a clear error', async () => {
+    const error = await initCompute({ backend: 'tensorflow', env: {} }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OodkitError);
+    expect((error as Error).message).toMatch(
+      /compute backend 'tensorflow' \(from compute.backend=tensorflow\) is not available: .*not installed.*Install @tensorflow\/tfjs-node-gpu/,
+    );
+  });
+
+  it('wasm has the training kernels registered', async () => {
+    await initCompute({ backend: 'wasm', env: {} });
+    const names = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
+    for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum']) {
+      expect(names.has(k), k).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,213 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initCompute, tf } from '../src/index.js';
+import { onBackend, randomArray, relativeError } from './helpers.js';
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+
+interface Case {
+  batch: number;
+  h: number;
+  w: number;
+  cin: number;
+  cout: number;
+  k: [number, number];
+  stride: [number, number];
+  pad: Pad;
+  dilation: number;
+}
+
+const explicit = (t: number, b: number, l: number, r: number): Pad => [[0, 0], [t, b], [l, r], [0, 0]];
+
+/*
+ * A sampled matrix: every stride {1,2,3}, padding kind {same, valid, number, explicit}, dilation {1,2},
+ * batch {1,7}, odd sizes and channel counts, kernels 1..5 (odd and even, non-square) appear, and the
+ * awkward corners (slack rows the stride skips, padding larger than the slack) are included.
+ */
+const CASES: Case[] = [
+  { batch: 1, h: 9, w: 11, cin: 3, cout: 5, k: [3, 3], stride: [1, 1], pad: 'same', dilation: 1 },
+  { batch: 7, h: 9, w: 7, cin: 5, cout: 3, k: [3, 3], stride: [2, 2], pad: 'same', dilation: 1 },
+  { batch: 7, h: 11, w: 13, cin: 3, cout: 7, k: [3, 5], stride: [3, 3], pad: 'same', dilation: 1 },
+  { batch: 1, h: 10, w: 9, cin: 1, cout: 6, k: [5, 5], stride: [1, 1], pad: 'valid', dilation: 1 },
+  { batch: 7, h: 12, w: 11, cin: 3, cout: 5, k: [3, 3], stride: [2, 2], pad: 'valid', dilation: 1 },
+  { batch: 1, h: 13, w: 14, cin: 5, cout: 3, k: [2, 4], stride: [3, 2], pad: 'valid', dilation: 1 },
+  { batch: 7, h: 9, w: 9, cin: 3, cout: 5, k: [3, 3], stride: [1, 1], pad: 1, dilation: 1 },
+  { batch: 1, h: 11, w: 9, cin: 7, cout: 3, k: [5, 3], stride: [2, 3], pad: 2, dilation: 1 },
+  { batch: 7, h: 9, w: 11, cin: 3, cout: 5, k: [1, 1], stride: [2, 2], pad: 0, dilation: 1 },
+  { batch: 1, h: 7, w: 9, cin: 3, cout: 5, k: [3, 3], stride: [1, 1], pad: explicit(0, 2, 1, 0), dilation: 1 },
+  { batch: 7, h: 9, w: 8, cin: 5, cout: 3, k: [3, 2], stride: [3, 3], pad: explicit(2, 1, 0, 3), dilation: 1 },
+  { batch: 1, h: 11, w: 11, cin: 3, cout: 5, k: [3, 3], stride: [1, 1], pad: 'same', dilation: 2 },
+  { batch: 7, h: 13, w: 11, cin: 5, cout: 3, k: [3, 3], stride: [1, 1], pad: 'valid', dilation: 2 },
+  { batch: 1, h: 9, w: 10, cin: 3, cout: 3, k: [2, 3], stride: [1, 1], pad: explicit(1, 3, 2, 0), dilation: 2 },
+  { batch: 7, h: 13, w: 11, cin: 3, cout: 5, k: [3, 3], stride: [2, 2], pad: 'same', dilation: 2 },
+  { batch: 1, h: 8, w: 8, cin: 4, cout: 2, k: [3, 3], stride: [2, 2], pad: 3, dilation: 1 },
+];
+
+const label = (c: Case) =>
+  `b${c.batch} ${c.h}x${c.w}x${c.cin}→${c.cout} k${c.k.join('x')} s${c.stride.join(',')} pad=${JSON.stringify(c.pad)} d${c.dilation}`;
+
+/** Inserts (d−1) zeros between filter taps: a conv with it equals the dilated conv (reference side). */
+function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
+  if (d === 1) return w;
+  const [kh, kw, ci, co] = w.shape;
+  const rows = tf.stack(
+    Array.from({ length: (kh - 1) * d + 1 }, (_, y) =>
+      tf.stack(
+        Array.from({ length: (kw - 1) * d + 1 }, (_, x) =>
+          y % d === 0 && x % d === 0
+            ? w.slice([y / d, x / d, 0, 0], [1, 1, ci, co]).reshape([ci, co])
+            : tf.zeros([ci, co]),
+        ),
+      ),
+    ),
+  );
+  return rows as tf.Tensor4D;
+}
+
+function outSize(c: Case): [number, number] {
+  const info = tf.backend_util.computeConv2DInfo(
+    [c.batch, c.h, c.w, c.cin],
+    [c.k[0], c.k[1], c.cin, c.cout],
+    c.stride,
+    c.dilation,
+    c.pad as 'same',
+  );
+  return [info.outHeight, info.outWidth];
+}
+
+beforeAll(async () => {
+  await initCompute({ backend: 'wasm', env: {} });
+});
+
+describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput agree with cpu', () => {
+  for (const c of CASES) {
+    it(label(c), async () => {
+      const [oh, ow] = outSize(c);
+      const x = { values: randomArray(c.batch * c.h * c.w * c.cin, `x ${label(c)}`), shape: [c.batch, c.h, c.w, c.cin] };
+      const w = { values: randomArray(c.k[0] * c.k[1] * c.cin * c.cout, `w ${label(c)}`), shape: [c.k[0], c.k[1], c.cin, c.cout] };
+      const dy = { values: randomArray(c.batch * oh * ow * c.cout, `dy ${label(c)}`), shape: [c.batch, oh, ow, c.cout] };
+      const attrs = { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const d = c.dilation;
+      const effK = [(c.k[0] - 1) * d + 1, (c.k[1] - 1) * d + 1];
+
+      const before = tf.memory().numTensors;
+      const [dwWasm, dxWasm] = await onBackend('wasm', [x, w, dy], (xt, wt, dyt) => [
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
+          ...attrs,
+          dilations: d,
+          filterShape: wt!.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: wt! }, {
+          ...attrs,
+          dilations: d,
+          inputShape: xt!.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      ]);
+      expect(tf.memory().numTensors).toBe(before);
+
+      // Reference: the cpu kernels have no dilation attribute, so dilation goes into the filter.
+      const [dwCpu, dxCpu] = await onBackend('cpu', [x, w, dy], (xt, wt, dyt) => {
+        const full = tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
+          ...attrs,
+          filterShape: [effK[0], effK[1], c.cin, c.cout],
+        } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+        const dw = tf.stridedSlice(full, [0, 0, 0, 0], full.shape, [d, d, 1, 1]);
+        const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy: dyt!, filter: dilateFilter(wt as tf.Tensor4D, d) }, {
+          ...attrs,
+          inputShape: xt!.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        return [dw, dx];
+      });
+      expect(dwWasm!.shape).toEqual(w.shape);
+      expect(dxWasm!.shape).toEqual(x.shape);
+      expect(relativeError(dwWasm!.data, dwCpu!.data)).toBeLessThan(1e-4);
+      expect(relativeError(dxWasm!.data, dxCpu!.data)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+interface DwCase {
+  batch: number;
+  h: number;
+  w: number;
+  c: number;
+  m: number;
+  k: [number, number];
+  stride: [number, number];
+  pad: Pad;
+  dilation: number;
+}
+
+const DW_CASES: DwCase[] = [
+  { batch: 1, h: 9, w: 11, c: 3, m: 1, k: [3, 3], stride: [1, 1], pad: 'same', dilation: 1 },
+  { batch: 7, h: 9, w: 7, c: 5, m: 2, k: [3, 3], stride: [2, 2], pad: 'same', dilation: 1 },
+  { batch: 1, h: 11, w: 13, c: 3, m: 3, k: [5, 3], stride: [3, 3], pad: 'valid', dilation: 1 },
+  { batch: 7, h: 9, w: 9, c: 3, m: 1, k: [3, 3], stride: [1, 1], pad: 1, dilation: 2 },
+  { batch: 1, h: 11, w: 10, c: 5, m: 2, k: [2, 3], stride: [1, 1], pad: explicit(1, 0, 2, 1), dilation: 2 },
+  { batch: 7, h: 8, w: 9, c: 3, m: 1, k: [3, 3], stride: [2, 3], pad: explicit(0, 2, 1, 1), dilation: 1 },
+];
+
+describe('wasm DepthwiseConv2dNativeBackpropFilter / Input agree with cpu', () => {
+  for (const c of DW_CASES) {
+    const name = `b${c.batch} ${c.h}x${c.w}x${c.c}·${c.m} k${c.k.join('x')} s${c.stride.join(',')} pad=${JSON.stringify(c.pad)} d${c.dilation}`;
+    it(name, async () => {
+      const info = tf.backend_util.computeConv2DInfo(
+        [c.batch, c.h, c.w, c.c],
+        [c.k[0], c.k[1], c.c, c.m],
+        c.stride,
+        c.dilation,
+        c.pad as 'same',
+        undefined,
+        true,
+      );
+      const x = { values: randomArray(c.batch * c.h * c.w * c.c, `x ${name}`), shape: [c.batch, c.h, c.w, c.c] };
+      const w = { values: randomArray(c.k[0] * c.k[1] * c.c * c.m, `w ${name}`), shape: [c.k[0], c.k[1], c.c, c.m] };
+      const dy = {
+        values: randomArray(c.batch * info.outHeight * info.outWidth * c.c * c.m, `dy ${name}`),
+        shape: [c.batch, info.outHeight, info.outWidth, c.c * c.m],
+      };
+      const attrs = { strides: c.stride, pad: c.pad, dilations: c.dilation, dimRoundingMode: undefined };
+      const run = (xt: tf.Tensor, wt: tf.Tensor, dyt: tf.Tensor, filterShape: number[], dilations: number) => [
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x: xt, dy: dyt }, {
+          ...attrs,
+          dilations,
+          filterShape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor4D,
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy: dyt, filter: wt }, {
+          ...attrs,
+          dilations,
+          inputShape: xt.shape,
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      ];
+      const before = tf.memory().numTensors;
+      const [dwWasm, dxWasm] = await onBackend('wasm', [x, w, dy], (a, b, d) => run(a!, b!, d!, w.shape, c.dilation));
+      expect(tf.memory().numTensors).toBe(before);
+      // Reference: the cpu depthwise backprops ignore dilations, so dilation goes into the filter.
+      const dil = c.dilation;
+      const effShape = [(c.k[0] - 1) * dil + 1, (c.k[1] - 1) * dil + 1, c.c, c.m];
+      const [dwCpu, dxCpu] = await onBackend('cpu', [x, w, dy], (a, b, d) => {
+        const [full, dx] = run(a!, dilateFilter(b as tf.Tensor4D, dil), d!, effShape, 1);
+        return [tf.stridedSlice(full!, [0, 0, 0, 0], full!.shape, [dil, dil, 1, 1]), dx!];
+      });
+      expect(relativeError(dwWasm!.data, dwCpu!.data)).toBeLessThan(1e-4);
+      expect(relativeError(dxWasm!.data, dxCpu!.data)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('wasm UnsortedSegmentSum agrees with cpu', () => {
+  it('sums rows by segment id, dropping out-of-range ids', async () => {
+    const x = { values: randomArray(6 * 4, 'segment x'), shape: [6, 4] };
+    const ids = [2, 0, 2, -1, 5, 1];
+    const runOn = async (backend: 'wasm' | 'cpu') => {
+      await tf.setBackend(backend);
+      return tf.tidy(() =>
+        tf.unsortedSegmentSum(tf.tensor(x.values, x.shape), tf.tensor1d(ids, 'int32'), 4).dataSync(),
+      );
+    };
+    const a = await runOn('wasm');
+    const b = await runOn('cpu');
+    expect(relativeError(a, b)).toBeLessThan(1e-6);
+    // Row 2 of the output is the sum of input rows 0 and 2 (hand check, independent of cpu).
+    for (let e = 0; e < 4; e++) expect(a[2 * 4 + e]).toBeCloseTo(x.values[e]! + x.values[2 * 4 + e]!, 5);
+  });
+});
