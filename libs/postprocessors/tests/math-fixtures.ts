@@ -71,3 +71,25 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     }
   }
 }
+
+// Two classes with means (1, 0) and (11, 10), each with deviations (2,1), (−2,−1), (0,1), (0,−1):
+// Σ devᵀdev per class = [[8,4],[4,4]] → pooled covariance (1/8)·2·that = [[2,1],[1,1]],
+// precision = [[1,−1],[−1,2]].
+export const mdsTrainRows = [
+  [3, 1],
+  [-1, -1],
+  [1, 1],
+  [1, -1],
+  [13, 11],
+  [9, 9],
+  [11, 11],
+  [11, 9],
+];
+export const mdsTrainLabels = [0, 0, 0, 0, 1, 1, 1, 1];
+export const mdsLayer = finalLayer(
+  [
+    [1, -1],
+    [-0.5, 1],
+  ],
+  [0, 0.25],
+);

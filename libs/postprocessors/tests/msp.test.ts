@@ -1,7 +1,7 @@
 import { initCompute } from '@oodkit/compute';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mspArgs, mspDefinition, MspPostprocessor } from '../src/postprocessors/msp.js';
-import { argmax64, expectClose, featureSplit, finalLayer, fitAndScore, logits64, softmax64 } from './math-fixtures.js';
+import { argmax64, expectClose, finalLayer, fitAndScore, logits64, softmax64 } from './math-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
