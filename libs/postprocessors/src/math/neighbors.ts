@@ -67,7 +67,7 @@ export class NeighbourBank {
     let best: Tensor2D | undefined;
     for (const block of this.blocks) {
       const next = tf.tidy(() => {
-        const ip = tf.matMul(q, block.rows, false, true);
+        const ip = tf.matMul(q, block.rows, false, true) as Tensor2D;
         let s: Tensor2D = ip;
         if (qSq) {
           // −max(‖q‖² + ‖x‖² − 2q·x, 0), faiss's expansion and clamp.
