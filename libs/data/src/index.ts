@@ -9,6 +9,8 @@ export * from './datasets/section.js';
 export * from './datasets/idx.js';
 export * from './datasets/cifar-binary.js';
 export * from './datasets/npy.js';
+export * from './datasets/imglist.js';
+export * from './formats/imglist.js';
 export * from './formats/npy-rows.js';
 export * from './datasets/json-digits.js';
 export * from './datasets/generated.js';

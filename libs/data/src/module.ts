@@ -7,6 +7,7 @@ import { concatDataset } from './datasets/concat.js';
 import { mnistDataset, fashionMnistDataset } from './datasets/embedded.js';
 import { cifarBinaryDataset } from './datasets/cifar-binary.js';
 import { npyDataset } from './datasets/npy.js';
+import { imglistDataset } from './datasets/imglist.js';
 import { normalizePreprocessor } from './preprocessors/normalize.js';
 import { resizePreprocessor } from './preprocessors/resize.js';
 import { centerCropPreprocessor } from './preprocessors/center-crop.js';
@@ -19,6 +20,7 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
   idxDataset,
   cifarBinaryDataset,
   npyDataset,
+  imglistDataset,
   jsonDigitsDataset,
   generatedDataset,
   subsetDataset,
