@@ -1,7 +1,8 @@
 import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { oodEvaluatorDefinition } from './ood/ood-evaluator.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const evaluatorsDefinitions: readonly AnyComponentDefinition[] = [];
+export const evaluatorsDefinitions: readonly AnyComponentDefinition[] = [oodEvaluatorDefinition];
 
 /** The ContainerModule of @oodkit/evaluators: contributes its components to the registries. */
 export const evaluatorsModule = componentModule('@oodkit/evaluators', evaluatorsDefinitions);

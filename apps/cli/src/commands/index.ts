@@ -1,6 +1,11 @@
 import type { Command } from 'commander';
+import { registerEvalFeatures } from './eval-features.js';
+import { registerMetrics } from './metrics.js';
 
 /** Each subcommand file exports one registrar; add it here. */
 export type CommandRegistrar = (program: Command) => void;
 
-export const commandRegistrars: readonly CommandRegistrar[] = [];
+export const commandRegistrars: readonly CommandRegistrar[] = [
+  registerEvalFeatures,
+  registerMetrics,
+];

@@ -1,0 +1,144 @@
+import { UsageError, type FeatureSplit, type Logger, type Postprocessor, type PostprocessorSetupData } from '@oodkit/core';
+import { auroc, computeOodMetrics } from '../metrics/metrics.js';
+import { searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
+import { assertRunnable, type FeatureSource, type SplitScores } from './source.js';
+
+/** One table row; metric values are fractions (the writers multiply by 100). */
+export interface MetricsRow {
+  /** An OOD dataset, or `nearood` / `farood` for the unweighted means of the group. */
+  readonly dataset: string;
+  readonly group: 'near' | 'far';
+  readonly isMean: boolean;
+  readonly fpr95: number;
+  readonly auroc: number;
+  readonly auprIn: number;
+  readonly auprOut: number;
+  readonly acc: number;
+}
+
+export interface OodEvaluation {
+  readonly postprocessor: string;
+  readonly hyperparameters: Record<string, unknown>;
+  readonly aps?: ApsResult;
+  /** Accuracy on the ID test split plus any CSID splits. */
+  readonly idAccuracy: number;
+  /** Near datasets, `nearood`, far datasets, `farood` (groups without datasets are left out). */
+  readonly rows: readonly MetricsRow[];
+  /** Per-split scores: ID test, CSID, near, far. */
+  readonly scores: readonly SplitScores[];
+}
+
+export interface EvaluateOodOptions {
+  readonly postprocessor: Postprocessor;
+  readonly source: FeatureSource;
+  /** Run the hyperparameter search over this grid (ID val vs OOD val). Omit for the current values. */
+  readonly apsGrid?: HyperparameterGrid;
+  /** TPR level of the FPR metric (OpenOOD: 0.95). */
+  readonly tpr?: number;
+  readonly logger?: Logger;
+}
+
+/** The rows of one group plus their unweighted mean row, OpenOOD's layout. */
+function groupRows(group: 'near' | 'far', rows: MetricsRow[]): MetricsRow[] {
+  if (rows.length === 0) return [];
+  const mean = (pick: (r: MetricsRow) => number): number => rows.reduce((s, r) => s + pick(r), 0) / rows.length;
+  return [
+    ...rows,
+    {
+      dataset: group === 'near' ? 'nearood' : 'farood',
+      group,
+      isMean: true,
+      fpr95: mean((r) => r.fpr95),
+      auroc: mean((r) => r.auroc),
+      auprIn: mean((r) => r.auprIn),
+      auprOut: mean((r) => r.auprOut),
+      acc: mean((r) => r.acc),
+    },
+  ];
+}
+
+function concatScores(name: string, parts: readonly SplitScores[]): SplitScores {
+  const total = parts.reduce((s, p) => s + p.conf.length, 0);
+  const pred = new Int32Array(total);
+  const conf = new Float64Array(total);
+  const labels = new Int32Array(total);
+  let o = 0;
+  for (const p of parts) {
+    pred.set(p.pred, o);
+    conf.set(p.conf, o);
+    labels.set(p.labels, o);
+    o += p.conf.length;
+  }
+  return { name, pred, conf, labels };
+}
+
+/**
+ * OpenOOD's `test_ood` for one postprocessor: setup on the ID splits it requires → optional APS →
+ * ID test (+ CSID) scores → one metrics row per near/far dataset and the group means.
+ */
+export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvaluation> {
+  const { postprocessor: pp, source } = options;
+  const splits = source.splits;
+  assertRunnable(pp, source);
+
+  const setupData: { train?: FeatureSplit; val?: FeatureSplit } = {};
+  for (const role of pp.requires) {
+    const split = await source.setupSplit(role);
+    if (!split) {
+      throw new UsageError(`postprocessor '${pp.name}' fits on the ID ${role} split, but the split map names no '${role}' split`);
+    }
+    setupData[role] = split;
+  }
+  await pp.setup(source.model, setupData as PostprocessorSetupData);
+
+  let aps: ApsResult | undefined;
+  if (options.apsGrid) {
+    const grid = pp.searchGrid ? pp.searchGrid(options.apsGrid) : options.apsGrid;
+    if (Object.keys(grid).length > 0) {
+      if (splits.val === undefined || splits.ood_val === undefined) {
+        throw new UsageError(`hyperparameter search for '${pp.name}' needs an ID 'val' and an 'ood_val' split in the split map`);
+      }
+      const idVal = splits.val;
+      const oodVal = splits.ood_val;
+      aps = await searchHyperparameters(
+        pp,
+        grid,
+        async (p) => auroc((await source.scoreSplit(idVal, p)).conf, (await source.scoreSplit(oodVal, p)).conf),
+        options.logger,
+      );
+    } else {
+      options.logger?.info(`${pp.name}: no hyperparameters to search`);
+    }
+  }
+
+  const idParts = [await source.scoreSplit(splits.test, pp)];
+  for (const name of splits.csid) idParts.push(await source.scoreSplit(name, pp));
+  const id = idParts.length === 1 ? idParts[0]! : concatScores(`${splits.test}+csid`, idParts);
+
+  const scores: SplitScores[] = [...idParts];
+  const rowsOf = async (group: 'near' | 'far', names: readonly string[]): Promise<MetricsRow[]> => {
+    const rows: MetricsRow[] = [];
+    for (const name of names) {
+      const ood = await source.scoreSplit(name, pp);
+      scores.push(ood);
+      const m = computeOodMetrics(id.conf, ood.conf, { idPred: id.pred, idLabels: id.labels, tpr: options.tpr });
+      rows.push({ dataset: name, group, isMean: false, fpr95: m.fpr95, auroc: m.auroc, auprIn: m.auprIn, auprOut: m.auprOut, acc: m.acc! });
+      options.logger?.info(`${pp.name} ${group} ${name}: AUROC ${(100 * m.auroc).toFixed(2)} FPR@95 ${(100 * m.fpr95).toFixed(2)}`);
+    }
+    return rows;
+  };
+  const near = await rowsOf('near', splits.near);
+  const far = await rowsOf('far', splits.far);
+  if (near.length + far.length === 0) throw new UsageError('no OOD dataset to evaluate: the split map lists no near or far split');
+
+  let correct = 0;
+  for (let i = 0; i < id.pred.length; i++) if (id.pred[i] === id.labels[i]) correct++;
+  return {
+    postprocessor: pp.name,
+    hyperparameters: pp.hyperparameters(),
+    aps,
+    idAccuracy: correct / id.pred.length,
+    rows: [...groupRows('near', near), ...groupRows('far', far)],
+    scores,
+  };
+}

@@ -1,0 +1,49 @@
+import { defineComponent, type BuildContext, type ComponentRegistry, type Logger, type Postprocessor } from '@oodkit/core';
+import { z } from 'zod';
+import type { HyperparameterGrid } from '../search/aps.js';
+import { evaluateOod, type OodEvaluation } from './evaluate.js';
+import { writeOodEvaluation, type WrittenEvaluation } from './report.js';
+import type { FeatureSource } from './source.js';
+
+export const oodEvaluatorArgs = z.strictObject({
+  /** Search the postprocessor's grid on ID val vs OOD val before testing (OpenOOD's APS). */
+  aps: z.boolean().default(false),
+  /** TPR level of the FPR metric. */
+  tpr: z.number().gt(0).lte(1).default(0.95),
+  /** Save per-sample scores as .npy next to the tables. */
+  save_scores: z.boolean().default(true),
+});
+export type OodEvaluatorArgs = z.infer<typeof oodEvaluatorArgs>;
+
+/** The registered grid of a postprocessor (empty when it has none). */
+export function registeredGrid(registry: ComponentRegistry, postprocessor: string): HyperparameterGrid {
+  if (!registry.has('postprocessor', postprocessor)) return {};
+  return (registry.get('postprocessor', postprocessor).grid ?? {}) as HyperparameterGrid;
+}
+
+/** The `ood` evaluator: OpenOOD's test_ood stage for one postprocessor at a time. */
+export class OodEvaluator {
+  constructor(
+    readonly args: OodEvaluatorArgs,
+    private readonly registry: ComponentRegistry | undefined,
+    private readonly logger?: Logger,
+  ) {}
+
+  /** `grid` overrides the postprocessor's registered grid (used only when `aps` is on). */
+  evaluate(postprocessor: Postprocessor, source: FeatureSource, grid?: HyperparameterGrid): Promise<OodEvaluation> {
+    const apsGrid = this.args.aps ? (grid ?? (this.registry ? registeredGrid(this.registry, postprocessor.name) : {})) : undefined;
+    return evaluateOod({ postprocessor, source, apsGrid, tpr: this.args.tpr, logger: this.logger });
+  }
+
+  write(outDir: string, evaluation: OodEvaluation): Promise<WrittenEvaluation> {
+    return writeOodEvaluation(outDir, evaluation, { saveScores: this.args.save_scores });
+  }
+}
+
+export const oodEvaluatorDefinition = defineComponent({
+  kind: 'evaluator',
+  name: 'ood',
+  description: 'OOD detection metrics (FPR@95, AUROC, AUPR-IN/OUT, ACC) per near/far dataset, optional APS',
+  args: oodEvaluatorArgs,
+  create: (args, ctx: BuildContext) => new OodEvaluator(args, ctx.registry, ctx.logger),
+});

@@ -1,0 +1,167 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DataError, writeFileAtomic, writeNpy } from '@oodkit/core';
+import type { MetricsRow, OodEvaluation } from './evaluate.js';
+
+/** OpenOOD's CSV columns, in order. */
+export const METRIC_COLUMNS = ['FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC'] as const;
+export type MetricColumn = (typeof METRIC_COLUMNS)[number];
+
+/** A row ×100, keyed by OpenOOD's column names. */
+export type PercentRow = { dataset: string } & Record<MetricColumn, number>;
+
+export function toPercentRow(row: MetricsRow): PercentRow {
+  return {
+    dataset: row.dataset,
+    'FPR@95': 100 * row.fpr95,
+    AUROC: 100 * row.auroc,
+    AUPR_IN: 100 * row.auprIn,
+    AUPR_OUT: 100 * row.auprOut,
+    ACC: 100 * row.acc,
+  };
+}
+
+/**
+ * `x` with two decimals the way Python's `'{:.2f}'.format` does it: the exact binary value rounded,
+ * exact ties to even (JavaScript's toFixed breaks exact ties upward: 12.125 → "12.13", Python "12.12").
+ */
+export function formatFixed2(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const exact = Math.abs(x).toFixed(60);
+  const dot = exact.indexOf('.');
+  const rest = exact.slice(dot + 3);
+  if (/^50*$/.test(rest)) {
+    const truncated = exact.slice(0, dot + 3);
+    const lastDigit = Number(truncated[truncated.length - 1]);
+    const down = lastDigit % 2 === 0;
+    const magnitude = down ? truncated : (Number(truncated) + 0.01).toFixed(2);
+    return (x < 0 ? '-' : '') + magnitude;
+  }
+  return x.toFixed(2);
+}
+
+function csvField(value: string): string {
+  return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** `dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC`, values ×100 with two decimals. */
+export function metricsCsv(rows: readonly MetricsRow[]): string {
+  const lines = [['dataset', ...METRIC_COLUMNS].join(',')];
+  for (const row of rows) {
+    const p = toPercentRow(row);
+    lines.push([csvField(p.dataset), ...METRIC_COLUMNS.map((c) => formatFixed2(p[c]))].join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The JSON document of one evaluation (metric values ×100, unrounded). */
+export interface OodEvaluationJson {
+  readonly postprocessor: string;
+  readonly hyperparameters: Record<string, unknown>;
+  readonly aps: { best: Record<string, unknown>; bestValAuroc: number; trials: { values: Record<string, unknown>; valAuroc: number }[] } | null;
+  readonly idAccuracy: number;
+  readonly rows: PercentRow[];
+  readonly scores: { split: string; count: number; file: string }[];
+}
+
+export function scoresFileName(postprocessor: string, split: string): string {
+  return `${postprocessor}__${split}.npy`;
+}
+
+export function evaluationToJson(evaluation: OodEvaluation): OodEvaluationJson {
+  return {
+    postprocessor: evaluation.postprocessor,
+    hyperparameters: evaluation.hyperparameters,
+    aps: evaluation.aps
+      ? {
+          best: evaluation.aps.best,
+          bestValAuroc: 100 * evaluation.aps.bestAuroc,
+          trials: evaluation.aps.trials.map((t) => ({ values: t.values, valAuroc: 100 * t.auroc })),
+        }
+      : null,
+    idAccuracy: 100 * evaluation.idAccuracy,
+    rows: evaluation.rows.map(toPercentRow),
+    scores: evaluation.scores.map((s) => ({ split: s.name, count: s.conf.length, file: scoresFileName(evaluation.postprocessor, s.name) })),
+  };
+}
+
+export interface WrittenEvaluation {
+  readonly csv: string;
+  readonly json: string;
+  readonly scoreFiles: string[];
+}
+
+/**
+ * Write `<pp>__metrics.csv`, `<pp>__metrics.json` (with the chosen hyperparameters and the APS trials)
+ * and per split `<pp>__<split>.npy` (conf, float64) and `<pp>__<split>.pred.npy` (int32), each atomically.
+ */
+export async function writeOodEvaluation(outDir: string, evaluation: OodEvaluation, options: { saveScores?: boolean } = {}): Promise<WrittenEvaluation> {
+  await mkdir(outDir, { recursive: true });
+  const pp = evaluation.postprocessor;
+  const scoreFiles: string[] = [];
+  if (options.saveScores ?? true) {
+    for (const s of evaluation.scores) {
+      const confFile = join(outDir, scoresFileName(pp, s.name));
+      await writeNpy(confFile, { data: s.conf });
+      await writeNpy(join(outDir, `${pp}__${s.name}.pred.npy`), { data: s.pred });
+      scoreFiles.push(confFile);
+    }
+  }
+  const csv = join(outDir, `${pp}__metrics.csv`);
+  const json = join(outDir, `${pp}__metrics.json`);
+  await writeFileAtomic(csv, metricsCsv(evaluation.rows));
+  await writeFileAtomic(json, JSON.stringify(evaluationToJson(evaluation), null, 2) + '\n');
+  return { csv, json, scoreFiles };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-seed aggregation
+
+export interface RunTable {
+  /** Run name (e.g. `s0`); runs are aggregated in sorted order of this name. */
+  readonly run: string;
+  readonly rows: readonly PercentRow[];
+}
+
+export interface AggregateRow {
+  readonly dataset: string;
+  readonly mean: Record<MetricColumn, number>;
+  /** Population standard deviation (numpy's default ddof=0), as OpenOOD reports. */
+  readonly std: Record<MetricColumn, number>;
+}
+
+/**
+ * Mean and population std of every metric over runs, as OpenOOD's multi-seed scripts do: runs sorted
+ * by name (Python's `sorted`, code-unit order), every run must have the same datasets in the same order.
+ */
+export function aggregateRuns(runs: readonly RunTable[]): AggregateRow[] {
+  if (runs.length === 0) throw new DataError('aggregate: no run to aggregate');
+  const sorted = [...runs].sort((a, b) => (a.run < b.run ? -1 : a.run > b.run ? 1 : 0));
+  const datasets = sorted[0]!.rows.map((r) => r.dataset);
+  for (const run of sorted) {
+    const names = run.rows.map((r) => r.dataset);
+    if (names.join('\u0000') !== datasets.join('\u0000')) {
+      throw new DataError(`aggregate: run '${run.run}' has datasets [${names.join(', ')}], run '${sorted[0]!.run}' has [${datasets.join(', ')}]`);
+    }
+  }
+  return datasets.map((dataset, i) => {
+    const mean = {} as Record<MetricColumn, number>;
+    const std = {} as Record<MetricColumn, number>;
+    for (const column of METRIC_COLUMNS) {
+      const values = sorted.map((run) => run.rows[i]![column]);
+      const m = values.reduce((s, v) => s + v, 0) / values.length;
+      mean[column] = m;
+      std[column] = Math.sqrt(values.reduce((s, v) => s + (v - m) * (v - m), 0) / values.length);
+    }
+    return { dataset, mean, std };
+  });
+}
+
+/** `dataset,FPR@95,...` with cells `mean ± std` (two decimals each). */
+export function aggregateCsv(rows: readonly AggregateRow[]): string {
+  const lines = [['dataset', ...METRIC_COLUMNS].join(',')];
+  for (const row of rows) {
+    lines.push([csvField(row.dataset), ...METRIC_COLUMNS.map((c) => `${formatFixed2(row.mean[c])} \u00b1 ${formatFixed2(row.std[c])}`)].join(','));
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,230 @@
+import { tf } from '@oodkit/compute';
+import {
+  DataError,
+  UsageError,
+  type Batch,
+  type Classifier,
+  type FeatureSplit,
+  type FinalLayer,
+  type Postprocessor,
+  type ScoringModel,
+} from '@oodkit/core';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
+import { isIdRole, type FeatureFolder, type FeatureSplits } from '../features/folder.js';
+
+/** Scores of one split: `labels` are class indices for ID splits and −1 for OOD splits. */
+export interface SplitScores {
+  readonly name: string;
+  readonly pred: Int32Array;
+  readonly conf: Float64Array;
+  readonly labels: Int32Array;
+}
+
+/**
+ * Where the OOD evaluator gets data from: a feature folder (features + final layer only) or a
+ * network with loaders (features extracted on the fly, inputs available for ODIN-like methods).
+ */
+export interface FeatureSource {
+  /** What postprocessors see at setup: the final layer, and the network when there is one. */
+  readonly model: ScoringModel;
+  /** Which split plays which role. */
+  readonly splits: FeatureSplits;
+  /** Features of the split playing `role` for postprocessor setup; undefined when no split has the role. */
+  setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined>;
+  /** Score every sample of split `name` with the postprocessor's current state. */
+  scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores>;
+}
+
+function checkResult(postprocessor: Postprocessor, split: string, offset: number, n: number, pred: Int32Array, conf: Float64Array): void {
+  if (pred.length !== n || conf.length !== n) {
+    throw new DataError(`${postprocessor.name} returned ${conf.length} scores / ${pred.length} predictions for a batch of ${n} (split '${split}')`);
+  }
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(conf[i]!)) throw new DataError(`${postprocessor.name} produced a NaN confidence for sample ${offset + i} of split '${split}'`);
+  }
+}
+
+/** Score host-held features in batches of `batchSize` rows; each batch tensor is disposed after scoring. */
+export async function scoreFeatureSplit(postprocessor: Postprocessor, split: FeatureSplit, batchSize = 4096): Promise<SplitScores> {
+  const pred = new Int32Array(split.count);
+  const conf = new Float64Array(split.count);
+  for (let start = 0; start < split.count; start += batchSize) {
+    const n = Math.min(batchSize, split.count - start);
+    const features = tf.tensor2d(split.features.subarray(start * split.dim, (start + n) * split.dim), [n, split.dim]);
+    try {
+      const result = await postprocessor.score({ features });
+      checkResult(postprocessor, split.name, start, n, result.pred, result.conf);
+      pred.set(result.pred, start);
+      conf.set(result.conf, start);
+    } finally {
+      features.dispose();
+    }
+  }
+  return { name: split.name, pred, conf, labels: split.labels };
+}
+
+/** A feature folder as a source: features only, so methods that need the network are refused. */
+export class FeatureFolderSource implements FeatureSource {
+  readonly model: ScoringModel;
+
+  constructor(
+    readonly folder: FeatureFolder,
+    private readonly batchSize = 4096,
+  ) {
+    this.model = { finalLayer: folder.finalLayer };
+  }
+
+  get splits(): FeatureSplits {
+    return this.folder.splits;
+  }
+
+  async setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined> {
+    const name = this.folder.splits[role];
+    return name === undefined ? undefined : this.folder.split(name);
+  }
+
+  async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
+    return scoreFeatureSplit(postprocessor, await this.folder.split(name), this.batchSize);
+  }
+}
+
+export type BatchStream = Iterable<Batch> | AsyncIterable<Batch>;
+
+/**
+ * Penultimate features and labels of every batch, via `Classifier.forwardFeatures` in inference
+ * mode. Each batch's tensors are released before the next (the caller's loader owns `batch.x/y`,
+ * which are disposed here too, as loaders hand batches over).
+ */
+export async function extractFeatures(network: Classifier, batches: BatchStream, name: string): Promise<FeatureSplit> {
+  const featureChunks: Float32Array[] = [];
+  const labelChunks: Int32Array[] = [];
+  let count = 0;
+  for await (const batch of batches) {
+    try {
+      const z = tf.tidy(() => network.forwardFeatures(batch.x, false).features);
+      try {
+        featureChunks.push((await z.data()) as Float32Array);
+      } finally {
+        z.dispose();
+      }
+      labelChunks.push(Int32Array.from(await batch.y.data()));
+      count += batch.x.shape[0];
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+  }
+  const dim = network.featureDim;
+  const features = new Float32Array(count * dim);
+  const labels = new Int32Array(count);
+  let offset = 0;
+  for (let i = 0; i < featureChunks.length; i++) {
+    features.set(featureChunks[i]!, offset * dim);
+    labels.set(labelChunks[i]!, offset);
+    offset += labelChunks[i]!.length;
+  }
+  return { name, count, dim, features, labels };
+}
+
+/** Host copy of a network's final layer. */
+export function finalLayerOf(network: Classifier): FinalLayer {
+  const { weight, bias } = network.finalLayer();
+  try {
+    return {
+      numClasses: weight.shape[0],
+      featureDim: weight.shape[1],
+      weight: Float32Array.from(weight.dataSync()),
+      bias: Float32Array.from(bias.dataSync()),
+    };
+  } finally {
+    weight.dispose();
+    bias.dispose();
+  }
+}
+
+/**
+ * A trained network with a loader per split as the source. Setup features are extracted once and
+ * cached; scoring runs the network per batch and passes the inputs too, so methods that perturb
+ * inputs (ODIN) or read blocks can work.
+ */
+export class NetworkSource implements FeatureSource {
+  readonly model: ScoringModel;
+  private readonly setupCache = new Map<string, Promise<FeatureSplit>>();
+
+  constructor(
+    private readonly network: Classifier,
+    readonly splits: FeatureSplits,
+    /** A fresh pass over split `name` each call (preprocessed, in a fixed order). */
+    private readonly loader: (name: string) => BatchStream,
+  ) {
+    this.model = { finalLayer: finalLayerOf(network), network };
+  }
+
+  setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined> {
+    const name = this.splits[role];
+    if (name === undefined) return Promise.resolve(undefined);
+    let pending = this.setupCache.get(name);
+    if (!pending) {
+      pending = extractFeatures(this.network, this.loader(name), name);
+      this.setupCache.set(name, pending);
+    }
+    return pending;
+  }
+
+  async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
+    const preds: Int32Array[] = [];
+    const confs: Float64Array[] = [];
+    const labels: Int32Array[] = [];
+    const ood = !isIdRole(this.splits, name);
+    let offset = 0;
+    for await (const batch of this.loader(name)) {
+      let z: Tensor2D | undefined;
+      try {
+        z = tf.tidy(() => this.network.forwardFeatures(batch.x, false).features);
+        const n = batch.x.shape[0];
+        const result = await postprocessor.score({ features: z, inputs: batch.x });
+        checkResult(postprocessor, name, offset, n, result.pred, result.conf);
+        preds.push(result.pred);
+        confs.push(result.conf);
+        labels.push(ood ? new Int32Array(n).fill(-1) : Int32Array.from(await batch.y.data()));
+        offset += n;
+      } finally {
+        z?.dispose();
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+    }
+    if (offset === 0) throw new DataError(`split '${name}' is empty (its loader yielded no batch)`);
+    return { name, pred: concatInt(preds, offset), conf: concatFloat(confs, offset), labels: concatInt(labels, offset) };
+  }
+}
+
+function concatInt(parts: readonly Int32Array[], total: number): Int32Array {
+  const out = new Int32Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function concatFloat(parts: readonly Float64Array[], total: number): Float64Array {
+  const out = new Float64Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** Guard used by evaluators: a method that needs the network cannot run on features alone. */
+export function assertRunnable(postprocessor: Postprocessor, source: FeatureSource): void {
+  if (postprocessor.needsNetwork && !source.model.network) {
+    throw new UsageError(
+      `postprocessor '${postprocessor.name}' needs the network (it perturbs inputs or reads intermediate blocks); ` +
+        'a feature folder holds only penultimate features and the final layer — evaluate it from a trained model instead',
+    );
+  }
+}
