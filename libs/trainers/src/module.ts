@@ -1,7 +1,15 @@
 import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { base } from './trainers/base.js';
+import { oe } from './trainers/oe.js';
+import { mixoe } from './trainers/mixoe.js';
+import { logitnorm } from './trainers/logitnorm.js';
+import { mixup } from './trainers/mixup.js';
+import { cutmix } from './trainers/cutmix.js';
+import { regmixup } from './trainers/regmixup.js';
+import { vos } from './trainers/vos.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const trainersDefinitions: readonly AnyComponentDefinition[] = [];
+export const trainersDefinitions: readonly AnyComponentDefinition[] = [base, oe, mixoe, logitnorm, mixup, cutmix, regmixup, vos];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */
 export const trainersModule = componentModule('@oodkit/trainers', trainersDefinitions);
