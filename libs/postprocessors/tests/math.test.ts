@@ -85,6 +85,28 @@ describe('linear algebra', () => {
       }
     }
   });
+  it('symmetricEigen on a 64×64 covariance with repeated eigenvalues: A·v = λ·v to 1e-10', () => {
+    const n = 64;
+    // rank-deficient PSD matrix (Gram of 20 vectors) plus a repeated block: hard cases for QL
+    const m = new Float64Array(n * n);
+    for (let r = 0; r < 20; r++) {
+      const v = Array.from({ length: n }, (_, i) => Math.cos(i * (r + 1) * 0.37) + (i % 5 === r % 5 ? 1 : 0));
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m[i * n + j] += v[i] * v[j];
+    }
+    for (let i = 0; i < 8; i++) m[i * n + i] += 3;
+    const { values, vectors } = symmetricEigen(m, n);
+    let scale = 0;
+    for (const v of values) scale = Math.max(scale, Math.abs(v));
+    for (let k = 0; k < n; k++) {
+      for (let i = 0; i < n; i++) {
+        let av = 0;
+        for (let j = 0; j < n; j++) av += m[i * n + j] * vectors[j * n + k];
+        expect(Math.abs(av - values[k] * vectors[i * n + k])).toBeLessThan(1e-10 * scale);
+      }
+    }
+    // 64 − 20 − (8 shifted directions, some inside the span) zero eigenvalues at least 36
+    expect(values.filter((v) => Math.abs(v) < 1e-9 * scale).length).toBeGreaterThanOrEqual(36);
+  });
   it('symmetricEigen: known 2×2 and diagonal cases', () => {
     const { values } = symmetricEigen([2, 1, 1, 2], 2);
     expect(values[0]).toBeCloseTo(1, 14);

@@ -61,35 +61,73 @@ export function empiricalCovariance(source: RowSource): Float64Array {
     for (let j = 0; j < dim; j++) mean[j] += row[j];
   }
   for (let j = 0; j < dim; j++) mean[j] /= count;
-  const cov = new Float64Array(dim * dim);
-  // Rows are centred into a float64 block, transposed so each feature's values are contiguous; the
-  // Gram of a block is then dim²/2 contiguous dot products (cache-friendly, no float32 rounding).
+  // Rows are centred into a float64 block stored feature-major (each feature's values contiguous),
+  // the feature count padded to a multiple of 4; the block's Gram is accumulated in 4×4 register
+  // tiles over the upper triangle of tiles (≈4× fewer loads than pairwise dot products).
+  const dimP = Math.ceil(dim / 4) * 4;
+  const acc = new Float64Array(dimP * dimP);
   const block = Math.max(1, Math.min(count, 256));
-  const cols = new Float64Array(dim * block);
+  const cols = new Float64Array(dimP * block);
   for (let start = 0; start < count; start += block) {
     const b = Math.min(block, count - start);
+    if (b < block) cols.fill(0);
     for (let r = 0; r < b; r++) {
       source.read(start + r, row);
       for (let j = 0; j < dim; j++) cols[j * block + r] = row[j] - mean[j];
     }
-    for (let i = 0; i < dim; i++) {
-      const oi = i * block;
-      for (let j = i; j < dim; j++) {
-        const oj = j * block;
-        let s = 0;
-        for (let r = 0; r < b; r++) s += cols[oi + r] * cols[oj + r];
-        cov[i * dim + j] += s;
-      }
-    }
+    gramTiles(cols, block, b, dimP, acc);
   }
+  const cov = new Float64Array(dim * dim);
   for (let i = 0; i < dim; i++) {
     for (let j = i; j < dim; j++) {
-      const v = cov[i * dim + j] / count;
+      const v = acc[i * dimP + j] / count;
       cov[i * dim + j] = v;
       cov[j * dim + i] = v;
     }
   }
   return cov;
+}
+
+/** acc[i, j] += Σ_r cols[i, r]·cols[j, r] for 4×4 tiles with tile-row ≤ tile-column. */
+function gramTiles(cols: Float64Array, stride: number, b: number, dimP: number, acc: Float64Array): void {
+  for (let i = 0; i < dimP; i += 4) {
+    const a0 = i * stride;
+    const a1 = a0 + stride;
+    const a2 = a1 + stride;
+    const a3 = a2 + stride;
+    for (let j = i; j < dimP; j += 4) {
+      const b0 = j * stride;
+      const b1 = b0 + stride;
+      const b2 = b1 + stride;
+      const b3 = b2 + stride;
+      let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
+      let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+      let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
+      let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      for (let r = 0; r < b; r++) {
+        const x0 = cols[a0 + r];
+        const x1 = cols[a1 + r];
+        const x2 = cols[a2 + r];
+        const x3 = cols[a3 + r];
+        const y0 = cols[b0 + r];
+        const y1 = cols[b1 + r];
+        const y2 = cols[b2 + r];
+        const y3 = cols[b3 + r];
+        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
+        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
+        s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
+        s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+      }
+      let o = i * dimP + j;
+      acc[o] += s00; acc[o + 1] += s01; acc[o + 2] += s02; acc[o + 3] += s03;
+      o += dimP;
+      acc[o] += s10; acc[o + 1] += s11; acc[o + 2] += s12; acc[o + 3] += s13;
+      o += dimP;
+      acc[o] += s20; acc[o + 1] += s21; acc[o + 2] += s22; acc[o + 3] += s23;
+      o += dimP;
+      acc[o] += s30; acc[o + 1] += s31; acc[o + 2] += s32; acc[o + 3] += s33;
+    }
+  }
 }
 
 /**
