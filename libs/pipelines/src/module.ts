@@ -1,7 +1,13 @@
-import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
+import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [];
+export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [trainPipeline];
 
-/** The ContainerModule of @oodkit/pipelines: contributes its components to the registries. */
-export const pipelinesModule = componentModule('@oodkit/pipelines', pipelinesDefinitions);
+/** Top-level config keys this library owns. */
+export const pipelinesSections: readonly ConfigSection[] = [
+  schemaSection('train', trainSectionSchema, 'training run: epochs, batch sizes, checkpoint frequency, outlier data for OE trainers'),
+];
+
+/** The ContainerModule of @oodkit/pipelines: contributes its components and config sections. */
+export const pipelinesModule = libraryModule('@oodkit/pipelines', { components: pipelinesDefinitions, sections: pipelinesSections });

@@ -7,3 +7,4 @@ export * from './synthetic/npy-pair.js';
 export * from './generators/types.js';
 export * from './generators/cvae.js';
 export * from './generators/cache.js';
+export * from './config/sio-section.js';

@@ -1,8 +1,9 @@
-import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { libraryModule, type AnyComponentDefinition } from '@oodkit/core';
 import { cvaeGenerator } from './generators/cvae.js';
+import { sioSection } from './config/sio-section.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const sioDefinitions: readonly AnyComponentDefinition[] = [cvaeGenerator];
 
-/** The ContainerModule of @oodkit/sio: contributes its components to the registries. */
-export const sioModule = componentModule('@oodkit/sio', sioDefinitions);
+/** The ContainerModule of @oodkit/sio: contributes its components and the `sio` config section. */
+export const sioModule = libraryModule('@oodkit/sio', { components: sioDefinitions, sections: [sioSection] });

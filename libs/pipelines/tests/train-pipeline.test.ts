@@ -1,0 +1,113 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry } from '@oodkit/core';
+import { initCompute } from '@oodkit/compute';
+import { dataModule } from '@oodkit/data';
+import { sioModule } from '@oodkit/sio';
+import { readCheckpoint } from '../src/train/checkpoint.js';
+import { runTraining, trainingConfigHash } from '../src/train/pipeline.js';
+import { seenBatches, tinyComponents } from './fixtures/tiny-components.js';
+
+let root: string;
+let registry: ComponentRegistry;
+const previousCache = process.env.OODKIT_CACHE_DIR;
+
+beforeAll(async () => {
+  await initCompute({ backend: 'cpu' });
+  root = mkdtempSync(join(tmpdir(), 'oodkit-train-pipeline-'));
+  process.env.OODKIT_CACHE_DIR = join(root, 'cache');
+  registry = registryOf(createOodkitContainer([dataModule, sioModule, componentModule('fixtures', tinyComponents)]));
+});
+afterAll(() => {
+  if (previousCache === undefined) delete process.env.OODKIT_CACHE_DIR;
+  else process.env.OODKIT_CACHE_DIR = previousCache;
+  rmSync(root, { recursive: true, force: true });
+});
+beforeEach(() => {
+  seenBatches.length = 0;
+});
+
+function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    seed: 3,
+    output_dir: root,
+    compute: { backend: 'cpu' },
+    benchmark: {
+      name: 'tinybench',
+      id: { train: { name: 'tiny', args: { count: 40, seed: 1 } }, val: { name: 'tiny', args: { count: 15, seed: 2 } }, test: { name: 'tiny', args: { count: 15, seed: 3 } } },
+      normalization: { mean: [0.5], std: [0.5] },
+    },
+    network: { name: 'tiny_mlp' },
+    trainer: { name: 'tiny_sgd' },
+    train: { epochs: 2, batch_size: 10, checkpoint_every: 2 },
+    ...extra,
+  };
+}
+
+async function writePair(name: string, count: number, shape: number[], label = 1) {
+  const images = join(root, `${name}-images.npy`);
+  const labels = join(root, `${name}-labels.npy`);
+  await writeNpy(images, { data: new Uint8Array(count * shape.reduce((a, b) => a * b, 1)).fill(128), shape: [count, ...shape] });
+  await writeNpy(labels, { data: new BigInt64Array(count).fill(BigInt(label)) });
+  return { images, labels };
+}
+
+describe('runTraining (train pipeline from a config)', () => {
+  it('trains without SIO: run folder with config.yml, train.json, best/last checkpoints and test accuracy', async () => {
+    const summary = await runTraining(config({ exp_name: 'plain' }), { registry });
+    expect(summary.runDir).toBe(join(root, 'plain'));
+    for (const f of ['config.yml', 'train.json', 'checkpoints/last.ckpt', 'checkpoints/best.ckpt']) expect(existsSync(join(summary.runDir, f))).toBe(true);
+    expect(summary.history).toHaveLength(2);
+    expect(summary.testAccuracy).not.toBeNull();
+    expect(summary.stream).toMatch(/40 images, batch 10, 4 steps\/epoch/);
+    // no synthetic index ever reached the trainer
+    expect(seenBatches.every((b) => b.every((i) => i < 40))).toBe(true);
+    const last = await readCheckpoint(join(summary.runDir, 'checkpoints/last.ckpt'));
+    expect(last.meta.configHash).toBe(trainingConfigHash(config({ exp_name: 'plain' })));
+    expect(JSON.parse(readFileSync(join(summary.runDir, 'train.json'), 'utf8')).configHash).toBe(summary.configHash);
+  });
+
+  it('with an sio block of .npy files the same trainer receives 80/20 real/synthetic batches', async () => {
+    const pair = await writePair('syn', 30, [4, 4, 1]);
+    const summary = await runTraining(config({ exp_name: 'sio-files', sio: { realRatio: 0.8, synthetic: pair } }), { registry });
+    expect(summary.stream).toMatch(/^SIO: 40 real \+ 30 synthetic/);
+    expect(seenBatches).toHaveLength(8);
+    for (const b of seenBatches) {
+      expect(b.filter((i) => i < 40)).toHaveLength(8);
+      expect(b.filter((i) => i >= 40)).toHaveLength(2);
+    }
+    // the resume hash differs from the plain run's: SIO changes what is trained
+    expect(summary.configHash).not.toBe(trainingConfigHash(config({ exp_name: 'sio-files' })));
+  });
+
+  it('with sio.synthetic.generator it trains the generator once, caches it and trains on its samples', async () => {
+    const sio = { realRatio: 0.5, synthetic: { generator: 'cvae', count: 20, args: { hidden: 8, latent: 2, epochs: 1, batch_size: 20 } } };
+    const first = await runTraining(config({ exp_name: 'sio-gen', sio }), { registry });
+    expect(first.stream).toMatch(/^SIO: 40 real \+ 20 synthetic \(cvae-[0-9a-f]{16}\)/);
+    expect(seenBatches.some((b) => b.some((i) => i >= 40))).toBe(true);
+    const progress: number[] = [];
+    await runTraining(config({ exp_name: 'sio-gen-2', sio }), { registry, onGenerator: (p) => progress.push(p.step) });
+    expect(progress).toEqual([]); // served from the cache: no generator training the second time
+  });
+
+  it('rejects synthetic data of another image size unless sio.resize is set, naming the file', async () => {
+    const pair = await writePair('big', 6, [8, 8, 1]);
+    await expect(runTraining(config({ exp_name: 'bad', sio: { synthetic: pair } }), { registry })).rejects.toThrow(
+      /big-images\.npy: synthetic images are 8×8×1 but the real training images are 4×4×1/,
+    );
+    const ok = await runTraining(config({ exp_name: 'resized', sio: { resize: true, synthetic: pair } }), { registry });
+    expect(ok.stream).toMatch(/40 real \+ 6 synthetic/);
+  });
+
+  it('resumes a finished run without retraining and refuses a changed config', async () => {
+    const cfg = config({ exp_name: 'resume' });
+    await runTraining(cfg, { registry });
+    seenBatches.length = 0;
+    const again = await runTraining(cfg, { registry, resume: true });
+    expect(seenBatches).toHaveLength(0);
+    expect(again.resumedFrom).toEqual({ epoch: 2, stepInEpoch: 0, globalStep: 8 });
+    await expect(runTraining({ ...cfg, train: { epochs: 3, batch_size: 10 } }, { registry, resume: true })).rejects.toThrow(/different training config/);
+  });
+});
