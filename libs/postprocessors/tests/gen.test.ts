@@ -42,7 +42,7 @@ describe('gen', () => {
     const pp = new GenPostprocessor(genArgs, genArgs.parse({ gamma: 0.1, M: 1000 }));
     const r = await fitAndScore(pp, { finalLayer: eye4 }, {}, rows);
     expectClose(r.conf, rows.map((l) => gen64(l, 0.1, 4)));
-    expect(pp.searchGrid(genDefinition.grid as Record<string, number[]>)['M']).toEqual([4]);
+    expect(pp.searchGrid(genDefinition.grid!)['M']).toEqual([4]);
     pp.dispose();
     expect(genDefinition.grid).toEqual({ gamma: [0.01, 0.1, 0.5, 1, 2, 5, 10], M: [10, 50, 100, 200, 500, 1000] });
   });

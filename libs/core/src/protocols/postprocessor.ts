@@ -64,7 +64,7 @@ export interface Postprocessor {
    * The search grid adapted to the fitted model (e.g. GEN drops M > C, whose values duplicate M = C).
    * Optional: when absent, or before `setup`, the definition's grid applies unchanged.
    */
-  searchGrid?(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]>;
+  searchGrid?(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]>;
   /** Release tensors held by the fitted state (optional; methods without tensors omit it). */
   dispose?(): void;
 }

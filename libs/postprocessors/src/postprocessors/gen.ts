@@ -31,11 +31,14 @@ export class GenPostprocessor extends BasePostprocessor<typeof genArgs> {
   }
 
   /** M values ≥ C all mean "every class": keep the first of them as C, drop the duplicates. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = { ...grid };
-    if (!this.isFitted) return out;
-    const c = this.head.numClasses;
-    if (grid['M']) out['M'] = [...new Set(grid['M'].map((m) => Math.min(Number(m), c)))];
+  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
+    const out: Record<string, readonly unknown[]> = {};
+    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
+    const m = out['M'];
+    if (this.isFitted && m) {
+      const c = this.head.numClasses;
+      out['M'] = [...new Set(m.map((v) => Math.min(Number(v), c)))];
+    }
     return out;
   }
 }
