@@ -29,3 +29,6 @@ export * from './preprocessors/horizontal-flip.js';
 export * from './preprocessors/channels.js';
 export * from './preprocessors/chain.js';
 export * from './loader/data-loader.js';
+export * from './benchmark/schema.js';
+export * from './benchmark/load.js';
+export * from './benchmark/section.js';

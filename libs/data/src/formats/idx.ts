@@ -74,6 +74,9 @@ export async function openIdx(file: string, options: { lazyAboveBytes?: number }
     const rowBytes = header.dims.slice(1).reduce((a, b) => a * b, 1);
     return { file, dims: header.dims, rows: new FileRows(file, header.headerBytes, header.dims[0], rowBytes) };
   }
+  const key = `${file}|${size}|${(await stat(file)).mtimeMs}`;
+  const cached = loaded.get(key)?.deref();
+  if (cached) return cached;
   let bytes: Uint8Array = await readFile(file);
   if (gzip) {
     try {
@@ -84,8 +87,16 @@ export async function openIdx(file: string, options: { lazyAboveBytes?: number }
   }
   const header = parseIdxHeader(bytes, file, bytes.length);
   const rowBytes = header.dims.slice(1).reduce((a, b) => a * b, 1);
-  return { file, dims: header.dims, rows: new BufferRows(bytes.subarray(header.headerBytes), header.dims[0], rowBytes) };
+  const array: IdxArray = { file, dims: header.dims, rows: new BufferRows(bytes.subarray(header.headerBytes), header.dims[0], rowBytes) };
+  loaded.set(key, new WeakRef(array));
+  return array;
 }
+
+/**
+ * Files already in memory, by path, size and mtime: a benchmark opens MNIST's train file for both
+ * its train and val splits, which then share one buffer. Weak, so unused buffers are still freed.
+ */
+const loaded = new Map<string, WeakRef<IdxArray>>();
 
 /** Serialises a uint8 array as idx (used for caches and test fixtures). */
 export function encodeIdx(dims: readonly number[], data: Uint8Array): Buffer {

@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError, DataError, type BuildContext, type ComponentRegistry, type ImageDataset } from '@oodkit/core';
+import { buildChain } from '../preprocessors/chain.js';
+import type { Preprocessor } from '../preprocessors/types.js';
+import { relabelOod } from '../datasets/views.js';
+import { dataDirOf } from '../util/fs.js';
+import { benchmarkSchema, validateBenchmark, type BenchmarkConfig, type RoleDataset } from './schema.js';
+
+export interface NamedDataset {
+  readonly name: string;
+  readonly dataset: ImageDataset;
+}
+
+export interface LoadedBenchmark {
+  readonly config: BenchmarkConfig;
+  readonly id: { readonly train: ImageDataset; readonly val: ImageDataset; readonly test: ImageDataset };
+  /** OOD sets carry label -1 for every sample, whatever their source labels. */
+  readonly ood: { readonly val: NamedDataset; readonly near: readonly NamedDataset[]; readonly far: readonly NamedDataset[] };
+  readonly csid: readonly NamedDataset[];
+  readonly preprocess: { readonly train: Preprocessor[]; readonly test: Preprocessor[] };
+}
+
+/** The shipped benchmark files: configs/benchmarks at the repository root. */
+export function builtinBenchmarkDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'configs', 'benchmarks');
+}
+
+/**
+ * A `benchmark` config value: an inline mapping, a path to a YAML file, or the name of a shipped
+ * benchmark (`mnist`, `cifar10`, ...). Files hold `benchmark: {...}` so they also merge as config files.
+ */
+export async function resolveBenchmarkValue(value: unknown): Promise<unknown> {
+  if (typeof value !== 'string') return value;
+  const file = /\.ya?ml$/.test(value) ? resolve(value) : join(builtinBenchmarkDir(), `${value}.yml`);
+  if (!existsSync(file)) {
+    throw new ConfigError([{ path: 'benchmark', message: `no benchmark file ${file}${/\.ya?ml$/.test(value) ? '' : ` (shipped benchmarks are in ${builtinBenchmarkDir()})`}` }]);
+  }
+  const doc = parseYaml(await readFile(file, 'utf8')) as { benchmark?: unknown } | null;
+  if (!doc || typeof doc !== 'object' || !('benchmark' in doc)) {
+    throw new ConfigError([{ path: 'benchmark', file, message: 'expected a top-level `benchmark:` mapping' }]);
+  }
+  return doc.benchmark;
+}
+
+/** Validates (all problems at once) and fills in defaults. */
+export function parseBenchmark(value: unknown, registry: ComponentRegistry): BenchmarkConfig {
+  const issues = validateBenchmark(value, registry);
+  if (issues.length > 0) throw new ConfigError(issues, 'invalid benchmark');
+  return benchmarkSchema.parse(value);
+}
+
+/**
+ * Builds every dataset and both preprocessing chains of a benchmark. Datasets get the benchmark as
+ * `config.benchmark` (so `normalize` and `imglist` can default from it) and its data_dir as root.
+ */
+export async function loadBenchmark(
+  value: unknown,
+  registry: ComponentRegistry,
+  ctx: Omit<BuildContext, 'registry'>,
+): Promise<LoadedBenchmark> {
+  const config = parseBenchmark(await resolveBenchmarkValue(value), registry);
+  const dataDir = config.data_dir ? resolve(dataDirOf(ctx.config), config.data_dir) : dataDirOf(ctx.config);
+  const buildCtx: BuildContext = { ...ctx, registry, config: { ...ctx.config, benchmark: config, data_dir: dataDir } };
+  const build = async (section: RoleDataset['dataset'], path: string): Promise<ImageDataset> => {
+    const dataset = await registry.build<ImageDataset>('dataset', section, { logger: ctx.logger, rng: ctx.rng.derive(path), config: buildCtx.config }, path);
+    const [h, w, c] = config.image_shape;
+    if (dataset.imageShape[0] !== h || dataset.imageShape[1] !== w || dataset.imageShape[2] !== c) {
+      throw new DataError(`${path}: '${dataset.name}' has images of shape [${dataset.imageShape.join(', ')}] but benchmark '${config.name}' declares image_shape [${h}, ${w}, ${c}]`);
+    }
+    return dataset;
+  };
+  const buildId = async (split: 'train' | 'val' | 'test') => {
+    const dataset = await build(config.id[split], `benchmark.id.${split}`);
+    if (dataset.numClasses !== config.num_classes) {
+      throw new DataError(`benchmark.id.${split}: '${dataset.name}' has ${dataset.numClasses} classes but benchmark '${config.name}' declares ${config.num_classes}`);
+    }
+    return dataset;
+  };
+  const buildOod = async (entry: RoleDataset, path: string): Promise<NamedDataset> => ({
+    name: entry.name,
+    dataset: relabelOod(await build(entry.dataset, path), entry.name),
+  });
+  const id = { train: await buildId('train'), val: await buildId('val'), test: await buildId('test') };
+  const ood = {
+    val: await buildOod(config.ood.val, 'benchmark.ood.val.dataset'),
+    near: await Promise.all(config.ood.near.map((e, i) => buildOod(e, `benchmark.ood.near.${i}.dataset`))),
+    far: await Promise.all(config.ood.far.map((e, i) => buildOod(e, `benchmark.ood.far.${i}.dataset`))),
+  };
+  const csid = await Promise.all(config.csid.map(async (e, i) => ({ name: e.name, dataset: await build(e.dataset, `benchmark.csid.${i}.dataset`) })));
+  const preprocess = {
+    train: await buildChain(config.preprocessor.train, buildCtx, 'benchmark.preprocessor.train'),
+    test: await buildChain(config.preprocessor.test, buildCtx, 'benchmark.preprocessor.test'),
+  };
+  return { config, id, ood, csid, preprocess };
+}
