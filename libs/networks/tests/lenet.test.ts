@@ -4,7 +4,7 @@ import { ConfigError, Rng, silentLogger } from '@oodkit/core';
 import { build, input, maxAbsDiff, registry } from './helpers.js';
 
 beforeAll(async () => {
-  await initCompute({ backend: 'cpu' });
+  await initCompute({ backend: 'wasm' });
 });
 
 /** Naive NHWC convolution (weights [kh, kw, in, out]) with symmetric zero padding, stride 1. */

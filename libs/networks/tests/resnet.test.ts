@@ -8,7 +8,7 @@ import { build, input, maxAbsDiff } from './helpers.js';
 vi.setConfig({ testTimeout: 60_000 });
 
 beforeAll(async () => {
-  await initCompute({ backend: 'cpu' });
+  await initCompute({ backend: 'wasm' });
 });
 
 const RESNET18_PARAMS_10 = 11_173_962; // torchvision/OpenOOD ResNet-18 with a 10-class head

@@ -4,7 +4,7 @@ import { Rng } from '@oodkit/core';
 import { Sgd, cholesky, cosineLearningRate, randomBox, sampleBeta, sgdUpdate } from '../src/index.js';
 
 beforeAll(async () => {
-  await initCompute({ backend: 'cpu' });
+  await initCompute({ backend: 'wasm' });
 });
 
 const opts = { momentum: 0.9, weightDecay: 0.1, nesterov: true, dampening: 0 };

@@ -8,7 +8,7 @@ import {
 } from './helpers.js';
 
 beforeAll(async () => {
-  await initCompute({ backend: 'cpu' });
+  await initCompute({ backend: 'wasm' });
 });
 
 const plan = { epochs: 2, stepsPerEpoch: 10 };
