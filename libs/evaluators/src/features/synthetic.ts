@@ -14,7 +14,7 @@ export interface SyntheticFeatureSpec {
   /** Rows per split name; the split's kind comes from `kinds`. */
   readonly sizes: Readonly<Record<string, number>>;
   readonly kinds: Readonly<Record<string, 'id' | 'near' | 'far'>>;
-  /** Distance of class means from the origin relative to the per-coordinate noise (default 4). */
+  /** Mean of a class on its own coordinates, in units of the per-coordinate noise (default 4). */
   readonly separation?: number;
 }
 
@@ -31,10 +31,11 @@ export function syntheticFeatures(rng: Rng, spec: SyntheticFeatureSpec): Synthet
   const { numClasses: c, featureDim: d } = spec;
   const sep = spec.separation ?? 4;
   const meansRng = rng.derive('means');
-  // Each class owns a random sparse-ish positive direction; means are non-negative.
+  // Class k owns the coordinates j ≡ k (mod C) (high mean there), plus small random positive
+  // offsets elsewhere; means are non-negative like post-ReLU activations.
   const means = new Float32Array(c * d);
   for (let k = 0; k < c; k++) {
-    for (let j = 0; j < d; j++) means[k * d + j] = Math.max(0, normal(meansRng)) * sep * (meansRng.uniform() < 0.5 ? 1 : 0.25);
+    for (let j = 0; j < d; j++) means[k * d + j] = (j % c === k ? sep : 0) + 0.5 * Math.abs(normal(meansRng));
   }
   const weight = new Float32Array(c * d);
   const colMean = new Float32Array(d);

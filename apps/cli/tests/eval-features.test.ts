@@ -1,0 +1,221 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { initCompute } from '@oodkit/compute';
+import {
+  ConfigError,
+  Rng,
+  UsageError,
+  componentModule,
+  createOodkitContainer,
+  defineComponent,
+  readNpy,
+  registryOf,
+  silentLogger,
+  writeNpy,
+  type Postprocessor,
+} from '@oodkit/core';
+import { computeOodMetrics, standardSyntheticLayout, syntheticFeatures, writeFeatureFolder } from '@oodkit/evaluators';
+import { parseArgsOptions, runEvalFeatures } from '../src/commands/eval-features.js';
+import { runMetrics } from '../src/commands/metrics.js';
+import { main } from '../src/main.js';
+import { builtinModules } from '../src/modules.js';
+
+const root = mkdtempSync(join(tmpdir(), 'oodkit-cli-ef-'));
+const folder = join(root, 'features');
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+beforeAll(async () => {
+  await initCompute({ backend: 'cpu' });
+  // ID: class clusters; near OOD: between two class means; far OOD: small-norm features.
+  const { spec, roles } = standardSyntheticLayout(0.4);
+  const data = syntheticFeatures(Rng.fromSeed(11), { numClasses: 6, featureDim: 24, separation: 2.5, ...spec });
+  await writeFeatureFolder(folder, { finalLayer: data.finalLayer, splits: data.splits, roles });
+});
+
+/** A test-only component that claims to need the network, and one with an argument. */
+const fakeNetworkMethod = defineComponent({
+  kind: 'postprocessor',
+  name: 'needs_net_test',
+  description: 'test: needs the network',
+  args: z.strictObject({}),
+  create: (): Postprocessor => ({
+    name: 'needs_net_test',
+    needsNetwork: true,
+    requires: [],
+    setup: async () => undefined,
+    setHyperparameters: async () => undefined,
+    hyperparameters: () => ({}),
+    score: async () => {
+      throw new Error('must not be scored');
+    },
+  }),
+});
+
+const testRegistry = () => registryOf(createOodkitContainer([...builtinModules, componentModule('cli-test', [fakeNetworkMethod])]));
+
+function parseCsv(path: string): { header: string[]; rows: string[][] } {
+  const lines = readFileSync(path, 'utf8').trim().split('\n');
+  return { header: lines[0]!.split(','), rows: lines.slice(1).map((l) => l.split(',')) };
+}
+
+describe('oodkit eval-features', () => {
+  it('runs every registered postprocessor that needs only features, writing well-formed tables and scores', async () => {
+    const registry = registryOf(createOodkitContainer(builtinModules));
+    const out = join(root, 'all');
+    // Whatever is registered at the time: new methods are covered automatically.
+    const registered = registry.names('postprocessor');
+    const report = await runEvalFeatures({ dir: folder, postprocessor: 'all', out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const evaluated = report.evaluations.map((e) => e.postprocessor);
+    const skipped = report.skipped.map((s) => s.postprocessor);
+    expect([...evaluated, ...skipped].sort()).toEqual(registered);
+    expect(evaluated.length).toBeGreaterThan(0);
+    for (const s of report.skipped) expect(s.reason).toMatch(/needs the network/);
+    for (const name of evaluated) {
+      const { header, rows } = parseCsv(join(out, `${name}__metrics.csv`));
+      expect(header).toEqual(['dataset', 'FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC']);
+      expect(rows.map((r) => r[0])).toEqual(['nearset', 'nearood', 'farset', 'farood']);
+      for (const row of rows) {
+        for (const cell of row.slice(1)) {
+          expect(cell, `${name} ${row[0]}`).toMatch(/^\d{1,3}\.\d\d$/);
+          expect(Number(cell)).toBeLessThanOrEqual(100);
+        }
+      }
+      const json = JSON.parse(readFileSync(join(out, `${name}__metrics.json`), 'utf8'));
+      expect(json.postprocessor).toBe(name);
+      expect(typeof json.hyperparameters).toBe('object');
+      for (const split of ['test', 'nearset', 'farset']) {
+        const scores = await readNpy(join(out, `${name}__${split}.npy`));
+        expect(scores.shape.length, `${name} ${split}`).toBe(1);
+        expect(Array.from(scores.data as Float64Array).every(Number.isFinite), `${name} ${split} finite`).toBe(true);
+      }
+    }
+    // Sensible methods separate the synthetic OOD sets clearly.
+    for (const name of ['msp', 'mls', 'ebo'].filter((n) => evaluated.includes(n))) {
+      const { rows } = parseCsv(join(out, `${name}__metrics.csv`));
+      for (const row of rows) expect(Number(row[2]), `${name} ${row[0]} AUROC`).toBeGreaterThan(75);
+    }
+    const summary = parseCsv(join(out, 'summary.csv'));
+    expect(summary.header.slice(0, 2)).toEqual(['postprocessor', 'dataset']);
+    expect(summary.rows.length).toBe(4 * evaluated.length);
+  });
+
+  it('scores equal the metrics recomputed from the saved .npy files', async () => {
+    const out = join(root, 'msp');
+    const registry = registryOf(createOodkitContainer(builtinModules));
+    if (!registry.has('postprocessor', 'msp')) return;
+    const report = await runEvalFeatures({ dir: folder, postprocessor: 'msp', out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const id = (await readNpy(join(out, 'msp__test.npy'))).data as Float64Array;
+    const far = (await readNpy(join(out, 'msp__farset.npy'))).data as Float64Array;
+    const row = report.evaluations[0]!.rows.find((r) => r.dataset === 'farset')!;
+    expect(computeOodMetrics(id, far).auroc).toBe(row.auroc);
+  });
+
+  it('passes --args to the postprocessor and searches hyperparameters with --aps', async () => {
+    const registry = registryOf(createOodkitContainer(builtinModules));
+    const withGrid = registry.list('postprocessor').find((c) => {
+      const grid = c.definition.grid as Record<string, unknown[]> | undefined;
+      return grid && Object.values(grid).some((v) => v.length > 1) && c.definition.name !== 'odin';
+    });
+    if (!withGrid) return;
+    const name = withGrid.definition.name;
+    const out = join(root, 'aps');
+    const report = await runEvalFeatures({ dir: folder, postprocessor: name, aps: true, out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const json = JSON.parse(readFileSync(join(out, `${name}__metrics.json`), 'utf8'));
+    expect(json.aps.trials.length).toBeGreaterThan(1);
+    const best = Math.max(...json.aps.trials.map((t: { valAuroc: number }) => t.valAuroc));
+    const firstBest = json.aps.trials.find((t: { valAuroc: number }) => t.valAuroc === best);
+    expect(json.aps.best).toEqual(firstBest.values);
+    for (const [key, value] of Object.entries(firstBest.values)) expect(report.evaluations[0]!.hyperparameters[key]).toEqual(value);
+  });
+
+  it('applies --args.KEY=VALUE', async () => {
+    const registry = registryOf(createOodkitContainer(builtinModules));
+    if (!registry.has('postprocessor', 'react')) return;
+    const report = await runEvalFeatures({
+      dir: folder,
+      postprocessor: 'react',
+      args: parseArgsOptions(['--args.percentile=95']),
+      out: join(root, 'react'),
+      registry,
+      logger: silentLogger,
+      print: () => undefined,
+      backend: 'cpu',
+    });
+    expect(report.evaluations[0]!.hyperparameters.percentile).toBe(95);
+  });
+
+  it('refuses a postprocessor that needs the network, with a clear message', async () => {
+    const err = await runEvalFeatures({ dir: folder, postprocessor: 'needs_net_test', registry: testRegistry(), logger: silentLogger, print: () => undefined, backend: 'cpu' }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(UsageError);
+    expect((err as Error).message).toMatch(/postprocessor 'needs_net_test' needs the network.*trained model/);
+  });
+
+  it('unknown postprocessors and bad args are configuration errors before any data is read', async () => {
+    await expect(runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined })).rejects.toThrow(ConfigError);
+    await expect(runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined })).rejects.toThrow(/postprocessor.name: unknown postprocessor 'mps' \(did you mean '\w+'\?\)/);
+    await expect(runEvalFeatures({ dir: folder, postprocessor: 'all', args: { K: 5 }, logger: silentLogger, print: () => undefined })).rejects.toThrow(/cannot be combined/);
+  });
+
+  it('parses --args tokens', () => {
+    expect(parseArgsOptions(['--args.K=50', '--args.name', 'abc', '--args.flag=true', '--args.list=[1,2]'])).toEqual({ K: 50, name: 'abc', flag: true, list: [1, 2] });
+    expect(() => parseArgsOptions(['--argz.K=1'])).toThrow(/unexpected argument '--argz\.K=1'/);
+    expect(() => parseArgsOptions(['--args.K'])).toThrow(/--args\.K needs a value/);
+  });
+
+  it('is wired into the oodkit program (exit code 2 for usage errors)', async () => {
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['eval-features', '--dir', folder, '--postprocessor', 'msp', '--argz.K=1'])).toBe(2);
+      expect(String(stderr.mock.calls.at(-1)?.[0])).toMatch(/unexpected argument/);
+    } finally {
+      stderr.mockRestore();
+    }
+  });
+});
+
+describe('oodkit metrics', () => {
+  it('reads .npy confidences and prints the five metrics as JSON', async () => {
+    const id = join(root, 'id.npy');
+    const ood = join(root, 'ood.npy');
+    await writeNpy(id, { data: new Float32Array([0.9, 0.7, 0.5, 0.3]) });
+    await writeNpy(ood, { data: new Float64Array([0.8, 0.6, 0.4, 0.2]) });
+    const m = await runMetrics({ id, ood });
+    expect(m.fpr95).toBe(0.75);
+    expect(m.auroc).toBe(0.625);
+    expect(m.acc).toBeNull();
+    const pred = join(root, 'pred.npy');
+    const labels = join(root, 'labels.npy');
+    await writeNpy(pred, { data: new Int32Array([1, 2, 3, 4]) });
+    await writeNpy(labels, { data: new BigInt64Array([1n, 2n, 0n, 0n]) });
+    expect((await runMetrics({ id, ood, idPred: pred, idLabels: labels })).acc).toBe(0.5);
+
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    try {
+      expect(await main(['metrics', '--id', id, '--ood', ood])).toBe(0);
+      const printed = JSON.parse(String(stdout.mock.calls.at(-1)?.[0]));
+      expect(printed).toMatchObject({ fpr95: 0.75, auroc: 0.625, acc: null, n_id: 4, n_ood: 4 });
+      expect(printed.aupr_in).toBeCloseTo(0.6672619047619048, 12);
+    } finally {
+      stdout.mockRestore();
+    }
+  });
+
+  it('bad input: 2-D arrays, length mismatch, missing files, half of the ACC pair', async () => {
+    const id = join(root, 'id2.npy');
+    await writeNpy(id, { data: new Float32Array(4), shape: [2, 2] });
+    await expect(runMetrics({ id, ood: id })).rejects.toThrow(/id2\.npy: shape \[2, 2\], expected a 1-D array/);
+    const ok = join(root, 'ok.npy');
+    await writeNpy(ok, { data: new Float32Array([1, 2]) });
+    const short = join(root, 'short.npy');
+    await writeNpy(short, { data: new Int32Array([1]) });
+    await expect(runMetrics({ id: ok, ood: ok, idPred: short, idLabels: short })).rejects.toThrow(/short\.npy: 1 predictions for 2 ID scores/);
+    await expect(runMetrics({ id: ok, ood: join(root, 'missing.npy') })).rejects.toThrow(/missing\.npy: no such file/);
+    await expect(runMetrics({ id: ok, ood: ok, idPred: short })).rejects.toThrow(/go together/);
+    expect(existsSync(join(root, 'missing.npy'))).toBe(false);
+  });
+});
