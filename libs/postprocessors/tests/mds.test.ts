@@ -51,5 +51,9 @@ describe('mds', () => {
       /class 2 has no samples/,
     );
     await expect(pp.setup({ finalLayer: layer }, {})).rejects.toThrow(/train split/);
+    await expect(pp.setup({ finalLayer: layer }, { train: featureSplit('train', [[1, 2], [NaN, 0]], [0, 1]) })).rejects.toThrow(
+      /non-finite feature \(NaN\) at sample 1, dim 0/,
+    );
+    await expect(pp.setup({ finalLayer: layer }, { train: featureSplit('train', [[1, 2, 3]], [0]) })).rejects.toThrow(/feature dim 3/);
   });
 });

@@ -22,12 +22,21 @@ export function symmetricEigen(matrix: ArrayLike<number>, n: number): SymmetricE
   }
   const d = new Float64Array(n);
   const e = new Float64Array(n);
-  if (n > 0) {
-    tred2(v, d, e, n);
-    tql2(v, d, e, n);
-  }
   const vectors = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) vectors.set(v[i], i * n);
+  if (n === 0) return { n, values: d, vectors };
+  tred2(v, d, e, n);
+  // QL rotates pairs of columns of V; holding Vᵀ turns those into pairs of contiguous rows.
+  const vt: Float64Array[] = [];
+  for (let k = 0; k < n; k++) {
+    const row = new Float64Array(n);
+    for (let i = 0; i < n; i++) row[i] = v[i][k];
+    vt.push(row);
+  }
+  tql2(vt, d, e, n);
+  for (let k = 0; k < n; k++) {
+    const row = vt[k];
+    for (let i = 0; i < n; i++) vectors[i * n + k] = row[i];
+  }
   return { n, values: d, vectors };
 }
 
@@ -105,7 +114,8 @@ function tred2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): 
   e[0] = 0;
 }
 
-function tql2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): void {
+/** Implicit QL on the tridiagonal (d, e); `vt` holds the eigenvectors as rows (Vᵀ). */
+function tql2(vt: Float64Array[], d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
   let f = 0;
@@ -152,11 +162,12 @@ function tql2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): v
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
+          const vi = vt[i];
+          const vi1 = vt[i + 1];
           for (let k = 0; k < n; k++) {
-            const vk = v[k];
-            h = vk[i + 1];
-            vk[i + 1] = s * vk[i] + c * h;
-            vk[i] = c * vk[i] - s * h;
+            h = vi1[k];
+            vi1[k] = s * vi[k] + c * h;
+            vi[k] = c * vi[k] - s * h;
           }
         }
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;
@@ -180,11 +191,9 @@ function tql2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): v
     if (k !== i) {
       d[k] = d[i];
       d[i] = p;
-      for (let j = 0; j < n; j++) {
-        const t = v[j][i];
-        v[j][i] = v[j][k];
-        v[j][k] = t;
-      }
+      const t = vt[i];
+      vt[i] = vt[k];
+      vt[k] = t;
     }
   }
 }
