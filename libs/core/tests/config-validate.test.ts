@@ -158,3 +158,20 @@ describe('saving', () => {
     expect(again.value).toEqual(resolved.value);
   });
 });
+
+describe('fallback sections', () => {
+  it("core's generic dataset section is replaced by a library's own, without a collision", async () => {
+    const core = await createAppContainer({ builtins: [] });
+    expect(core.sections.provider('dataset')).toBe('@oodkit/core');
+    const withLib = await createAppContainer({ builtins: [testModule] });
+    expect(withLib.sections.provider('dataset')).toBe('test-lib');
+    expect(withLib.sections.keys().filter((k) => k === 'dataset')).toHaveLength(1);
+  });
+
+  it('the generic dataset section types its known keys and allows others', async () => {
+    const core = await createAppContainer({ builtins: [] });
+    const loaded = loadConfig({ files: [writeFiles({ 'c.yml': 'dataset: {name: mnist, num_classes: 0, extra: [1]}\n' }).path('c.yml')] });
+    const issues = validateConfig(loaded, core.registry, core.sections);
+    expect(issues.map((i) => [i.path, i.line])).toEqual([['dataset.num_classes', 1]]);
+  });
+});

@@ -11,6 +11,19 @@ export const computeConfigSchema = z
   })
   .prefault({});
 
+/**
+ * `dataset`: facts about the in-distribution data that other sections reference, e.g.
+ * `network.args.num_classes: '@{dataset.num_classes}'`. Known keys are typed; other keys are allowed
+ * (a typo there surfaces as a dangling reference). A fallback: a library contributing its own
+ * `dataset` section replaces it.
+ */
+export const datasetFactsSchema = z.looseObject({
+  name: z.string().min(1).optional(),
+  num_classes: z.number().int().positive().optional(),
+  image_size: z.number().int().positive().optional(),
+  channels: z.number().int().positive().optional(),
+});
+
 /** The run-level keys core owns; other libraries add theirs (dataset, benchmark, sio, ...) the same way. */
 export const coreSections: readonly ConfigSection[] = [
   schemaSection('seed', z.number().int().default(0), 'the one seed every random stream of the run derives from'),
@@ -18,6 +31,7 @@ export const coreSections: readonly ConfigSection[] = [
   schemaSection('output_dir', z.string().min(1).default('results'), 'folder under which result folders are created'),
   schemaSection('plugins', z.array(z.string().min(1)).default([]), 'packages or paths whose ContainerModules are loaded before anything is built'),
   schemaSection('compute', computeConfigSchema, 'where tensors are computed'),
+  { ...schemaSection('dataset', datasetFactsSchema.optional(), 'in-distribution data facts shared through references (name, num_classes, ...)'), fallback: true },
   schemaSection('log_level', z.enum(LOG_LEVELS).default('info'), 'least severe log level printed'),
   componentSection('network', 'network', 'the classifier: produces logits and features'),
   componentSection('trainer', 'trainer', 'how the network is trained'),

@@ -47,6 +47,11 @@ export interface ConfigSection {
   schemaAt?(path: readonly string[], value: unknown, ctx: Pick<SectionContext, 'registry'>): z.ZodType | undefined;
   /** The section's own schema when it has one (docs, JSON-schema export, typing of `--key=...`). */
   readonly schema?: z.ZodType;
+  /**
+   * A generic default for a key some library may own later: used only when no other provider
+   * contributes the same key (two fallbacks, or two non-fallbacks, still collide).
+   */
+  readonly fallback?: boolean;
 }
 
 /** A section together with the package (or plugin) that contributed it. */
@@ -186,6 +191,10 @@ export class ConfigSections {
   constructor(@multiInject(CONFIG_SECTIONS) @optional() contributions: ContributedSection[] = []) {
     for (const contribution of contributions ?? []) {
       const existing = this.byKey.get(contribution.section.key);
+      if (existing && Boolean(existing.section.fallback) !== Boolean(contribution.section.fallback)) {
+        if (existing.section.fallback) this.byKey.set(contribution.section.key, contribution);
+        continue;
+      }
       if (existing) {
         throw new RegistryError(
           `config key '${contribution.section.key}' is contributed twice: by '${existing.provider}' and by '${contribution.provider}'`,

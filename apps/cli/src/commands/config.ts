@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { stringifyConfig } from '@oodkit/core';
+import { loadRunFromCommand, withConfigOptions, writeOut } from '../shared/run-config.js';
+
+/** `oodkit config print|check`: the resolved config, or every problem in it. */
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('inspect configurations: print the resolved YAML or check it');
+
+  withConfigOptions(
+    config
+      .command('print')
+      .description('merge the files, apply overrides, resolve @{} references, validate and print the resolved YAML')
+      .option('--no-defaults', 'print only what the files and overrides set (no filled-in defaults)'),
+  ).action(async (options: { defaults: boolean }, command: Command) => {
+    const run = await loadRunFromCommand(command);
+    writeOut(stringifyConfig(options.defaults ? run.config.value : run.loaded.value));
+  });
+
+  withConfigOptions(
+    config.command('check').description('validate only: prints "ok", or every problem with file:line and exits 2'),
+  ).action(async (_options: unknown, command: Command) => {
+    await loadRunFromCommand(command);
+    writeOut('ok');
+  });
+}
