@@ -65,7 +65,7 @@ export class Sgd {
   /** Momentum buffers as host arrays (parameters that have not been stepped yet have none, as in PyTorch). */
   getSlots(): Record<string, Float32Array> {
     const out: Record<string, Float32Array> = {};
-    for (const [name, buffer] of this.buffers) out[name] = buffer.dataSync() as Float32Array;
+    for (const [name, buffer] of this.buffers) out[name] = (buffer.dataSync() as Float32Array).slice();
     return out;
   }
 

@@ -135,7 +135,7 @@ export abstract class SgdTrainer implements Trainer {
     if (!this.optimizer) throw new UsageError(`trainer '${this.name}': getState() before init()`);
     const slots: Record<string, Float32Array> = {};
     for (const [name, values] of Object.entries(this.optimizer.getSlots())) slots[MOMENTUM + name] = values;
-    for (const [name, variable] of this.ownParameters()) slots[PARAM + name] = variable.dataSync() as Float32Array;
+    for (const [name, variable] of this.ownParameters()) slots[PARAM + name] = (variable.dataSync() as Float32Array).slice();
     const method = this.methodState();
     Object.assign(slots, method.slots);
     return { step: this.stepCount, slots, extra: { rng: this.rng.getState(), ...method.extra } };
