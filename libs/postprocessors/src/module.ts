@@ -12,6 +12,16 @@ import { reactDefinition } from './postprocessors/react.js';
 import { rmdsDefinition } from './postprocessors/rmds.js';
 import { scaleDefinition } from './postprocessors/scale.js';
 import { tempScalingDefinition } from './postprocessors/temp_scaling.js';
+import { fdbdDefinition } from './postprocessors/fdbd.js';
+import { gradnormDefinition } from './postprocessors/gradnorm.js';
+import { knnDefinition } from './postprocessors/knn.js';
+import { nciDefinition } from './postprocessors/nci.js';
+import { nnguideDefinition } from './postprocessors/nnguide.js';
+import { openmaxDefinition } from './postprocessors/openmax.js';
+import { relationDefinition } from './postprocessors/relation.js';
+import { sheDefinition } from './postprocessors/she.js';
+import { vimDefinition } from './postprocessors/vim.js';
+import { vraDefinition } from './postprocessors/vra.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -28,6 +38,16 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   rmdsDefinition,
   scaleDefinition,
   tempScalingDefinition,
+  fdbdDefinition,
+  gradnormDefinition,
+  knnDefinition,
+  nciDefinition,
+  nnguideDefinition,
+  openmaxDefinition,
+  relationDefinition,
+  sheDefinition,
+  vimDefinition,
+  vraDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */

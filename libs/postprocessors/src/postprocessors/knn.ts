@@ -39,10 +39,12 @@ export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
   }
 
   /** K values ≥ the train size all mean "the farthest train feature": keep one of them. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = { ...grid };
+  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
+    const out: Record<string, readonly unknown[]> = {};
+    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
     const n = this.bank?.count;
-    if (n !== undefined && grid['K']) out['K'] = [...new Set(grid['K'].map((k) => Math.min(Number(k), n)))];
+    const values = out['K'];
+    if (n !== undefined && values) out['K'] = [...new Set(values.map((k) => Math.min(Number(k), n)))];
     return out;
   }
 

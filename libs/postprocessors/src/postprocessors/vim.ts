@@ -109,10 +109,12 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   }
 
   /** `dim` values that fall back to the same width are one grid point. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[]>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = { ...grid };
+  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
+    const out: Record<string, readonly unknown[]> = {};
+    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
     const d = this.eigen?.n;
-    if (d !== undefined && grid['dim']) out['dim'] = [...new Set(grid['dim'].map((v) => effectiveVimDim(Number(v), d)))];
+    const values = out['dim'];
+    if (d !== undefined && values) out['dim'] = [...new Set(values.map((k) => effectiveVimDim(Number(k), d)))];
     return out;
   }
 
