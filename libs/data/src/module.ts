@@ -1,4 +1,4 @@
-import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { libraryModule, type AnyComponentDefinition } from '@oodkit/core';
 import { idxDataset } from './datasets/idx.js';
 import { generatedDataset } from './datasets/generated.js';
 import { jsonDigitsDataset } from './datasets/json-digits.js';
@@ -14,6 +14,7 @@ import { centerCropPreprocessor } from './preprocessors/center-crop.js';
 import { randomCropPreprocessor } from './preprocessors/random-crop.js';
 import { horizontalFlipPreprocessor } from './preprocessors/horizontal-flip.js';
 import { toGrayscalePreprocessor, toRgbPreprocessor } from './preprocessors/channels.js';
+import { benchmarkConfigSection } from './benchmark/section.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const dataDefinitions: readonly AnyComponentDefinition[] = [
@@ -36,5 +37,5 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
   toGrayscalePreprocessor,
 ];
 
-/** The ContainerModule of @oodkit/data: contributes its components to the registries. */
-export const dataModule = componentModule('@oodkit/data', dataDefinitions);
+/** The ContainerModule of @oodkit/data: its components and the `benchmark` config key. */
+export const dataModule = libraryModule('@oodkit/data', { components: dataDefinitions, sections: [benchmarkConfigSection] });

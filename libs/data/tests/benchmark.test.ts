@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
@@ -8,7 +9,7 @@ import { validateBenchmark } from '../src/benchmark/schema.js';
 import { benchmarkConfigSection } from '../src/benchmark/section.js';
 import { DataLoader, disposeBatch } from '../src/loader/data-loader.js';
 import type { SubsetDataset } from '../src/datasets/views.js';
-import { registry } from './helpers.js';
+import { registry, withTempDir } from './helpers.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
@@ -38,8 +39,15 @@ describe('benchmarks', () => {
     expect(byPath['benchmark.id.val.args.of.args.splt']).toMatch(/unknown key 'splt' \(did you mean 'split'\?\)/);
     expect(byPath['benchmark.ood.far.1.name']).toMatch(/'gaussian_noise' is already used by ood\.far\.0/);
     expect(Object.keys(byPath)).toContain('benchmark.preprocessor.train.0.args.p');
-    expect(benchmarkConfigSection.validate('mnist', { registry })).toEqual([]);
-    expect(benchmarkConfigSection.validate({ name: 'x' }, { registry }).length).toBeGreaterThan(0);
+    expect(benchmarkConfigSection.validate('mnist', { registry, config: {} })).toEqual([]);
+    expect(benchmarkConfigSection.validate({ name: 'x' }, { registry, config: {} }).length).toBeGreaterThan(0);
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'b.yml');
+      await writeFile(file, stringify({ benchmark: value }));
+      const fromFile = benchmarkConfigSection.validate(file, { registry, config: {} });
+      expect(fromFile.find((i) => i.path === 'benchmark.id.test.name')?.message).toMatch(/unknown dataset 'minst'.*\(in .*b\.yml\)/);
+      expect(benchmarkConfigSection.validate(join(dir, 'none.yml'), { registry, config: {} })[0].message).toMatch(/no benchmark file .*none\.yml \(shipped benchmarks: cifar10, cifar100, imagenet200, mnist\)/);
+    });
     await expect(resolveBenchmarkValue('nope')).rejects.toThrow(/no benchmark file .*nope\.yml/);
   });
 

@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -29,21 +28,51 @@ export function builtinBenchmarkDir(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'configs', 'benchmarks');
 }
 
+function findUp(relative: string, from: string): string | undefined {
+  let dir = resolve(from);
+  for (;;) {
+    const candidate = join(dir, relative);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The YAML file a string `benchmark` value names: a path (.yml/.yaml or containing '/'), else a shipped name. */
+export function benchmarkFile(value: string, cwd = process.cwd()): string {
+  if (/\.ya?ml$/.test(value) || value.includes('/')) return resolve(cwd, value);
+  return findUp(join('configs', 'benchmarks', `${value}.yml`), cwd) ?? join(builtinBenchmarkDir(), `${value}.yml`);
+}
+
 /**
  * A `benchmark` config value: an inline mapping, a path to a YAML file, or the name of a shipped
- * benchmark (`mnist`, `cifar10`, ...). Files hold `benchmark: {...}` so they also merge as config files.
+ * benchmark (`mnist`, `cifar10`, ...: configs/benchmarks/<name>.yml from cwd upwards, else the
+ * repository's). A file holds the declaration under `benchmark:` (so it merges as a config file) or at top level.
  */
-export async function resolveBenchmarkValue(value: unknown): Promise<unknown> {
+export function resolveBenchmarkValueSync(value: unknown): unknown {
   if (typeof value !== 'string') return value;
-  const file = /\.ya?ml$/.test(value) ? resolve(value) : join(builtinBenchmarkDir(), `${value}.yml`);
+  const file = benchmarkFile(value);
   if (!existsSync(file)) {
-    throw new ConfigError([{ path: 'benchmark', message: `no benchmark file ${file}${/\.ya?ml$/.test(value) ? '' : ` (shipped benchmarks are in ${builtinBenchmarkDir()})`}` }]);
+    throw new ConfigError([{ path: 'benchmark', message: `no benchmark file ${file} (shipped benchmarks: ${listShipped().join(', ') || 'none found'})` }]);
   }
-  const doc = parseYaml(await readFile(file, 'utf8')) as { benchmark?: unknown } | null;
-  if (!doc || typeof doc !== 'object' || !('benchmark' in doc)) {
-    throw new ConfigError([{ path: 'benchmark', file, message: 'expected a top-level `benchmark:` mapping' }]);
+  const doc = parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
+  if (!doc || typeof doc !== 'object') throw new ConfigError([{ path: 'benchmark', file, message: 'expected a benchmark mapping' }]);
+  return doc.benchmark && typeof doc.benchmark === 'object' ? doc.benchmark : doc;
+}
+
+export async function resolveBenchmarkValue(value: unknown): Promise<unknown> {
+  return resolveBenchmarkValueSync(value);
+}
+
+function listShipped(): string[] {
+  try {
+    return readdirSync(builtinBenchmarkDir())
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => f.replace(/\.yml$/, ''));
+  } catch {
+    return [];
   }
-  return doc.benchmark;
 }
 
 /** Validates (all problems at once) and fills in defaults. */

@@ -1,21 +1,31 @@
-import type { ComponentRegistry, ConfigIssue } from '@oodkit/core';
+import { ConfigError, type ConfigIssue, type ConfigSection, type SectionContext } from '@oodkit/core';
+import { benchmarkFile, resolveBenchmarkValueSync } from './load.js';
 import { benchmarkSchema, validateBenchmark } from './schema.js';
 
 /**
- * The `benchmark` top-level config key, shaped like core's ConfigSection (key, description,
- * validate, complete, schema) so it can be contributed through the config-sections mechanism.
- * A string value (shipped name or YAML path) is accepted as is and resolved by loadBenchmark.
+ * The `benchmark` top-level config key: a shipped name (mnist, cifar10, ...), a YAML path, or an
+ * inline mapping. Names and paths are resolved and validated here too, so a broken benchmark
+ * file is reported with the rest of the config; the value itself is kept as written.
  */
-export const benchmarkConfigSection = {
+export const benchmarkConfigSection: ConfigSection = {
   key: 'benchmark',
   description: 'ID/OOD datasets and preprocessing: a shipped name (mnist, cifar10, ...), a YAML path, or an inline mapping',
   schema: benchmarkSchema,
-  validate(value: unknown, ctx: { registry: ComponentRegistry }): ConfigIssue[] {
-    if (value === undefined || value === null || typeof value === 'string') return [];
-    return validateBenchmark(value, ctx.registry);
+  validate(value: unknown, ctx: Pick<SectionContext, 'registry'>): ConfigIssue[] {
+    if (value === undefined || value === null) return [];
+    if (typeof value !== 'string') return validateBenchmark(value, ctx.registry);
+    let resolved: unknown;
+    try {
+      resolved = resolveBenchmarkValueSync(value);
+    } catch (error) {
+      if (error instanceof ConfigError) return error.issues;
+      throw error;
+    }
+    const file = benchmarkFile(value);
+    return validateBenchmark(resolved, ctx.registry).map((issue) => ({ ...issue, message: `${issue.message} (in ${file})` }));
   },
   complete(value: unknown): unknown {
-    if (value === undefined || value === null || typeof value === 'string') return value ?? undefined;
-    return benchmarkSchema.parse(value);
+    if (value === undefined || value === null) return undefined;
+    return typeof value === 'string' ? value : benchmarkSchema.parse(value);
   },
 };
