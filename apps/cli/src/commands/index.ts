@@ -1,17 +1,15 @@
 import type { Command } from 'commander';
-import { registerConfig } from './config.js';
-import { registerList } from './list.js';
 import { registerEvalFeatures } from './eval-features.js';
 import { registerMetrics } from './metrics.js';
 import { registerTrain } from './train.js';
+import { registerFeatExtract } from './feat-extract.js';
 
 /** Each subcommand file exports one registrar; add it here. */
 export type CommandRegistrar = (program: Command) => void;
 
 export const commandRegistrars: readonly CommandRegistrar[] = [
-  registerList,
-  registerConfig,
   registerEvalFeatures,
   registerMetrics,
   registerTrain,
+  registerFeatExtract,
 ];
