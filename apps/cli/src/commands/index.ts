@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerConfig } from './config.js';
+import { registerList } from './list.js';
 import { registerEvalFeatures } from './eval-features.js';
 import { registerMetrics } from './metrics.js';
 import { registerTrain } from './train.js';
@@ -8,6 +10,8 @@ import { registerFeatExtract } from './feat-extract.js';
 export type CommandRegistrar = (program: Command) => void;
 
 export const commandRegistrars: readonly CommandRegistrar[] = [
+  registerList,
+  registerConfig,
   registerEvalFeatures,
   registerMetrics,
   registerTrain,
