@@ -133,6 +133,14 @@ describe('validation', () => {
     expect(resolve().value).toMatchObject({ postprocessor: { args: { temperature: 1000 } }, seed: 4, compute: { backend: 'cpu' } });
   });
 
+  it('a component given by name only can still have its args overridden', async () => {
+    const { resolve, loaded } = await resolveTexts({ 'c.yml': 'dataset: {name: d, num_classes: 2}\npostprocessor: msp\n' }, ['--postprocessor.args.temperature=5']);
+    expect(resolve().value.postprocessor).toEqual({ name: 'msp', args: { temperature: 5 } });
+    expect(loaded.sources.get('postprocessor.name')?.line).toBe(2);
+    // without a schema that knows the key, a string is not silently turned into a mapping
+    await expect(resolveTexts({ 'c.yml': 'exp_name: x\n' }, ['--exp_name.args.t=5'])).rejects.toThrow(/'exp_name' is a string, not a mapping/);
+  });
+
   it('unknown override keys get suggestions from the registered sections', async () => {
     await expect(resolveTexts({ 'c.yml': 'postprocessor: {name: msp}\n' }, ['--sed=4'])).rejects.toThrow(/unknown key 'sed' \(did you mean 'seed'\?\)/);
     await expect(resolveTexts({ 'c.yml': 'postprocessor: {name: msp}\n' }, ['--postprocessor.args.tmp=4'])).rejects.toThrow(/unknown key 'postprocessor.args.tmp'/);

@@ -50,6 +50,25 @@ export function parseOverrideArgs(argv: readonly string[]): ConfigOverride[] {
   return out;
 }
 
+/** Overrides from a mix of raw argv strings (runs of consecutive strings are parsed as argv) and parsed ones. */
+export function toOverrides(list: readonly (string | ConfigOverride)[]): ConfigOverride[] {
+  const out: ConfigOverride[] = [];
+  let argv: string[] = [];
+  const flush = () => {
+    if (argv.length > 0) out.push(...parseOverrideArgs(argv));
+    argv = [];
+  };
+  for (const item of list) {
+    if (typeof item === 'string') argv.push(item);
+    else {
+      flush();
+      out.push(item);
+    }
+  }
+  flush();
+  return out;
+}
+
 export interface OverrideTarget {
   value: ConfigObject;
   sources: ConfigSources;
@@ -65,9 +84,7 @@ export function applyOverrides<T extends OverrideTarget>(
   overrides: readonly (ConfigOverride | string)[],
   schema?: ConfigSchemaLookup,
 ): T {
-  const parsed = overrides.some((o) => typeof o === 'string')
-    ? parseOverrideArgs(overrides.map((o) => (typeof o === 'string' ? o : o.text === undefined ? `--${o.path}` : `--${o.path}=${o.text}`)))
-    : (overrides as ConfigOverride[]);
+  const parsed = toOverrides(overrides);
   const value = cloneData(config.value);
   const sources = config.sources.clone();
   const issues: ConfigIssue[] = [];
@@ -90,6 +107,12 @@ function applyOne(root: ConfigObject, sources: ConfigSources, override: ConfigOv
     const path = childPath(parentPath, segment);
     if (next.found && (isPlainObject(next.value) || Array.isArray(next.value))) {
       parent = next.value;
+    } else if (next.found && typeof next.value === 'string' && !next.value.includes('@{') && !Array.isArray(parent) && schema?.(segments, root)) {
+      // `postprocessor: msp` is shorthand for `{name: msp}`; expand it so `--postprocessor.args.x=1` works.
+      const expanded: ConfigObject = { name: next.value };
+      (parent as ConfigObject)[segment] = expanded;
+      sources.set(childPath(path, 'name'), sources.get(path) ?? { file: COMMAND_LINE });
+      parent = expanded;
     } else if (next.found && next.value !== null) {
       return `cannot set '${override.path}': '${path}' is a ${typeName(next.value)}, not a mapping`;
     } else {

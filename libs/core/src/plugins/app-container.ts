@@ -5,7 +5,7 @@ import { createOodkitContainer } from '../container.js';
 import { ComponentRegistry } from '../registry/registry.js';
 import { coreConfigModule } from '../config/core-sections.js';
 import { readConfigFiles, type LoadedConfig } from '../config/load.js';
-import { applyOverrides, parseOverrideArgs, type ConfigOverride } from '../config/overrides.js';
+import { applyOverrides, toOverrides, type ConfigOverride } from '../config/overrides.js';
 import { resolveReferences } from '../config/references.js';
 import { ConfigSections } from '../config/sections.js';
 import { createSchemaLookup, resolveConfig, type ResolvedConfig } from '../config/validate.js';
@@ -112,9 +112,7 @@ export interface LoadedRun {
 export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   const cwd = options.cwd ?? process.cwd();
   const files = readConfigFiles(options.files);
-  const overrides = (options.overrides ?? []).some((o) => typeof o === 'string')
-    ? parseOverrideArgs((options.overrides ?? []).map((o) => (typeof o === 'string' ? o : o.text === undefined ? `--${o.path}` : `--${o.path}=${o.text}`)))
-    : ((options.overrides ?? []) as ConfigOverride[]);
+  const overrides = toOverrides(options.overrides ?? []);
 
   // Plugins must be known before the schemas that type the other overrides exist.
   const pluginsSchema = z.array(z.string());
