@@ -47,6 +47,11 @@ describe('loadPlugins', () => {
     expect(built.score([1, 5, 2])).toBe(15);
   });
 
+  it('a path without ./ is used when no package has that name', async () => {
+    const [plugin] = await loadPlugins(['good-plugin'], fixtures);
+    expect(plugin!.path).toBe(join(fixtures, 'good-plugin'));
+  });
+
   it('a missing plugin is reported by name', async () => {
     const error = await failure(loadPlugins(['./does-not-exist'], fixtures));
     expect(error.plugin).toBe('./does-not-exist');

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { Container, ContainerModule } from 'inversify';
 import { ConfigError } from '../errors/oodkit-error.js';
 import { createOodkitContainer } from '../container.js';
@@ -128,10 +127,11 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   const loaded = resolveReferences(applyOverrides(files, overrides, createSchemaLookup(app.registry, app.sections)));
   const config = resolveConfig(loaded, app.registry, app.sections);
   if (Array.isArray(config.value.plugins)) {
-    const fromConfig = pluginSpecsOf(withPlugins, cwd);
+    // Saved configs live in result folders: relative plugin paths would no longer resolve from there.
+    const fromConfig = app.plugins.slice(0, specs.length - (options.extraPlugins?.length ?? 0));
     config.value.plugins = (config.value.plugins as string[]).map((spec, index) => {
-      const known = fromConfig[index];
-      return known && known.spec === spec && /^\.\.?(\/|$)/.test(spec) ? resolve(known.baseDir, spec) : spec;
+      const loadedPlugin = fromConfig[index];
+      return loadedPlugin?.spec === spec && loadedPlugin.path ? loadedPlugin.path : spec;
     });
   }
   return { app, loaded, config };

@@ -29,6 +29,8 @@ export interface LoadedPlugin {
   spec: string;
   /** The file that was imported. */
   entry: string;
+  /** The absolute file or folder when the plugin was given as a path (not a package name). */
+  path?: string;
   /** Every distinct ContainerModule the plugin exports, in export order (default first). */
   modules: ContainerModule[];
 }
@@ -65,15 +67,15 @@ function packageEntry(dir: string): string | undefined {
 }
 
 /** The URL or specifier to import for a spec, or a reason it cannot be found. */
-function locate(plugin: PluginSpec): { target: string; entry: string } | { missing: string } {
+interface Located {
+  target: string;
+  entry: string;
+  path?: string;
+}
+
+function locate(plugin: PluginSpec): Located | { missing: string } {
   const { spec, baseDir } = plugin;
-  if (isPathSpec(spec)) {
-    const path = resolve(baseDir, spec);
-    if (!existsSync(path)) return { missing: `not found: no file or folder at ${path}` };
-    const entry = statSync(path).isDirectory() ? packageEntry(path) : path;
-    if (!entry || !existsSync(entry)) return { missing: `not found: ${path} has no package.json entry or index file` };
-    return { target: pathToFileURL(entry).href, entry };
-  }
+  if (isPathSpec(spec)) return locatePath(spec, baseDir);
   try {
     const entry = createRequire(join(baseDir, '__oodkit_plugin_resolver__.js')).resolve(spec);
     return { target: pathToFileURL(entry).href, entry };
@@ -81,8 +83,18 @@ function locate(plugin: PluginSpec): { target: string; entry: string } | { missi
     const code = (error as NodeJS.ErrnoException).code;
     // ESM-only packages have no "require" condition: let import() resolve them itself.
     if (code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') return { target: spec, entry: spec };
-    return { missing: `not found: no package '${spec}' is installed (looked from ${baseDir})` };
+    // `plugins/mine` without './': an installed package wins (Node's rule), else a path that exists.
+    if (existsSync(resolve(baseDir, spec))) return locatePath(spec, baseDir);
+    return { missing: `not found: no package '${spec}' is installed (looked from ${baseDir}) and no such path` };
   }
+}
+
+function locatePath(spec: string, baseDir: string): Located | { missing: string } {
+  const path = resolve(baseDir, spec);
+  if (!existsSync(path)) return { missing: `not found: no file or folder at ${path}` };
+  const entry = statSync(path).isDirectory() ? packageEntry(path) : path;
+  if (!entry || !existsSync(entry)) return { missing: `not found: ${path} has no package.json entry or index file` };
+  return { target: pathToFileURL(entry).href, entry, path };
 }
 
 /** Imports one plugin and collects its ContainerModules. Throws PluginError. */
@@ -107,7 +119,7 @@ export async function loadPlugin(plugin: PluginSpec | string, baseDir = process.
     const found = Object.keys(exports).join(', ') || '(nothing)';
     throw new PluginError(spec.spec, `exports no inversify ContainerModule (exports: ${found}); export one made with libraryModule() or componentModule()`);
   }
-  return { spec: spec.spec, entry: located.entry, modules };
+  return { spec: spec.spec, entry: located.entry, ...(located.path ? { path: located.path } : {}), modules };
 }
 
 /** Loads every plugin; all failures are reported together, each by plugin name with its cause. */
