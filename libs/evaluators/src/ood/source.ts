@@ -228,3 +228,39 @@ export function assertRunnable(postprocessor: Postprocessor, source: FeatureSour
     );
   }
 }
+
+/** Splits already in memory (benchmarks, tests, pipelines that just extracted features). */
+export class InMemoryFeatureSource implements FeatureSource {
+  readonly model: ScoringModel;
+  private readonly byName: Map<string, FeatureSplit>;
+
+  constructor(
+    finalLayer: FinalLayer,
+    splits: readonly FeatureSplit[],
+    readonly splitsMap: FeatureSplits,
+    private readonly batchSize = 4096,
+  ) {
+    this.model = { finalLayer };
+    this.byName = new Map(splits.map((s) => [s.name, s]));
+  }
+
+  get splits(): FeatureSplits {
+    return this.splitsMap;
+  }
+
+  private get(name: string): FeatureSplit {
+    const split = this.byName.get(name);
+    if (!split) throw new DataError(`split '${name}' is not among the in-memory splits (${[...this.byName.keys()].join(', ')})`);
+    if (split.count === 0) throw new DataError(`split '${name}' is empty`);
+    return split;
+  }
+
+  async setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined> {
+    const name = this.splitsMap[role];
+    return name === undefined ? undefined : this.get(name);
+  }
+
+  async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
+    return scoreFeatureSplit(postprocessor, this.get(name), this.batchSize);
+  }
+}
