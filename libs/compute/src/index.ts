@@ -1,4 +1,4 @@
 export * from './tf.js';
 export * from './module.js';
 export * from './backend.js';
-export { registerWasmTrainingKernels, wasmTrainingKernels } from './wasm/register.js';
+export { registerWasmTrainingKernels, setConvBackpropRoutes, wasmTrainingKernels, type ConvRoute } from './wasm/register.js';

@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { initCompute, tf } from '../src/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { initCompute, setConvBackpropRoutes, tf, type ConvRoute } from '../src/index.js';
 import { onBackend, randomArray, relativeError } from './helpers.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -78,9 +78,16 @@ beforeAll(async () => {
   await initCompute({ backend: 'wasm', env: {} });
 });
 
-describe('wasm Conv2DBackpropFilter / Conv2DBackpropInput agree with cpu', () => {
+afterAll(() => {
+  setConvBackpropRoutes({ filter: 'auto', input: 'auto' });
+});
+
+// Both algorithms of each kernel (XNNPACK transposed/strided conv, and GEMM with im2col/col2im) run
+// every case, whatever 'auto' would pick for it.
+describe.each(['conv', 'gemm'] as ConvRoute[])('wasm Conv2DBackpropFilter / Conv2DBackpropInput (%s route) agree with cpu', (route) => {
   for (const c of CASES) {
     it(label(c), async () => {
+      setConvBackpropRoutes({ filter: route, input: route });
       const [oh, ow] = outSize(c);
       const x = { values: randomArray(c.batch * c.h * c.w * c.cin, `x ${label(c)}`), shape: [c.batch, c.h, c.w, c.cin] };
       const w = { values: randomArray(c.k[0] * c.k[1] * c.cin * c.cout, `w ${label(c)}`), shape: [c.k[0], c.k[1], c.cin, c.cout] };

@@ -1,5 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -74,7 +75,46 @@ export function convGeometry(
  * the stride does not divide the padded size) are cut off by shrinking the bottom/right padding,
  * or by slicing x when that padding is smaller than the slack.
  */
+export type ConvRoute = 'auto' | 'conv' | 'gemm';
+const routes: { filter: ConvRoute; input: ConvRoute } = { filter: 'auto', input: 'auto' };
+
+/**
+ * Forces the algorithm of the conv backprop kernels ('auto' picks per shape). For tests, which must
+ * cover both routes, and for benchmarking; returns the previous setting.
+ */
+export function setConvBackpropRoutes(next: Partial<typeof routes>): typeof routes {
+  const previous = { ...routes };
+  Object.assign(routes, next);
+  return previous;
+}
+
+function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
+  if (routes.input !== 'auto') return routes.input;
+  // The transposed-conv route multiplies inH·inW/(outH·outW) times more terms than there are
+  // (inserted zeros, or a big padded frame around a small output), and re-packs a reversed copy of
+  // the filter on every call; measured (BENCHMARKS.md) it only wins for stride 1 and small filters.
+  const smallFilter = g.kH * g.kW * g.inC * g.outC <= 65_536;
+  return g.strideH === 1 && g.strideW === 1 && smallFilter && g.inH * g.inW <= 2 * g.outH * g.outW ? 'conv' : 'gemm';
+}
+
+function filterRoute(g: ConvGeometry): 'conv' | 'gemm' {
+  if (routes.filter !== 'auto') return routes.filter;
+  // im2col copies rows of Ci floats; with few input channels (LeNet) that bookkeeping dominates and
+  // XNNPACK's indirection-based route is several times faster.
+  return g.inC >= 16 ? 'gemm' : 'conv';
+}
+
 export function conv2dBackpropFilterImpl(
+  backend: BackendWasm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  if (filterRoute(g) === 'gemm') return backpropFilterGemm(backend, x, dy, g);
+  return backpropFilterConv(backend, x, dy, g);
+}
+
+function backpropFilterConv(
   backend: BackendWasm,
   x: TensorInfo,
   dy: TensorInfo,
@@ -123,6 +163,16 @@ export function conv2dBackpropFilterImpl(
  * no copy of dy: the padding goes straight to XNNPACK.
  */
 export function conv2dBackpropInputImpl(
+  backend: BackendWasm,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+): TensorInfo {
+  if (inputRoute(g) === 'gemm') return backpropInputGemm(backend, dy, filter, g);
+  return backpropInputConv(backend, dy, filter, g);
+}
+
+function backpropInputConv(
   backend: BackendWasm,
   dy: TensorInfo,
   filter: TensorInfo,

@@ -1,6 +1,8 @@
 import { tf } from '../tf.js';
 import { conv2dBackpropFilterConfig, conv2dBackpropInputConfig } from './conv2d-backprop.js';
 import { depthwiseBackpropFilterConfig, depthwiseBackpropInputConfig } from './depthwise-backprop.js';
+import { maxPoolGradConfig } from './max-pool-grad.js';
+import { tileConfig } from './tile.js';
 import { resizeNearestNeighborGradConfig } from './resize-nearest-grad.js';
 import { captureWasmKernels } from './util.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
@@ -13,6 +15,8 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   depthwiseBackpropInputConfig,
   unsortedSegmentSumConfig,
   resizeNearestNeighborGradConfig,
+  maxPoolGradConfig,
+  tileConfig,
 ];
 
 let registered = false;
@@ -20,7 +24,7 @@ let registered = false;
 /**
  * Registers the training kernels for 'wasm' (idempotent). Existing registrations of the same names
  * (the built-in, slow Conv2DBackpropInput; the
- * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters) are removed first so tfjs does not warn about duplicates.
+ * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad and Tile) are removed first so tfjs does not warn about duplicates.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
@@ -31,3 +35,5 @@ export function registerWasmTrainingKernels(): void {
   }
   registered = true;
 }
+
+export { setConvBackpropRoutes, type ConvRoute } from './conv2d-backprop.js';

@@ -12,6 +12,7 @@ export interface WasmKernels {
   conv2d: tf.KernelFunc;
   transpose: tf.KernelFunc;
   slice: tf.KernelFunc;
+  batchMatMul: tf.KernelFunc;
 }
 
 let captured: WasmKernels | undefined;
@@ -23,7 +24,7 @@ export function captureWasmKernels(): WasmKernels {
     if (!config) throw new Error(`wasm kernel '${name}' is not registered; is @tensorflow/tfjs-backend-wasm loaded?`);
     return config.kernelFunc;
   };
-  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice') };
+  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul') };
   return captured;
 }
 
@@ -69,4 +70,9 @@ export type ExplicitPad = [[number, number], [number, number], [number, number],
 
 export function explicitPad(top: number, bottom: number, left: number, right: number): ExplicitPad {
   return [[0, 0], [top, bottom], [left, right], [0, 0]];
+}
+
+/** The same data seen with another shape (no copy; the caller must not release it separately). */
+export function reshaped(info: TensorInfo, shape: number[]): TensorInfo {
+  return { dataId: info.dataId, shape, dtype: info.dtype };
 }

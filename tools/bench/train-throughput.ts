@@ -1,0 +1,140 @@
+/**
+ * Training and inference throughput (images/s) of the project's networks on the active compute
+ * backend: `npm run bench:throughput -- [--out file] [--backend auto|wasm|cpu|tensorflow]
+ * [--threads N] [--steps 5] [--warmup 2] [--nets lenet,resnet18_32x32]`.
+ * One training step = forward in training mode + softmax cross-entropy + backward + SGD-momentum
+ * update, on a fixed random batch; one inference step = forward in eval mode. Each figure is
+ * batch / median step time over `--steps` timed steps after `--warmup` untimed ones.
+ * Compare with tools/bench/pytorch_reference.py run right before or after on the same machine.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initCompute, tf, type BackendName } from '@oodkit/compute';
+import { Rng, createLogger, type BuildContext, type Classifier } from '@oodkit/core';
+import { lenet, lenetArgs, resnet18_32x32, resnet18_32x32Args } from '@oodkit/networks';
+
+interface Workload {
+  name: string;
+  batch: number;
+  build: (ctx: BuildContext) => Classifier;
+}
+
+const WORKLOADS: Record<string, Workload> = {
+  lenet: { name: 'lenet', batch: 128, build: (ctx) => lenet.create(lenetArgs.parse({}), ctx) },
+  resnet18_32x32: {
+    name: 'resnet18_32x32',
+    batch: 128,
+    build: (ctx) => resnet18_32x32.create(resnet18_32x32Args.parse({}), ctx),
+  },
+};
+
+const { values: opts } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'results/bench/train-throughput.json' },
+    backend: { type: 'string', default: 'auto' },
+    threads: { type: 'string' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+    nets: { type: 'string', default: 'lenet,resnet18_32x32' },
+  },
+});
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function timeSteps(step: () => void, warmup: number, steps: number): number[] {
+  for (let i = 0; i < warmup; i++) step();
+  const times: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    step();
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+async function main() {
+  const logger = createLogger('info', 'bench');
+  const info = await initCompute({
+    backend: opts.backend as BackendName | 'auto',
+    logger,
+    ...(opts.threads ? { threads: Number(opts.threads) } : {}),
+  });
+  const steps = Number(opts.steps);
+  const warmup = Number(opts.warmup);
+  const rng = Rng.fromSeed(0);
+  const results = [];
+  for (const name of opts.nets.split(',')) {
+    const w = WORKLOADS[name];
+    if (!w) throw new Error(`--nets: unknown network '${name}'; expected ${Object.keys(WORKLOADS).join(', ')}`);
+    const ctx = { rng: rng.derive(name), logger, config: {}, registry: undefined } as unknown as BuildContext;
+    const net = w.build(ctx);
+    const [h, wd, c] = net.inputShape;
+    const dataRng = rng.derive(`${name}.data`);
+    const xs = new Float32Array(w.batch * h * wd * c).map(() => dataRng.normal());
+    const x = tf.tensor4d(xs, [w.batch, h, wd, c]);
+    const labels = Int32Array.from({ length: w.batch }, () => dataRng.int(0, net.numClasses));
+    const y = tf.oneHot(tf.tensor1d(labels, 'int32'), net.numClasses).toFloat();
+    const opt = tf.train.momentum(0.01, 0.9);
+    const vars = net.trainableVariables();
+
+    const trainStep = () => {
+      const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(x, true)) as tf.Scalar, true, vars)!;
+      loss.dataSync();
+      loss.dispose();
+    };
+    const inferStep = () => {
+      const logits = net.forward(x, false);
+      logits.dataSync();
+      logits.dispose();
+    };
+    logger.info(`${name}: timing ${warmup}+${steps} training steps, batch ${w.batch}`);
+    trainStep(); // creates the optimizer's slots; from here on the tensor count must not move
+    const before = tf.memory().numTensors;
+    const train = timeSteps(trainStep, Math.max(0, warmup - 1), steps);
+    if (tf.memory().numTensors !== before) logger.warn(`${name}: tensor count changed during training (leak)`);
+    logger.info(`${name}: timing ${warmup}+${steps} inference steps`);
+    const infer = timeSteps(inferStep, warmup, steps);
+    const r = {
+      network: name,
+      batch: w.batch,
+      train_images_per_s: (w.batch * 1000) / median(train),
+      infer_images_per_s: (w.batch * 1000) / median(infer),
+      train_step_ms: train.map((t) => Math.round(t * 10) / 10),
+      infer_step_ms: infer.map((t) => Math.round(t * 10) / 10),
+    };
+    console.log(
+      `${name.padEnd(16)} train ${r.train_images_per_s.toFixed(1).padStart(8)} img/s   infer ${r.infer_images_per_s.toFixed(1).padStart(8)} img/s`,
+    );
+    results.push(r);
+    opt.dispose();
+    net.dispose();
+    tf.dispose([x, y]);
+  }
+  const report = {
+    tool: 'tools/bench/train-throughput.ts',
+    date: new Date().toISOString(),
+    backend: info.backend,
+    reason: info.reason,
+    threads: 'threads' in info ? info.threads : 1,
+    node: process.version,
+    cpus: os.cpus().length,
+    loadavg: os.loadavg(),
+    warmup,
+    steps,
+    results,
+  };
+  const out = path.resolve(opts.out);
+  mkdirSync(path.dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`);
+  renameSync(tmp, out);
+  console.log(`wrote ${out}`);
+}
+
+await main();
