@@ -23,6 +23,7 @@ export * from './postprocessors/nci.js';
 export * from './postprocessors/nnguide.js';
 export * from './postprocessors/openmax.js';
 export * from './postprocessors/relation.js';
+export * from './postprocessors/residual.js';
 export * from './postprocessors/she.js';
 export * from './postprocessors/vim.js';
 export * from './postprocessors/vra.js';

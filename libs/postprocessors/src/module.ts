@@ -19,6 +19,7 @@ import { nciDefinition } from './postprocessors/nci.js';
 import { nnguideDefinition } from './postprocessors/nnguide.js';
 import { openmaxDefinition } from './postprocessors/openmax.js';
 import { relationDefinition } from './postprocessors/relation.js';
+import { residualDefinition } from './postprocessors/residual.js';
 import { sheDefinition } from './postprocessors/she.js';
 import { vimDefinition } from './postprocessors/vim.js';
 import { vraDefinition } from './postprocessors/vra.js';
@@ -45,6 +46,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   nnguideDefinition,
   openmaxDefinition,
   relationDefinition,
+  residualDefinition,
   sheDefinition,
   vimDefinition,
   vraDefinition,

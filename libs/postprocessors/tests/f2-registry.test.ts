@@ -7,7 +7,7 @@ beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
 });
 
-const F2_METHODS = ['vim', 'knn', 'she', 'gradnorm', 'openmax', 'relation', 'nnguide', 'fdbd', 'nci', 'vra'];
+const F2_METHODS = ['vim', 'knn', 'she', 'gradnorm', 'openmax', 'relation', 'nnguide', 'fdbd', 'nci', 'vra', 'residual'];
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
 function splitOf(name: string, rng: Rng, n: number, d: number, c: number): FeatureSplit {
