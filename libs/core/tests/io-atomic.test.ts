@@ -1,0 +1,45 @@
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeFileAtomic, writeFileAtomicSync } from '../src/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'oodkit-atomic-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const temps = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+describe('writeFileAtomic', () => {
+  it('writes text, bytes and chunk lists, replacing the old content', async () => {
+    const path = join(dir, 'a.txt');
+    writeFileSync(path, 'old content that is longer');
+    await writeFileAtomic(path, 'new');
+    expect(readFileSync(path, 'utf8')).toBe('new');
+    await writeFileAtomic(path, [Buffer.from('ab'), new Uint8Array([99, 100])]);
+    expect(readFileSync(path, 'utf8')).toBe('abcd');
+    writeFileAtomicSync(path, new Uint8Array([120]));
+    expect(readFileSync(path, 'utf8')).toBe('x');
+    expect(temps()).toEqual([]);
+  });
+
+  it('leaves the target untouched and no temp file when the write fails', async () => {
+    const path = join(dir, 'keep.txt');
+    writeFileSync(path, 'keep me');
+    // A non-empty directory at the target makes the final rename fail after the temp file was written.
+    const asDir = join(dir, 'isdir');
+    mkdirSync(join(asDir, 'child'), { recursive: true });
+    await expect(writeFileAtomic(asDir, 'data')).rejects.toThrow();
+    expect(() => writeFileAtomicSync(asDir, 'data')).toThrow();
+    expect(readFileSync(path, 'utf8')).toBe('keep me');
+    expect(temps()).toEqual([]);
+  });
+
+  it('concurrent writers: the file is always one complete version', async () => {
+    const path = join(dir, 'race.bin');
+    const versions = Array.from({ length: 8 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    await Promise.all(versions.map((v) => writeFileAtomic(path, v)));
+    const final = readFileSync(path);
+    expect(final.length).toBe(64 * 1024);
+    expect(versions.some((v) => v.equals(final))).toBe(true);
+    expect(temps()).toEqual([]);
+  });
+});
