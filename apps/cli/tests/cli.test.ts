@@ -28,7 +28,7 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe('oodkit config', () => {
+describe('oodkit config', { timeout: 60_000 }, () => {
   it('print resolves references that use an overridden value (3 files + --dataset.num_classes=7)', async () => {
     expect(await main(['config', 'print', '--config', ...EXAMPLES, '--dataset.num_classes=7'])).toBe(0);
     const printed = parse(out) as Record<string, Record<string, unknown>>;
@@ -97,7 +97,7 @@ describe('oodkit config', () => {
   });
 });
 
-describe('oodkit list', () => {
+describe('oodkit list', { timeout: 60_000 }, () => {
   it('shows every kind, with args (type = default) and grids', async () => {
     expect(await main(['list'])).toBe(0);
     for (const kind of COMPONENT_KINDS) expect(out).toMatch(new RegExp(`^${kind} \\(`, 'm'));
@@ -143,7 +143,8 @@ describe('help', () => {
   });
 });
 
-describe('the oodkit binary (real process)', () => {
+// Each spawn starts tsx and imports every library (tfjs included): seconds on a loaded machine.
+describe('the oodkit binary (real process)', { timeout: 90_000 }, () => {
   const bin = `${root}apps/cli/bin/oodkit.js`;
   const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
 
