@@ -31,21 +31,23 @@ export function ashBinarize(features: Tensor2D, percentile: number): Tensor2D {
 }
 
 /**
- * 0/1 mask of the k largest entries of each row, exactly k ones even with ties (equal values at the
- * k-th place are taken lowest index first). Built from the k-th value and a running count of ties,
- * so memory stays [N, D] rather than the [N, k, D] of one-hot indices.
+ * 0/1 mask of the k largest entries of each row: exactly k ones, equal values at the k-th place
+ * taken lowest index first (tf.topk's order). The kept indices are scattered on the host — cheaper
+ * than any tensor formulation that handles ties, and memory stays [N, D].
  */
 export function topKMask(features: Tensor2D, k: number): Tensor2D {
-  return tf.tidy(() => {
-    const [n] = features.shape;
-    const kth = tf.topk(features, k, true).values.slice([0, k - 1], [n, 1]);
-    const above = tf.cast(tf.greater(features, kth), 'float32');
-    const equal = tf.cast(tf.equal(features, kth), 'float32');
-    const room = tf.sub(k, tf.sum(above, 1, true));
-    const tieRank = tf.cumsum(equal, 1);
-    const keptTies = tf.mul(equal, tf.cast(tf.lessEqual(tieRank, room), 'float32'));
-    return tf.add(above, keptTies) as Tensor2D;
-  });
+  const [n, d] = features.shape;
+  const mask = new Float32Array(n * d);
+  if (k > 0) {
+    const indices = tf.tidy(() => tf.topk(features, k, false).indices);
+    const idx = indices.dataSync();
+    indices.dispose();
+    for (let i = 0; i < n; i++) {
+      const o = i * k;
+      for (let j = 0; j < k; j++) mask[i * d + idx[o + j]] = 1;
+    }
+  }
+  return tf.tensor2d(mask, [n, d], 'float32');
 }
 
 export class AshPostprocessor extends BasePostprocessor<typeof ashArgs> {
