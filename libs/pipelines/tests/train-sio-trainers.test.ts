@@ -1,0 +1,55 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry } from '@oodkit/core';
+import { initCompute } from '@oodkit/compute';
+import { dataModule } from '@oodkit/data';
+import { sioModule } from '@oodkit/sio';
+import { trainersModule } from '@oodkit/trainers';
+import { runTraining } from '../src/train/pipeline.js';
+import { tinyComponents } from './fixtures/tiny-components.js';
+
+let root: string;
+let registry: ComponentRegistry;
+let synthetic: { images: string; labels: string };
+
+beforeAll(async () => {
+  await initCompute({ backend: 'cpu' });
+  root = mkdtempSync(join(tmpdir(), 'oodkit-sio-trainers-'));
+  registry = registryOf(createOodkitContainer([dataModule, sioModule, trainersModule, componentModule('fixtures', tinyComponents)]));
+  synthetic = { images: join(root, 'images.npy'), labels: join(root, 'labels.npy') };
+  await writeNpy(synthetic.images, { data: Uint8Array.from({ length: 20 * 16 }, (_, i) => (i * 37) % 256), shape: [20, 4, 4, 1] });
+  await writeNpy(synthetic.labels, { data: BigInt64Array.from({ length: 20 }, (_, i) => BigInt(i % 3)) });
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const small: Record<string, Record<string, unknown>> = {
+  vos: { sample_number: 2, sample_from: 20, select: 1 },
+};
+
+describe('SIO wraps every registered trainer without trainer changes', () => {
+  it.each(['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos'])('%s trains on the SIO stream', async (name) => {
+    const summary = await runTraining(
+      {
+        seed: 1,
+        output_dir: root,
+        exp_name: `sio-${name}`,
+        compute: { backend: 'cpu' },
+        benchmark: {
+          name: 'tinybench',
+          id: { train: { name: 'tiny', args: { count: 30, seed: 1 } }, val: { name: 'tiny', args: { count: 9, seed: 2 } } },
+          normalization: { mean: [0.5], std: [0.5] },
+        },
+        network: { name: 'tiny_mlp' },
+        trainer: { name, args: { lr: 0.05, ...small[name] } },
+        train: { epochs: 2, batch_size: 10, outlier: { name: 'tiny', args: { count: 16, seed: 9 } }, outlier_batch_size: 12 },
+        sio: { realRatio: 0.8, synthetic },
+      },
+      { registry },
+    );
+    expect(summary.stream).toMatch(/^SIO: 30 real \+ 20 synthetic/);
+    expect(summary.globalStep).toBe(6);
+    for (const h of summary.history) expect(Number.isFinite(h.meanLoss)).toBe(true);
+  });
+});
