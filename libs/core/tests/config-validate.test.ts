@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   ConfigError,
+  applyOverridesCollecting,
   RegistryError,
   componentSection,
   createAppContainer,
@@ -139,6 +140,14 @@ describe('validation', () => {
     expect(loaded.sources.get('postprocessor.name')?.line).toBe(2);
     // without a schema that knows the key, a string is not silently turned into a mapping
     await expect(resolveTexts({ 'c.yml': 'exp_name: x\n' }, ['--exp_name.args.t=5'])).rejects.toThrow(/'exp_name' is a string, not a mapping/);
+  });
+
+  it('a failed override leaves the config as it was (no half-created sections)', async () => {
+    const a = await app();
+    const loaded = loadConfig({ files: [writeFiles({ 'c.yml': 'postprocessor: msp\n' }).path('c.yml')] });
+    const { config, issues } = applyOverridesCollecting(loaded, ['--postprocessor.args.temperature=hot', '--network.args.width=3'], createSchemaLookup(a.registry, a.sections));
+    expect(issues.map((i) => i.message)).toEqual(["expected a number, got 'hot'", "unknown key 'network.args.width'"]);
+    expect(config.value).toEqual({ postprocessor: 'msp' });
   });
 
   it('unknown override keys get suggestions from the registered sections', async () => {

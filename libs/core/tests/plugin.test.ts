@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  ConfigError,
   PluginError,
   createAppContainer,
   isContainerModule,
@@ -117,6 +118,26 @@ describe('plugins from a config', () => {
     expect(run.config.value.postprocessor).toEqual({ name: 'fixture_scaled_max', args: { factor: 5 } });
     expect(run.config.value.fixture).toEqual({ level: 3 });
     expect(run.app.plugins.map((p) => p.spec)).toEqual([join(fixtures, 'good-plugin')]);
+  });
+
+  it('override, reference and validation problems are reported in one pass, each once', async () => {
+    const fs = writeFiles({
+      'run.yml': `plugins: ['${join(fixtures, 'good-plugin')}']\npostprocessor: {name: fixture_scaled_max, args: {factor: '@{fixture.lvl}'}}\nfixture: {level: 0.5}\nsed: 1\n`,
+    });
+    let error: unknown;
+    try {
+      await loadRun({ files: [fs.path('run.yml')], overrides: ['--fixture.levl=2'], builtins: [] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues.map((i) => [i.path, i.line]);
+    expect(issues).toEqual([
+      ['fixture.levl', undefined],
+      ['postprocessor.args.factor', 2],
+      ['fixture.level', 3],
+      ['sed', 4],
+    ]);
   });
 
   it('a --plugins override is relative to cwd and its relative path is saved absolute', async () => {

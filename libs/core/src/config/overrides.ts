@@ -84,16 +84,34 @@ export function applyOverrides<T extends OverrideTarget>(
   overrides: readonly (ConfigOverride | string)[],
   schema?: ConfigSchemaLookup,
 ): T {
+  const { config: out, issues } = applyOverridesCollecting(config, overrides, schema);
+  if (issues.length > 0) throw new ConfigError(issues, 'invalid command-line overrides');
+  return out;
+}
+
+/**
+ * Like {@link applyOverrides}, but returns the problems instead of throwing; failed overrides leave
+ * the config untouched, so validation can still report the config's own mistakes in the same pass.
+ */
+export function applyOverridesCollecting<T extends OverrideTarget>(
+  config: T,
+  overrides: readonly (ConfigOverride | string)[],
+  schema?: ConfigSchemaLookup,
+): { config: T; issues: ConfigIssue[] } {
   const parsed = toOverrides(overrides);
   const value = cloneData(config.value);
   const sources = config.sources.clone();
   const issues: ConfigIssue[] = [];
   for (const override of parsed) {
+    const before = cloneData(value);
     const problem = applyOne(value, sources, override, schema);
-    if (problem) issues.push({ path: override.path, file: COMMAND_LINE, message: problem });
+    if (problem) {
+      issues.push({ path: override.path, file: COMMAND_LINE, message: problem });
+      for (const key of Object.keys(value)) delete value[key];
+      Object.assign(value, before);
+    }
   }
-  if (issues.length > 0) throw new ConfigError(issues, 'invalid command-line overrides');
-  return { ...config, value, sources };
+  return { config: { ...config, value, sources }, issues };
 }
 
 function applyOne(root: ConfigObject, sources: ConfigSources, override: ConfigOverride, schema?: ConfigSchemaLookup): string | undefined {
@@ -163,5 +181,7 @@ function unknownKey(root: ConfigObject, path: string, schema?: ConfigSchemaLooku
     const known = schemaShapeKeys(schema(base, root));
     for (const key of known) candidates.add([...base, key].join('.'));
   }
-  return `unknown key '${path}'${didYouMean(path, [...candidates])}`;
+  // Only keys at the same depth: 'network' is no useful answer to 'network.args.width'.
+  const sameDepth = [...candidates].filter((candidate) => candidate.split('.').length === segments.length);
+  return `unknown key '${path}'${didYouMean(path, sameDepth)}`;
 }

@@ -49,10 +49,40 @@ const FAILED = Symbol('failed');
  * Every cycle and dangling reference is reported at once, located at the referring key.
  */
 export function resolveReferences<T extends { value: ConfigObject; sources: ConfigSources }>(config: T): T {
+  const { config: out, issues } = resolveReferencesCollecting(config);
+  if (issues.length > 0) throw new ConfigError(issues, 'configuration has unresolvable references');
+  return out;
+}
+
+/**
+ * Like {@link resolveReferences}, but returns the problems instead of throwing. Keys whose value
+ * could not be resolved are left out of the result and listed in `failed`, so a later validation
+ * pass can skip them instead of reporting them twice.
+ */
+export function resolveReferencesCollecting<T extends { value: ConfigObject; sources: ConfigSources }>(
+  config: T,
+): { config: T; issues: ConfigIssue[]; failed: string[] } {
   const resolver = new Resolver(config.value, config.sources);
   const value = resolver.resolveNode('', config.value);
-  if (resolver.issues.length > 0) throw new ConfigError(resolver.issues, 'configuration has unresolvable references');
-  return { ...config, value: value as ConfigObject };
+  const failed: string[] = [];
+  const prune = (node: unknown, path: string): unknown => {
+    if (node === FAILED) {
+      failed.push(path);
+      return undefined;
+    }
+    if (Array.isArray(node)) return node.map((item, index) => prune(item, childPath(path, index)));
+    if (isPlainObject(node)) {
+      const out: ConfigObject = {};
+      for (const [key, child] of Object.entries(node)) {
+        const kept = prune(child, childPath(path, key));
+        if (kept !== undefined || child === undefined) out[key] = kept;
+      }
+      return out;
+    }
+    return node;
+  };
+  const pruned = resolver.issues.length > 0 ? (prune(value, '') as ConfigObject) : (value as ConfigObject);
+  return { config: { ...config, value: pruned }, issues: resolver.issues, failed };
 }
 
 class Resolver {

@@ -4,10 +4,10 @@ import { createOodkitContainer } from '../container.js';
 import { ComponentRegistry } from '../registry/registry.js';
 import { coreConfigModule } from '../config/core-sections.js';
 import { readConfigFiles, type LoadedConfig } from '../config/load.js';
-import { applyOverrides, toOverrides, type ConfigOverride } from '../config/overrides.js';
-import { resolveReferences } from '../config/references.js';
+import { applyOverrides, applyOverridesCollecting, toOverrides, type ConfigOverride } from '../config/overrides.js';
+import { resolveReferencesCollecting } from '../config/references.js';
 import { ConfigSections } from '../config/sections.js';
-import { createSchemaLookup, resolveConfig, type ResolvedConfig } from '../config/validate.js';
+import { createSchemaLookup, resolveConfig, validateConfig, type ResolvedConfig } from '../config/validate.js';
 import { schemaBelow } from '../config/value-kind.js';
 import { z } from 'zod';
 import { loadPlugins, pluginSpecsOf, PluginError, type LoadedPlugin, type PluginSpec } from './load-plugins.js';
@@ -124,7 +124,17 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   const specs = [...pluginSpecsOf(withPlugins, cwd), ...(options.extraPlugins ?? []).map((s) => (typeof s === 'string' ? { spec: s, baseDir: cwd } : s))];
   const app = await createAppContainer({ builtins: options.builtins, plugins: specs, baseDir: cwd });
 
-  const loaded = resolveReferences(applyOverrides(files, overrides, createSchemaLookup(app.registry, app.sections)));
+  // Override, reference and validation problems are reported together, in that order.
+  const overridden = applyOverridesCollecting(files, overrides, createSchemaLookup(app.registry, app.sections));
+  const referenced = resolveReferencesCollecting(overridden.config);
+  const loaded = referenced.config;
+  const earlier = [...overridden.issues, ...referenced.issues];
+  if (earlier.length > 0) {
+    const failed = referenced.failed;
+    const touches = (path: string) => failed.some((f) => path === f || path.startsWith(`${f}.`));
+    const later = validateConfig(loaded, app.registry, app.sections).filter((issue) => !touches(issue.path));
+    throw new ConfigError([...earlier, ...later]);
+  }
   const config = resolveConfig(loaded, app.registry, app.sections);
   if (Array.isArray(config.value.plugins)) {
     // Saved configs live in result folders: relative plugin paths would no longer resolve from there.
