@@ -32,3 +32,6 @@ export * from './loader/data-loader.js';
 export * from './benchmark/schema.js';
 export * from './benchmark/load.js';
 export * from './benchmark/section.js';
+export * from './inspect/info.js';
+export * from './inspect/preview.js';
+export * from './inspect/open-target.js';

@@ -5,6 +5,7 @@ import { registerEvalFeatures } from './eval-features.js';
 import { registerMetrics } from './metrics.js';
 import { registerTrain } from './train.js';
 import { registerFeatExtract } from './feat-extract.js';
+import { registerData } from './data.js';
 
 /** Each subcommand file exports one registrar; add it here. */
 export type CommandRegistrar = (program: Command) => void;
@@ -16,4 +17,5 @@ export const commandRegistrars: readonly CommandRegistrar[] = [
   registerMetrics,
   registerTrain,
   registerFeatExtract,
+  registerData,
 ];
