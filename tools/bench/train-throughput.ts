@@ -121,7 +121,7 @@ async function main() {
     date: new Date().toISOString(),
     backend: info.backend,
     reason: info.reason,
-    threads: 'threads' in info ? info.threads : 1,
+    threads: info.threads,
     node: process.version,
     cpus: os.cpus().length,
     loadavg: os.loadavg(),

@@ -1,21 +1,30 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels } from './wasm/register.js';
+import { useThreadedWasm, wasmThreadsCount } from './wasm/threaded.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 /** Environment variable that overrides the configured backend (see docs/decisions.md). */
 export const BACKEND_ENV = 'OODKIT_BACKEND';
+/** Environment variable that overrides `threads` for the wasm backend. */
+export const THREADS_ENV = 'OODKIT_WASM_THREADS';
 
 export interface ComputeOptions {
   /** Config `compute.backend`: a backend name, or 'auto' (default) for tensorflow → wasm → cpu. */
   backend?: BackendName | 'auto';
   /** Where the chosen backend and the reason are reported (once per change). */
   logger?: Logger;
-  /** Environment to read OODKIT_BACKEND from (default process.env); tests pass their own. */
+  /**
+   * XNNPACK threads of the wasm backend: a count, or 'auto' (default: every core the OS grants).
+   * Fixed when the wasm backend first starts in a process. OODKIT_WASM_THREADS overrides it.
+   */
+  threads?: number | 'auto';
+  /** Environment to read OODKIT_BACKEND / OODKIT_WASM_THREADS from (default process.env). */
   env?: Record<string, string | undefined>;
 }
 
@@ -23,6 +32,8 @@ export interface ComputeInfo {
   backend: BackendName;
   /** Why this backend: what was asked for, and what was unavailable on the way. */
   reason: string;
+  /** Threads the backend computes with (wasm: XNNPACK pool size; cpu: 1; tensorflow: its own pool → 0 = unknown). */
+  threads: number;
 }
 
 /** Native TensorFlow bindings, in the order tried; both register the backend name 'tensorflow'. */
@@ -30,6 +41,8 @@ const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] a
 
 let current: ComputeInfo | undefined;
 let wasmPrepared = false;
+let singleThreadedWasmFactory: ReturnType<typeof tf.findBackendFactory> | undefined;
+let wasmNote = '';
 
 /**
  * Selects and initialises the TensorFlow.js backend every oodkit library computes on.
@@ -45,12 +58,13 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
   const fromEnv = env[BACKEND_ENV]?.trim();
   const requested = parseBackend(fromEnv || options.backend || 'auto', fromEnv ? BACKEND_ENV : 'compute.backend');
   const source = fromEnv ? `${BACKEND_ENV}=${fromEnv}` : options.backend && options.backend !== 'auto' ? `compute.backend=${options.backend}` : undefined;
+  const threads = parseThreads(env[THREADS_ENV]?.trim() || options.threads || 'auto');
 
-  let info: ComputeInfo;
+  let info: Omit<ComputeInfo, 'threads'>;
   if (requested === 'auto') {
-    info = await resolveAuto();
+    info = await resolveAuto(threads);
   } else {
-    const failure = await tryBackend(requested);
+    const failure = await tryBackend(requested, threads);
     if (failure) {
       throw new OodkitError(
         `compute backend '${requested}' (from ${source}) is not available: ${failure}` +
@@ -61,11 +75,26 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
     }
     info = { backend: requested, reason: `requested by ${source}` };
   }
-  if (!current || current.backend !== info.backend || current.reason !== info.reason) {
-    logger.info(`compute backend: ${info.backend} (${info.reason})`);
+  const full: ComputeInfo = {
+    ...info,
+    reason: info.backend === 'wasm' && wasmNote ? `${info.reason}; ${wasmNote}` : info.reason,
+    threads: info.backend === 'wasm' ? wasmThreadsCount() : info.backend === 'cpu' ? 1 : 0,
+  };
+  if (!current || current.backend !== full.backend || current.reason !== full.reason) {
+    const t = full.backend === 'wasm' ? `, ${full.threads} thread${full.threads === 1 ? '' : 's'}` : '';
+    logger.info(`compute backend: ${full.backend}${t} (${full.reason})`);
   }
-  current = info;
-  return info;
+  current = full;
+  return full;
+}
+
+function parseThreads(value: string | number): number {
+  if (value === 'auto') return Math.min(8, os.availableParallelism());
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 8) {
+    throw new OodkitError(`${THREADS_ENV} / compute threads: expected 'auto' or an integer 1..8, got '${value}'`);
+  }
+  return n;
 }
 
 /** The backend chosen by the last initCompute call, if any. */
@@ -80,10 +109,10 @@ function parseBackend(value: string, key: string): BackendName | 'auto' {
   );
 }
 
-async function resolveAuto(): Promise<ComputeInfo> {
+async function resolveAuto(threads: number): Promise<Omit<ComputeInfo, 'threads'>> {
   const skipped: string[] = [];
   for (const name of BACKEND_NAMES) {
-    const failure = await tryBackend(name);
+    const failure = await tryBackend(name, threads);
     if (!failure) {
       const why = name === 'tensorflow' ? 'native TensorFlow found' : `auto${skipped.length ? `; ${skipped.join('; ')}` : ''}`;
       return { backend: name, reason: why };
@@ -94,13 +123,14 @@ async function resolveAuto(): Promise<ComputeInfo> {
 }
 
 /** Makes `name` the active backend; returns why it cannot be used, or undefined on success. */
-async function tryBackend(name: BackendName): Promise<string | undefined> {
+async function tryBackend(name: BackendName, threads: number): Promise<string | undefined> {
   try {
     if (name === 'tensorflow') {
       const missing = await loadNative();
       if (missing) return missing;
     } else if (name === 'wasm') {
       prepareWasm();
+      if (!tf.findBackend('wasm') && threads > 1) return await startThreadedWasm(threads);
     }
     if (tf.getBackend() !== name || !tf.findBackend(name)) {
       const ok = await tf.setBackend(name);
@@ -141,7 +171,32 @@ function prepareWasm(): void {
   const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
   setWasmPaths(`${dist}${path.sep}`);
   registerWasmTrainingKernels();
+  singleThreadedWasmFactory = tf.findBackendFactory('wasm');
   wasmPrepared = true;
+}
+
+/** Starts the threaded wasm build; if it cannot start, the single-threaded one (and says why). */
+async function startThreadedWasm(threads: number): Promise<string | undefined> {
+  useThreadedWasm(threads);
+  let failure: string | undefined;
+  try {
+    if (!(await tf.setBackend('wasm'))) failure = 'initialisation failed';
+  } catch (error) {
+    failure = error instanceof Error ? error.message : String(error);
+  }
+  if (!failure) {
+    await tf.ready();
+    silenceNodeBanner();
+    wasmNote = '';
+    return undefined;
+  }
+  tf.removeBackend('wasm');
+  if (singleThreadedWasmFactory) tf.registerBackend('wasm', singleThreadedWasmFactory, 2);
+  wasmNote = `threaded wasm build could not start (${failure}), running single-threaded`;
+  if (!(await tf.setBackend('wasm'))) return `tfjs could not initialise the 'wasm' backend`;
+  await tf.ready();
+  silenceNodeBanner();
+  return undefined;
 }
 
 /**

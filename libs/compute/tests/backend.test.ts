@@ -1,6 +1,7 @@
 import { OodkitError, createLogger } from '@oodkit/core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BACKEND_ENV, initCompute, tf } from '../src/index.js';
+import os from 'node:os';
+import { BACKEND_ENV, THREADS_ENV, initCompute, tf } from '../src/index.js';
 
 function capture() {
   const lines: string[] = [];
@@ -25,7 +26,8 @@ describe('initCompute backend resolution', () => {
     expect(info.backend).toBe(nativeInstalled ? 'tensorflow' : 'wasm');
     expect(tf.getBackend()).toBe(info.backend);
     if (!nativeInstalled) expect(info.reason).toMatch(/tensorflow unavailable: @tensorflow\/tfjs-node-gpu not installed/);
-    expect(lines).toEqual([`[info] compute: compute backend: ${info.backend} (${info.reason})`]);
+    const threads = info.backend === 'wasm' ? `, ${info.threads} thread${info.threads === 1 ? '' : 's'}` : '';
+    expect(lines).toEqual([`[info] compute: compute backend: ${info.backend}${threads} (${info.reason})`]);
   });
 
   it('logs the choice once: a repeated call with the same outcome is silent', async () => {
@@ -33,18 +35,19 @@ describe('initCompute backend resolution', () => {
     await initCompute({ backend: 'wasm', env: {}, logger });
     await initCompute({ backend: 'wasm', env: {}, logger });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('wasm (requested by compute.backend=wasm)');
+    expect(lines[0]).toMatch(/compute backend: wasm, \d threads? \(requested by compute.backend=wasm\)/);
   });
 
   it('config compute.backend selects a backend', async () => {
     const info = await initCompute({ backend: 'cpu', env: {} });
-    expect(info).toEqual({ backend: 'cpu', reason: 'requested by compute.backend=cpu' });
+    expect(info).toEqual({ backend: 'cpu', reason: 'requested by compute.backend=cpu', threads: 1 });
     expect(tf.getBackend()).toBe('cpu');
   });
 
   it(`env ${BACKEND_ENV} wins over the config`, async () => {
     const info = await initCompute({ backend: 'cpu', env: { [BACKEND_ENV]: 'wasm' } });
-    expect(info).toEqual({ backend: 'wasm', reason: `requested by ${BACKEND_ENV}=wasm` });
+    expect(info.backend).toBe('wasm');
+    expect(info.reason).toBe(`requested by ${BACKEND_ENV}=wasm`);
     expect(tf.getBackend()).toBe('wasm');
   });
 
@@ -61,6 +64,19 @@ describe('initCompute backend resolution', () => {
     expect((error as Error).message).toMatch(
       /compute backend 'tensorflow' \(from compute.backend=tensorflow\) is not available: .*not installed.*Install @tensorflow\/tfjs-node-gpu/,
     );
+  });
+
+  it('wasm runs the threaded build with the requested thread count (fixed at first start)', async () => {
+    // This file's first wasm start asked for 'auto' = every core (≥ 1); with 2+ cores that must be
+    // the threaded build, proving it starts under Node.
+    const info = await initCompute({ backend: 'wasm', env: {} });
+    expect(info.threads).toBe(Math.min(8, os.availableParallelism()));
+    expect(info.reason).not.toMatch(/could not start/);
+  });
+
+  it('bad thread counts are OodkitErrors naming the variable', async () => {
+    await expect(initCompute({ backend: 'wasm', env: { [THREADS_ENV]: '0' } })).rejects.toThrow(/OODKIT_WASM_THREADS.*1\.\.8, got '0'/);
+    await expect(initCompute({ backend: 'wasm', threads: 2.5, env: {} })).rejects.toBeInstanceOf(OodkitError);
   });
 
   it('wasm has the training kernels registered', async () => {

@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { tf } from '../tf.js';
+
+/*
+ * tfjs-backend-wasm ships a multi-threaded (pthreads) build but cannot start it under Node: it hands
+ * Emscripten a blob: URL for the worker script and a Blob for the main script, and Node's Worker
+ * accepts neither. Emscripten's own glue supports Node (worker_threads) when given file paths, so we
+ * instantiate the threaded module ourselves: the worker source (shipped as a JS string) is written
+ * once to a content-addressed .cjs file in the OS temp folder, the main script is the packaged file.
+ *
+ * Second obstacle: the C++ side caps its thread pool at emscripten_num_logical_cores() / 2 (it
+ * assumes 2 hyper-threads per core), i.e. 1 thread on a 2-vCPU machine. That value is read once
+ * while the module initialises, from os.cpus().length, so os.cpus is doubled for exactly that window.
+ */
+
+interface EmscriptenModule {
+  cwrap: (name: string, ret: string | null, args: string[]) => unknown;
+  tfjs?: Record<string, unknown>;
+}
+
+function workerFile(source: string): string {
+  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), 'oodkit-wasm');
+  const file = path.join(dir, `tfjs-wasm-threaded-worker-${hash}.cjs`);
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, source);
+    renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** Instantiates the threaded-SIMD wasm module with `threads` XNNPACK threads (≥ 2). */
+async function instantiateThreaded(threads: number): Promise<BackendWasm> {
+  const require = createRequire(import.meta.url);
+  const outDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
+  const mainScript = path.join(outDir, 'tfjs-backend-wasm-threaded-simd.js');
+  const factory = require(mainScript) as (config: object) => Promise<EmscriptenModule>;
+  const { wasmWorkerContents } = require(path.join(outDir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as {
+    wasmWorkerContents: string;
+  };
+  // tfjs escapes newlines the same way before building its Blob (they sit inside string literals).
+  const worker = workerFile(wasmWorkerContents.replace(/\n/g, '\\n'));
+  const nodeOs = require('node:os') as { cpus: typeof os.cpus };
+  const cpus = nodeOs.cpus;
+  const needed = Math.ceil((2 * threads) / Math.max(1, cpus().length));
+  nodeOs.cpus = () => Array.from({ length: needed }, () => cpus()).flat();
+  let module: EmscriptenModule;
+  try {
+    module = await factory({
+      locateFile: (file: string, prefix: string) =>
+        file.endsWith('.worker.js')
+          ? worker
+          : file.endsWith('.wasm')
+            ? path.join(outDir, 'tfjs-backend-wasm-threaded-simd.wasm')
+            : prefix + file,
+      mainScriptUrlOrBlob: mainScript,
+    });
+  } finally {
+    nodeOs.cpus = cpus;
+  }
+  // The same bridge tfjs-backend-wasm's init() builds.
+  module.tfjs = {
+    init: module.cwrap('init', null, []),
+    initWithThreadsCount: module.cwrap('init_with_threads_count', null, ['number']),
+    getThreadsCount: module.cwrap('get_threads_count', 'number', []),
+    registerTensor: module.cwrap('register_tensor', null, ['number', 'number', 'number']),
+    disposeData: module.cwrap('dispose_data', null, ['number']),
+    dispose: module.cwrap('dispose', null, []),
+  };
+  setThreadsCount(threads);
+  return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+}
+
+/**
+ * Re-registers the 'wasm' backend so that it starts the threaded build (kernels registered for
+ * 'wasm', ours included, stay). Must run before the wasm backend is first initialised.
+ */
+export function useThreadedWasm(threads: number): void {
+  if (tf.findBackendFactory('wasm')) tf.removeBackend('wasm');
+  tf.registerBackend('wasm', () => instantiateThreaded(threads), 2);
+}
+
+/** Threads the active wasm backend actually runs (1 for the single-threaded build). */
+export function wasmThreadsCount(): number {
+  const backend = tf.findBackend('wasm') as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } } | null;
+  const n = backend?.wasm?.tfjs?.getThreadsCount?.();
+  return typeof n === 'number' && n > 0 ? n : 1;
+}
