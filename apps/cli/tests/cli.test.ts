@@ -46,6 +46,16 @@ describe('oodkit config', { timeout: 60_000 }, () => {
     expect(printed.exp_name).toBe('mnist_lenet_msp_c10_s5');
   });
 
+  it('print --sources annotates each key with the file:line or command line that set it', async () => {
+    expect(await main(['config', 'print', '--sources', '--config', ...EXAMPLES, '--dataset.num_classes=7'])).toBe(0);
+    expect(out).toContain('  num_classes: 7 # command line\n');
+    expect(out).toContain(`  name: lenet # ${EXAMPLES[1]}:4\n`);
+    expect(out).toContain('output_dir: results # default\n');
+    expect(out).toContain('  args: {} # default\n');
+    // still the same YAML value
+    expect((parse(out) as { network: unknown }).network).toEqual({ name: 'lenet', args: { num_classes: 7, in_channels: 1 } });
+  });
+
   it('check prints ok for a valid config', async () => {
     expect(await main(['config', 'check', '--config', ...EXAMPLES])).toBe(0);
     expect(out.trim()).toBe('ok');

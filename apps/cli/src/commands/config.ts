@@ -10,10 +10,12 @@ export function registerConfig(program: Command): void {
     config
       .command('print')
       .description('merge the files, apply overrides, resolve @{} references, validate and print the resolved YAML')
-      .option('--no-defaults', 'print only what the files and overrides set (no filled-in defaults)'),
-  ).action(async (options: { defaults: boolean }, command: Command) => {
+      .option('--no-defaults', 'print only what the files and overrides set (no filled-in defaults)')
+      .option('--sources', 'annotate every key with the file:line (or command line) that set it'),
+  ).action(async (options: { defaults: boolean; sources?: boolean }, command: Command) => {
     const run = await loadRunFromCommand(command);
-    writeOut(stringifyConfig(options.defaults ? run.config.value : run.loaded.value));
+    const value = options.defaults ? run.config.value : run.loaded.value;
+    writeOut(stringifyConfig(value, options.sources ? { sources: run.config.sources } : {}));
   });
 
   withConfigOptions(

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { Document, isCollection, isPair, isScalar, stringify, visit, type Pair } from 'yaml';
 import { writeFileAtomic } from '../io/atomic.js';
 import { ConfigSources } from './sources.js';
 import { isPlainObject, type ConfigObject } from './tree.js';
@@ -10,8 +10,24 @@ import type { ResolvedConfig } from './validate.js';
  * The config as YAML that loads back to the same value: literal `@{` (written `@@{` originally) is
  * escaped again, and shared subtrees are written out in full rather than as anchors.
  */
-export function stringifyConfig(value: unknown): string {
-  return stringify(escapeReferences(value), { aliasDuplicateObjects: false, lineWidth: 0 });
+export function stringifyConfig(value: unknown, options: { sources?: ConfigSources } = {}): string {
+  if (!options.sources) return stringify(escapeReferences(value), { aliasDuplicateObjects: false, lineWidth: 0 });
+  // Annotated form (`config print --sources`): each key with the file:line that set it, or "default".
+  const sources = options.sources;
+  const doc = new Document(escapeReferences(value), { aliasDuplicateObjects: false });
+  visit(doc, {
+    Pair(_key, pair, path) {
+      const keys = [...path.filter((node): node is Pair => isPair(node)), pair].map((p) => String((p.key as { value?: unknown }).value));
+      const where = sources.get(keys.join('.'));
+      const note = ` ${where ? `${where.file}${where.line !== undefined ? `:${where.line}` : ''}` : 'default'}`;
+      const value = pair.value;
+      const empty = isCollection(value) && value.items.length === 0;
+      if (empty) value.flow = true; // `args: {} # default` instead of a comment below `{}`
+      if (isScalar(pair.value) || empty) (pair.value as { comment?: string }).comment = note;
+      else if (pair.key && typeof pair.key === 'object') (pair.key as { comment?: string }).comment = note;
+    },
+  });
+  return doc.toString({ lineWidth: 0 });
 }
 
 function escapeReferences(value: unknown): unknown {
