@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -54,6 +54,19 @@ describe('imglist dataset', () => {
       expect(g[1]).toBe(g[2]);
       const gray = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 2, imageSize: 8, channels: 1, missing: 'fail' });
       expect((await gray.readImages([1])).length).toBe(64);
+    });
+  });
+
+  it('memory cache: an image is decoded once, later reads come from memory', async () => {
+    await withTempDir(async (dir) => {
+      const a = await png(join(dir, 'a.png'), 3, 3, 9);
+      await writeFile(join(dir, 'l.txt'), 'a.png 0\n');
+      const cached = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 1, channels: 3, missing: 'fail', cache: 'memory' });
+      const plain = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 1, channels: 3, missing: 'fail' });
+      expect(await cached.readImages([0])).toEqual(a);
+      await rm(join(dir, 'a.png'));
+      expect(await cached.readImages([0, 0])).toEqual(Uint8Array.from([...a, ...a]));
+      await expect(plain.readImages([0])).rejects.toThrow(/l\.txt:1: 'a\.png': cannot decode image/);
     });
   });
 

@@ -19,6 +19,8 @@ export const imglistArgs = z.strictObject({
   channels: z.union([z.literal(1), z.literal(3)]).default(3),
   /** A listed image that does not exist: fail, or skip it and report the count. */
   missing: z.enum(['fail', 'skip']).default('fail'),
+  /** `memory`: keep decoded images (H·W·C bytes each) so later epochs skip decoding — for CIFAR-size sets. */
+  cache: z.enum(['none', 'memory']).default('none'),
   name: z.string().optional(),
 });
 
@@ -30,6 +32,7 @@ export interface ImglistOptions {
   preSize?: number;
   channels: 1 | 3;
   missing: 'fail' | 'skip';
+  cache?: 'none' | 'memory';
   name?: string;
   logger?: Logger;
 }
@@ -45,6 +48,8 @@ export function shorterSideSize(w: number, h: number, size: number): [number, nu
  */
 export class ImglistDataset implements ImageDataset {
   readonly labels: Int32Array;
+  private decoded: Uint8Array | undefined;
+  private isDecoded: Uint8Array | undefined;
 
   private constructor(
     readonly name: string,
@@ -55,6 +60,10 @@ export class ImglistDataset implements ImageDataset {
     private readonly options: ImglistOptions,
   ) {
     this.labels = Int32Array.from(entries, (e) => e.label);
+    if (options.cache === 'memory') {
+      this.decoded = new Uint8Array(entries.length * imageShape[0] * imageShape[1] * imageShape[2]);
+      this.isDecoded = new Uint8Array(entries.length);
+    }
   }
 
   static async open(options: ImglistOptions): Promise<ImglistDataset> {
@@ -85,9 +94,20 @@ export class ImglistDataset implements ImageDataset {
     checkIndices(indices, this.length, this.name);
     const bytes = this.imageShape[0] * this.imageShape[1] * this.imageShape[2];
     const out = new Uint8Array(indices.length * bytes);
+    const { decoded, isDecoded } = this;
     await Promise.all(
       Array.from({ length: indices.length }, async (_, k) => {
-        out.set(await this.decode(this.entries[indices[k]]), k * bytes);
+        const i = indices[k];
+        if (decoded && isDecoded![i]) {
+          out.set(decoded.subarray(i * bytes, (i + 1) * bytes), k * bytes);
+          return;
+        }
+        const pixels = await this.decode(this.entries[i]);
+        out.set(pixels, k * bytes);
+        if (decoded) {
+          decoded.set(pixels, i * bytes);
+          isDecoded![i] = 1;
+        }
       }),
     );
     return out;
@@ -101,7 +121,7 @@ export class ImglistDataset implements ImageDataset {
       if (this.options.imageSize !== undefined) {
         const meta = await pipeline.metadata();
         const [rw, rh] = shorterSideSize(meta.width!, meta.height!, this.options.preSize ?? this.options.imageSize);
-        pipeline = pipeline.resize(rw, rh, { fit: 'fill', kernel: 'linear' });
+        if (rw !== meta.width || rh !== meta.height) pipeline = pipeline.resize(rw, rh, { fit: 'fill', kernel: 'linear' });
         const top = roundHalfEven((rh - h) / 2);
         const left = roundHalfEven((rw - w) / 2);
         if (rh < h || rw < w) throw new DataError(`${where}: resized to ${rw}×${rh}, smaller than the ${w}×${h} crop (pre_size must be ≥ image_size)`);
@@ -141,6 +161,7 @@ export const imglistDataset = defineComponent({
       preSize: args.pre_size,
       channels: args.channels,
       missing: args.missing,
+      cache: args.cache,
       name: args.name,
       logger: ctx.logger,
     });
