@@ -3,6 +3,7 @@ import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type Sco
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { blockProduct } from '../math/neighbors.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
 export const relationArgs = z.strictObject({
@@ -26,6 +27,7 @@ export function relationNormalize(x: Tensor2D): Tensor2D {
 export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs> {
   readonly name = 'relation';
   override readonly requires = ['train'] as const;
+  /** Train blocks held transposed ([D, n] and [C, n]) for `blockProduct`. */
   private blocks: { feat: Tensor2D; prob: Tensor2D }[] = [];
 
   protected override async fit(_model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
@@ -35,7 +37,7 @@ export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs
       const n = Math.min(blockRows, train.count - start);
       const block = tf.tidy(() => {
         const zt = tf.tensor2d(train.features.subarray(start * train.dim, (start + n) * train.dim), [n, train.dim], 'float32');
-        return { feat: relationNormalize(zt), prob: tf.softmax(this.head.logits(zt), -1) as Tensor2D };
+        return { feat: relationNormalize(zt).transpose() as Tensor2D, prob: (tf.softmax(this.head.logits(zt), -1) as Tensor2D).transpose() as Tensor2D };
       });
       this.blocks.push(block);
     }
@@ -68,7 +70,7 @@ export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs
           let acc: Tensor1D = tf.zeros([size]);
           for (const b of this.blocks) {
             const next = tf.tidy(() => {
-              const rel = tf.mul(tf.relu(tf.matMul(f, b.feat, false, true)), tf.matMul(p, b.prob, false, true));
+              const rel = tf.mul(tf.relu(blockProduct(f, b.feat)), blockProduct(p, b.prob));
               const kept = tf.where(tf.greater(rel, RELATION_EDGE_THRESHOLD), tf.pow(rel, this.args.pow), tf.zerosLike(rel));
               return tf.add(acc, tf.sum(kept, 1)) as Tensor1D;
             });
