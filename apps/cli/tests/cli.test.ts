@@ -132,6 +132,15 @@ describe('oodkit list', { timeout: 60_000 }, () => {
     expect(entry.provider).toBe('oodkit-fixture-good-plugin');
   });
 
+  it('keys --json lists every top-level key with its owner and JSON schema', async () => {
+    expect(await main(['list', 'keys', '--json'])).toBe(0);
+    const { keys } = JSON.parse(out) as { keys: { key: string; provider: string; schema?: { default?: unknown; type?: string } }[] };
+    const seed = keys.find((k) => k.key === 'seed')!;
+    expect(seed.provider).toBe('@oodkit/core');
+    expect(seed.schema).toMatchObject({ type: 'integer', default: 0 });
+    expect(keys.map((k) => k.key)).toEqual(expect.arrayContaining(['network', 'postprocessor', 'plugins', 'dataset']));
+  });
+
   it('an unknown kind is a usage error with a suggestion', async () => {
     expect(await main(['list', 'postprocesor'])).toBe(2);
     expect(err).toMatch(/unknown kind 'postprocesor' \(did you mean 'postprocessor'\?\)/);

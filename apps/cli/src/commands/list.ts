@@ -163,7 +163,12 @@ export function registerList(program: Command): void {
         const components = Object.fromEntries(
           (kind === 'keys' ? [] : kinds).map((k) => [k, app.registry.list(k).map(({ definition, provider }) => describeComponent(definition, provider))]),
         );
-        const keys = app.sections.list().map(({ section, provider }) => ({ key: section.key, description: section.description, provider }));
+        const keys = app.sections.list().map(({ section, provider }) => ({
+          key: section.key,
+          description: section.description,
+          provider,
+          ...(section.schema ? { schema: z.toJSONSchema(section.schema, { io: 'input', unrepresentable: 'any' }) } : {}),
+        }));
         writeOut(JSON.stringify(kind === undefined ? { components, keys } : kind === 'keys' ? { keys } : { components }, null, 2));
         return;
       }
