@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger, createOodkitContainer, registryOf } from '@oodkit/core';
-import { dataModule } from '@oodkit/data';
+import { dataModule, resolveBenchmarkValue } from '@oodkit/data';
 import { networksModule } from '@oodkit/networks';
 import { trainersModule } from '@oodkit/trainers';
 import { sioModule } from '@oodkit/sio';
@@ -24,6 +24,8 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: 'results/bench/train-reference.json' },
     'run-root': { type: 'string', default: 'results/bench/train-reference' },
     resume: { type: 'boolean', default: false },
+    // OpenOOD's train chain flips digits horizontally; --no-flip measures LeNet without that step.
+    'no-flip': { type: 'boolean', default: false },
   },
 });
 
@@ -31,17 +33,19 @@ const logger = createLogger('info', 'train-reference');
 const registry = registryOf(createOodkitContainer([dataModule, networksModule, trainersModule, sioModule]));
 const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
 const loadBefore = load();
+const benchmark = (await resolveBenchmarkValue('mnist')) as { preprocessor: { train: { name: string }[] } };
+if (opts['no-flip']) benchmark.preprocessor.train = benchmark.preprocessor.train.filter((step) => step.name !== 'horizontal_flip');
 const started = performance.now();
 const summary = await runTraining(
   {
     seed: Number(opts.seed),
-    benchmark: 'mnist',
+    benchmark,
     compute: { backend: opts.backend },
     network: { name: 'lenet', args: { num_classes: 10, in_channels: 1 } },
     trainer: { name: 'base', args: { lr: 0.1 } },
     train: { epochs: Number(opts.epochs), batch_size: 128, val_batch_size: 1000, checkpoint_every: 200 },
     output_dir: opts['run-root'],
-    exp_name: 'lenet_base',
+    exp_name: opts['no-flip'] ? 'lenet_base_noflip' : 'lenet_base',
   },
   {
     registry,
@@ -56,6 +60,7 @@ const total = (performance.now() - started) / 1000;
 const epochSeconds = summary.history.map((h) => h.seconds);
 const result = {
   workload: 'lenet + base trainer, embedded MNIST (55k train / 5k val / 10k test), batch 128',
+  trainChain: benchmark.preprocessor.train.map((step) => step.name),
   backend: opts.backend,
   epochs: summary.history.length,
   testAccuracy: summary.testAccuracy,

@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError, type BuildContext, type ImageDataset, type Rng } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
-import { applyChain, buildChain, buildDataset, normalize, toUnitFloat, type DatasetSection, type Preprocessor } from '@oodkit/data';
+import { applyChain, buildChain, buildDataset, normalize, resolveBenchmarkValue, toUnitFloat, type DatasetSection, type Preprocessor } from '@oodkit/data';
 import type { BatchPreprocess } from '@oodkit/sio';
 
 /** The parts of a benchmark declaration (configs/benchmarks/*.yml) that training needs. */
@@ -71,21 +71,21 @@ export interface TrainData {
 }
 
 /**
- * Builds the ID splits and the train/test preprocessing chains. Chains come from the config's
- * `preprocessor: {train, test}`, else the benchmark's, else just `normalize` with the benchmark's
- * normalisation (identity scaling to [0, 1] when it declares none).
+ * Builds the ID splits and the train/test preprocessing chains. Chains come from the benchmark's
+ * `preprocessor: {train, test}`, else just `normalize` with the benchmark's normalisation (scaling to
+ * [0, 1] when it declares none).
  */
 export async function buildTrainData(config: Readonly<Record<string, unknown>>, ctx: Omit<BuildContext, 'config'>): Promise<TrainData> {
-  const benchmark = resolveBenchmark(config.benchmark);
+  // Names and paths are resolved by the data lib (shipped benchmarks live in configs/benchmarks).
+  const benchmark = resolveBenchmark(await resolveBenchmarkValue(config.benchmark));
   const withBenchmark = { ...config, benchmark };
   const bctx: BuildContext = { ...ctx, config: withBenchmark };
   const train = await buildDataset(benchmark.id.train, bctx, 'benchmark.id.train', 'data.train');
   const val = benchmark.id.val ? await buildDataset(benchmark.id.val, bctx, 'benchmark.id.val', 'data.val') : undefined;
   const test = benchmark.id.test ? await buildDataset(benchmark.id.test, bctx, 'benchmark.id.test', 'data.test') : undefined;
-  const fromConfig = config.preprocessor as { train?: DatasetSection[]; test?: DatasetSection[] } | undefined;
-  const declared = fromConfig && (Array.isArray(fromConfig.train) || Array.isArray(fromConfig.test)) ? fromConfig : benchmark.preprocessor;
+  const declared = benchmark.preprocessor;
   const fallback: Preprocessor[] = benchmark.normalization ? [normalize(benchmark.normalization.mean, benchmark.normalization.std)] : [];
-  const trainChain = declared?.train ? await buildChain(declared.train, bctx, 'preprocessor.train') : fallback;
-  const testChain = declared?.test ? await buildChain(declared.test, bctx, 'preprocessor.test') : fallback;
+  const trainChain = declared?.train ? await buildChain(declared.train, bctx, 'benchmark.preprocessor.train') : fallback;
+  const testChain = declared?.test ? await buildChain(declared.test, bctx, 'benchmark.preprocessor.test') : fallback;
   return { benchmark, train, val, test, trainPreprocess: chainPreprocess(trainChain), testPreprocess: chainPreprocess(testChain) };
 }
