@@ -17,6 +17,10 @@ beforeAll(async () => {
 
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
+/** A parsed YAML tree edited freely in tests (deliberately untyped to build invalid configs). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Mutable = Record<string, any>;
+
 describe('benchmarks', () => {
   it('every shipped benchmark file validates against the registry', async () => {
     const files = (await readdir(builtinBenchmarkDir())).filter((f) => f.endsWith('.yml')).sort();
@@ -28,7 +32,7 @@ describe('benchmarks', () => {
   });
 
   it('reports every problem at once with paths and suggestions', async () => {
-    const value = structuredClone((await resolveBenchmarkValue('mnist')) as Record<string, any>);
+    const value = structuredClone((await resolveBenchmarkValue('mnist')) as Mutable);
     value.id.test = { name: 'minst', args: { split: 'test' } };
     value.id.val.args.of = { name: 'mnist', args: { splt: 'train' } };
     value.ood.far[1].name = 'gaussian_noise';
@@ -92,7 +96,7 @@ describe('benchmarks', () => {
   });
 
   it('rejects a dataset whose shape does not match the benchmark', async () => {
-    const value = structuredClone((await resolveBenchmarkValue('mnist')) as Record<string, any>);
+    const value = structuredClone((await resolveBenchmarkValue('mnist')) as Mutable);
     value.ood.far[0].dataset.args.shape = [32, 32, 3];
     await expect(loadBenchmark(value, registry, ctx)).rejects.toThrow(/benchmark\.ood\.far\.0\.dataset: 'gaussian_noise' has images of shape \[32, 32, 3\] but benchmark 'mnist' declares image_shape \[28, 28, 1\]/);
   });
