@@ -229,6 +229,28 @@ describe('overrides', () => {
     expect(value.b).toBe(3);
   });
 
+  it('list items can be overridden by index; past the end is unknown', () => {
+    expect(load(['m: [1, 2]\n'], ['--m.1=5']).value.m).toEqual([1, 5]);
+    expect(issuesOf(() => load(['m: [1, 2]\n'], ['--m.2=5']))[0]!.message).toMatch(/unknown key 'm.2'/);
+  });
+
+  it('YAML values on the command line follow the file rules (no tags)', () => {
+    expect(issuesOf(() => load(['a: null\n'], ['--a=!foo 1']))[0]!.message).toMatch(/tag '!foo' is not allowed/);
+    expect(load(['a: null\n'], ['--a={x: [1, true]}']).value.a).toEqual({ x: [1, true] });
+  });
+
+  it('the schema decides the type of enum, literal, optional and union keys', () => {
+    const s = z.strictObject({
+      mode: z.enum(['a', 'b']).optional(),
+      lit: z.literal(3).optional(),
+      u: z.union([z.number(), z.string()]).optional(),
+      list: z.array(z.number()).default([]),
+    });
+    const schema = (path: readonly string[]) => schemaBelow(s, path);
+    const { value } = load(['{}\n'], ['--mode=1', '--lit=3', '--u=2', '--list=[4]'], schema);
+    expect(value).toEqual({ mode: '1', lit: 3, u: 2, list: [4] });
+  });
+
   it('applyOverrides does not modify its input', () => {
     const loaded = readConfigFiles([]);
     loaded.value = { a: { b: 1 } };

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -173,6 +173,10 @@ describe('saving', () => {
     expect(text).not.toMatch(/[&*]\w/); // no anchors or aliases
     const again = loadConfig({ files: [path] });
     expect(again.value).toEqual(resolved.value);
+    // the temp file was renamed, not left behind; writing again replaces the file
+    await saveResolvedConfig(join(fs.dir, 'out', 'run1'), { seed: 9 });
+    expect(readdirSync(join(fs.dir, 'out', 'run1'))).toEqual(['config.yml']);
+    expect(readFileSync(path, 'utf8')).toBe('seed: 9\n');
   });
 });
 

@@ -145,9 +145,9 @@ export function coerceText(text: string, kind: ValueKind): { value: unknown } | 
 /** One YAML value from a string, with the same safety rules as config files (core schema, no tags). */
 export function parseYamlValue(text: string): { value: unknown } | { error: string } {
   const doc = parseDocument(text, { schema: 'core', uniqueKeys: true, merge: false });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) return { error: `'${text}' is not a valid YAML value: ${problem.message.split('\n')[0]}` };
   const tag = firstDisallowedTag(doc);
   if (tag !== undefined) return { error: `'${text}': tag '${tag}' is not allowed` };
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) return { error: `'${text}' is not a valid YAML value: ${problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` };
   return { value: doc.toJS() };
 }
