@@ -13,7 +13,7 @@ export interface SymmetricEigen {
 
 export function symmetricEigen(matrix: ArrayLike<number>, n: number): SymmetricEigen {
   if (matrix.length !== n * n) throw new RangeError(`symmetricEigen: expected ${n}×${n} values, got ${matrix.length}`);
-  // Work on rows as separate arrays: the inner loops then index contiguous memory.
+  // Rows as separate arrays (only the upper triangle is read; the matrix must be symmetric).
   const v: Float64Array[] = [];
   for (let i = 0; i < n; i++) {
     const row = new Float64Array(n);
@@ -24,14 +24,10 @@ export function symmetricEigen(matrix: ArrayLike<number>, n: number): SymmetricE
   const e = new Float64Array(n);
   const vectors = new Float64Array(n * n);
   if (n === 0) return { n, values: d, vectors };
-  tred2(v, d, e, n);
-  // QL rotates pairs of columns of V; holding Vᵀ turns those into pairs of contiguous rows.
-  const vt: Float64Array[] = [];
-  for (let k = 0; k < n; k++) {
-    const row = new Float64Array(n);
-    for (let i = 0; i < n; i++) row[i] = v[i][k];
-    vt.push(row);
-  }
+  // The input is symmetric, so it is its own transpose: tred2 and tql2 both work on Vᵀ, whose
+  // rows are the eigenvectors being built (contiguous inner loops throughout).
+  const vt = v;
+  tred2(vt, d, e, n);
   tql2(vt, d, e, n);
   for (let k = 0; k < n; k++) {
     const row = vt[k];
@@ -40,8 +36,13 @@ export function symmetricEigen(matrix: ArrayLike<number>, n: number): SymmetricE
   return { n, values: d, vectors };
 }
 
-function tred2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): void {
-  for (let j = 0; j < n; j++) d[j] = v[n - 1][j];
+/**
+ * Householder tridiagonalisation (EISPACK tred2), written on the transposed working matrix
+ * w = Vᵀ so that every inner loop walks a contiguous row. On exit w holds Vᵀ of the accumulated
+ * transformations — exactly the row layout tql2 rotates.
+ */
+function tred2(w: Float64Array[], d: Float64Array, e: Float64Array, n: number): void {
+  for (let j = 0; j < n; j++) d[j] = w[j][n - 1];
   for (let i = n - 1; i > 0; i--) {
     let scale = 0;
     let h = 0;
@@ -49,9 +50,9 @@ function tred2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): 
     if (scale === 0) {
       e[i] = d[i - 1];
       for (let j = 0; j < i; j++) {
-        d[j] = v[i - 1][j];
-        v[i][j] = 0;
-        v[j][i] = 0;
+        d[j] = w[j][i - 1];
+        w[j][i] = 0;
+        w[i][j] = 0;
       }
     } else {
       for (let k = 0; k < i; k++) {
@@ -65,13 +66,15 @@ function tred2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): 
       h -= f * g;
       d[i - 1] = f - g;
       for (let j = 0; j < i; j++) e[j] = 0;
+      const wi = w[i];
       for (let j = 0; j < i; j++) {
         f = d[j];
-        v[j][i] = f;
-        g = e[j] + v[j][j] * f;
+        wi[j] = f;
+        const wj = w[j];
+        g = e[j] + wj[j] * f;
         for (let k = j + 1; k <= i - 1; k++) {
-          g += v[k][j] * d[k];
-          e[k] += v[k][j] * f;
+          g += wj[k] * d[k];
+          e[k] += wj[k] * f;
         }
         e[j] = g;
       }
@@ -85,32 +88,35 @@ function tred2(v: Float64Array[], d: Float64Array, e: Float64Array, n: number): 
       for (let j = 0; j < i; j++) {
         f = d[j];
         g = e[j];
-        for (let k = j; k <= i - 1; k++) v[k][j] -= f * e[k] + g * d[k];
-        d[j] = v[i - 1][j];
-        v[i][j] = 0;
+        const wj = w[j];
+        for (let k = j; k <= i - 1; k++) wj[k] -= f * e[k] + g * d[k];
+        d[j] = wj[i - 1];
+        wj[i] = 0;
       }
     }
     d[i] = h;
   }
   for (let i = 0; i < n - 1; i++) {
-    v[n - 1][i] = v[i][i];
-    v[i][i] = 1;
+    w[i][n - 1] = w[i][i];
+    w[i][i] = 1;
     const h = d[i + 1];
+    const wi1 = w[i + 1];
     if (h !== 0) {
-      for (let k = 0; k <= i; k++) d[k] = v[k][i + 1] / h;
+      for (let k = 0; k <= i; k++) d[k] = wi1[k] / h;
       for (let j = 0; j <= i; j++) {
+        const wj = w[j];
         let g = 0;
-        for (let k = 0; k <= i; k++) g += v[k][i + 1] * v[k][j];
-        for (let k = 0; k <= i; k++) v[k][j] -= g * d[k];
+        for (let k = 0; k <= i; k++) g += wi1[k] * wj[k];
+        for (let k = 0; k <= i; k++) wj[k] -= g * d[k];
       }
     }
-    for (let k = 0; k <= i; k++) v[k][i + 1] = 0;
+    for (let k = 0; k <= i; k++) wi1[k] = 0;
   }
   for (let j = 0; j < n; j++) {
-    d[j] = v[n - 1][j];
-    v[n - 1][j] = 0;
+    d[j] = w[j][n - 1];
+    w[j][n - 1] = 0;
   }
-  v[n - 1][n - 1] = 1;
+  w[n - 1][n - 1] = 1;
   e[0] = 0;
 }
 
