@@ -1,4 +1,5 @@
-import { libraryModule, type AnyComponentDefinition } from '@oodkit/core';
+import { z } from 'zod';
+import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { idxDataset } from './datasets/idx.js';
 import { generatedDataset } from './datasets/generated.js';
 import { jsonDigitsDataset } from './datasets/json-digits.js';
@@ -37,5 +38,12 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
   toGrayscalePreprocessor,
 ];
 
-/** The ContainerModule of @oodkit/data: its components and the `benchmark` config key. */
-export const dataModule = libraryModule('@oodkit/data', { components: dataDefinitions, sections: [benchmarkConfigSection] });
+/** Top-level config keys owned by the data library. */
+export const dataSections: readonly ConfigSection[] = [
+  benchmarkConfigSection,
+  schemaSection('data_dir', z.string().min(1).optional(), 'root for relative dataset paths (default: the working directory)'),
+  schemaSection('cache_dir', z.string().min(1).optional(), 'where converted package data is cached (default: OODKIT_CACHE_DIR, else <project>/.cache/oodkit)'),
+];
+
+/** The ContainerModule of @oodkit/data: its components and config keys. */
+export const dataModule = libraryModule('@oodkit/data', { components: dataDefinitions, sections: dataSections });

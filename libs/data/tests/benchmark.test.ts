@@ -55,6 +55,14 @@ describe('benchmarks', () => {
     await expect(resolveBenchmarkValue('nope')).rejects.toThrow(/no benchmark file .*nope\.yml/);
   });
 
+  it('the data library owns the benchmark, data_dir and cache_dir config keys', async () => {
+    const { dataSections } = await import('../src/module.js');
+    expect(dataSections.map((s) => s.key)).toEqual(['benchmark', 'data_dir', 'cache_dir']);
+    const cache = dataSections.find((s) => s.key === 'cache_dir')!;
+    expect(cache.validate('/tmp/c', { registry, config: {} })).toEqual([]);
+    expect(cache.validate(3, { registry, config: {} })[0].path).toBe('cache_dir');
+  });
+
   it('the embedded mnist benchmark loads offline with disjoint splits and yields batches', async () => {
     const b = await loadBenchmark('mnist', registry, ctx);
     expect([b.id.train.length, b.id.val.length, b.id.test.length]).toEqual([55_000, 5_000, 10_000]);
