@@ -57,3 +57,28 @@ describe('mds', () => {
     await expect(pp.setup({ finalLayer: layer }, { train: featureSplit('train', [[1, 2, 3]], [0]) })).rejects.toThrow(/feature dim 3/);
   });
 });
+
+describe('mds / rmds properties', () => {
+  it('are invariant to an invertible affine map of the feature space (Mahalanobis is affine-invariant)', async () => {
+    const { RmdsPostprocessor, rmdsArgs } = await import('../src/postprocessors/rmds.js');
+    let s = 3;
+    const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const d = 5;
+    const rows = Array.from({ length: 60 }, (_, i) => Array.from({ length: d }, (_, j) => rand() + (j === i % 3 ? 2 : 0)));
+    const labels = rows.map((_, i) => i % 3);
+    const test = Array.from({ length: 10 }, () => Array.from({ length: d }, () => rand() * 3));
+    const m = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 2 : 0) + 0.3 * rand()));
+    const shift = Array.from({ length: d }, () => rand());
+    const map = (z: number[]) => m.map((row, i) => row.reduce((acc, v, j) => acc + v * z[j], shift[i]));
+    const head = finalLayer([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0]], [0, 0, 0]);
+    for (const make of [() => new MdsPostprocessor(mdsArgs, {}), () => new RmdsPostprocessor(rmdsArgs, {})]) {
+      const a = make();
+      const plain = await fitAndScore(a, { finalLayer: head }, { train: featureSplit('train', rows, labels) }, test);
+      const b = make();
+      const mapped = await fitAndScore(b, { finalLayer: head }, { train: featureSplit('train', rows.map(map), labels) }, test.map(map));
+      expectClose(mapped.conf, plain.conf, 1e-4);
+      a.dispose();
+      b.dispose();
+    }
+  });
+});
