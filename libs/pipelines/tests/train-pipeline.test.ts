@@ -5,6 +5,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry } from '@oodkit/core';
 import { initCompute } from '@oodkit/compute';
 import { dataModule } from '@oodkit/data';
+import { Rng, silentLogger } from '@oodkit/core';
+import { pipelinesModule } from '../src/module.js';
+import type { TrainPipeline } from '../src/train/pipeline.js';
 import { sioModule } from '@oodkit/sio';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { runTraining, trainingConfigHash } from '../src/train/pipeline.js';
@@ -18,7 +21,7 @@ beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
   root = mkdtempSync(join(tmpdir(), 'oodkit-train-pipeline-'));
   process.env.OODKIT_CACHE_DIR = join(root, 'cache');
-  registry = registryOf(createOodkitContainer([dataModule, sioModule, componentModule('fixtures', tinyComponents)]));
+  registry = registryOf(createOodkitContainer([dataModule, sioModule, pipelinesModule, componentModule('fixtures', tinyComponents)]));
 });
 afterAll(() => {
   if (previousCache === undefined) delete process.env.OODKIT_CACHE_DIR;
@@ -109,5 +112,13 @@ describe('runTraining (train pipeline from a config)', () => {
     expect(seenBatches).toHaveLength(0);
     expect(again.resumedFrom).toEqual({ epoch: 2, stepInEpoch: 0, globalStep: 8 });
     await expect(runTraining({ ...cfg, train: { epochs: 3, batch_size: 10 } }, { registry, resume: true })).rejects.toThrow(/different training config/);
+  });
+
+  it('is registered as pipeline component `train` and runs the config it was built with', async () => {
+    const cfg = config({ exp_name: 'as-component', pipeline: { name: 'train' } });
+    const pipeline = await registry.build<TrainPipeline>('pipeline', 'train', { logger: silentLogger, rng: Rng.fromSeed(0), config: cfg });
+    const summary = await pipeline.run({});
+    expect(summary.runDir).toBe(join(root, 'as-component'));
+    expect(summary.globalStep).toBe(8);
   });
 });
