@@ -76,7 +76,7 @@ export function registerTrain(program: Command): void {
   program
     .command('train')
     .description('train a network from config (any trainer; add an sio: block for SIO); --resume continues after a kill')
-    .requiredOption('--config <files...>', 'YAML config files, merged in order (e.g. configs/benchmarks/mnist.yml configs/train/lenet_base.yml)')
+    .requiredOption('--config <files...>', 'YAML config files, merged in order (e.g. configs/train/lenet_base.yml)')
     .option('--resume', 'continue from <run dir>/checkpoints/last.ckpt (same config required)', false)
     .option('--run-dir <dir>', 'run folder (default <output_dir>/<exp_name or derived name>)')
     .allowUnknownOption()
