@@ -50,6 +50,10 @@ describe('temp_scaling', () => {
     // secant (= Newton) step scaled by lr, so the gap shrinks by 0.99 per iteration.
     const x = lbfgsScalar((v) => ({ loss: (v - 3) ** 2, grad: 2 * (v - 3) }), 1.5, { lr: 0.01, maxIter: 50 });
     expect(x).toBeCloseTo(3 - 1.49 * 0.99 ** 49, 12);
+    // float32 mode (torch's float32 parameter): same trajectory to float32 precision
+    const x32 = lbfgsScalar((v) => ({ loss: (v - 3) ** 2, grad: 2 * (v - 3) }), 1.5, { lr: 0.01, maxIter: 50, float32: true });
+    expect(x32).toBe(Math.fround(x32));
+    expect(Math.abs(x32 - (3 - 1.49 * 0.99 ** 49))).toBeLessThan(1e-5);
     const one = lbfgsScalar((v) => ({ loss: (v - 3) ** 2, grad: 2 * (v - 3) }), 1.5, { lr: 0.01, maxIter: 1 });
     expect(one).toBeCloseTo(1.51, 14);
   });

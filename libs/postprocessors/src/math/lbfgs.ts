@@ -12,6 +12,12 @@ export interface LbfgsOptions {
   readonly toleranceGrad?: number;
   readonly toleranceChange?: number;
   readonly historySize?: number;
+  /**
+   * Round the parameter, loss, gradient and every internal quantity to float32 after each operation,
+   * as torch does for a float32 parameter — this also reproduces when its tolerance tests fire
+   * (e.g. two float32 losses that compare equal stop the loop).
+   */
+  readonly float32?: boolean;
 }
 
 /** `evaluate(x)` returns the loss and its derivative at x. Returns the final x. */
@@ -22,8 +28,14 @@ export function lbfgsScalar(evaluate: (x: number) => { loss: number; grad: numbe
   const tolChange = options.toleranceChange ?? 1e-9;
   const history = options.historySize ?? 100;
 
-  let x = x0;
-  let { loss, grad } = evaluate(x);
+  const f = options.float32 ? Math.fround : (v: number) => v;
+  const evalAt = (v: number) => {
+    const r = evaluate(v);
+    return { loss: f(r.loss), grad: f(r.grad) };
+  };
+
+  let x = f(x0);
+  let { loss, grad } = evalAt(x);
   let evals = 1;
   if (Math.abs(grad) <= tolGrad) return x;
 
@@ -39,9 +51,9 @@ export function lbfgsScalar(evaluate: (x: number) => { loss: number; grad: numbe
     if (iter === 1) {
       d = -grad;
     } else {
-      const y = grad - prevGrad;
-      const s = d * t;
-      const ys = y * s;
+      const y = f(grad - prevGrad);
+      const s = f(d * t);
+      const ys = f(y * s);
       if (ys > 1e-10) {
         if (dirs.length === history) {
           dirs.shift();
@@ -50,39 +62,40 @@ export function lbfgsScalar(evaluate: (x: number) => { loss: number; grad: numbe
         }
         dirs.push(y);
         steps.push(s);
-        ro.push(1 / ys);
-        hDiag = ys / (y * y);
+        ro.push(f(1 / ys));
+        hDiag = f(ys / f(y * y));
       }
       // two-loop recursion, kept literal so rounding follows the same path
       const al = new Array<number>(dirs.length);
       let q = -grad;
       for (let i = dirs.length - 1; i >= 0; i--) {
-        al[i] = steps[i] * q * ro[i];
-        q -= al[i] * dirs[i];
+        al[i] = f(f(steps[i] * q) * ro[i]);
+        q = f(q - f(al[i] * dirs[i]));
       }
-      let r = q * hDiag;
+      let r = f(q * hDiag);
       for (let i = 0; i < dirs.length; i++) {
-        const be = dirs[i] * r * ro[i];
-        r += steps[i] * (al[i] - be);
+        const be = f(f(dirs[i] * r) * ro[i]);
+        r = f(r + f(steps[i] * f(al[i] - be)));
       }
       d = r;
     }
     prevGrad = grad;
     prevLoss = loss;
-    t = iter === 1 ? Math.min(1, 1 / Math.abs(grad)) * lr : lr;
-    const gtd = grad * d;
+    // torch multiplies float32 tensors by a Python scalar after casting it to float32
+    t = f(iter === 1 ? Math.min(1, f(1 / Math.abs(grad))) * lr : lr);
+    const gtd = f(grad * d);
     if (gtd > -tolChange) break;
-    x += t * d;
+    x = f(x + f(t * d));
     let optimal = false;
     if (iter !== maxIter) {
-      ({ loss, grad } = evaluate(x));
+      ({ loss, grad } = evalAt(x));
       evals++;
       optimal = Math.abs(grad) <= tolGrad;
     }
     if (iter === maxIter) break;
     if (evals >= maxEval) break;
     if (optimal) break;
-    if (Math.abs(d * t) <= tolChange) break;
+    if (Math.abs(f(d * t)) <= tolChange) break;
     if (Math.abs(loss - prevLoss) < tolChange) break;
   }
   return x;

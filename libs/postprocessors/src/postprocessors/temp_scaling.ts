@@ -121,7 +121,7 @@ export class TempScalingPostprocessor extends BasePostprocessor<typeof tempScali
     this.fitted =
       this.args.fit === 'optimum'
         ? optimalTemperature(logits, labels, n, c)
-        : lbfgsScalar((t) => temperatureNll(logits, labels, n, c, t), 1.5, { lr: 0.01, maxIter: 50 });
+        : lbfgsScalar((t) => temperatureNll(logits, labels, n, c, t), 1.5, { lr: 0.01, maxIter: 50, float32: true });
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
