@@ -9,7 +9,9 @@
  *   imglist-png-64→32  the same images written at 64×64, decoded with Resize(32)+CenterCrop(32)
  * Each is measured twice: host batches (decode + augment, float32 arrays) and tensor batches
  * (plus tf.tensor creation and disposal, what a trainer receives). Figure = images / wall time of
- * whole epochs after one warm-up batch. Compare with LeNet training throughput (bench:throughput).
+ * whole epochs after one warm-up batch; the JS thread's busy share (event-loop utilisation) shows how
+ * much of the main thread the loader takes (sharp decodes on libuv's pool, off that thread).
+ * Compare with LeNet training throughput (bench:throughput).
  */
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -37,6 +39,8 @@ interface Figure {
   images: number;
   seconds: number;
   imagesPerSecond: number;
+  /** Share of the wall time the JS thread was busy (the rest is free for the trainer). */
+  eventLoopUtilization: number;
 }
 
 async function measure(workload: string, dataset: ImageDataset, chain: Preprocessor[], mode: 'host' | 'tensor', warmWholeEpoch = false): Promise<Figure> {
@@ -47,6 +51,7 @@ async function measure(workload: string, dataset: ImageDataset, chain: Preproces
     if (!warmWholeEpoch) break;
   }
   const before = tf.memory().numTensors;
+  const elu = performance.eventLoopUtilization();
   const start = performance.now();
   let images = 0;
   for (let e = 0; e < epochs; e++) {
@@ -61,8 +66,11 @@ async function measure(workload: string, dataset: ImageDataset, chain: Preproces
   }
   const seconds = (performance.now() - start) / 1000;
   if (tf.memory().numTensors !== before) throw new Error(`${workload}: leaked ${tf.memory().numTensors - before} tensors`);
-  const figure = { workload, mode, images, seconds: +seconds.toFixed(3), imagesPerSecond: Math.round(images / seconds) };
-  console.log(`${workload.padEnd(18)} ${mode.padEnd(6)} ${String(figure.imagesPerSecond).padStart(8)} images/s  (${images} images in ${figure.seconds} s)`);
+  const busy = performance.eventLoopUtilization(elu).utilization;
+  const figure = { workload, mode, images, seconds: +seconds.toFixed(3), imagesPerSecond: Math.round(images / seconds), eventLoopUtilization: +busy.toFixed(3) };
+  console.log(
+    `${workload.padEnd(18)} ${mode.padEnd(6)} ${String(figure.imagesPerSecond).padStart(8)} images/s  (${images} images in ${figure.seconds} s, JS thread busy ${(100 * busy).toFixed(0)} %)`,
+  );
   return figure;
 }
 
