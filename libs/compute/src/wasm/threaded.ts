@@ -75,7 +75,12 @@ async function instantiateThreaded(threads: number): Promise<BackendWasm> {
     dispose: module.cwrap('dispose', null, []),
   };
   setThreadsCount(threads);
-  return new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+  const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
+  // The pool's threads run for the life of the process; Emscripten ref()s the worker of every running
+  // pthread, which would keep Node alive after main() returns. They wait on futexes while idle, so
+  // letting the event loop ignore them is safe: Node ends them at exit.
+  for (const w of (module as unknown as { PThread: { runningWorkers: { unref(): void }[] } }).PThread.runningWorkers) w.unref();
+  return backend;
 }
 
 /**
