@@ -1,6 +1,9 @@
 import { OodkitError, createLogger } from '@oodkit/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BACKEND_ENV, THREADS_ENV, initCompute, tf } from '../src/index.js';
 
 function capture() {
@@ -73,6 +76,14 @@ describe('initCompute backend resolution', () => {
     expect(info.threads).toBe(Math.min(8, os.availableParallelism()));
     expect(info.reason).not.toMatch(/could not start/);
   });
+
+  it('a process that used the threaded wasm build exits by itself', () => {
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'exit-after-wasm.ts');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 90_000 });
+    expect(child.error).toBeUndefined(); // a timeout (hung pool threads) shows up here
+    expect(child.status).toBe(0);
+    expect(child.stdout).toContain('threads=2');
+  }, 120_000);
 
   it('bad thread counts are OodkitErrors naming the variable', async () => {
     await expect(initCompute({ backend: 'wasm', env: { [THREADS_ENV]: '0' } })).rejects.toThrow(/OODKIT_WASM_THREADS.*1\.\.8, got '0'/);
