@@ -7,6 +7,7 @@
  *                    CIFAR train chain, batch 128, shuffled
  *   imglist-png-32+mem the same with `cache: memory`, measured after one epoch filled the cache
  *   imglist-png-64→32  the same images written at 64×64, decoded with Resize(32)+CenterCrop(32)
+ *   … w2               the same lists decoded in 2 worker_threads (`workers: 2`)
  * Each is measured twice: host batches (decode + augment, float32 arrays) and tensor batches
  * (plus tf.tensor creation and disposal, what a trainer receives). Figure = images / wall time of
  * whole epochs after one warm-up batch; the JS thread's busy share (event-loop utilisation) shows how
@@ -69,7 +70,7 @@ async function measure(workload: string, dataset: ImageDataset, chain: Preproces
   const busy = performance.eventLoopUtilization(elu).utilization;
   const figure = { workload, mode, images, seconds: +seconds.toFixed(3), imagesPerSecond: Math.round(images / seconds), eventLoopUtilization: +busy.toFixed(3) };
   console.log(
-    `${workload.padEnd(18)} ${mode.padEnd(6)} ${String(figure.imagesPerSecond).padStart(8)} images/s  (${images} images in ${figure.seconds} s, JS thread busy ${(100 * busy).toFixed(0)} %)`,
+    `${workload.padEnd(21)} ${mode.padEnd(6)} ${String(figure.imagesPerSecond).padStart(8)} images/s  (${images} images in ${figure.seconds} s, JS thread busy ${(100 * busy).toFixed(0)} %)`,
   );
   return figure;
 }
@@ -110,11 +111,17 @@ try {
   const list32 = await writePngs(path.join(tmp, 's32'), count, 32);
   const ds32 = await ImglistDataset.open({ list: list32, root: path.dirname(list32), numClasses: 10, channels: 3, missing: 'fail' });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-32', ds32, cifarChain, mode));
+  const pooled32 = await ImglistDataset.open({ list: list32, root: path.dirname(list32), numClasses: 10, channels: 3, missing: 'fail', workers: 2 });
+  for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-32 w2', pooled32, cifarChain, mode));
+  await pooled32.close();
   const cached32 = await ImglistDataset.open({ list: list32, root: path.dirname(list32), numClasses: 10, channels: 3, missing: 'fail', cache: 'memory' });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-32+mem', cached32, cifarChain, mode, true));
   const list64 = await writePngs(path.join(tmp, 's64'), count, 64);
   const ds64 = await ImglistDataset.open({ list: list64, root: path.dirname(list64), numClasses: 10, imageSize: 32, channels: 3, missing: 'fail' });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-64→32', ds64, cifarChain, mode));
+  const pooled64 = await ImglistDataset.open({ list: list64, root: path.dirname(list64), numClasses: 10, imageSize: 32, channels: 3, missing: 'fail', workers: 2 });
+  for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-64→32 w2', pooled64, cifarChain, mode));
+  await pooled64.close();
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -70,6 +70,29 @@ describe('imglist dataset', () => {
     });
   });
 
+  it('decodes identically in worker_threads, and names the failing line from a worker', async () => {
+    await withTempDir(async (dir) => {
+      const lines: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        await png(join(dir, `${i}.png`), 40, 20, i * 7);
+        lines.push(`${i}.png ${i % 2}`);
+      }
+      await writeFile(join(dir, 'broken.png'), Buffer.from('not a png'));
+      await writeFile(join(dir, 'l.txt'), `${lines.join('\n')}\nbroken.png 0\n`);
+      const options = { list: join(dir, 'l.txt'), root: dir, numClasses: 2, imageSize: 8, preSize: 10, channels: 3 as const, missing: 'fail' as const };
+      const local = await ImglistDataset.open(options);
+      const pooled = await ImglistDataset.open({ ...options, workers: 2, cache: 'memory' });
+      try {
+        const order = [11, 3, 0, 7, 5, 1, 2, 4, 6, 8, 9, 10];
+        expect(await pooled.readImages(order)).toEqual(await local.readImages(order));
+        expect(await pooled.readImages([3, 11])).toEqual(await local.readImages([3, 11])); // from the memory cache
+        await expect(pooled.readImages([0, 12, 1])).rejects.toThrow(/l\.txt:13: 'broken\.png': cannot decode image/);
+      } finally {
+        await pooled.close();
+      }
+    });
+  });
+
   it('missing images: fail naming the line, or skip and report the count', async () => {
     await withTempDir(async (dir) => {
       await png(join(dir, 'ok.png'), 2, 2, 0);

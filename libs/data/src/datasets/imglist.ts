@@ -2,7 +2,8 @@ import sharp from 'sharp';
 import { z } from 'zod';
 import { ConfigError, DataError, defineComponent, type ImageDataset, type Logger } from '@oodkit/core';
 import { parseImglist, type ImglistEntry } from '../formats/imglist.js';
-import { roundHalfEven } from '../preprocessors/center-crop.js';
+import { decodeImage, shorterSideSize } from '../workers/decode.cjs';
+import { DecodeFailure, DecodePool } from '../workers/decode-pool.js';
 import { dataDirOf, resolveDataPath } from '../util/fs.js';
 import { checkIndices } from './base.js';
 
@@ -21,6 +22,8 @@ export const imglistArgs = z.strictObject({
   missing: z.enum(['fail', 'skip']).default('fail'),
   /** `memory`: keep decoded images (H·W·C bytes each) so later epochs skip decoding — for CIFAR-size sets. */
   cache: z.enum(['none', 'memory']).default('none'),
+  /** Decode in this many worker_threads (0: sharp calls from the loading thread; libvips still decodes off it). */
+  workers: z.int().min(0).max(64).default(0),
   name: z.string().optional(),
 });
 
@@ -33,14 +36,12 @@ export interface ImglistOptions {
   channels: 1 | 3;
   missing: 'fail' | 'skip';
   cache?: 'none' | 'memory';
+  workers?: number;
   name?: string;
   logger?: Logger;
 }
 
-/** torchvision Resize(int): the shorter side becomes `size`, the longer one is scaled and truncated. */
-export function shorterSideSize(w: number, h: number, size: number): [number, number] {
-  return w <= h ? [size, Math.trunc((size * h) / w)] : [Math.trunc((size * w) / h), size];
-}
+export { shorterSideSize };
 
 /**
  * An OpenOOD image list decoded with sharp (libvips): each readImages call decodes its images
@@ -50,6 +51,7 @@ export class ImglistDataset implements ImageDataset {
   readonly labels: Int32Array;
   private decoded: Uint8Array | undefined;
   private isDecoded: Uint8Array | undefined;
+  private readonly pool: DecodePool | undefined;
 
   private constructor(
     readonly name: string,
@@ -64,6 +66,7 @@ export class ImglistDataset implements ImageDataset {
       this.decoded = new Uint8Array(entries.length * imageShape[0] * imageShape[1] * imageShape[2]);
       this.isDecoded = new Uint8Array(entries.length);
     }
+    if (options.workers) this.pool = new DecodePool(options.workers);
   }
 
   static async open(options: ImglistOptions): Promise<ImglistDataset> {
@@ -95,52 +98,54 @@ export class ImglistDataset implements ImageDataset {
     const bytes = this.imageShape[0] * this.imageShape[1] * this.imageShape[2];
     const out = new Uint8Array(indices.length * bytes);
     const { decoded, isDecoded } = this;
-    await Promise.all(
-      Array.from({ length: indices.length }, async (_, k) => {
-        const i = indices[k];
-        if (decoded && isDecoded![i]) {
-          out.set(decoded.subarray(i * bytes, (i + 1) * bytes), k * bytes);
-          return;
-        }
-        const pixels = await this.decode(this.entries[i]);
-        out.set(pixels, k * bytes);
-        if (decoded) {
-          decoded.set(pixels, i * bytes);
-          isDecoded![i] = 1;
-        }
-      }),
-    );
+    const todo: number[] = [];
+    for (let k = 0; k < indices.length; k++) {
+      const i = indices[k];
+      if (decoded && isDecoded![i]) out.set(decoded.subarray(i * bytes, (i + 1) * bytes), k * bytes);
+      else todo.push(k);
+    }
+    const store = (k: number, pixels: Uint8Array) => {
+      const i = indices[k];
+      out.set(pixels, k * bytes);
+      if (decoded) {
+        decoded.set(pixels, i * bytes);
+        isDecoded![i] = 1;
+      }
+    };
+    if (this.pool && todo.length > 0) {
+      const per = Math.ceil(todo.length / this.pool.size);
+      const chunks: number[][] = [];
+      for (let s = 0; s < todo.length; s += per) chunks.push(todo.slice(s, s + per));
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          const entries = chunk.map((k) => this.entries[indices[k]]);
+          let pixels: Uint8Array;
+          try {
+            pixels = await this.pool!.decode(entries.map((e) => e.path), this.options, this.imageShape);
+          } catch (error) {
+            const failed = error instanceof DecodeFailure && error.index >= 0 ? entries[error.index] : entries[0];
+            throw new DataError(`${this.options.list}:${failed.line}: '${failed.relPath}': ${(error as Error).message}`, { cause: error });
+          }
+          chunk.forEach((k, j) => store(k, pixels.subarray(j * bytes, (j + 1) * bytes)));
+        }),
+      );
+    } else {
+      await Promise.all(todo.map(async (k) => store(k, await this.decode(this.entries[indices[k]]))));
+    }
     return out;
   }
 
   private async decode(entry: ImglistEntry): Promise<Uint8Array> {
-    const [h, w, c] = this.imageShape;
-    const where = `${this.options.list}:${entry.line}: '${entry.relPath}'`;
     try {
-      let pipeline = sharp(entry.path, { failOn: 'error' });
-      if (this.options.imageSize !== undefined) {
-        const meta = await pipeline.metadata();
-        const [rw, rh] = shorterSideSize(meta.width!, meta.height!, this.options.preSize ?? this.options.imageSize);
-        if (rw !== meta.width || rh !== meta.height) pipeline = pipeline.resize(rw, rh, { fit: 'fill', kernel: 'linear' });
-        const top = roundHalfEven((rh - h) / 2);
-        const left = roundHalfEven((rw - w) / 2);
-        if (rh < h || rw < w) throw new DataError(`${where}: resized to ${rw}×${rh}, smaller than the ${w}×${h} crop (pre_size must be ≥ image_size)`);
-        if (rh !== h || rw !== w) pipeline = pipeline.extract({ left, top, width: w, height: h });
-      }
-      pipeline = c === 3 ? pipeline.removeAlpha().toColourspace('srgb') : pipeline.grayscale();
-      const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-      // grayscale() can still leave an alpha band; keep the first c channels
-      if (info.width !== w || info.height !== h) {
-        throw new DataError(`${where}: image is ${info.width}×${info.height}, the dataset's images are ${w}×${h}; set image_size to resize at decode`);
-      }
-      if (info.channels === c) return data;
-      const out = new Uint8Array(h * w * c);
-      for (let p = 0; p < h * w; p++) for (let ch = 0; ch < c; ch++) out[p * c + ch] = data[p * info.channels + Math.min(ch, info.channels - 1)];
-      return out;
+      return await decodeImage(entry.path, this.options, this.imageShape);
     } catch (error) {
-      if (error instanceof DataError) throw error;
-      throw new DataError(`${where}: cannot decode image (${(error as Error).message})`, { cause: error });
+      throw new DataError(`${this.options.list}:${entry.line}: '${entry.relPath}': ${(error as Error).message}`, { cause: error });
     }
+  }
+
+  /** Stops the decode workers, if any. */
+  async close(): Promise<void> {
+    await this.pool?.close();
   }
 }
 
@@ -162,6 +167,7 @@ export const imglistDataset = defineComponent({
       channels: args.channels,
       missing: args.missing,
       cache: args.cache,
+      workers: args.workers,
       name: args.name,
       logger: ctx.logger,
     });

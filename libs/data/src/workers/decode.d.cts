@@ -1,0 +1,7 @@
+export interface DecodeOptions {
+  readonly imageSize?: number;
+  readonly preSize?: number;
+}
+export function roundHalfEven(v: number): number;
+export function shorterSideSize(w: number, h: number, size: number): [number, number];
+export function decodeImage(path: string, options: DecodeOptions, shape: readonly [number, number, number]): Promise<Uint8Array>;
