@@ -25,6 +25,7 @@ export * from './preprocessors/normalize.js';
 export * from './preprocessors/resize.js';
 export * from './preprocessors/center-crop.js';
 export * from './preprocessors/random-crop.js';
+export * from './preprocessors/random-resized-crop.js';
 export * from './preprocessors/horizontal-flip.js';
 export * from './preprocessors/channels.js';
 export * from './preprocessors/chain.js';

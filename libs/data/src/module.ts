@@ -13,6 +13,7 @@ import { normalizePreprocessor } from './preprocessors/normalize.js';
 import { resizePreprocessor } from './preprocessors/resize.js';
 import { centerCropPreprocessor } from './preprocessors/center-crop.js';
 import { randomCropPreprocessor } from './preprocessors/random-crop.js';
+import { randomResizedCropPreprocessor } from './preprocessors/random-resized-crop.js';
 import { horizontalFlipPreprocessor } from './preprocessors/horizontal-flip.js';
 import { toGrayscalePreprocessor, toRgbPreprocessor } from './preprocessors/channels.js';
 import { benchmarkConfigSection } from './benchmark/section.js';
@@ -33,6 +34,7 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
   resizePreprocessor,
   centerCropPreprocessor,
   randomCropPreprocessor,
+  randomResizedCropPreprocessor,
   horizontalFlipPreprocessor,
   toRgbPreprocessor,
   toGrayscalePreprocessor,

@@ -89,6 +89,33 @@ describe('preprocessors', () => {
     expect(horizontalFlip(0).apply(img, Rng.fromSeed(1)).data).toEqual(img.data);
   });
 
+  it('random resized crop: windows of the drawn area, uniform offsets, torchvision fallback', async () => {
+    const { randomResizedCrop, resizedCropWindow } = await import('../src/preprocessors/random-resized-crop.js');
+    // area fixed at 36% of 10×10 and ratio 1 → 6×6 windows; output 6×6 = the window itself
+    const img = batch(300, 10, 10, 1, (i) => i % 100);
+    const out = randomResizedCrop(6, 6, [0.36, 0.36], [1, 1]).apply(img, Rng.fromSeed(2));
+    const offsets = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      const crop = out.data.subarray(i * 36, i * 36 + 36);
+      const top = Math.floor(crop[0] / 10);
+      const left = crop[0] % 10;
+      for (let y = 0; y < 6; y++) for (let x = 0; x < 6; x++) expect(crop[y * 6 + x]).toBe((top + y) * 10 + left + x);
+      offsets.add(`${top},${left}`);
+    }
+    expect(offsets.size).toBe(25);
+    // impossible ratio 2 on a square: every try is too wide → central crop clamped to ratio 2: 10 wide × 5 high at row 2
+    expect(resizedCropWindow(10, 10, [1, 1], [2, 2], Rng.fromSeed(0))).toEqual([2, 0, 5, 10]);
+    const fallback = randomResizedCrop(5, 10, [1, 1], [2, 2]).apply(batch(1, 10, 10, 1), Rng.fromSeed(0));
+    expect([...fallback.data]).toEqual(range(50, 20));
+    // defaults produce the output size and stay within the source's value range
+    const rr = randomResizedCrop(8, 8, [0.08, 1], [3 / 4, 4 / 3]).apply(batch(20, 16, 12, 3), Rng.fromSeed(5));
+    expect([rr.n, rr.h, rr.w, rr.c]).toEqual([20, 8, 8, 3]);
+    for (let k = 0; k < 50; k++) {
+      const [t, l, h, w] = resizedCropWindow(16, 12, [0.08, 1], [3 / 4, 4 / 3], Rng.fromSeed(k));
+      expect(t >= 0 && l >= 0 && t + h <= 16 && l + w <= 12 && h * w >= 0.08 * 192 * 0.9).toBe(true);
+    }
+  });
+
   it('grayscale ↔ RGB', () => {
     const rgb = toRgb().apply({ n: 1, h: 1, w: 2, c: 1, data: Uint8Array.from([5, 200]) }, Rng.fromSeed(0));
     expect([...rgb.data]).toEqual([5, 5, 5, 200, 200, 200]);
