@@ -6,8 +6,11 @@ import {
   OodkitError,
   Rng,
   UsageError,
+  createAppContainer,
   createLogger,
   createOodkitContainer,
+  pluginSpecsOf,
+  readConfigFiles,
   registryOf,
   writeFileAtomic,
   type ComponentRegistry,
@@ -170,11 +173,16 @@ export function registerEvalFeatures(program: Command): void {
     .option('--batch-size <n>', 'rows scored per batch', (v) => Number.parseInt(v, 10), 4096)
     .option('--seed <n>', 'seed of the postprocessors\' random streams', (v) => Number.parseInt(v, 10), 0)
     .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu', 'auto')
+    .option('-p, --plugin <specs...>', 'load these plugins (package names or paths) before resolving --postprocessor')
+    .option('-c, --config <files...>', "load the plugins these config files name under 'plugins:'")
     .allowUnknownOption()
     .allowExcessArguments()
     .addHelpText('after', '\nPostprocessor arguments: --args.KEY=VALUE (e.g. --args.K=50).')
-    .action(async (opts: { dir: string; postprocessor: string; aps: boolean; out?: string; batchSize: number; seed: number; backend: BackendName | 'auto' }, command: Command) => {
+    .action(async (opts: { dir: string; postprocessor: string; aps: boolean; out?: string; batchSize: number; seed: number; backend: BackendName | 'auto'; plugin?: string[]; config?: string[] }, command: Command) => {
       if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) throw new UsageError(`--batch-size must be a positive integer`);
-      await runEvalFeatures({ ...opts, args: parseArgsOptions(command.args) });
+      const { plugin, config, ...rest } = opts;
+      const plugins = [...(plugin ?? []), ...(config ? pluginSpecsOf(readConfigFiles(config)) : [])];
+      const registry = plugins.length > 0 ? (await createAppContainer({ builtins: builtinModules, plugins })).registry : undefined;
+      await runEvalFeatures({ ...rest, args: parseArgsOptions(command.args), ...(registry ? { registry } : {}) });
     });
 }
