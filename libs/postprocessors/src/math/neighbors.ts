@@ -47,7 +47,7 @@ export class NeighbourBank {
   /** Bank rows transposed per block, cols = Xᵀ [D, n], with their squared norms. */
   private readonly blocks: { cols: Tensor2D; sqNorms: Tensor1D }[] = [];
 
-  /** `rows` row-major [count, dim] float32 on the host, or a tensor (copied into blocks, not kept). */
+  /** `rows` [count, dim] (copied into transposed blocks; the caller keeps ownership of `rows`). */
   constructor(rows: Tensor2D, readonly metric: NeighbourMetric, readonly blockRows = 8192) {
     this.count = rows.shape[0];
     this.dim = rows.shape[1];
