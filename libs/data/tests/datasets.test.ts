@@ -111,8 +111,10 @@ describe('json_digits (per-class JSON → cached idx)', () => {
       expect(files.filter((f) => f.endsWith('.idx'))).toHaveLength(2);
       expect(files.some((f) => f.endsWith('.tmp'))).toBe(false);
       const before = (await stat(join(cache, 'json_digits', files[0]))).mtimeMs;
-      await build('json_digits', { dir: src, num_classes: 2, shape: [2, 2, 1] }, { cache_dir: cache });
+      const asOod = await build('json_digits', { dir: src, num_classes: 2, shape: [2, 2, 1], labels: 'ood' }, { cache_dir: cache });
       expect((await stat(join(cache, 'json_digits', files[0]))).mtimeMs).toBe(before);
+      expect([...asOod.labels]).toEqual([-1, -1, -1]);
+      expect(await asOod.readImages([2])).toEqual(Uint8Array.from(img(1, 0)));
     });
   });
 
