@@ -6,6 +6,8 @@ import { basename, dirname, join } from 'node:path';
 export type FileContent = string | Uint8Array | readonly Uint8Array[];
 
 let tempCounter = 0;
+/** Node refuses single writes over 2 GiB; big arrays go out in 1 GiB pieces. */
+const IO_CHUNK = 1 << 30;
 
 /**
  * A temp name in the target's own folder: rename is only atomic within one filesystem. The pid and a
@@ -33,7 +35,7 @@ export async function writeFileAtomic(path: string, content: FileContent): Promi
     for (const chunk of chunksOf(content)) {
       let offset = 0;
       while (offset < chunk.byteLength) {
-        const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
+        const { bytesWritten } = await handle.write(chunk, offset, Math.min(chunk.byteLength - offset, IO_CHUNK));
         offset += bytesWritten;
       }
     }
@@ -59,7 +61,7 @@ export function writeFileAtomicSync(path: string, content: FileContent): void {
   try {
     for (const chunk of chunksOf(content)) {
       let offset = 0;
-      while (offset < chunk.byteLength) offset += writeSync(fd, chunk, offset, chunk.byteLength - offset);
+      while (offset < chunk.byteLength) offset += writeSync(fd, chunk, offset, Math.min(chunk.byteLength - offset, IO_CHUNK));
     }
     fsyncSync(fd);
     closeSync(fd);

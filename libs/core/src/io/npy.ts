@@ -83,6 +83,8 @@ const BY_DTYPE = new Map(DTYPES.map((d) => [d.dtype, d]));
 const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const PREAMBLE_BYTES = 12; // magic (6) + version (2) + header length (up to 4)
+/** Node refuses single reads over 2 GiB; big arrays are read in 1 GiB pieces. */
+const IO_CHUNK = 1 << 30;
 
 function infoOf(dtype: NpyDtype): DtypeInfo {
   return BY_DTYPE.get(dtype)!;
@@ -262,7 +264,7 @@ export function decodeNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
 async function readExactly(handle: FileHandle, target: Uint8Array, position: number, source: string): Promise<void> {
   let done = 0;
   while (done < target.byteLength) {
-    const { bytesRead } = await handle.read(target, done, target.byteLength - done, position + done);
+    const { bytesRead } = await handle.read(target, done, Math.min(target.byteLength - done, IO_CHUNK), position + done);
     if (bytesRead === 0) throw new DataError(`${source}: unexpected end of file at byte ${position + done}`);
     done += bytesRead;
   }
@@ -322,7 +324,7 @@ export function readNpySync(path: string): NpyArray {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     let done = 0;
     while (done < bytes.length) {
-      const n = readSync(fd, bytes, done, bytes.length - done, header.dataOffset + done);
+      const n = readSync(fd, bytes, done, Math.min(bytes.length - done, IO_CHUNK), header.dataOffset + done);
       if (n === 0) throw new DataError(`${path}: unexpected end of file at byte ${header.dataOffset + done}`);
       done += n;
     }
