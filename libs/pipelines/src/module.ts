@@ -1,5 +1,6 @@
 import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
+import { benchConfigSection } from './benchmark/bench-section.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [trainPipeline];
@@ -7,6 +8,7 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [trainPip
 /** Top-level config keys this library owns. */
 export const pipelinesSections: readonly ConfigSection[] = [
   schemaSection('train', trainSectionSchema, 'training run: epochs, batch sizes, checkpoint frequency, outlier data for OE trainers'),
+  benchConfigSection,
 ];
 
 /** The ContainerModule of @oodkit/pipelines: contributes its components and config sections. */

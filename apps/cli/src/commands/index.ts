@@ -6,6 +6,7 @@ import { registerMetrics } from './metrics.js';
 import { registerTrain } from './train.js';
 import { registerFeatExtract } from './feat-extract.js';
 import { registerData } from './data.js';
+import { registerBench } from './bench.js';
 
 /** Each subcommand file exports one registrar; add it here. */
 export type CommandRegistrar = (program: Command) => void;
@@ -18,4 +19,5 @@ export const commandRegistrars: readonly CommandRegistrar[] = [
   registerTrain,
   registerFeatExtract,
   registerData,
+  registerBench,
 ];

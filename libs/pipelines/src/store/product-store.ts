@@ -48,17 +48,17 @@ export class ProductStore {
    * The product's result: read from the cache, or made by `make(workDir)` and then committed.
    * `make` writes its files into workDir and returns a JSON-serialisable result.
    */
-  async produce<T>(kind: string, spec: unknown, make: (workDir: string, key: string) => Promise<T>): Promise<{ result: T; dir: string; cached: boolean }> {
+  async produce<T>(kind: string, spec: unknown, make: (workDir: string, key: string) => Promise<T>): Promise<{ result: T; dir: string; key: string; cached: boolean }> {
     const key = this.key(kind, spec);
     const finalDir = this.dir(key);
-    if (this.isDone(key)) return { result: this.result<T>(key), dir: finalDir, cached: true };
+    if (this.isDone(key)) return { result: this.result<T>(key), dir: finalDir, key, cached: true };
     const workDir = `${finalDir}.work`;
     mkdirSync(workDir, { recursive: true });
-    writeFileAtomic(join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
+    await writeFileAtomic(join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
     const result = await make(workDir, key);
-    writeFileAtomic(join(workDir, DONE), `${JSON.stringify({ key, kind, finishedAt: new Date().toISOString(), result }, null, 2)}\n`);
+    await writeFileAtomic(join(workDir, DONE), `${JSON.stringify({ key, kind, finishedAt: new Date().toISOString(), result }, null, 2)}\n`);
     if (existsSync(finalDir)) rmSync(finalDir, { recursive: true, force: true });
     renameSync(workDir, finalDir);
-    return { result, dir: finalDir, cached: false };
+    return { result, dir: finalDir, key, cached: false };
   }
 }

@@ -1,0 +1,281 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  ConfigError,
+  Rng,
+  saveResolvedConfig,
+  silentLogger,
+  writeFileAtomic,
+  type ComponentRegistry,
+  type Logger,
+  type Postprocessor,
+} from '@oodkit/core';
+import { initCompute, type BackendName } from '@oodkit/compute';
+import { cacheDir, loadBenchmark, resolveBenchmarkValue, type LoadedBenchmark } from '@oodkit/data';
+import {
+  FeatureFolder,
+  FeatureFolderSource,
+  NetworkSource,
+  evaluateOod,
+  evaluationToJson,
+  registeredGrid,
+  writeOodEvaluation,
+  type FeatureSource,
+  type OodEvaluationJson,
+} from '@oodkit/evaluators';
+import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet } from '@oodkit/sio';
+import { ProductStore } from '../store/product-store.js';
+import { lockResultsDir } from '../store/run-lock.js';
+import { benchmarkRoles, benchmarkSplits, datasetBatches, writeBenchmarkFeatures } from '../features/extract.js';
+import { checkpointPaths } from '../train/loop.js';
+import { loadTrainedNetwork } from '../train/restore.js';
+import { runTraining, trainingConfigHash } from '../train/pipeline.js';
+import { benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
+import { limitBenchmark } from './limits.js';
+import { summarize, type CellRecord } from './summary.js';
+import { buildReport } from './build-report.js';
+import { renderHtmlReport } from '../report/html-report.js';
+
+export type BenchStage = 'generator' | 'train' | 'features' | 'eval';
+
+/** What the CLI turns into progress bars (TTY) or periodic log lines (CI). */
+export type BenchEvent =
+  | { readonly type: 'plan'; readonly trainings: number; readonly evaluations: number }
+  | { readonly type: 'stage'; readonly stage: BenchStage; readonly label: string; readonly total: number; readonly unit: string }
+  | { readonly type: 'progress'; readonly stage: BenchStage; readonly current: number; readonly total?: number; readonly detail?: string }
+  | { readonly type: 'stage-end'; readonly stage: BenchStage; readonly label: string; readonly cached: boolean; readonly seconds: number }
+  | { readonly type: 'cell'; readonly line: string };
+
+export interface BenchRunOptions {
+  readonly registry: ComponentRegistry;
+  readonly logger?: Logger;
+  readonly onEvent?: (event: BenchEvent) => void;
+}
+
+export interface BenchFailure {
+  readonly cell: string;
+  readonly postprocessor: string;
+  readonly message: string;
+}
+
+export interface BenchResult {
+  readonly outDir: string;
+  /** Evaluations that threw; every other cell is complete. Re-running retries only these. */
+  readonly failures: readonly BenchFailure[];
+  readonly summary: ReturnType<typeof summarize>;
+  readonly cells: readonly CellRecord[];
+  readonly reportPath: string;
+}
+
+type Section = Record<string, unknown>;
+
+function sectionOf(value: unknown): { name: string; args: Record<string, unknown> } | undefined {
+  if (typeof value === 'string') return { name: value, args: {} };
+  if (value && typeof value === 'object' && typeof (value as Section).name === 'string') {
+    const v = value as { name: string; args?: Record<string, unknown> };
+    return { name: v.name, args: v.args ?? {} };
+  }
+  return undefined;
+}
+
+/** The training config of one cell: the run's config with this trainer, seed and variant. */
+function cellTrainConfig(config: Section, benchmark: Section, trainer: { name: string; args: Record<string, unknown> }, seed: number, sio: boolean): Section {
+  const { bench: _bench, pipeline: _pipeline, sio: sioSection, ...rest } = config;
+  return { ...rest, benchmark, trainer, seed, ...(sio ? { sio: sioSection } : {}) };
+}
+
+/**
+ * OpenOOD's benchmark stage as one resumable job: (generator) → for every trainer × variant × seed:
+ * train → extract features → evaluate every postprocessor → aggregate over seeds → tables + report.
+ * Every product is cached under `<outDir>/products/` by the hash of what made it, so a re-run skips
+ * finished work and a killed run resumes (training from its last checkpoint).
+ */
+export async function runBenchmark(config: Section, options: BenchRunOptions): Promise<BenchResult> {
+  const logger = options.logger ?? silentLogger;
+  const emit = options.onEvent ?? (() => undefined);
+  const { registry } = options;
+  const bench: BenchSection = benchSectionSchema.parse(config.bench);
+  const trainers = benchTrainers(bench);
+  const postprocessors = benchPostprocessors(bench);
+  const sio = parseSioConfig(config.sio);
+  if (bench.variants.includes('sio') && !sio) {
+    throw new ConfigError([{ path: 'sio', message: "bench.variants includes 'sio' but the config has no enabled sio block (sio: {enabled: true, synthetic: ...})" }]);
+  }
+
+  const buildCtx = { logger, rng: Rng.fromSeed(0), config };
+  const rawBenchmark = (await resolveBenchmarkValue(config.benchmark)) as Section;
+  const fullBenchmark = await loadBenchmark(rawBenchmark, registry, buildCtx);
+  const benchmarkSpec = limitBenchmark(rawBenchmark, fullBenchmark, bench.limits);
+  const loaded: LoadedBenchmark = bench.limits ? await loadBenchmark(benchmarkSpec, registry, buildCtx) : fullBenchmark;
+
+  const outDir = resolve(typeof config.output_dir === 'string' ? config.output_dir : 'results', typeof config.exp_name === 'string' ? config.exp_name : `bench_${loaded.config.name}`);
+  const unlock = await lockResultsDir(outDir);
+  try {
+    await saveResolvedConfig(outDir, config);
+    const backend = ((config.compute as { backend?: BackendName | 'auto' } | undefined)?.backend ?? 'auto') as BackendName | 'auto';
+    await initCompute({ backend, logger });
+    const store = new ProductStore(join(outDir, 'products'));
+    const cellsTotal = trainers.length * bench.variants.length * bench.seeds.length;
+    emit({ type: 'plan', trainings: cellsTotal, evaluations: cellsTotal * postprocessors.length });
+
+    let synthetic: GeneratedSet | undefined;
+    if (sio && bench.variants.includes('sio') && isGeneratorSource(sio.synthetic)) {
+      const t0 = performance.now();
+      emit({ type: 'stage', stage: 'generator', label: `generator ${sio.synthetic.generator}`, total: 1, unit: 'epochs' });
+      synthetic = await generateSynthetic({
+        generator: { name: sio.synthetic.generator, args: sio.synthetic.args },
+        count: sio.synthetic.count,
+        real: loaded.id.train,
+        cacheRoot: cacheDir(config),
+        ctx: { registry, logger, config },
+        onProgress: (p) => emit({ type: 'progress', stage: 'generator', current: p.epoch + (p.step + 1) / p.steps, total: p.epochs, detail: `loss ${p.loss.toFixed(3)}` }),
+      });
+      emit({ type: 'stage-end', stage: 'generator', label: `generator ${sio.synthetic.generator}`, cached: synthetic.cached, seconds: (performance.now() - t0) / 1000 });
+    }
+
+    const cells: CellRecord[] = [];
+    const failures: BenchFailure[] = [];
+    for (const trainer of trainers) {
+      for (const variant of bench.variants) {
+        for (const seed of bench.seeds) {
+          const cellName = `${trainer.name}/${variant}/s${seed}`;
+          const trainConfig = cellTrainConfig(config, benchmarkSpec, trainer, seed, variant === 'sio');
+          const epochs = Number((config.train as { epochs?: number } | undefined)?.epochs ?? 1);
+
+          let t0 = performance.now();
+          emit({ type: 'stage', stage: 'train', label: `train ${cellName}`, total: epochs, unit: 'epochs' });
+          const trained = await store.produce('train', { hash: trainingConfigHash(trainConfig) }, async (workDir) => {
+            const resume = existsSync(checkpointPaths(workDir).last);
+            let stepsPerEpoch = 1;
+            const summary = await runTraining(trainConfig, {
+              registry,
+              logger,
+              resume,
+              runDir: workDir,
+              hooks: {
+                onStart: (info) => {
+                  stepsPerEpoch = info.stepsPerEpoch;
+                },
+                onStep: (s) => emit({ type: 'progress', stage: 'train', current: s.epoch + (s.step + 1) / stepsPerEpoch, detail: `loss ${s.loss.toFixed(4)}` }),
+                onEpochEnd: (e) => emit({ type: 'progress', stage: 'train', current: e.epoch + 1, detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}` }),
+              },
+            });
+            const useBest = bench.checkpoint === 'best' && summary.bestCheckpoint !== null;
+            return {
+              checkpoint: useBest ? 'checkpoints/best.ckpt' : 'checkpoints/last.ckpt',
+              testAccuracy: summary.testAccuracy,
+              bestValAccuracy: summary.bestValAccuracy,
+              bestEpoch: summary.bestEpoch,
+              epochs: summary.history.length,
+            };
+          });
+          emit({ type: 'stage-end', stage: 'train', label: `train ${cellName}`, cached: trained.cached, seconds: (performance.now() - t0) / 1000 });
+
+          t0 = performance.now();
+          const splits = benchmarkSplits(loaded);
+          const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
+          emit({ type: 'stage', stage: 'features', label: `features ${cellName}`, total: totalImages, unit: 'images' });
+          const checkpointFile = join(trained.dir, trained.result.checkpoint);
+          const features = await store.produce('features', { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: benchmarkSpec }, async (workDir) => {
+            const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
+            try {
+              const before = new Map<string, number>();
+              let offset = 0;
+              for (const s of splits) {
+                before.set(s.name, offset);
+                offset += s.dataset.length;
+              }
+              return await writeBenchmarkFeatures(network, loaded, workDir, {
+                onProgress: (p) => emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
+              });
+            } finally {
+              network.dispose();
+            }
+          });
+          emit({ type: 'stage-end', stage: 'features', label: `features ${cellName}`, cached: features.cached, seconds: (performance.now() - t0) / 1000 });
+
+          let folder: FeatureFolder | undefined;
+          for (const pp of postprocessors) {
+            t0 = performance.now();
+            emit({ type: 'stage', stage: 'eval', label: `${pp.label} ${cellName}`, total: 1, unit: 'methods' });
+            let evaluated;
+            try {
+              evaluated = await store.produce('eval', { features: features.key, postprocessor: { name: pp.name, args: pp.args }, aps: pp.aps }, async (workDir) => {
+                const postprocessor = await registry.build<Postprocessor>(
+                  'postprocessor',
+                  { name: pp.name, args: pp.args },
+                  { logger, rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`), config },
+                  `bench.postprocessors.${pp.label}`,
+                );
+                let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
+                try {
+                  let source: FeatureSource;
+                  if (postprocessor.needsNetwork) {
+                    network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
+                    const byName = new Map(splits.map((s) => [s.name, s]));
+                    const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
+                    source = new NetworkSource(network, roles, (name) => {
+                      const s = byName.get(name)!;
+                      return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
+                    });
+                  } else {
+                    source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
+                  }
+                  const evaluation = await evaluateOod({ postprocessor, source, apsGrid: pp.aps ? registeredGrid(registry, pp.name) : undefined });
+                  await writeOodEvaluation(workDir, evaluation, { saveScores: true });
+                  return evaluationToJson(evaluation);
+                } finally {
+                  network?.dispose();
+                  (postprocessor as { dispose?: () => void }).dispose?.();
+                }
+              });
+            } catch (error) {
+              // One method failing on this model (e.g. a degenerate fit) must not cost the other cells.
+              const message = error instanceof Error ? error.message : String(error);
+              failures.push({ cell: cellName, postprocessor: pp.label, message });
+              emit({ type: 'stage-end', stage: 'eval', label: `${pp.label} ${cellName}`, cached: false, seconds: (performance.now() - t0) / 1000 });
+              emit({ type: 'cell', line: `${cellName} ${pp.label}: FAILED — ${message}` });
+              continue;
+            }
+            const seconds = (performance.now() - t0) / 1000;
+            emit({ type: 'stage-end', stage: 'eval', label: `${pp.label} ${cellName}`, cached: evaluated.cached, seconds });
+            const record: CellRecord = {
+              trainer: trainer.name,
+              variant,
+              seed,
+              postprocessor: pp.label,
+              evaluation: evaluated.result as OodEvaluationJson,
+              evalDir: evaluated.dir,
+              trainAccuracy: trained.result.testAccuracy,
+            };
+            cells.push(record);
+            emit({ type: 'cell', line: cellLine(record, evaluated.cached, seconds) });
+          }
+        }
+      }
+    }
+
+    const summary = summarize(cells);
+    await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary.json, null, 2)}\n`);
+    await writeFileAtomic(join(outDir, 'summary.csv'), summary.csv);
+    await writeFileAtomic(join(outDir, 'results.csv'), summary.perRunCsv);
+    await mkdir(join(outDir, 'tables'), { recursive: true });
+    for (const table of summary.aggregated) await writeFileAtomic(join(outDir, 'tables', `${table.file}.csv`), table.csv);
+    const report = await buildReport({ config, bench, loaded, cells, summary, synthetic, roles: benchmarkRoles(loaded), failures });
+    const reportPath = join(outDir, 'report.html');
+    await writeFileAtomic(reportPath, renderHtmlReport(report));
+    if (failures.length > 0) await writeFileAtomic(join(outDir, 'failures.json'), `${JSON.stringify(failures, null, 2)}\n`);
+    return { outDir, summary, cells, failures, reportPath };
+  } finally {
+    await unlock();
+  }
+}
+
+function cellLine(record: CellRecord, cached: boolean, seconds: number): string {
+  const row = (name: string) => record.evaluation.rows.find((r) => r.dataset === name);
+  const near = row('nearood');
+  const far = row('farood');
+  const f = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(2));
+  return `${record.trainer}/${record.variant}/s${record.seed} ${record.postprocessor}: near AUROC ${f(near?.AUROC)} FPR@95 ${f(near?.['FPR@95'])} · far AUROC ${f(far?.AUROC)} FPR@95 ${f(far?.['FPR@95'])} · ID acc ${record.evaluation.idAccuracy.toFixed(2)}${cached ? ' (cached)' : ` (${seconds.toFixed(1)} s)`}`;
+}

@@ -1,0 +1,163 @@
+import { METRIC_COLUMNS, aggregateCsv, aggregateRuns, type AggregateRow, type OodEvaluationJson } from '@oodkit/evaluators';
+import type { MeanStd, SummaryRow } from '../report/report-model.js';
+
+/** One evaluated cell: a trained model (trainer, variant, seed) scored by one postprocessor. */
+export interface CellRecord {
+  readonly trainer: string;
+  readonly variant: 'baseline' | 'sio';
+  readonly seed: number;
+  /** Postprocessor label (its name, or name#k when listed twice). */
+  readonly postprocessor: string;
+  readonly evaluation: OodEvaluationJson;
+  readonly evalDir: string;
+  readonly trainAccuracy: number | null;
+}
+
+export interface AggregatedTable {
+  readonly trainer: string;
+  readonly variant: 'baseline' | 'sio';
+  readonly postprocessor: string;
+  readonly runs: readonly string[];
+  readonly rows: readonly AggregateRow[];
+  readonly idAccuracy: MeanStd;
+  /** File stem under tables/. */
+  readonly file: string;
+  readonly csv: string;
+}
+
+export interface BenchSummary {
+  readonly rows: readonly SummaryRow[];
+  readonly aggregated: readonly AggregatedTable[];
+  readonly csv: string;
+  readonly perRunCsv: string;
+  readonly json: unknown;
+}
+
+/** Mean and population std (numpy's default), as OpenOOD reports over seeds. */
+export function meanStd(values: readonly number[]): MeanStd {
+  const n = values.length;
+  const mean = values.reduce((s, v) => s + v, 0) / n;
+  const std = Math.sqrt(values.reduce((s, v) => s + (v - mean) * (v - mean), 0) / n);
+  return { mean, std, n };
+}
+
+const runName = (seed: number) => `s${seed}`;
+const byRunName = (a: CellRecord, b: CellRecord) => (runName(a.seed) < runName(b.seed) ? -1 : runName(a.seed) > runName(b.seed) ? 1 : 0);
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
+
+function pick(table: AggregatedTable | undefined, dataset: string, column: 'AUROC' | 'FPR@95'): MeanStd | undefined {
+  const row = table?.rows.find((r) => r.dataset === dataset);
+  return row ? { mean: row.mean[column], std: row.std[column], n: table!.runs.length } : undefined;
+}
+
+const csvNumber = (x: number | undefined) => (x === undefined ? '' : x.toFixed(4));
+
+/**
+ * Aggregates cells over seeds (runs in sorted name order, population std) into one OpenOOD table per
+ * (trainer, variant, postprocessor), and the baseline-vs-SIO summary per (trainer, postprocessor).
+ */
+export function summarize(cells: readonly CellRecord[]): BenchSummary {
+  const aggregated: AggregatedTable[] = [];
+  for (const group of groupBy(cells, (c) => `${c.trainer}\u0000${c.variant}\u0000${c.postprocessor}`).values()) {
+    const runs = [...group].sort(byRunName);
+    const first = runs[0]!;
+    const rows = aggregateRuns(runs.map((c) => ({ run: runName(c.seed), rows: c.evaluation.rows })));
+    const file = `${first.trainer}_${first.variant}_${first.postprocessor}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+    aggregated.push({
+      trainer: first.trainer,
+      variant: first.variant,
+      postprocessor: first.postprocessor,
+      runs: runs.map((c) => runName(c.seed)),
+      rows,
+      idAccuracy: meanStd(runs.map((c) => c.evaluation.idAccuracy)),
+      file,
+      csv: aggregateCsv(rows),
+    });
+  }
+
+  const rows: SummaryRow[] = [];
+  for (const group of groupBy(aggregated, (t) => `${t.trainer}\u0000${t.postprocessor}`).values()) {
+    const baseline = group.find((t) => t.variant === 'baseline');
+    const sio = group.find((t) => t.variant === 'sio');
+    rows.push({
+      trainer: group[0]!.trainer,
+      postprocessor: group[0]!.postprocessor,
+      idAcc: { baseline: baseline?.idAccuracy, sio: sio?.idAccuracy },
+      nearAuroc: { baseline: pick(baseline, 'nearood', 'AUROC'), sio: pick(sio, 'nearood', 'AUROC') },
+      farAuroc: { baseline: pick(baseline, 'farood', 'AUROC'), sio: pick(sio, 'farood', 'AUROC') },
+      nearFpr95: { baseline: pick(baseline, 'nearood', 'FPR@95'), sio: pick(sio, 'nearood', 'FPR@95') },
+      farFpr95: { baseline: pick(baseline, 'farood', 'FPR@95'), sio: pick(sio, 'farood', 'FPR@95') },
+    });
+  }
+
+  const metrics = ['nearAuroc', 'farAuroc', 'nearFpr95', 'farFpr95', 'idAcc'] as const;
+  const header = ['trainer', 'postprocessor'];
+  for (const m of metrics) for (const v of ['baseline', 'sio']) header.push(`${m}_${v}_mean`, `${m}_${v}_std`);
+  for (const m of metrics) header.push(`${m}_delta`);
+  const csvLines = [header.join(',')];
+  for (const r of rows) {
+    const cellsOut: string[] = [r.trainer, r.postprocessor];
+    for (const m of metrics) for (const v of ['baseline', 'sio'] as const) cellsOut.push(csvNumber(r[m][v]?.mean), csvNumber(r[m][v]?.std));
+    for (const m of metrics) cellsOut.push(r[m].baseline && r[m].sio ? csvNumber(r[m].sio!.mean - r[m].baseline!.mean) : '');
+    csvLines.push(cellsOut.join(','));
+  }
+
+  const perRun = ['trainer,variant,seed,postprocessor,dataset,' + METRIC_COLUMNS.join(',')];
+  for (const c of [...cells].sort((a, b) => a.trainer.localeCompare(b.trainer) || a.variant.localeCompare(b.variant) || a.seed - b.seed)) {
+    for (const row of c.evaluation.rows) {
+      perRun.push([c.trainer, c.variant, c.seed, c.postprocessor, row.dataset, ...METRIC_COLUMNS.map((m) => row[m].toFixed(4))].join(','));
+    }
+  }
+
+  return {
+    rows,
+    aggregated,
+    csv: csvLines.join('\n') + '\n',
+    perRunCsv: perRun.join('\n') + '\n',
+    json: {
+      summary: rows,
+      tables: aggregated.map(({ csv: _csv, ...t }) => t),
+      runs: cells.map(({ evalDir: _d, ...c }) => c),
+    },
+  };
+}
+
+/** The console table: per method, baseline → +SIO (Δ) for near/far AUROC and FPR@95, and ID accuracy. */
+export function summaryTableRows(summary: BenchSummary): { head: string[]; rows: string[][] } {
+  const trainers = new Set(summary.rows.map((r) => r.trainer));
+  const head = [
+    ...(trainers.size > 1 ? ['trainer'] : []),
+    'method',
+    'near AUROC ↑ base → SIO (Δ)',
+    'far AUROC ↑ base → SIO (Δ)',
+    'near FPR@95 ↓ base → SIO (Δ)',
+    'far FPR@95 ↓ base → SIO (Δ)',
+    'ID acc base → SIO',
+  ];
+  const pair = (p: { baseline?: MeanStd; sio?: MeanStd }, withDelta = true) => {
+    const f = (m?: MeanStd) => (m === undefined ? '–' : m.mean.toFixed(2));
+    if (!p.baseline || !p.sio) return `${f(p.baseline)} → ${f(p.sio)}`;
+    const d = p.sio.mean - p.baseline.mean;
+    return `${f(p.baseline)} → ${f(p.sio)}${withDelta ? ` (${d >= 0 ? '+' : ''}${d.toFixed(2)})` : ''}`;
+  };
+  const rows = summary.rows.map((r) => [
+    ...(trainers.size > 1 ? [r.trainer] : []),
+    r.postprocessor,
+    pair(r.nearAuroc),
+    pair(r.farAuroc),
+    pair(r.nearFpr95),
+    pair(r.farFpr95),
+    pair(r.idAcc, false),
+  ]);
+  return { head, rows };
+}

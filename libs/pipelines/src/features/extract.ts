@@ -1,0 +1,112 @@
+import { tf } from '@oodkit/compute';
+import { Rng, type Batch, type Classifier, type ImageDataset } from '@oodkit/core';
+import { applyChain, toUnitFloat, type LoadedBenchmark, type Preprocessor } from '@oodkit/data';
+import { finalLayerOf, writeFeatureFolder, type FeatureFolderContent, type FeatureSplitsInput } from '@oodkit/evaluators';
+
+/** Test-time chains are deterministic; the stream exists only because the chain API takes one. */
+const TEST_CHAIN_RNG_SEED = 0;
+
+/**
+ * Preprocessed batches of `dataset` in index order through a test-time chain. Each batch's tensors
+ * belong to the consumer (who disposes them). `labelOverride` relabels every sample (−1 for OOD).
+ */
+export async function* datasetBatches(dataset: ImageDataset, chain: readonly Preprocessor[], batchSize: number, labelOverride?: number): AsyncGenerator<Batch> {
+  const [h, w, c] = dataset.imageShape;
+  const rng = Rng.fromSeed(TEST_CHAIN_RNG_SEED);
+  for (let start = 0; start < dataset.length; start += batchSize) {
+    const n = Math.min(batchSize, dataset.length - start);
+    const indices = new Int32Array(n);
+    for (let i = 0; i < n; i++) indices[i] = start + i;
+    const host = toUnitFloat(applyChain(chain, { data: await dataset.readImages(indices), n, h, w, c }, rng));
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) labels[i] = labelOverride ?? dataset.labels[start + i]!;
+    yield {
+      x: tf.tensor4d(host.data as Float32Array, [host.n, host.h, host.w, host.c]),
+      y: tf.tensor1d(labels, 'int32'),
+      indices,
+    };
+  }
+}
+
+/** Penultimate features of a whole dataset (index order) through the test-time chain. */
+export async function datasetFeatures(
+  network: Classifier,
+  dataset: ImageDataset,
+  chain: readonly Preprocessor[],
+  batchSize: number,
+  labelOverride?: number,
+  onBatch?: (done: number, total: number) => void,
+): Promise<{ features: Float32Array; labels: Int32Array }> {
+  const dim = network.featureDim;
+  const features = new Float32Array(dataset.length * dim);
+  const labels = new Int32Array(dataset.length);
+  let offset = 0;
+  for await (const batch of datasetBatches(dataset, chain, batchSize, labelOverride)) {
+    try {
+      const z = tf.tidy(() => network.forwardFeatures(batch.x, false).features);
+      features.set((await z.data()) as Float32Array, offset * dim);
+      z.dispose();
+      labels.set(batch.indices.map((i) => labelOverride ?? dataset.labels[i]!), offset);
+      offset += batch.indices.length;
+      onBatch?.(offset, dataset.length);
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+  }
+  return { features, labels };
+}
+
+/** Split name → dataset and whether it is OOD, in the feature folder's conventional names. */
+export function benchmarkSplits(bench: LoadedBenchmark): { name: string; dataset: ImageDataset; ood: boolean }[] {
+  return [
+    { name: 'train', dataset: bench.id.train, ood: false },
+    { name: 'val', dataset: bench.id.val, ood: false },
+    { name: 'test', dataset: bench.id.test, ood: false },
+    { name: bench.ood.val.name, dataset: bench.ood.val.dataset, ood: true },
+    ...bench.ood.near.map((s) => ({ name: s.name, dataset: s.dataset, ood: true })),
+    ...bench.ood.far.map((s) => ({ name: s.name, dataset: s.dataset, ood: true })),
+    ...bench.csid.map((s) => ({ name: s.name, dataset: s.dataset, ood: false })),
+  ];
+}
+
+export function benchmarkRoles(bench: LoadedBenchmark): FeatureSplitsInput {
+  return {
+    train: 'train',
+    val: 'val',
+    test: 'test',
+    ood_val: bench.ood.val.name,
+    near: bench.ood.near.map((s) => s.name),
+    far: bench.ood.far.map((s) => s.name),
+    csid: bench.csid.map((s) => s.name),
+  };
+}
+
+export interface FeatureExtractionProgress {
+  readonly split: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+/**
+ * Every split of a benchmark through a trained network into a feature folder (fc_weight.npy,
+ * fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml): what `oodkit feat-extract`
+ * and the benchmark pipeline write.
+ */
+export async function writeBenchmarkFeatures(
+  network: Classifier,
+  bench: LoadedBenchmark,
+  out: string,
+  options: { batchSize?: number; onProgress?: (p: FeatureExtractionProgress) => void } = {},
+): Promise<{ splits: { name: string; count: number }[] }> {
+  const batchSize = options.batchSize ?? 1000;
+  const splits: FeatureFolderContent['splits'][number][] = [];
+  for (const { name, dataset, ood } of benchmarkSplits(bench)) {
+    const { features, labels } = await datasetFeatures(network, dataset, bench.preprocess.test, batchSize, ood ? -1 : undefined, (done, total) =>
+      options.onProgress?.({ split: name, done, total }),
+    );
+    splits.push({ name, features, labels });
+  }
+  await writeFeatureFolder(out, { finalLayer: finalLayerOf(network), splits, roles: benchmarkRoles(bench) });
+  return { splits: splits.map((s) => ({ name: s.name, count: s.labels.length })) };
+}
