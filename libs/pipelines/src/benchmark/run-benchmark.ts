@@ -70,15 +70,6 @@ export interface BenchResult {
 
 type Section = Record<string, unknown>;
 
-function sectionOf(value: unknown): { name: string; args: Record<string, unknown> } | undefined {
-  if (typeof value === 'string') return { name: value, args: {} };
-  if (value && typeof value === 'object' && typeof (value as Section).name === 'string') {
-    const v = value as { name: string; args?: Record<string, unknown> };
-    return { name: v.name, args: v.args ?? {} };
-  }
-  return undefined;
-}
-
 /** The training config of one cell: the run's config with this trainer, seed and variant. */
 function cellTrainConfig(config: Section, benchmark: Section, trainer: { name: string; args: Record<string, unknown> }, seed: number, sio: boolean): Section {
   const { bench: _bench, pipeline: _pipeline, sio: sioSection, ...rest } = config;
