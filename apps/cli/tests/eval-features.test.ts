@@ -131,6 +131,29 @@ describe('oodkit eval-features', () => {
     for (const [key, value] of Object.entries(firstBest.values)) expect(report.evaluations[0]!.hyperparameters[key]).toEqual(value);
   });
 
+  it('--postprocessor all --aps: every method with a grid is searched, first best kept', async () => {
+    const registry = registryOf(createOodkitContainer(builtinModules));
+    const out = join(root, 'all-aps');
+    const report = await runEvalFeatures({ dir: folder, postprocessor: 'all', aps: true, out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    let searched = 0;
+    for (const evaluation of report.evaluations) {
+      const grid = (registry.get('postprocessor', evaluation.postprocessor).grid ?? {}) as Record<string, unknown[]>;
+      const combos = Object.values(grid).reduce((n, values) => n * values.length, 1);
+      const json = JSON.parse(readFileSync(join(out, `${evaluation.postprocessor}__metrics.json`), 'utf8'));
+      if (Object.keys(grid).length === 0) {
+        expect(json.aps, evaluation.postprocessor).toBeNull();
+        continue;
+      }
+      // searchGrid may drop combinations that cannot apply (e.g. GEN's M > C), never add any.
+      expect(json.aps.trials.length, evaluation.postprocessor).toBeGreaterThan(0);
+      expect(json.aps.trials.length, evaluation.postprocessor).toBeLessThanOrEqual(combos);
+      const best = Math.max(...json.aps.trials.map((t: { valAuroc: number }) => t.valAuroc));
+      expect(json.aps.best, evaluation.postprocessor).toEqual(json.aps.trials.find((t: { valAuroc: number }) => t.valAuroc === best).values);
+      if (json.aps.trials.length > 1) searched++;
+    }
+    expect(searched).toBeGreaterThan(0);
+  });
+
   it('applies --args.KEY=VALUE', async () => {
     const registry = registryOf(createOodkitContainer(builtinModules));
     if (!registry.has('postprocessor', 'react')) return;
