@@ -4,5 +4,8 @@ export default defineProject({
   test: {
     name: 'networks',
     include: ['tests/**/*.test.ts'],
+    // Project configs do not inherit the root's options; slow machines need more than vitest's 5 s.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
   },
 });

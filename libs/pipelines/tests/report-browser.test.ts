@@ -37,11 +37,16 @@ function model(): ReportModel {
     roc: [
       {
         dataset: 'fashion_mnist',
-        curves: methods.map((m) => ({ label: `${m} baseline`, fpr: [0, 0.2, 1], tpr: [0, 0.7, 1] })),
+        curves: methods.flatMap((m) => [
+          { label: `${m} baseline`, method: `base / ${m}`, variant: 'baseline' as const, fpr: [0, 0.2, 1], tpr: [0, 0.7, 1] },
+          { label: `${m} +SIO`, method: `base / ${m}`, variant: 'sio' as const, fpr: [0, 0.1, 1], tpr: [0, 0.8, 1] },
+        ]),
       },
     ],
     histograms: methods.map((m) => ({
       title: `${m} baseline`,
+      method: `base / ${m}`,
+      variant: 'baseline' as const,
       centers: [0, 0.5, 1],
       series: [
         { label: 'ID', density: [0.1, 0.3, 1.6] },
@@ -78,10 +83,19 @@ describe.skipIf(!haveBrowser)('report.html in headless Chromium', () => {
       expect(errors).toEqual([]);
       const shown = await page.$$eval('table.summary td.method', (cells) => cells.map((c) => c.textContent));
       expect(shown).toEqual(methods);
-      // 1 bar chart + 1 ROC chart + one histogram per method, each actually drawn.
+      // 1 bar chart + 1 ROC chart per OOD set + baseline and +SIO histograms of the selected method.
       const canvases = await page.$$eval('canvas', (cs) => cs.map((c) => (c as unknown as { width: number }).width));
-      expect(canvases.length).toBe(2 + methods.length);
+      expect(canvases.length).toBe(4);
       expect(canvases.every((w) => w > 0)).toBe(true);
+      const options = await page.$$eval('#method-select option', (os) => os.map((o) => o.textContent));
+      expect(options).toEqual(methods.map((m) => `base / ${m}`));
+      expect(await page.getAttribute('body', 'data-method')).toBe('base / msp');
+      await page.selectOption('#method-select', 'base / knn');
+      expect(await page.getAttribute('body', 'data-method')).toBe('base / knn');
+      expect(await page.$$eval('.card h3', (hs) => hs.map((h) => h.textContent))).toContain('knn baseline');
+      // +SIO has no histogram in this model: the card says so instead of showing stale data.
+      expect(await page.$$eval('.card h3', (hs) => hs.map((h) => h.textContent))).toContain('+SIO: not run');
+      expect(errors).toEqual([]);
       expect(await page.$$eval('.images img', (imgs) => imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth === 2))).toBe(true);
       expect(await page.title()).toContain('</script> escaping');
     } finally {

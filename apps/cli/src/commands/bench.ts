@@ -50,7 +50,7 @@ function createReporter(level: LogLevel, tty: boolean): Reporter {
         if (event.type === 'stage-end' && event.stage !== 'eval') logger.info(`${event.label}: ${event.cached ? 'cached' : `done in ${event.seconds.toFixed(1)} s`}`);
         if (event.type === 'cell') logger.info(event.line);
       },
-      stop() {},
+      stop: () => undefined,
     };
   }
   const multibar = new cliProgress.MultiBar(

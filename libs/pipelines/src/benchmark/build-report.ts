@@ -84,6 +84,7 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
   const shown = cells.filter((c) => c.seed === firstSeed);
   const multiTrainer = new Set(cells.map((c) => c.trainer)).size > 1;
   const labelOf = (c: CellRecord) => `${multiTrainer ? `${c.trainer} ` : ''}${c.postprocessor} ${c.variant === 'sio' ? '+SIO' : 'baseline'}`;
+  const methodOf = (c: CellRecord) => `${c.trainer} / ${c.postprocessor}`;
   const near = roles.near ?? [];
   const far = roles.far ?? [];
   const idSplit = roles.test;
@@ -94,7 +95,7 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
     for (const cell of shown) {
       const curve = rocCurve(rankConfidences(await scoresOf(cell, idSplit), await scoresOf(cell, dataset)));
       const { x, y } = downsample(curve.fpr, curve.tpr, bench.report.roc_points);
-      curves.push({ label: labelOf(cell), fpr: x, tpr: y });
+      curves.push({ label: labelOf(cell), method: methodOf(cell), variant: cell.variant, fpr: x, tpr: y });
     }
     roc.push({ dataset, curves });
   }
@@ -105,7 +106,7 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
     const series = [{ label: 'ID test', values: await scoresOf(cell, idSplit) }];
     if (near.length > 0) series.push({ label: 'near-OOD', values: await concat(near) });
     if (far.length > 0) series.push({ label: 'far-OOD', values: await concat(far) });
-    histograms.push({ title: `${labelOf(cell)} (seed ${cell.seed})`, ...histogram(series, bench.report.histogram_bins) });
+    histograms.push({ title: `${labelOf(cell)} (seed ${cell.seed})`, method: methodOf(cell), variant: cell.variant, ...histogram(series, bench.report.histogram_bins) });
   }
 
   const tables: ReportTable[] = summary.aggregated.map((t) => ({

@@ -55,7 +55,7 @@ table{border-collapse:collapse;margin:12px 0;font-size:13px}th,td{border:1px sol
 th{background:#f1f3f7}td.method,td:first-child{text-align:left;font-weight:600}
 td.better{color:#0a7a2f;font-weight:600}td.worse{color:#b3261e;font-weight:600}td.same{color:#667}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:16px}
-.card{border:1px solid #e3e6ec;border-radius:8px;padding:8px}.card h3{margin:4px 0 8px;font-size:14px}
+.card{border:1px solid #e3e6ec;border-radius:8px;padding:8px}.card h3{margin:4px 0 8px;font-size:14px}.plot{position:relative}
 .images{display:flex;gap:24px;flex-wrap:wrap}.images figure{margin:0}.images img{image-rendering:pixelated;width:280px;border:1px solid #ccd}
 pre{background:#f6f8fa;padding:12px;overflow:auto;font-size:12px}details{margin:8px 0}
 `;
@@ -67,14 +67,17 @@ const color = (i) => palette[i % palette.length];
 function card(parent, title) {
   const div = document.createElement('div'); div.className = 'card';
   const h = document.createElement('h3'); h.textContent = title; div.appendChild(h);
-  const canvas = document.createElement('canvas'); div.appendChild(canvas);
+  const plot = document.createElement('div'); plot.className = 'plot'; div.appendChild(plot);
+  const canvas = document.createElement('canvas'); plot.appendChild(canvas);
   parent.appendChild(div); return canvas;
 }
 const bars = document.getElementById('auroc-bars');
 if (model.summary.length > 0) {
   const labels = model.summary.map((r) => r.trainer + ' / ' + r.postprocessor);
   const pick = (key, variant) => model.summary.map((r) => r[key][variant] ? r[key][variant].mean : null);
-  new Chart(card(bars, 'AUROC per method: baseline vs +SIO'), {
+  const barCanvas = card(bars, 'AUROC per method: baseline vs +SIO');
+  barCanvas.parentNode.style.height = '420px';
+  new Chart(barCanvas, {
     type: 'bar',
     data: { labels, datasets: [
       { label: 'near baseline', data: pick('nearAuroc', 'baseline'), backgroundColor: '#9db4d3' },
@@ -82,29 +85,47 @@ if (model.summary.length > 0) {
       { label: 'far baseline', data: pick('farAuroc', 'baseline'), backgroundColor: '#f5c08f' },
       { label: 'far +SIO', data: pick('farAuroc', 'sio'), backgroundColor: '#d9711c' },
     ] },
-    options: { animation: false, responsive: true, scales: { y: { title: { display: true, text: 'AUROC (%)' } } } },
+    options: { animation: false, responsive: true, maintainAspectRatio: false, scales: { y: { title: { display: true, text: 'AUROC (%)' } } } },
   });
 }
+const methods = [...new Set(model.roc.flatMap((c) => c.curves.map((x) => x.method)).concat(model.histograms.map((h) => h.method)))];
+const select = document.getElementById('method-select');
+for (const m of methods) { const o = document.createElement('option'); o.value = m; o.textContent = m; select.appendChild(o); }
+const variantStyle = { baseline: { color: '#7f8c9d', dash: [6, 4] }, sio: { color: '#2f5f9e', dash: [] } };
+const variantName = (v) => (v === 'sio' ? '+SIO' : 'baseline');
 const roc = document.getElementById('roc');
-for (const chart of model.roc) {
-  new Chart(card(roc, 'ROC — ' + chart.dataset), {
-    type: 'line',
-    data: { datasets: chart.curves.map((c, i) => ({ label: c.label, data: c.fpr.map((x, j) => ({ x, y: c.tpr[j] })),
-      borderColor: color(i), pointRadius: 0, borderWidth: 1.5, fill: false })) },
-    options: { animation: false, parsing: false, scales: { x: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'FPR (ID flagged OOD)' } },
-      y: { min: 0, max: 1, title: { display: true, text: 'TPR (OOD caught)' } } } },
-  });
-}
+const rocCharts = model.roc.map((chart) => new Chart(card(roc, 'ROC — ' + chart.dataset), {
+  type: 'line',
+  data: { datasets: [] },
+  options: { animation: false, parsing: false, scales: { x: { type: 'linear', min: 0, max: 1, title: { display: true, text: 'FPR (ID flagged OOD)' } },
+    y: { min: 0, max: 1, title: { display: true, text: 'TPR (OOD caught)' } } } },
+}));
 const hist = document.getElementById('histograms');
-for (const h of model.histograms) {
-  new Chart(card(hist, h.title), {
-    type: 'line',
-    data: { labels: h.centers.map((c) => c.toPrecision(3)), datasets: h.series.map((s, i) => ({ label: s.label, data: s.density,
-      borderColor: color(i), backgroundColor: color(i) + '33', fill: true, pointRadius: 0, borderWidth: 1, tension: 0.2 })) },
-    options: { animation: false, scales: { x: { title: { display: true, text: 'score (higher = more ID)' }, ticks: { maxTicksLimit: 8 } },
-      y: { title: { display: true, text: 'density' } } } },
+const histCharts = ['baseline', 'sio'].map((variant) => new Chart(card(hist, variantName(variant)), {
+  type: 'line', data: { labels: [], datasets: [] },
+  options: { animation: false, scales: { x: { title: { display: true, text: 'score (higher = more ID)' }, ticks: { maxTicksLimit: 8 } },
+    y: { title: { display: true, text: 'density' } } } },
+}));
+function showMethod(method) {
+  model.roc.forEach((chart, i) => {
+    rocCharts[i].data.datasets = chart.curves.filter((c) => c.method === method).map((c) => ({
+      label: c.method + ' ' + variantName(c.variant), data: c.fpr.map((x, j) => ({ x, y: c.tpr[j] })),
+      borderColor: variantStyle[c.variant].color, borderDash: variantStyle[c.variant].dash, pointRadius: 0, borderWidth: 2, fill: false }));
+    rocCharts[i].update();
   });
+  ['baseline', 'sio'].forEach((variant, i) => {
+    const h = model.histograms.find((x) => x.method === method && x.variant === variant);
+    const c = histCharts[i];
+    c.canvas.closest('.card').querySelector('h3').textContent = h ? h.title : variantName(variant) + ': not run';
+    c.data.labels = h ? h.centers.map((v) => v.toPrecision(3)) : [];
+    c.data.datasets = h ? h.series.map((s, k) => ({ label: s.label, data: s.density, borderColor: color(k), backgroundColor: color(k) + '33',
+      fill: true, pointRadius: 0, borderWidth: 1, tension: 0.2 })) : [];
+    c.update();
+  });
+  document.body.dataset.method = method;
 }
+select.addEventListener('change', () => showMethod(select.value));
+if (methods.length > 0) showMethod(methods[0]);
 document.body.dataset.rendered = 'true';
 `;
 
@@ -132,9 +153,11 @@ export function renderHtmlReport(model: ReportModel): string {
 ${notes ? `<ul>${notes}</ul>` : ''}
 <h2>Does synthetic ID data help? Baseline vs +SIO</h2>
 ${summaryTable(model.summary)}
-<div class="grid" id="auroc-bars"></div>
-<h2>ROC curves per OOD dataset</h2><div class="grid" id="roc"></div>
-<h2>Score histograms: ID vs OOD</h2><div class="grid" id="histograms"></div>
+<div id="auroc-bars"></div>
+<h2>Per method: ROC curves and score distributions</h2>
+<p><label>method <select id="method-select"></select></label> — dashed: baseline, solid: +SIO</p>
+<h3>ROC curves per OOD dataset</h3><div class="grid" id="roc"></div>
+<h3>Score histograms: ID test vs near- and far-OOD</h3><div class="grid" id="histograms"></div>
 <h2>Samples</h2><div class="images">${images}</div>
 <h2>Full tables</h2>${tables}
 <h2>Resolved config</h2><details><summary>config.yml</summary><pre>${escapeHtml(model.configYaml)}</pre></details>

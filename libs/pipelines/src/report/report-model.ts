@@ -42,11 +42,21 @@ export interface ReportTable {
 
 export interface RocChart {
   readonly dataset: string;
-  readonly curves: readonly { readonly label: string; readonly fpr: readonly number[]; readonly tpr: readonly number[] }[];
+  readonly curves: readonly {
+    readonly label: string;
+    /** `<trainer> / <postprocessor>`, the key of the report's method selector. */
+    readonly method: string;
+    readonly variant: 'baseline' | 'sio';
+    readonly fpr: readonly number[];
+    readonly tpr: readonly number[];
+  }[];
 }
 
 export interface HistogramChart {
   readonly title: string;
+  /** `<trainer> / <postprocessor>`, the key of the report's method selector. */
+  readonly method: string;
+  readonly variant: 'baseline' | 'sio';
   /** Bin centres. */
   readonly centers: readonly number[];
   readonly series: readonly { readonly label: string; readonly density: readonly number[] }[];
