@@ -36,3 +36,4 @@ export * from './benchmark/section.js';
 export * from './inspect/info.js';
 export * from './inspect/preview.js';
 export * from './inspect/open-target.js';
+export * from './preprocessors/section.js';

@@ -17,6 +17,7 @@ import { randomResizedCropPreprocessor } from './preprocessors/random-resized-cr
 import { horizontalFlipPreprocessor } from './preprocessors/horizontal-flip.js';
 import { toGrayscalePreprocessor, toRgbPreprocessor } from './preprocessors/channels.js';
 import { benchmarkConfigSection } from './benchmark/section.js';
+import { preprocessorConfigSection } from './preprocessors/section.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const dataDefinitions: readonly AnyComponentDefinition[] = [
@@ -43,6 +44,7 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
 /** Top-level config keys owned by the data library. */
 export const dataSections: readonly ConfigSection[] = [
   benchmarkConfigSection,
+  preprocessorConfigSection,
   schemaSection('data_dir', z.string().min(1).optional(), 'root for relative dataset paths (default: the working directory)'),
   schemaSection('cache_dir', z.string().min(1).optional(), 'where converted package data is cached (default: OODKIT_CACHE_DIR, else <project>/.cache/oodkit)'),
 ];

@@ -40,7 +40,8 @@ export const coreSections: readonly ConfigSection[] = [
   componentSection('pipeline', 'pipeline', 'what the run does: train, test_ood, feat_extract, ...'),
   componentSection('recorder', 'recorder', 'what is recorded during training'),
   componentSection('generator', 'generator', 'makes synthetic in-distribution images'),
-  componentSection('preprocessor', 'preprocessor', 'transforms applied to images before the network'),
+  // A fallback: @oodkit/data replaces it with the train/test chain form its pipelines read.
+  { ...componentSection('preprocessor', 'preprocessor', 'transforms applied to images before the network'), fallback: true },
 ];
 
 /** Core's own ContainerModule: the generic top-level config keys. Loaded by `createAppContainer`. */
