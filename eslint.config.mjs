@@ -46,6 +46,12 @@ export default [
           })),
         },
       ],
+    },
+  },
+  {
+    // typescript-eslint's rules exist only where its plugin is configured: TypeScript files.
+    files: ['**/*.ts', '**/*.mts', '**/*.cts'],
+    rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
