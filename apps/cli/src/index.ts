@@ -1,1 +1,3 @@
-export {};
+// What tools (docs generator, scripts) may reuse from the CLI: the built-in modules and the listing helpers.
+export { builtinModules } from './modules.js';
+export { describeComponent, formatArg, typeOfSchema, type ArgInfo, type ComponentInfo } from './commands/list.js';
