@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
 import { Rng, silentLogger, ComponentRegistry, componentModule } from '@oodkit/core';
 import { Container } from 'inversify';
-import { ArrayDataset, ConditionalVae, cvaeArgs, datasetFingerprint, generateSynthetic, sioDefinitions, stableStringify } from '../src/index.js';
+import { ArrayDataset, ConditionalVae, PerClassVae, cvaeArgs, datasetFingerprint, generateSynthetic, sioDefinitions, stableStringify } from '../src/index.js';
 
 let root: string;
 beforeAll(async () => {
@@ -67,6 +67,26 @@ describe('cvae generator', () => {
     expect(Array.from(await gen.sample(labels, Rng.fromSeed(4)))).toEqual(Array.from(px));
     gen.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
+describe('cvae per_class (default)', () => {
+  it('fits one model per class and returns each requested class in place', async () => {
+    const data = halves(120);
+    const gen = new PerClassVae(cvaeArgs.parse({ hidden: 16, latent: 2, epochs: 15, batch_size: 20, lr: 0.01 }));
+    const steps: number[] = [];
+    await gen.fit(data, { logger: silentLogger, onProgress: (p) => steps.push(p.step) });
+    // 2 classes × 60 images / 20 per batch × 15 epochs, numbered consecutively across the classes
+    expect(steps).toEqual(Array.from({ length: 90 }, (_, i) => i));
+    const labels = new Int32Array([1, 0, 1, 1, 0]);
+    const px = await gen.sample(labels, Rng.fromSeed(2));
+    for (let i = 0; i < labels.length; i++) {
+      const img = px.subarray(i * 16, (i + 1) * 16);
+      const top = img.subarray(0, 8).reduce((a, b) => a + b, 0) / 8;
+      const bottom = img.subarray(8).reduce((a, b) => a + b, 0) / 8;
+      expect(labels[i] === 0 ? top - bottom : bottom - top).toBeGreaterThan(100);
+    }
+    gen.dispose();
   });
 });
 

@@ -11,6 +11,10 @@ export const cvaeArgs = z.strictObject({
   lr: z.number().positive().default(1e-3).describe('Adam learning rate'),
   temperature: z.number().positive().default(1).describe('std of the prior when sampling (below 1 trades diversity for typicality)'),
   seed: z.number().int().default(0).describe('fixed by default, so every run of a benchmark shares one synthetic set (as SIO does)'),
+  conditioning: z
+    .enum(['per_class', 'concat'])
+    .default('per_class')
+    .describe('per_class: one VAE per class (class fidelity by construction); concat: one VAE with the one-hot label concatenated'),
 });
 export type CvaeArgs = z.infer<typeof cvaeArgs>;
 
@@ -168,10 +172,80 @@ export class ConditionalVae implements SyntheticGenerator {
   }
 }
 
+/**
+ * One VAE per class, each fitted on that class's images only, so a sample asked for class c can only
+ * look like class c. A single concat-conditioned VAE let its 16-d code carry the class and partly
+ * ignore the label (an independent LeNet recognised only ~30 % of its samples, BENCHMARKS.md); the
+ * per-class mixture costs the same epochs over the same images.
+ */
+export class PerClassVae implements SyntheticGenerator {
+  readonly name = 'cvae';
+  readonly settings: Readonly<Record<string, unknown>>;
+  private models: ConditionalVae[] = [];
+
+  constructor(private readonly args: CvaeArgs) {
+    this.settings = { ...args };
+  }
+
+  async fit(data: ImageDataset, options: { logger: Logger; onProgress?: (p: GeneratorProgress) => void }): Promise<void> {
+    this.dispose();
+    const size = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
+    const all = Int32Array.from({ length: data.length }, (_, i) => i);
+    const pixels = await data.readImages(all);
+    const totalSteps = (c: number[]) => c.reduce((a, n) => a + Math.ceil(n / this.args.batch_size), 0);
+    const counts = new Array<number>(data.numClasses).fill(0);
+    for (const label of data.labels) {
+      if (label < 0 || label >= data.numClasses) throw new DataError(`${data.name}: generator training needs ID labels in [0, ${data.numClasses}), found ${label}`);
+      counts[label]!++;
+    }
+    const steps = totalSteps(counts);
+    let done = 0;
+    for (let c = 0; c < data.numClasses; c++) {
+      if (counts[c] === 0) throw new DataError(`${data.name}: class ${c} has no training images; cannot fit its generator`);
+      const own = new Uint8Array(counts[c]! * size);
+      let k = 0;
+      for (let i = 0; i < data.length; i++) if (data.labels[i] === c) own.set(pixels.subarray(i * size, (i + 1) * size), size * k++);
+      // Every sample of this model has label c; the one-hot input is then constant, i.e. unconditional.
+      const subset = { name: `${data.name}-class${c}`, length: counts[c]!, imageShape: data.imageShape, numClasses: data.numClasses, labels: new Int32Array(counts[c]!).fill(c), readImages: async (idx: ArrayLike<number>) => {
+        const out = new Uint8Array(idx.length * size);
+        for (let i = 0; i < idx.length; i++) out.set(own.subarray(idx[i]! * size, (idx[i]! + 1) * size), i * size);
+        return out;
+      } };
+      const model = new ConditionalVae({ ...this.args, seed: this.args.seed + 1000 * (c + 1) });
+      const base = done;
+      await model.fit(subset, { logger: options.logger, onProgress: (p) => options.onProgress?.({ epoch: p.epoch, epochs: p.epochs, step: base + p.epoch * p.steps + p.step, steps: steps * this.args.epochs, loss: p.loss }) });
+      done += Math.ceil(counts[c]! / this.args.batch_size) * this.args.epochs;
+      this.models.push(model);
+    }
+  }
+
+  async sample(labels: Int32Array, rng: Rng): Promise<Uint8Array> {
+    if (this.models.length === 0) throw new Error('cvae: sample() before fit()');
+    let size = 0;
+    const parts: { c: number; positions: number[]; pixels: Uint8Array }[] = [];
+    for (let c = 0; c < this.models.length; c++) {
+      const positions: number[] = [];
+      for (let i = 0; i < labels.length; i++) if (labels[i] === c) positions.push(i);
+      if (positions.length === 0) continue;
+      const pixels = await this.models[c]!.sample(new Int32Array(positions.length).fill(c), rng.derive(`class-${c}`));
+      size = pixels.length / positions.length;
+      parts.push({ c, positions, pixels });
+    }
+    const out = new Uint8Array(labels.length * size);
+    for (const part of parts) part.positions.forEach((pos, k) => out.set(part.pixels.subarray(k * size, (k + 1) * size), pos * size));
+    return out;
+  }
+
+  dispose(): void {
+    for (const m of this.models) m.dispose();
+    this.models = [];
+  }
+}
+
 export const cvaeGenerator = defineComponent({
   kind: 'generator',
   name: 'cvae',
   description: 'Class-conditional VAE (dense, Bernoulli likelihood): fast, stable synthetic ID images for MNIST-scale data',
   args: cvaeArgs,
-  create: (args) => new ConditionalVae(args),
+  create: (args): SyntheticGenerator => (args.conditioning === 'per_class' ? new PerClassVae(args) : new ConditionalVae(args)),
 });
