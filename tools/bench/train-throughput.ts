@@ -1,7 +1,9 @@
 /**
  * Training and inference throughput (images/s) of the project's networks on the active compute
  * backend: `npm run bench:throughput -- [--out file] [--backend auto|wasm|cpu|tensorflow]
- * [--threads N] [--steps 5] [--warmup 2] [--nets lenet,resnet18_32x32]`.
+ * [--threads N] [--steps 5] [--warmup 2] [--nets lenet,resnet18_32x32] [--batch 128] [--train-batch N]`.
+ * `--train-batch` sets a smaller training batch where batch 128 does not fit the 4 GiB wasm32 heap
+ * (ResNet-18 at 32×32: see BENCHMARKS.md); inference always uses `--batch`.
  * One training step = forward in training mode + softmax cross-entropy + backward + SGD-momentum
  * update, on a fixed random batch; one inference step = forward in eval mode. Each figure is
  * batch / median step time over `--steps` timed steps after `--warmup` untimed ones.
@@ -17,15 +19,13 @@ import { lenet, lenetArgs, resnet18_32x32, resnet18_32x32Args } from '@oodkit/ne
 
 interface Workload {
   name: string;
-  batch: number;
-  build: (ctx: BuildContext) => Classifier;
+  build: (ctx: BuildContext) => Classifier | Promise<Classifier>;
 }
 
 const WORKLOADS: Record<string, Workload> = {
-  lenet: { name: 'lenet', batch: 128, build: (ctx) => lenet.create(lenetArgs.parse({}), ctx) },
+  lenet: { name: 'lenet', build: (ctx) => lenet.create(lenetArgs.parse({}), ctx) },
   resnet18_32x32: {
     name: 'resnet18_32x32',
-    batch: 128,
     build: (ctx) => resnet18_32x32.create(resnet18_32x32Args.parse({}), ctx),
   },
 };
@@ -38,6 +38,8 @@ const { values: opts } = parseArgs({
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
     nets: { type: 'string', default: 'lenet,resnet18_32x32' },
+    batch: { type: 'string', default: '128' },
+    'train-batch': { type: 'string' },
   },
 });
 
@@ -73,18 +75,21 @@ async function main() {
     const w = WORKLOADS[name];
     if (!w) throw new Error(`--nets: unknown network '${name}'; expected ${Object.keys(WORKLOADS).join(', ')}`);
     const ctx = { rng: rng.derive(name), logger, config: {}, registry: undefined } as unknown as BuildContext;
-    const net = w.build(ctx);
+    const net = await w.build(ctx);
     const [h, wd, c] = net.inputShape;
+    const batch = Number(opts.batch);
+    const trainBatch = Number(opts['train-batch'] ?? opts.batch);
     const dataRng = rng.derive(`${name}.data`);
-    const xs = new Float32Array(w.batch * h * wd * c).map(() => dataRng.normal());
-    const x = tf.tensor4d(xs, [w.batch, h, wd, c]);
-    const labels = Int32Array.from({ length: w.batch }, () => dataRng.int(0, net.numClasses));
+    const xs = new Float32Array(batch * h * wd * c).map(() => dataRng.normal());
+    const x = tf.tensor4d(xs, [batch, h, wd, c]);
+    const xTrain = trainBatch === batch ? x : tf.slice(x, [0, 0, 0, 0], [trainBatch, h, wd, c]);
+    const labels = Int32Array.from({ length: trainBatch }, () => dataRng.int(0, net.numClasses));
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), net.numClasses).toFloat();
     const opt = tf.train.momentum(0.01, 0.9);
     const vars = net.trainableVariables();
 
     const trainStep = () => {
-      const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(x, true)) as tf.Scalar, true, vars)!;
+      const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, net.forward(xTrain, true)) as tf.Scalar, true, vars)!;
       loss.dataSync();
       loss.dispose();
     };
@@ -93,7 +98,7 @@ async function main() {
       logits.dataSync();
       logits.dispose();
     };
-    logger.info(`${name}: timing ${warmup}+${steps} training steps, batch ${w.batch}`);
+    logger.info(`${name}: timing ${warmup}+${steps} training steps, batch ${trainBatch}`);
     trainStep(); // creates the optimizer's slots; from here on the tensor count must not move
     const before = tf.memory().numTensors;
     const train = timeSteps(trainStep, Math.max(0, warmup - 1), steps);
@@ -102,9 +107,10 @@ async function main() {
     const infer = timeSteps(inferStep, warmup, steps);
     const r = {
       network: name,
-      batch: w.batch,
-      train_images_per_s: (w.batch * 1000) / median(train),
-      infer_images_per_s: (w.batch * 1000) / median(infer),
+      batch,
+      train_batch: trainBatch,
+      train_images_per_s: (trainBatch * 1000) / median(train),
+      infer_images_per_s: (batch * 1000) / median(infer),
       train_step_ms: train.map((t) => Math.round(t * 10) / 10),
       infer_step_ms: infer.map((t) => Math.round(t * 10) / 10),
     };
@@ -114,7 +120,7 @@ async function main() {
     results.push(r);
     opt.dispose();
     net.dispose();
-    tf.dispose([x, y]);
+    tf.dispose([x, xTrain, y]);
   }
   const report = {
     tool: 'tools/bench/train-throughput.ts',
