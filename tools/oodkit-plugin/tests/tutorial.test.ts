@@ -136,10 +136,22 @@ describe('tutorial: add a method in ten minutes', () => {
       const path = join(root, 'plugins', name, file);
       writeFileSync(path, replaceFunction(readFileSync(path, 'utf8'), fn, tutorialSnippet(kind, name)));
     }
+    // The generated code with the tutorial's snippets type-checks under the workspace's strict settings
+    // (tsc runs beside the second test run).
+    writeFileSync(
+      join(root, 'tsconfig.check.json'),
+      JSON.stringify({ extends: './tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['plugins/*/src/**/*.ts', 'plugins/*/tests/**/*.ts'] }),
+    );
+    const tsc = join(workspace, 'node_modules', 'typescript', 'bin', 'tsc');
+    const typecheck = run(process.execPath, [tsc, '-p', join(root, 'tsconfig.check.json')], { cwd: root }).then(
+      () => '',
+      (error: { stdout: string }) => error.stdout,
+    );
     const after = await vitest();
     expect(after.results.filter((r) => r.status !== 'passed')).toEqual([]);
     expect(after.results).toHaveLength(2 * EXAMPLES.length);
     expect(after.code).toBe(0);
+    expect(await typecheck).toBe('');
   });
 
   it('oodkit list and eval-features pick up the new postprocessor through configs/plugins/margin.yml', async () => {
