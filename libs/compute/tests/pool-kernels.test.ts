@@ -11,6 +11,7 @@ const CASES = [
   { name: '3×3/2 same, odd size', shape: [1, 9, 11, 5], size: 3, stride: 2, pad: 'same' as const },
   { name: '3×3/1 same, overlapping windows', shape: [7, 7, 5, 3], size: 3, stride: 1, pad: 'same' as const },
   { name: '2×3/3 with explicit padding 1', shape: [1, 11, 13, 3], size: [2, 3] as [number, number], stride: 3, pad: 1 },
+  { name: '2×2/2 with −∞ and NaN windows', shape: [2, 6, 6, 2], size: 2, stride: 2, pad: 'valid' as const, special: true },
 ];
 
 describe('wasm MaxPoolGrad agrees with cpu, ties included', () => {
@@ -19,6 +20,10 @@ describe('wasm MaxPoolGrad agrees with cpu, ties included', () => {
       const size = tf.util.sizeFromShape(c.shape);
       // Rounded and relu'd: many ties (zeros, equal values) exercise the first-maximum rule.
       const xv = randomArray(size, `pool ${c.name}`).map((v) => Math.max(0, Math.round(v * 2) / 2));
+      if ('special' in c) {
+        for (let i = 0; i < 12; i++) xv[i] = Number.NEGATIVE_INFINITY; // a −∞ row: windows mixing −∞ with finite values
+        for (let i = 24; i < 30; i++) xv[i] = Number.NaN;
+      }
       const x = { values: xv, shape: c.shape };
       const f = (t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, c.size, c.stride, c.pad);
       const [ysh] = await onBackend('cpu', [x], (t) => f(t!));

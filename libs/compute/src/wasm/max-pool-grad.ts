@@ -39,25 +39,40 @@ export const maxPoolGradConfig: tf.KernelConfig = {
     const dys = view(wasm, dy);
     const best = new Float32Array(C);
     const where = new Int32Array(C);
+    const padTop = info.padInfo.top;
+    const padLeft = info.padInfo.left;
     for (let b = 0; b < batchSize; b++) {
       for (let oy = 0; oy < outHeight; oy++) {
-        const y0 = oy * strideHeight - info.padInfo.top;
-        const yMin = Math.max(0, y0);
+        const y0 = oy * strideHeight - padTop;
+        const yMin = y0 < 0 ? 0 : y0;
         const yMax = Math.min(inHeight, y0 + fh);
         for (let ox = 0; ox < outWidth; ox++) {
-          const x0 = ox * strideWidth - info.padInfo.left;
-          const xMin = Math.max(0, x0);
+          const x0 = ox * strideWidth - padLeft;
+          const xMin = x0 < 0 ? 0 : x0;
           const xMax = Math.min(inWidth, x0 + fw);
-          best.fill(Number.NEGATIVE_INFINITY);
-          where.fill(-1);
+          if (yMin >= yMax || xMin >= xMax) continue;
+          // The first window position seeds the running maxima (no per-window fill).
+          let first = true;
           for (let y = yMin; y < yMax; y++) {
-            for (let x = xMin; x < xMax; x++) {
-              const base = ((b * inHeight + y) * inWidth + x) * C;
-              for (let c = 0; c < C; c++) {
-                const v = xs[base + c]!;
-                if (v > best[c]!) {
-                  best[c] = v;
-                  where[c] = base + c;
+            let base = ((b * inHeight + y) * inWidth + xMin) * C;
+            for (let x = xMin; x < xMax; x++, base += C) {
+              if (first) {
+                for (let c = 0; c < C; c++) {
+                  const v = xs[base + c]!;
+                  // As cpu: the running max starts at −∞ and only a strict '>' wins, so NaN and −∞
+                  // never become the argmax.
+                  const wins = v > Number.NEGATIVE_INFINITY;
+                  best[c] = wins ? v : Number.NEGATIVE_INFINITY;
+                  where[c] = wins ? base + c : -1;
+                }
+                first = false;
+              } else {
+                for (let c = 0; c < C; c++) {
+                  const v = xs[base + c]!;
+                  if (v > best[c]!) {
+                    best[c] = v;
+                    where[c] = base + c;
+                  }
                 }
               }
             }
