@@ -130,7 +130,8 @@ async function tryBackend(name: BackendName, threads: number): Promise<string | 
       if (missing) return missing;
     } else if (name === 'wasm') {
       prepareWasm();
-      if (!tf.findBackend('wasm') && threads > 1) return await startThreadedWasm(threads);
+      // (not findBackend: that would start initialising the single-threaded module as a side effect)
+      if (!('wasm' in tf.engine().registry) && threads > 1) return await startThreadedWasm(threads);
     }
     if (tf.getBackend() !== name || !tf.findBackend(name)) {
       const ok = await tf.setBackend(name);
