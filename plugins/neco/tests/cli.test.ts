@@ -82,4 +82,11 @@ describe('neco through the oodkit CLI (loaded as a plugin, not a built-in)', () 
     const farRow = csv.split('\n').find((l) => l.startsWith('far,'))!;
     expect(Number(farRow.split(',')[2])).toBeGreaterThan(95); // AUROC ×100
   });
+
+  it('configs/bench/with-plugin.yml puts neco into the benchmark matrix (validated against the registries)', async () => {
+    // `config print` validates first (exit 2 on an unknown postprocessor), then prints the merged config.
+    const { stdout } = await oodkit(['config', 'print', '--config', 'configs/bench/default.yml', 'configs/bench/with-plugin.yml']);
+    expect(stdout).toMatch(/plugin-neco/);
+    expect(stdout).toMatch(/- neco\n/);
+  });
 });
