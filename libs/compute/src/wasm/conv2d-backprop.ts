@@ -91,17 +91,19 @@ export function setConvBackpropRoutes(next: Partial<typeof routes>): typeof rout
 function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   if (routes.input !== 'auto') return routes.input;
   // The transposed-conv route multiplies inH·inW/(outH·outW) times more terms than there are
-  // (inserted zeros, or a big padded frame around a small output), and re-packs a reversed copy of
-  // the filter on every call; measured (BENCHMARKS.md) it only wins for stride 1 and small filters.
-  const smallFilter = g.kH * g.kW * g.inC * g.outC <= 65_536;
-  return g.strideH === 1 && g.strideW === 1 && smallFilter && g.inH * g.inW <= 2 * g.outH * g.outW ? 'conv' : 'gemm';
+  // (inserted zeros at stride > 1, or a big padded frame around a small output as in LeNet's last
+  // conv). Measured per layer (BENCHMARKS.md): at stride 1 it beats GEMM + col2im or ties.
+  return g.strideH === 1 && g.strideW === 1 && g.inH * g.inW <= 2 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
 function filterRoute(g: ConvGeometry): 'conv' | 'gemm' {
   if (routes.filter !== 'auto') return routes.filter;
-  // im2col copies rows of Ci floats; with few input channels (LeNet) that bookkeeping dominates and
-  // XNNPACK's indirection-based route is several times faster.
-  return g.inC >= 16 ? 'gemm' : 'conv';
+  // Measured per layer (BENCHMARKS.md): XNNPACK's indirection-based route wins with few input channels
+  // (im2col would copy rows of only Ci floats) and on large outputs (16×16 and up); im2col + GEMM wins
+  // for 1×1 kernels and small outputs, where the transposed-input conv has tiny output images.
+  if (g.inC < 16) return 'conv';
+  if (g.kH * g.kW === 1) return 'gemm';
+  return g.outH * g.outW >= 256 ? 'conv' : 'gemm';
 }
 
 export function conv2dBackpropFilterImpl(
