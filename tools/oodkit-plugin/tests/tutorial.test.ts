@@ -54,7 +54,8 @@ function linkNodeModules(): void {
   const real = join(workspace, 'node_modules');
   const mine = join(root, 'node_modules');
   mkdirSync(join(mine, '@oodkit'), { recursive: true });
-  for (const entry of readdirSync(real)) if (entry !== '@oodkit') symlinkSync(join(real, entry), join(mine, entry));
+  // Dot entries (.vite, .cache, ...) stay out: the nested runs must not write caches into the real tree.
+  for (const entry of readdirSync(real)) if (entry !== '@oodkit' && !entry.startsWith('.')) symlinkSync(join(real, entry), join(mine, entry));
   for (const entry of readdirSync(join(real, '@oodkit'))) symlinkSync(realpathSync(join(real, '@oodkit', entry)), join(mine, '@oodkit', entry));
 }
 
