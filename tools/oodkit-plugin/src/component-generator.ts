@@ -86,9 +86,19 @@ export function writeComponentPlugin(tree: Tree, kind: PluginKind, options: Comp
   return { projectRoot, packageName, registeredName, configFile: `configs/plugins/${n.fileName}.yml` };
 }
 
+/** Whether npm's `workspaces` patterns (only `dir`, `dir/*` forms) cover `projectRoot`. */
+export function inWorkspaces(tree: Tree, projectRoot: string): boolean {
+  const pkg = JSON.parse(tree.read('package.json', 'utf-8') ?? '{}') as { workspaces?: string[] | { packages?: string[] } };
+  const patterns = Array.isArray(pkg.workspaces) ? pkg.workspaces : (pkg.workspaces?.packages ?? []);
+  return patterns.some((p) => (p.endsWith('/*') ? dirname(projectRoot) === p.slice(0, -2) : projectRoot === p));
+}
+
 function makeGenerator(kind: PluginKind) {
   return async function generator(tree: Tree, options: ComponentGeneratorSchema): Promise<GeneratorCallback> {
     const made = writeComponentPlugin(tree, kind, options);
+    if (!inWorkspaces(tree, made.projectRoot)) {
+      console.warn(`\nwarning: ${made.projectRoot} is not matched by the root package.json "workspaces": npm will not link ${made.packageName}; add the folder there, or name it by path in plugins: [...]`);
+    }
     return () => {
       // The package joins the npm workspace (plugins/*) only once npm links it into node_modules.
       if (!options.skipInstall) installPackagesTask(tree, true);

@@ -73,3 +73,16 @@ describe('writeComponentPlugin', () => {
     }
   });
 });
+
+describe('inWorkspaces', () => {
+  it('matches the dir/* and exact patterns of the root package.json', async () => {
+    const { inWorkspaces } = await import('../src/index.js');
+    writeFileSync(join(root, 'package.json'), JSON.stringify({ workspaces: ['libs/*', 'plugins/*', 'tools/oodkit-plugin'] }));
+    const tree = newTree();
+    expect(inWorkspaces(tree, 'plugins/a')).toBe(true);
+    expect(inWorkspaces(tree, 'libs/b')).toBe(true);
+    expect(inWorkspaces(tree, 'tools/oodkit-plugin')).toBe(true);
+    expect(inWorkspaces(tree, 'plugins/deep/c')).toBe(false);
+    expect(inWorkspaces(tree, 'elsewhere/d')).toBe(false);
+  });
+});
