@@ -122,8 +122,31 @@ async function resolveAuto(threads: number): Promise<Omit<ComputeInfo, 'threads'
   throw new OodkitError(`no compute backend could start: ${skipped.join('; ')}`);
 }
 
+/**
+ * Emscripten's wasm glue installs process-wide 'uncaughtException'/'unhandledRejection' handlers that
+ * rethrow from inside its minified one-line bundle, so any later crash of oodkit printed ~50 KB of
+ * that bundle instead of the error. Handlers added while a backend starts are removed again.
+ */
+async function withoutEmscriptenHandlers<T>(start: () => Promise<T>): Promise<T> {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  try {
+    return await start();
+  } finally {
+    for (const event of events) {
+      for (const listener of process.listeners(event)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
+      }
+    }
+  }
+}
+
 /** Makes `name` the active backend; returns why it cannot be used, or undefined on success. */
 async function tryBackend(name: BackendName, threads: number): Promise<string | undefined> {
+  return withoutEmscriptenHandlers(() => startBackend(name, threads));
+}
+
+async function startBackend(name: BackendName, threads: number): Promise<string | undefined> {
   try {
     if (name === 'tensorflow') {
       const missing = await loadNative();
