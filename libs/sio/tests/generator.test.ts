@@ -85,6 +85,7 @@ describe('cvae per_class (default)', () => {
       const top = img.subarray(0, 8).reduce((a, b) => a + b, 0) / 8;
       const bottom = img.subarray(8).reduce((a, b) => a + b, 0) / 8;
       expect(labels[i] === 0 ? top - bottom : bottom - top).toBeGreaterThan(100);
+      expect(Math.max(...img)).toBe(255); // contrast stretch (default)
     }
     gen.dispose();
   });
