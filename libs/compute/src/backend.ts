@@ -128,16 +128,12 @@ async function resolveAuto(threads: number): Promise<Omit<ComputeInfo, 'threads'
  * that bundle instead of the error. Handlers added while a backend starts are removed again.
  */
 async function withoutEmscriptenHandlers<T>(start: () => Promise<T>): Promise<T> {
-  const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const before = { exception: new Set(process.listeners('uncaughtException')), rejection: new Set(process.listeners('unhandledRejection')) };
   try {
     return await start();
   } finally {
-    for (const event of events) {
-      for (const listener of process.listeners(event)) {
-        if (!before.get(event)!.has(listener)) process.removeListener(event, listener as (...args: unknown[]) => void);
-      }
-    }
+    for (const listener of process.listeners('uncaughtException')) if (!before.exception.has(listener)) process.removeListener('uncaughtException', listener);
+    for (const listener of process.listeners('unhandledRejection')) if (!before.rejection.has(listener)) process.removeListener('unhandledRejection', listener);
   }
 }
 

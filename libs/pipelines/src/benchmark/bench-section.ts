@@ -78,13 +78,19 @@ export function benchTrainers(section: BenchSection): { name: string; args: Reco
   return section.trainers.map((ref) => (typeof ref === 'string' ? { name: ref, args: {} } : { name: ref.name, args: ref.args ?? {} }));
 }
 
-/** Schema problems plus every trainer and postprocessor checked against its registry. */
+/**
+ * Schema problems plus every trainer and postprocessor checked against its registry — the names are
+ * checked even when other keys of the section are wrong, so one pass reports everything.
+ */
 export function validateBenchSection(value: unknown, registry: ComponentRegistry): ConfigIssue[] {
   const parsed = benchSectionSchema.safeParse(value);
-  if (!parsed.success) return zodIssuesToConfigIssues(parsed.error, 'bench', benchSectionSchema);
-  const issues: ConfigIssue[] = [];
-  benchTrainers(parsed.data).forEach((t, i) => issues.push(...registry.validate('trainer', t, `bench.trainers.${i}`)));
-  benchPostprocessors(parsed.data).forEach((p, i) =>
+  const issues: ConfigIssue[] = parsed.success ? [] : zodIssuesToConfigIssues(parsed.error, 'bench', benchSectionSchema);
+  const raw = (value ?? {}) as { trainers?: unknown; postprocessors?: unknown };
+  const trainers = parsed.success ? parsed.data.trainers : z.array(componentRef).safeParse(raw.trainers).data;
+  const postprocessors = parsed.success ? parsed.data.postprocessors : z.array(postprocessorRef).safeParse(raw.postprocessors).data;
+  const section = { trainers: trainers ?? [], postprocessors: postprocessors ?? [], aps: true } as unknown as BenchSection;
+  benchTrainers(section).forEach((t, i) => issues.push(...registry.validate('trainer', t, `bench.trainers.${i}`)));
+  benchPostprocessors(section).forEach((p, i) =>
     issues.push(...registry.validate('postprocessor', { name: p.name, args: p.args }, `bench.postprocessors.${i}`)),
   );
   return issues;

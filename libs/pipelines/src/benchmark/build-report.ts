@@ -33,7 +33,7 @@ export function downsample(xs: ArrayLike<number>, ys: ArrayLike<number>, n: numb
 }
 
 /** Densities of each series over shared bins spanning the 0.5–99.5 % quantiles of all values. */
-export function histogram(series: readonly { label: string; values: Float64Array }[], bins: number): Omit<HistogramChart, 'title'> {
+export function histogram(series: readonly { label: string; values: Float64Array }[], bins: number): Pick<HistogramChart, 'centers' | 'series'> {
   const all = Float64Array.from(series.flatMap((s) => Array.from(s.values))).sort();
   const q = (p: number) => all[Math.min(all.length - 1, Math.max(0, Math.floor(p * (all.length - 1))))]!;
   let lo = q(0.005);
