@@ -101,7 +101,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
   const loaded: LoadedBenchmark = bench.limits ? await loadBenchmark(benchmarkSpec, registry, buildCtx) : fullBenchmark;
 
   const outDir = resolve(typeof config.output_dir === 'string' ? config.output_dir : 'results', typeof config.exp_name === 'string' ? config.exp_name : `bench_${loaded.config.name}`);
-  const unlock = await lockResultsDir(outDir);
+  const unlock = await lockResultsDir(outDir, logger);
   try {
     await saveResolvedConfig(outDir, config);
     const backend = ((config.compute as { backend?: BackendName | 'auto' } | undefined)?.backend ?? 'auto') as BackendName | 'auto';
@@ -259,7 +259,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     if (failures.length > 0) await writeFileAtomic(join(outDir, 'failures.json'), `${JSON.stringify(failures, null, 2)}\n`);
     return { outDir, summary, cells, failures, reportPath };
   } finally {
-    await unlock();
+    await unlock().catch((error: Error) => logger.warn(`releasing the results-folder lock: ${error.message}`));
   }
 }
 
