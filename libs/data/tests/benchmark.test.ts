@@ -55,9 +55,9 @@ describe('benchmarks', () => {
     await expect(resolveBenchmarkValue('nope')).rejects.toThrow(/no benchmark file .*nope\.yml/);
   });
 
-  it('the data library owns the benchmark, data_dir and cache_dir config keys', async () => {
+  it('the data library owns the benchmark, preprocessor, data_dir and cache_dir config keys', async () => {
     const { dataSections } = await import('../src/module.js');
-    expect(dataSections.map((s) => s.key)).toEqual(['benchmark', 'data_dir', 'cache_dir']);
+    expect(dataSections.map((s) => s.key)).toEqual(['benchmark', 'preprocessor', 'data_dir', 'cache_dir']);
     const cache = dataSections.find((s) => s.key === 'cache_dir')!;
     expect(cache.validate('/tmp/c', { registry, config: {} })).toEqual([]);
     expect(cache.validate(3, { registry, config: {} })[0].path).toBe('cache_dir');
