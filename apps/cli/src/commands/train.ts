@@ -51,7 +51,7 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Tra
   const { app, config } = await loadRun({ files: options.config, overrides: options.overrides ?? [], builtins: builtinModules });
   const value = config.value;
   const logger = options.logger ?? createLogger((value.log_level as LogLevel | undefined) ?? 'info', 'train');
-  let lastGeneratorEpoch = -1;
+  let lastDecile = -1;
   const summary = await runTraining(value, {
     registry: app.registry,
     logger,
@@ -59,9 +59,11 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Tra
     runDir: options.runDir,
     hooks: loggingHooks(logger, options.hooks),
     onGenerator: (p) => {
-      if (p.step + 1 === p.steps && p.epoch !== lastGeneratorEpoch) {
-        lastGeneratorEpoch = p.epoch;
-        logger.info(`generator epoch ${p.epoch + 1}/${p.epochs}: loss ${p.loss.toFixed(2)}`);
+      // Steps run over all classes of a per-class generator: report every tenth of the whole job.
+      const decile = Math.floor((10 * (p.step + 1)) / p.steps);
+      if (decile !== lastDecile) {
+        lastDecile = decile;
+        logger.info(`generator training ${decile * 10}% (loss ${p.loss.toFixed(2)})`);
       }
     },
   });
