@@ -196,7 +196,10 @@ describe('tutorial: add a method in ten minutes', () => {
   it('`nx g @oodkit/nx-plugin:postprocessor` resolves through generators.json (dry run)', async () => {
     const nx = join(workspace, 'node_modules', 'nx', 'dist', 'bin', 'nx.js');
     const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
-    const { stdout } = await run(process.execPath, [nx, 'g', '@oodkit/nx-plugin:postprocessor', 'dry-run-check', '--dry-run', '--skipInstall'], { cwd: workspace, env });
+    const { stdout: raw } = await run(process.execPath, [nx, 'g', '@oodkit/nx-plugin:postprocessor', 'dry-run-check', '--dry-run', '--skipInstall'], { cwd: workspace, env });
+    // CI=true makes nx colour its output; compare the text only.
+    // eslint-disable-next-line no-control-regex
+    const stdout = raw.replace(/\u001b\[[0-9;]*m/g, '');
     expect(stdout).toContain('CREATE plugins/dry-run-check/src/dry-run-check.ts');
     expect(stdout).toContain('CREATE configs/plugins/dry-run-check.yml');
     expect(existsSync(join(workspace, 'plugins', 'dry-run-check'))).toBe(false);
