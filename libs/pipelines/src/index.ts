@@ -10,3 +10,4 @@ export * from './benchmark/limits.js';
 export * from './benchmark/summary.js';
 export * from './benchmark/build-report.js';
 export * from './benchmark/run-benchmark.js';
+export * from './stages/index.js';

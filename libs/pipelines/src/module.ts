@@ -1,9 +1,17 @@
 import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
 import { benchConfigSection } from './benchmark/bench-section.js';
+import { benchmarkPipeline, featExtractPipeline, testAccPipeline, testOodPipeline, trainOePipeline } from './stages/index.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [trainPipeline];
+export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
+  trainPipeline,
+  trainOePipeline,
+  testAccPipeline,
+  featExtractPipeline,
+  testOodPipeline,
+  benchmarkPipeline,
+];
 
 /** Top-level config keys this library owns. */
 export const pipelinesSections: readonly ConfigSection[] = [

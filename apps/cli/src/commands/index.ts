@@ -7,6 +7,7 @@ import { registerTrain } from './train.js';
 import { registerFeatExtract } from './feat-extract.js';
 import { registerData } from './data.js';
 import { registerBench } from './bench.js';
+import { registerRun } from './run.js';
 
 /** Each subcommand file exports one registrar; add it here. */
 export type CommandRegistrar = (program: Command) => void;
@@ -20,4 +21,5 @@ export const commandRegistrars: readonly CommandRegistrar[] = [
   registerFeatExtract,
   registerData,
   registerBench,
+  registerRun,
 ];

@@ -1,0 +1,15 @@
+import { z } from 'zod';
+import { defineComponent } from '@oodkit/core';
+import { runBenchmark } from '../benchmark/run-benchmark.js';
+import type { RunnablePipeline } from './common.js';
+
+/** The matrix of the `bench:` section as a pipeline (`oodkit bench` is this with default files). */
+export const benchmarkPipeline = defineComponent({
+  kind: 'pipeline',
+  name: 'benchmark',
+  description: 'trainers × {baseline, +SIO} × seeds × postprocessors over one benchmark (the bench: section); cached, resumable',
+  args: z.strictObject({}),
+  create: (_args, ctx): RunnablePipeline => ({
+    run: (options = {}) => runBenchmark(ctx.config as Record<string, unknown>, { registry: ctx.registry, logger: options.logger ?? ctx.logger, onEvent: options.onEvent }),
+  }),
+});

@@ -1,0 +1,6 @@
+export * from './common.js';
+export * from './test-acc.js';
+export * from './feat-extract.js';
+export * from './test-ood.js';
+export * from './benchmark.js';
+export * from './train-oe.js';

@@ -1,0 +1,80 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Rng, createOodkitContainer, registryOf, silentLogger, type ComponentRegistry } from '@oodkit/core';
+import { computeModule, initCompute } from '@oodkit/compute';
+import { dataModule, loadBenchmark, resolveBenchmarkValue } from '@oodkit/data';
+import { networksModule } from '@oodkit/networks';
+import { postprocessorsModule } from '@oodkit/postprocessors';
+import { trainersModule } from '@oodkit/trainers';
+import { FeatureFolder, evaluatorsModule } from '@oodkit/evaluators';
+import { sioModule } from '@oodkit/sio';
+import { limitBenchmark, pipelinesModule, type RunnablePipeline } from '../src/index.js';
+
+/** The registered OpenOOD-style stages, each built from a config by `pipeline: {name, args}`. */
+describe('registered pipelines: train → test_acc, feat_extract, test_ood', () => {
+  let dir: string;
+  let registry: ComponentRegistry;
+  let base: Record<string, unknown>;
+  let checkpoint: string;
+
+  const build = (config: Record<string, unknown>) =>
+    registry.build<RunnablePipeline>('pipeline', config.pipeline as never, { logger: silentLogger, rng: Rng.fromSeed(0), config }, 'pipeline');
+
+  beforeAll(async () => {
+    await initCompute({ backend: 'wasm' });
+    dir = mkdtempSync(join(tmpdir(), 'oodkit-stages-'));
+    registry = registryOf(createOodkitContainer([computeModule, dataModule, networksModule, postprocessorsModule, trainersModule, evaluatorsModule, sioModule, pipelinesModule]));
+    const raw = (await resolveBenchmarkValue('mnist')) as Record<string, unknown>;
+    const full = await loadBenchmark(raw, registry, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
+    const benchmark = limitBenchmark(raw, full, { train: 512, val: 128, test: 256, ood: 128 });
+    base = { benchmark, seed: 0, output_dir: dir, network: { name: 'lenet', args: { num_classes: 10, in_channels: 1 } } };
+    const trainer = await build({ ...base, exp_name: 'trained', trainer: { name: 'base' }, train: { epochs: 1, batch_size: 64, val_batch_size: 128 }, pipeline: { name: 'train' } });
+    await trainer.run({ logger: silentLogger });
+    checkpoint = join(dir, 'trained', 'checkpoints', 'last.ckpt');
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('test_acc equals the accuracy recomputed from the feature folder logits (z·Wᵀ + b)', async () => {
+    const acc = (await build({ ...base, exp_name: 'acc', pipeline: { name: 'test_acc', args: { checkpoint } } }).then((p) => p.run())) as { accuracy: number; count: number };
+    await build({ ...base, exp_name: 'feats', pipeline: { name: 'feat_extract', args: { checkpoint } } }).then((p) => p.run());
+    const folder = await FeatureFolder.open(join(dir, 'feats'));
+    const test = await folder.split('test');
+    const { weight, bias, numClasses: c, featureDim: d } = folder.finalLayer;
+    let correct = 0;
+    for (let i = 0; i < test.count; i++) {
+      let best = -Infinity;
+      let arg = -1;
+      for (let k = 0; k < c; k++) {
+        let v = bias[k]!;
+        for (let j = 0; j < d; j++) v += test.features[i * d + j]! * weight[k * d + j]!;
+        if (v > best) [best, arg] = [v, k];
+      }
+      if (arg === test.labels[i]) correct++;
+    }
+    expect(acc.count).toBe(256);
+    expect(acc.accuracy).toBeCloseTo((100 * correct) / test.count, 6);
+    expect(JSON.parse(readFileSync(join(dir, 'acc', 'test_acc.json'), 'utf8')).accuracy).toBe(acc.accuracy);
+  });
+
+  it('test_ood gives the same metrics from the checkpoint as from its feature folder, and runs ODIN through the network', async () => {
+    await build({ ...base, exp_name: 'feats2', pipeline: { name: 'feat_extract', args: { checkpoint } } }).then((p) => p.run());
+    type Result = { rows: { dataset: string; AUROC: number; 'FPR@95': number }[]; idAccuracy: number };
+    const viaNet = (await build({ ...base, exp_name: 'ood_net', postprocessor: { name: 'msp' }, pipeline: { name: 'test_ood', args: { checkpoint } } }).then((p) => p.run())) as Result;
+    const viaFeat = (await build({ ...base, exp_name: 'ood_feat', postprocessor: { name: 'msp' }, pipeline: { name: 'test_ood', args: { features: join(dir, 'feats2') } } }).then((p) => p.run())) as Result;
+    expect(viaNet.rows.map((r) => r.dataset)).toEqual(viaFeat.rows.map((r) => r.dataset));
+    viaNet.rows.forEach((r, i) => expect(r.AUROC).toBeCloseTo(viaFeat.rows[i]!.AUROC, 9));
+    expect(viaNet.idAccuracy).toBeCloseTo(viaFeat.idAccuracy, 9);
+    const odin = (await build({ ...base, exp_name: 'ood_odin', postprocessor: { name: 'odin' }, pipeline: { name: 'test_ood', args: { checkpoint } } }).then((p) => p.run())) as Result;
+    expect(odin.rows.find((r) => r.dataset === 'nearood')!.AUROC).toBeGreaterThan(0);
+    await expect(
+      build({ ...base, exp_name: 'bad', postprocessor: { name: 'odin' }, pipeline: { name: 'test_ood', args: { features: join(dir, 'feats2') } } }).then((p) => p.run()),
+    ).rejects.toThrow(/needs the network/);
+  });
+
+  it('train_oe refuses a config without an outlier set before training', async () => {
+    await expect(build({ ...base, trainer: { name: 'oe' }, pipeline: { name: 'train_oe' } })).rejects.toThrow(/train\.outlier/);
+  });
+});
