@@ -79,7 +79,10 @@ describe('initCompute backend resolution', () => {
 
   it('a process that used the threaded wasm build exits by itself', () => {
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'exit-after-wasm.ts');
-    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 90_000 });
+    // From the repository root, so tsx applies the root tsconfig (experimentalDecorators) to every lib
+    // the fixture imports, also when the test runs from this project's folder (nx run-many -t test).
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+    const child = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: root, encoding: 'utf8', timeout: 90_000 });
     expect(child.error).toBeUndefined(); // a timeout (hung pool threads) shows up here
     expect(child.status).toBe(0);
     expect(child.stdout).toContain('threads=2');
