@@ -1,5 +1,8 @@
 import { resolve } from 'node:path';
-import type { Logger } from '@oodkit/core';
+import { z } from 'zod';
+import { Rng, type BuildContext, type Classifier, type Logger } from '@oodkit/core';
+import { loadBenchmark, type LoadedBenchmark } from '@oodkit/data';
+import { loadTrainedNetwork } from '../train/restore.js';
 import type { BenchEvent } from '../benchmark/run-benchmark.js';
 
 /** What every registered pipeline offers: `oodkit run` builds `pipeline: {name, args}` and calls `run`. */
@@ -17,4 +20,25 @@ export interface PipelineRunOptions {
 export function runDirOf(config: Readonly<Record<string, unknown>>, fallback: string): string {
   const base = typeof config.output_dir === 'string' ? config.output_dir : 'results';
   return resolve(base, typeof config.exp_name === 'string' ? config.exp_name : fallback);
+}
+
+/** Args of the stages that start from a trained checkpoint. */
+export const checkpointArgs = {
+  checkpoint: z.string().min(1).describe('a .ckpt written by the train pipeline'),
+};
+
+/** Runs `use` with the checkpoint's network and the config's benchmark; the network is disposed after. */
+export async function withTrainedNetwork<T>(
+  ctx: BuildContext,
+  checkpoint: string,
+  logger: Logger,
+  use: (network: Classifier, bench: LoadedBenchmark) => Promise<T>,
+): Promise<T> {
+  const { network } = await loadTrainedNetwork(checkpoint, ctx.registry, logger);
+  try {
+    const bench = await loadBenchmark(ctx.config.benchmark, ctx.registry, { logger, rng: Rng.fromSeed(0), config: ctx.config });
+    return await use(network, bench);
+  } finally {
+    network.dispose();
+  }
 }
