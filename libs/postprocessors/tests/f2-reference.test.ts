@@ -1,51 +1,24 @@
-import { readFileSync } from 'node:fs';
-import { initCompute, tf } from '@oodkit/compute';
-import { createOodkitContainer, registryOf, Rng, silentLogger, type FeatureSplit, type Postprocessor, type ScoreResult } from '@oodkit/core';
+import { initCompute } from '@oodkit/compute';
+import { createOodkitContainer, registryOf, type ScoreResult } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { postprocessorsModule } from '../src/module.js';
-import { expectClose } from './math-fixtures.js';
+import { expectClose, referenceScorer } from './math-fixtures.js';
 
 /**
  * Agreement with an independent numpy/scipy/sklearn implementation of OpenOOD v1.5's formulas
  * (fixtures/f2_reference.py → fixtures/f2-reference.json): 160 train / 60 val / 40 test, D = 8, C = 4.
  */
-interface Reference {
-  C: number;
-  D: number;
-  weight: number[];
-  bias: number[];
-  train: number[];
-  train_labels: number[];
-  val: number[];
-  val_labels: number[];
-  test: number[];
-  expected: Record<string, number[]>;
-}
-const ref = JSON.parse(readFileSync(new URL('./fixtures/f2-reference.json', import.meta.url), 'utf8')) as Reference;
-const split = (name: string, f: number[], labels: number[]): FeatureSplit => ({
-  name,
-  count: labels.length,
-  dim: ref.D,
-  features: Float32Array.from(f),
-  labels: Int32Array.from(labels),
-});
-const model = { finalLayer: { numClasses: ref.C, featureDim: ref.D, weight: Float32Array.from(ref.weight), bias: Float32Array.from(ref.bias) } };
-const data = { train: split('train', ref.train, ref.train_labels), val: split('val', ref.val, ref.val_labels) };
 const registry = registryOf(createOodkitContainer([postprocessorsModule]));
-const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
+const { ref, score: fitAndScoreTest } = referenceScorer('f2-reference.json', registry);
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
 });
 
 async function score(name: string, args: Record<string, unknown>): Promise<ScoreResult> {
-  const pp = await registry.build<Postprocessor>('postprocessor', { name, args }, ctx);
-  await pp.setup(model, data);
-  const features = tf.tensor2d(ref.test, [ref.test.length / ref.D, ref.D]);
-  const r = await pp.score({ features });
-  features.dispose();
+  const { pp, result } = await fitAndScoreTest(name, args);
   pp.dispose?.();
-  return r;
+  return result;
 }
 
 describe('F2 agreement with the numpy/scipy/sklearn reference', () => {

@@ -2,6 +2,7 @@ import { initCompute, tf } from '@oodkit/compute';
 import { createOodkitContainer, registryOf, Rng, silentLogger, type FeatureSplit, type Postprocessor } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { postprocessorsModule } from '../src/module.js';
+import { classSignalSplit, expectGridInsideSchema } from './math-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
@@ -10,27 +11,14 @@ beforeAll(async () => {
 const F2_METHODS = ['vim', 'knn', 'she', 'gradnorm', 'openmax', 'relation', 'nnguide', 'fdbd', 'nci', 'vra', 'residual'];
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
-function splitOf(name: string, rng: Rng, n: number, d: number, c: number): FeatureSplit {
-  const features = new Float32Array(n * d);
-  const labels = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % c;
-    for (let j = 0; j < d; j++) features[i * d + j] = Math.max(0, rng.normal(j % c === labels[i] ? 3 : 0.5, 1));
-  }
-  return { name, count: n, dim: d, features, labels };
-}
+const splitOf = (name: string, rng: Rng, n: number, d: number, c: number): FeatureSplit => classSignalSplit(name, rng, n, d, c, 3);
 
 describe('registered postprocessors (F2 set)', () => {
   const registry = registryOf(createOodkitContainer([postprocessorsModule]));
 
   it('are all registered with valid defaults and grids inside their schemas', () => {
     for (const name of F2_METHODS) {
-      const def = registry.get('postprocessor', name);
-      const defaults = def.args.parse({});
-      for (const [key, values] of Object.entries(def.grid ?? {})) {
-        expect(Object.keys(def.args.shape), `${name}.${key}`).toContain(key);
-        for (const v of values as unknown[]) expect(def.args.safeParse({ ...defaults, [key]: v }).success, `${name}.${key}=${v}`).toBe(true);
-      }
+      expectGridInsideSchema(registry, name);
       expect(registry.validate('postprocessor', { name, args: { nope: 1 } })[0]?.message).toMatch(/unknown key 'nope'/);
     }
   });

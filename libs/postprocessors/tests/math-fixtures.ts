@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { tf } from '@oodkit/compute';
-import type { FeatureSplit, FinalLayer, Postprocessor, PostprocessorSetupData, ScoreResult, ScoringModel } from '@oodkit/core';
+import { expect } from 'vitest';
+import { Rng, silentLogger } from '@oodkit/core';
+import type { ComponentRegistry, FeatureSplit, FinalLayer, Postprocessor, PostprocessorSetupData, ScoreResult, ScoringModel } from '@oodkit/core';
 
 /** Final layer from rows of W [C][D] and b [C]. */
 export function finalLayer(weight: number[][], bias: number[]): FinalLayer {
@@ -93,3 +96,67 @@ export const mdsLayer = finalLayer(
   ],
   [0, 0.25],
 );
+
+/** A numpy/scipy reference fixture (fixtures/*_reference.py → *.json): features, final layer, expected scores. */
+export interface ReferenceFixture {
+  C: number;
+  D: number;
+  weight: number[];
+  bias: number[];
+  train: number[];
+  train_labels: number[];
+  val: number[];
+  val_labels: number[];
+  test: number[];
+  expected: Record<string, number[]>;
+}
+
+/**
+ * Loads a reference fixture and returns a scorer: build `name` with `args` from the registry, fit it
+ * on the fixture's train/val features, score its test features. The caller disposes the postprocessor.
+ */
+export function referenceScorer(file: string, registry: ComponentRegistry) {
+  const ref = JSON.parse(readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8')) as ReferenceFixture;
+  const split = (name: string, f: number[], labels: number[]): FeatureSplit => ({
+    name,
+    count: labels.length,
+    dim: ref.D,
+    features: Float32Array.from(f),
+    labels: Int32Array.from(labels),
+  });
+  const model = { finalLayer: { numClasses: ref.C, featureDim: ref.D, weight: Float32Array.from(ref.weight), bias: Float32Array.from(ref.bias) } };
+  const data = { train: split('train', ref.train, ref.train_labels), val: split('val', ref.val, ref.val_labels) };
+  const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
+  const score = async (name: string, args: Record<string, unknown> = {}): Promise<{ pp: Postprocessor; result: ScoreResult }> => {
+    const pp = await registry.build<Postprocessor>('postprocessor', { name, args }, ctx);
+    await pp.setup(model, data);
+    const features = tf.tensor2d(ref.test, [ref.test.length / ref.D, ref.D]);
+    try {
+      return { pp, result: await pp.score({ features }) };
+    } finally {
+      features.dispose();
+    }
+  };
+  return { ref, model, data, score };
+}
+
+/** n non-negative features of c classes: dimension j carries class j mod c at mean `signal`, others 0.5. */
+export function classSignalSplit(name: string, rng: Rng, n: number, d: number, c: number, signal: number): FeatureSplit {
+  const features = new Float32Array(n * d);
+  const labels = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % c;
+    for (let j = 0; j < d; j++) features[i * d + j] = Math.max(0, rng.normal(j % c === labels[i] ? signal : 0.5, 1));
+  }
+  return { name, count: n, dim: d, features, labels };
+}
+
+/** Every grid key is an arg, and every grid value parses with the other args at their defaults. */
+export function expectGridInsideSchema(registry: ComponentRegistry, name: string): void {
+  const def = registry.get('postprocessor', name);
+  const defaults = def.args.parse({});
+  for (const [key, values] of Object.entries(def.grid ?? {})) {
+    expect(Object.keys(def.args.shape), `${name}.${key}`).toContain(key);
+    for (const v of values as unknown[]) expect(def.args.safeParse({ ...defaults, [key]: v }).success, `${name}.${key}=${v}`).toBe(true);
+  }
+}
