@@ -1,28 +1,14 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
-import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
+import { backpropFilterGemm, backpropInputGemm, type Geometry } from './gemm-conv.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
 type Pad = tf.Conv2DAttrs['pad'];
 
-interface ConvGeometry {
-  batch: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  kH: number;
-  kW: number;
-  strideH: number;
-  strideW: number;
-  dilationH: number;
-  dilationW: number;
-  padTop: number;
+/** The GEMM routes' geometry plus the bottom/right padding the transposed-conv routes also need. */
+interface ConvGeometry extends Geometry {
   padBottom: number;
-  padLeft: number;
   padRight: number;
 }
 
