@@ -6,6 +6,9 @@ import { tileConfig } from './tile.js';
 import { resizeNearestNeighborGradConfig } from './resize-nearest-grad.js';
 import { captureWasmKernels } from './util.js';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
+import { batchNormTrainConfig, batchNormTrainGradConfig } from './batch-norm-train.js';
+import { biasReluConfig, biasReluGradConfig } from './bias-relu.js';
+import { sumConfig } from './sum.js';
 
 /** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
@@ -17,6 +20,11 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   resizeNearestNeighborGradConfig,
   maxPoolGradConfig,
   tileConfig,
+  sumConfig,
+  batchNormTrainConfig,
+  batchNormTrainGradConfig,
+  biasReluConfig,
+  biasReluGradConfig,
 ];
 
 let registered = false;
@@ -24,14 +32,17 @@ let registered = false;
 /**
  * Registers the training kernels for 'wasm' (idempotent). Existing registrations of the same names
  * (the built-in, slow Conv2DBackpropInput; the
- * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad and Tile) are removed first so tfjs does not warn about duplicates.
+ * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad, Tile and leading-axes Sum) are removed first so tfjs does not warn about duplicates.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   captureWasmKernels();
   for (const config of wasmTrainingKernels) {
-    if (tf.getKernel(config.kernelName, 'wasm')) tf.unregisterKernel(config.kernelName, 'wasm');
-    tf.registerKernel(config);
+    const builtIn = tf.getKernel(config.kernelName, 'wasm');
+    if (builtIn) tf.unregisterKernel(config.kernelName, 'wasm');
+    // A replaced kernel that falls back to the built-in one needs the built-in's setup (it binds the
+    // C++ entry point when the backend starts).
+    tf.registerKernel(builtIn?.setupFunc && !config.setupFunc ? { ...config, setupFunc: builtIn.setupFunc } : config);
   }
   registered = true;
 }

@@ -13,6 +13,7 @@ export interface WasmKernels {
   transpose: tf.KernelFunc;
   slice: tf.KernelFunc;
   batchMatMul: tf.KernelFunc;
+  sum: tf.KernelFunc;
 }
 
 let captured: WasmKernels | undefined;
@@ -24,7 +25,7 @@ export function captureWasmKernels(): WasmKernels {
     if (!config) throw new Error(`wasm kernel '${name}' is not registered; is @tensorflow/tfjs-backend-wasm loaded?`);
     return config.kernelFunc;
   };
-  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul') };
+  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul'), sum: get('Sum') };
   return captured;
 }
 

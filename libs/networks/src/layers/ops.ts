@@ -1,4 +1,4 @@
-import { tf } from '@oodkit/compute';
+import { batchNormTrain, biasRelu, tf } from '@oodkit/compute';
 import type { ParameterStore } from './params.js';
 import { kaimingNormalFanOut, torchDefaultUniform } from './init.js';
 
@@ -31,11 +31,13 @@ export function makeConv(
   return { weight, bias, stride: spec.stride ?? 1, pad: spec.pad ?? 0 };
 }
 
-export function conv2d(x: tf.Tensor4D, conv: Conv): tf.Tensor4D {
+/** The convolution, its bias, then ReLU when `relu` (bias + ReLU run as one fused op). */
+export function conv2d(x: tf.Tensor4D, conv: Conv, options: { relu?: boolean } = {}): tf.Tensor4D {
   const pad = conv.pad;
   const padding: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
     pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
   const y = tf.conv2d(x, conv.weight as tf.Tensor4D, conv.stride, padding);
+  if (options.relu) return conv.bias ? biasRelu(y, conv.bias as tf.Tensor1D) : tf.relu(y);
   return conv.bias ? (tf.add(y, conv.bias) as tf.Tensor4D) : y;
 }
 
@@ -64,15 +66,17 @@ export function makeBatchNorm(store: ParameterStore, name: string, channels: num
  * Training mode normalises with the batch statistics and updates the running ones in place; eval
  * mode uses the running statistics. The running statistics are not in any gradient's variable list,
  * so their update never contributes to a gradient (tfjs prunes tape nodes that do not reach the loss).
+ * `relu` applies ReLU to the result (fused into the normalisation in training mode).
  */
-export function batchNorm(x: tf.Tensor4D, bn: BatchNorm, training: boolean): tf.Tensor4D {
+export function batchNorm(x: tf.Tensor4D, bn: BatchNorm, training: boolean, options: { relu?: boolean } = {}): tf.Tensor4D {
   if (!training) {
-    return tf.batchNorm4d(x, bn.runningMean as tf.Tensor1D, bn.runningVar as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.gamma as tf.Tensor1D, bn.eps);
+    const y = tf.batchNorm4d(x, bn.runningMean as tf.Tensor1D, bn.runningVar as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.gamma as tf.Tensor1D, bn.eps);
+    return options.relu ? tf.relu(y) : y;
   }
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  const { y, mean, variance } = batchNormTrain(x, bn.gamma as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.eps, options);
   const count = x.shape[0] * x.shape[1] * x.shape[2];
   updateRunningStats(bn, mean, variance, count);
-  return tf.batchNorm4d(x, mean as tf.Tensor1D, variance as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.gamma as tf.Tensor1D, bn.eps);
+  return y as tf.Tensor4D;
 }
 
 function updateRunningStats(bn: BatchNorm, mean: tf.Tensor, variance: tf.Tensor, count: number): void {

@@ -41,9 +41,9 @@ export class LeNet extends TrunkClassifier {
   }
 
   protected trunk(x: tf.Tensor4D): TrunkOutput {
-    const b1 = tf.maxPool(tf.relu(conv2d(x, this.conv1)), 2, 2, 'valid');
-    const b2 = tf.maxPool(tf.relu(conv2d(b1, this.conv2)), 2, 2, 'valid');
-    const b3 = tf.relu(conv2d(b2, this.conv3)); // [N, 1, 1, 120]
+    const b1 = tf.maxPool(conv2d(x, this.conv1, { relu: true }), 2, 2, 'valid');
+    const b2 = tf.maxPool(conv2d(b1, this.conv2, { relu: true }), 2, 2, 'valid');
+    const b3 = conv2d(b2, this.conv3, { relu: true }); // [N, 1, 1, 120]
     const features = tf.relu(linear(tf.reshape(b3, [b3.shape[0], 120]), this.fc1));
     return { blocks: [b1, b2, b3], features };
   }

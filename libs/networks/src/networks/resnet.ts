@@ -48,7 +48,7 @@ function makeBasicBlock(
 }
 
 function basicBlock(x: tf.Tensor4D, b: BasicBlock, training: boolean): tf.Tensor4D {
-  const out = batchNorm(conv2d(tf.relu(batchNorm(conv2d(x, b.conv1), b.bn1, training)), b.conv2), b.bn2, training);
+  const out = batchNorm(conv2d(batchNorm(conv2d(x, b.conv1), b.bn1, training, { relu: true }), b.conv2), b.bn2, training);
   const shortcut = b.projection ? batchNorm(conv2d(x, b.projection.conv), b.projection.bn, training) : x;
   return tf.relu(tf.add(out, shortcut)) as tf.Tensor4D;
 }
@@ -122,7 +122,7 @@ export class ResNet18 extends TrunkClassifier {
   }
 
   protected trunk(x: tf.Tensor4D, training: boolean): TrunkOutput {
-    let h = tf.relu(batchNorm(conv2d(x, this.stemConv), this.stemBn, training));
+    let h = batchNorm(conv2d(x, this.stemConv), this.stemBn, training, { relu: true });
     if (this.spec.stem === 'imagenet') {
       // PyTorch pads the max-pool with -inf on both sides; after ReLU every value is ≥ 0, so zero
       // padding gives the same maxima (tfjs 'same' would pad only bottom/right for even sizes).

@@ -1,0 +1,301 @@
+/*
+ * oodkit's SIMD kernels for the tfjs wasm backend. They run on tfjs-backend-wasm's own linear
+ * memory (imported), so tensors are passed as heap offsets and nothing is copied. Built by
+ * `npm run build:kernels` (tools/wasm-kernels/build.mjs) into libs/compute/assets/, one binary
+ * per memory kind (plain, shared).
+ *
+ * Rules that keep the shared memory safe: no globals, no static data, no address-taken locals (so
+ * the shadow stack, which would live at a fixed address inside tfjs's heap, is never touched). The
+ * build script rejects a binary that has a data segment or uses the stack pointer.
+ *
+ * Layout: an activation is NHWC flattened to n rows of c channels. The loops walk the flat array in
+ * chunks of L = lcm(c, 4) floats, so channel counts like 6 vectorise as well as 64: per-channel
+ * arrays are first expanded to L entries (entry j belongs to channel j mod c). Column sums add
+ * BLOCK chunks in float and the block totals in double, so a 10^6-row reduction keeps ~1e-7
+ * relative accuracy without double-precision arithmetic on every element.
+ *
+ * scratch: every kernel taking one needs 48·L bytes, 16-byte aligned.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+#define BLOCK 64
+
+typedef float f32;
+
+static inline v128_t ld(const f32 *p) { return wasm_v128_load(p); }
+static inline void st(f32 *p, v128_t v) { wasm_v128_store(p, v); }
+
+static inline int period(int c) { return (c & 3) == 0 ? c : (c & 1) == 0 ? 2 * c : 4 * c; }
+
+static void expand(const f32 *src, int c, int L, f32 *dst) {
+  for (int j = 0; j < L; j++) dst[j] = src[j % c];
+}
+
+static void zero_acc(f32 *blk, double *tot, int L) {
+  for (int j = 0; j < L; j++) {
+    blk[j] = 0.0f;
+    tot[j] = 0.0;
+  }
+}
+
+static void flush(f32 *blk, double *tot, int L) {
+  for (int j = 0; j < L; j++) {
+    tot[j] += (double)blk[j];
+    blk[j] = 0.0f;
+  }
+}
+
+/* out[ch] = scale · Σ_{j ≡ ch mod c} tot[j] (+ the scalar tail's tail[ch]). */
+static void fold(const double *tot, const double *tail, int c, int L, f32 scale, f32 *out) {
+  for (int ch = 0; ch < c; ch++) {
+    double s = tail[ch];
+    for (int j = ch; j < L; j += c) s += tot[j];
+    out[ch] = (f32)(s * (double)scale);
+  }
+}
+
+/* out[ch] = scale · Σ_r x[r, ch] */
+EXPORT(col_sum)
+void col_sum(const f32 *x, int n, int c, f32 scale, f32 *out, f32 *scratch) {
+  const int L = period(c);
+  f32 *blk = scratch;
+  double *tot = (double *)(scratch + L);
+  double *tail = tot + L;
+  const long total = (long)n * c, chunks = total / L;
+  zero_acc(blk, tot, L);
+  for (long q0 = 0; q0 < chunks; q0 += BLOCK) {
+    const long q1 = q0 + BLOCK < chunks ? q0 + BLOCK : chunks;
+    for (long q = q0; q < q1; q++) {
+      const f32 *p = x + q * L;
+      for (int j = 0; j < L; j += 4) st(blk + j, wasm_f32x4_add(ld(blk + j), ld(p + j)));
+    }
+    flush(blk, tot, L);
+  }
+  for (int ch = 0; ch < c; ch++) tail[ch] = 0.0;
+  for (long i = chunks * L; i < total; i++) tail[i % c] += x[i];
+  fold(tot, tail, c, L, scale, out);
+}
+
+/* out[ch] = scale · Σ_r (x[r, ch] − mean[ch])² */
+EXPORT(col_sqdev)
+void col_sqdev(const f32 *x, const f32 *mean, int n, int c, f32 scale, f32 *out, f32 *scratch) {
+  const int L = period(c);
+  f32 *blk = scratch;
+  double *tot = (double *)(scratch + L);
+  double *tail = tot + L;
+  f32 *m = (f32 *)(tail + L);
+  const long total = (long)n * c, chunks = total / L;
+  expand(mean, c, L, m);
+  zero_acc(blk, tot, L);
+  for (long q0 = 0; q0 < chunks; q0 += BLOCK) {
+    const long q1 = q0 + BLOCK < chunks ? q0 + BLOCK : chunks;
+    for (long q = q0; q < q1; q++) {
+      const f32 *p = x + q * L;
+      for (int j = 0; j < L; j += 4) {
+        v128_t d = wasm_f32x4_sub(ld(p + j), ld(m + j));
+        st(blk + j, wasm_f32x4_add(ld(blk + j), wasm_f32x4_mul(d, d)));
+      }
+    }
+    flush(blk, tot, L);
+  }
+  for (int ch = 0; ch < c; ch++) tail[ch] = 0.0;
+  for (long i = chunks * L; i < total; i++) {
+    f32 d = x[i] - mean[i % c];
+    tail[i % c] += d * d;
+  }
+  fold(tot, tail, c, L, scale, out);
+}
+
+/*
+ * The two reductions of batch-norm's backward pass, with an optional ReLU mask applied to dy first
+ * (mask != 0: g = mask > 0 ? dy : 0, mask being the fused layer's output y):
+ * sum_g[ch] = Σ_r g,  sum_gxc[ch] = Σ_r g · (x − mean).
+ */
+EXPORT(bn_backward_sums)
+void bn_backward_sums(const f32 *dy, const f32 *x, const f32 *mean, const f32 *mask, int n, int c,
+                      f32 *sum_g, f32 *sum_gxc, f32 *scratch) {
+  const int L = period(c);
+  f32 *blk = scratch, *blk2 = scratch + L;
+  double *tot = (double *)(scratch + 2 * L), *tot2 = tot + L, *tail = tot2 + L, *tail2 = tail + L;
+  f32 *m = (f32 *)(tail2 + L);
+  const long total = (long)n * c, chunks = total / L;
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  expand(mean, c, L, m);
+  zero_acc(blk, tot, L);
+  zero_acc(blk2, tot2, L);
+  for (long q0 = 0; q0 < chunks; q0 += BLOCK) {
+    const long q1 = q0 + BLOCK < chunks ? q0 + BLOCK : chunks;
+    for (long q = q0; q < q1; q++) {
+      const long o = q * L;
+      for (int j = 0; j < L; j += 4) {
+        v128_t g = ld(dy + o + j);
+        if (mask) g = wasm_v128_and(g, wasm_f32x4_gt(ld(mask + o + j), zero4));
+        v128_t d = wasm_f32x4_sub(ld(x + o + j), ld(m + j));
+        st(blk + j, wasm_f32x4_add(ld(blk + j), g));
+        st(blk2 + j, wasm_f32x4_add(ld(blk2 + j), wasm_f32x4_mul(g, d)));
+      }
+    }
+    flush(blk, tot, L);
+    flush(blk2, tot2, L);
+  }
+  for (int ch = 0; ch < c; ch++) tail[ch] = tail2[ch] = 0.0;
+  for (long i = chunks * L; i < total; i++) {
+    f32 g = dy[i];
+    if (mask && !(mask[i] > 0.0f)) g = 0.0f;
+    tail[i % c] += g;
+    tail2[i % c] += g * (x[i] - mean[i % c]);
+  }
+  fold(tot, tail, c, L, 1.0f, sum_g);
+  fold(tot2, tail2, c, L, 1.0f, sum_gxc);
+}
+
+/* y = x · scale[ch] + shift[ch] (scale 0 pointer: 1), then max(·, 0) when relu != 0. */
+EXPORT(channel_affine)
+void channel_affine(const f32 *x, int n, int c, const f32 *scale, const f32 *shift, int relu, f32 *y, f32 *scratch) {
+  const int L = period(c);
+  f32 *sc = scratch, *sh = scratch + L;
+  const long total = (long)n * c, chunks = total / L;
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  if (scale) expand(scale, c, L, sc);
+  else for (int j = 0; j < L; j++) sc[j] = 1.0f;
+  expand(shift, c, L, sh);
+  for (long q = 0; q < chunks; q++) {
+    const long o = q * L;
+    for (int j = 0; j < L; j += 4) {
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(ld(x + o + j), ld(sc + j)), ld(sh + j));
+      if (relu) v = wasm_f32x4_pmax(v, zero4);
+      st(y + o + j, v);
+    }
+  }
+  for (long i = chunks * L; i < total; i++) {
+    f32 v = x[i] * sc[i % c] + sh[i % c];
+    y[i] = relu && !(v > 0.0f) ? 0.0f : v;
+  }
+}
+
+/*
+ * Batch-norm's input gradient: dx = a[ch] · g + b[ch] · (x − mean[ch]) + k[ch], g being dy masked by
+ * the fused ReLU as in bn_backward_sums. The per-channel coefficients are formed by the caller.
+ */
+EXPORT(bn_backward_dx)
+void bn_backward_dx(const f32 *dy, const f32 *x, const f32 *mean, const f32 *mask, int n, int c,
+                    const f32 *a, const f32 *b, const f32 *k, f32 *dx, f32 *scratch) {
+  const int L = period(c);
+  f32 *m = scratch, *ea = scratch + L, *eb = scratch + 2 * L, *ek = scratch + 3 * L;
+  const long total = (long)n * c, chunks = total / L;
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  expand(mean, c, L, m);
+  expand(a, c, L, ea);
+  expand(b, c, L, eb);
+  expand(k, c, L, ek);
+  for (long q = 0; q < chunks; q++) {
+    const long o = q * L;
+    for (int j = 0; j < L; j += 4) {
+      v128_t g = ld(dy + o + j);
+      if (mask) g = wasm_v128_and(g, wasm_f32x4_gt(ld(mask + o + j), zero4));
+      v128_t d = wasm_f32x4_sub(ld(x + o + j), ld(m + j));
+      v128_t v = wasm_f32x4_add(wasm_f32x4_mul(ld(ea + j), g), wasm_f32x4_mul(ld(eb + j), d));
+      st(dx + o + j, wasm_f32x4_add(v, ld(ek + j)));
+    }
+  }
+  for (long i = chunks * L; i < total; i++) {
+    const int ch = i % c;
+    f32 g = dy[i];
+    if (mask && !(mask[i] > 0.0f)) g = 0.0f;
+    dx[i] = a[ch] * g + b[ch] * (x[i] - mean[ch]) + k[ch];
+  }
+}
+
+/* g = y > 0 ? dy : 0 written to dx, and its column sums (a bias gradient) to sum_g. */
+EXPORT(relu_backward_col_sum)
+void relu_backward_col_sum(const f32 *dy, const f32 *y, int n, int c, f32 *dx, f32 *sum_g, f32 *scratch) {
+  const int L = period(c);
+  f32 *blk = scratch;
+  double *tot = (double *)(scratch + L);
+  double *tail = tot + L;
+  const long total = (long)n * c, chunks = total / L;
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  zero_acc(blk, tot, L);
+  for (long q0 = 0; q0 < chunks; q0 += BLOCK) {
+    const long q1 = q0 + BLOCK < chunks ? q0 + BLOCK : chunks;
+    for (long q = q0; q < q1; q++) {
+      const long o = q * L;
+      for (int j = 0; j < L; j += 4) {
+        v128_t g = wasm_v128_and(ld(dy + o + j), wasm_f32x4_gt(ld(y + o + j), zero4));
+        st(dx + o + j, g);
+        st(blk + j, wasm_f32x4_add(ld(blk + j), g));
+      }
+    }
+    flush(blk, tot, L);
+  }
+  for (int ch = 0; ch < c; ch++) tail[ch] = 0.0;
+  for (long i = chunks * L; i < total; i++) {
+    f32 g = y[i] > 0.0f ? dy[i] : 0.0f;
+    dx[i] = g;
+    tail[i % c] += g;
+  }
+  fold(tot, tail, c, L, 1.0f, sum_g);
+}
+
+/*
+ * Max-pool gradient, NHWC: every window's dy goes to its first maximum in row-major window order
+ * (strict >, so NaN and −∞ never win; the cpu backend's rule). dx is zeroed here. Four channels at
+ * a time keep their running maxima and argmax offsets in two vectors, updated by selects.
+ */
+EXPORT(max_pool_grad)
+void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int batch, int in_h, int in_w, int c, int out_h, int out_w,
+                   int f_h, int f_w, int s_h, int s_w, int pad_top, int pad_left) {
+  const f32 ninf = -__builtin_inff();
+  const int c4 = c & ~3;
+  __builtin_memset(dx, 0, (unsigned long)batch * in_h * in_w * c * sizeof(f32));
+  for (int b = 0; b < batch; b++) {
+    for (int oy = 0; oy < out_h; oy++) {
+      const int y0 = oy * s_h - pad_top;
+      const int y_min = y0 < 0 ? 0 : y0;
+      const int y_max = y0 + f_h < in_h ? y0 + f_h : in_h;
+      for (int ox = 0; ox < out_w; ox++) {
+        const int x0 = ox * s_w - pad_left;
+        const int x_min = x0 < 0 ? 0 : x0;
+        const int x_max = x0 + f_w < in_w ? x0 + f_w : in_w;
+        if (y_min >= y_max || x_min >= x_max) continue;
+        const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * c;
+        const int corner = ((b * in_h + y_min) * in_w + x_min) * c;
+        int ch = 0;
+        for (; ch < c4; ch += 4) {
+          v128_t best = wasm_f32x4_splat(ninf);
+          v128_t where = wasm_i32x4_splat(-1);
+          for (int y = y_min; y < y_max; y++) {
+            int idx = corner + (y - y_min) * in_w * c + ch;
+            for (int xx = x_min; xx < x_max; xx++, idx += c) {
+              const v128_t v = ld(x + idx);
+              const v128_t wins = wasm_f32x4_gt(v, best);
+              best = wasm_v128_bitselect(v, best, wins);
+              where = wasm_v128_bitselect(wasm_i32x4_make(idx, idx + 1, idx + 2, idx + 3), where, wins);
+            }
+          }
+          const int w0 = wasm_i32x4_extract_lane(where, 0), w1 = wasm_i32x4_extract_lane(where, 1);
+          const int w2 = wasm_i32x4_extract_lane(where, 2), w3 = wasm_i32x4_extract_lane(where, 3);
+          if (w0 >= 0) dx[w0] += g[ch];
+          if (w1 >= 0) dx[w1] += g[ch + 1];
+          if (w2 >= 0) dx[w2] += g[ch + 2];
+          if (w3 >= 0) dx[w3] += g[ch + 3];
+        }
+        for (; ch < c; ch++) {
+          f32 best = ninf;
+          int where = -1;
+          for (int y = y_min; y < y_max; y++) {
+            int idx = corner + (y - y_min) * in_w * c + ch;
+            for (int xx = x_min; xx < x_max; xx++, idx += c) {
+              const f32 v = x[idx];
+              const int wins = v > best;
+              best = wins ? v : best;
+              where = wins ? idx : where;
+            }
+          }
+          if (where >= 0) dx[where] += g[ch];
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import type { tf } from '../tf.js';
+
+/**
+ * oodkit's SIMD kernels (libs/compute/csrc/oodkit_kernels.c), instantiated on the wasm backend's own
+ * memory so they read and write tensors in place. Arguments named p* are heap byte offsets.
+ */
+export interface SimdKernels {
+  col_sum(pX: number, n: number, c: number, scale: number, pOut: number, pScratch: number): void;
+  col_sqdev(pX: number, pMean: number, n: number, c: number, scale: number, pOut: number, pScratch: number): void;
+  bn_backward_sums(pDy: number, pX: number, pMean: number, pMask: number, n: number, c: number, pSumG: number, pSumGxc: number, pScratch: number): void;
+  channel_affine(pX: number, n: number, c: number, pScale: number, pShift: number, relu: number, pY: number, pScratch: number): void;
+  bn_backward_dx(pDy: number, pX: number, pMean: number, pMask: number, n: number, c: number, pA: number, pB: number, pK: number, pDx: number, pScratch: number): void;
+  relu_backward_col_sum(pDy: number, pY: number, n: number, c: number, pDx: number, pSumG: number, pScratch: number): void;
+  max_pool_grad(pX: number, pDy: number, pDx: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
+    fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
+}
+
+/** Scratch bytes the per-channel kernels need for c channels (48 · lcm(c, 4); see oodkit_kernels.c). */
+export function channelScratchBytes(c: number): number {
+  const period = c % 4 === 0 ? c : c % 2 === 0 ? 2 * c : 4 * c;
+  return 48 * period;
+}
+
+/** The part of the WebAssembly JS API used here (the project's TS libs do not include DOM types). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+interface EmscriptenHeap {
+  asm?: { memory?: WasmMemory };
+  wasmMemory?: WasmMemory;
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+}
+
+const instances = new WeakMap<object, SimdKernels>();
+
+function backendMemory(backend: BackendWasm): WasmMemory {
+  const module = backend.wasm as unknown as EmscriptenHeap;
+  // The single-threaded builds export their memory; the threaded build creates a shared one in JS.
+  const memory = module.asm?.memory ?? module.wasmMemory;
+  if (!(memory instanceof WA.Memory)) {
+    throw new Error("oodkit SIMD kernels: cannot find the wasm backend's memory (unexpected tfjs-backend-wasm build)");
+  }
+  return memory;
+}
+
+/** The kernels bound to this backend's memory (compiled and instantiated once per backend). */
+export function simdKernels(backend: BackendWasm): SimdKernels {
+  const known = instances.get(backend);
+  if (known) return known;
+  const memory = backendMemory(backend);
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const file = new URL(`../../assets/${shared ? 'oodkit-kernels-shared.wasm' : 'oodkit-kernels.wasm'}`, import.meta.url);
+  const module = new WA.Module(readFileSync(file));
+  const instance = new WA.Instance(module, { env: { memory } });
+  const kernels = instance.exports as unknown as SimdKernels;
+  instances.set(backend, kernels);
+  return kernels;
+}
+
+/** Heap offset of a tensor's data. */
+export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
+  const data = (backend as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } | undefined } }).dataIdMap.get(info.dataId);
+  if (!data) throw new Error('oodkit SIMD kernels: tensor data is not on the wasm backend');
+  return data.memoryOffset;
+}
+
+/** Runs `body` with `bytes` of scratch heap (16-byte aligned), freed afterwards. */
+export function withScratch<T>(backend: BackendWasm, bytes: number, body: (ptr: number) => T): T {
+  const module = backend.wasm as unknown as EmscriptenHeap;
+  const raw = module._malloc(bytes + 16);
+  if (!raw) throw new Error(`oodkit SIMD kernels: out of wasm memory allocating ${bytes} bytes of scratch`);
+  try {
+    return body((raw + 15) & ~15);
+  } finally {
+    module._free(raw);
+  }
+}
+
+/** A Float32Array over `length` floats of heap at byte offset `ptr` (valid until the heap grows). */
+export function heapFloats(backend: BackendWasm, ptr: number, length: number): Float32Array {
+  return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer, ptr, length);
+}
