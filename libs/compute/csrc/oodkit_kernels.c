@@ -299,3 +299,190 @@ void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int batch, int in_h, in
     }
   }
 }
+
+/* What one (tap, block of output rows) contributes to a CI × (4·NV) tile of dw, accumulated in registers. */
+static inline __attribute__((always_inline)) void fg_tile(const f32 *x, const f32 *dy, f32 *t, int co_n, int ci_n,
+    int b, int in_h, int in_w, int out_h, int out_w, int oy0, int oy1, int i, int s_h, int d_h, int pad_top,
+    int ox_lo, int ox_hi, int s_w, int off, int ci0, int co0, const int CI, const int NV) {
+  v128_t a[4][2];
+  for (int r = 0; r < CI; r++)
+    for (int v = 0; v < NV; v++) a[r][v] = ld(t + r * co_n + co0 + 4 * v);
+  const int xs = s_w * ci_n;
+  for (int oy = oy0; oy < oy1; oy++) {
+    const int iy = oy * s_h + i * d_h - pad_top;
+    if (iy < 0 || iy >= in_h) continue;
+    const f32 *xp = x + ((b * in_h + iy) * in_w + ox_lo * s_w + off) * ci_n + ci0;
+    const f32 *dp = dy + ((b * out_h + oy) * out_w + ox_lo) * co_n + co0;
+    for (int ox = ox_lo; ox < ox_hi; ox++, xp += xs, dp += co_n) {
+      v128_t d[2];
+      for (int v = 0; v < NV; v++) d[v] = ld(dp + 4 * v);
+      for (int r = 0; r < CI; r++) {
+        const v128_t xr = wasm_v128_load32_splat(xp + r);
+        for (int v = 0; v < NV; v++) a[r][v] = wasm_f32x4_add(a[r][v], wasm_f32x4_mul(xr, d[v]));
+      }
+    }
+  }
+  for (int r = 0; r < CI; r++)
+    for (int v = 0; v < NV; v++) st(t + r * co_n + co0 + 4 * v, a[r][v]);
+}
+
+/* The same for one output channel (the co_n mod 4 tail), scalar. */
+static void fg_scalar(const f32 *x, const f32 *dy, f32 *t, int co_n, int ci_n, int b, int in_h, int in_w, int out_h,
+    int out_w, int oy0, int oy1, int i, int s_h, int d_h, int pad_top, int ox_lo, int ox_hi, int s_w, int off,
+    int ci0, int ci_count, int co) {
+  for (int r = 0; r < ci_count; r++) {
+    f32 acc = t[r * co_n + co];
+    for (int oy = oy0; oy < oy1; oy++) {
+      const int iy = oy * s_h + i * d_h - pad_top;
+      if (iy < 0 || iy >= in_h) continue;
+      const f32 *xp = x + ((b * in_h + iy) * in_w + ox_lo * s_w + off) * ci_n + ci0 + r;
+      const f32 *dp = dy + ((b * out_h + oy) * out_w + ox_lo) * co_n + co;
+      for (int ox = ox_lo; ox < ox_hi; ox++, xp += s_w * ci_n, dp += co_n) acc += *xp * *dp;
+    }
+    t[r * co_n + co] = acc;
+  }
+}
+
+static inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+static inline int ceil_div(int a, int b) { return -floor_div(-a, b); }
+
+/*
+ * Convolution filter gradient, NHWC, as a sum of outer products read straight from x and dy (no
+ * im2col, no transposes, no weight packing):
+ *   dw[i, j, ci, co] = Σ_{b, oy, ox} x[b, oy·s_h + i·d_h − pad_top, ox·s_w + j·d_w − pad_left, ci] · dy[b, oy, ox, co]
+ * for co in [co_begin, co_end) only, so callers can split the output channels between threads.
+ * Tiles of 4 input × 8 output channels live in eight vector registers while a block of output rows
+ * streams past (blocks keep those x and dy rows cache-resident across the kernel taps); channel
+ * counts that are not multiples of 4 fall to narrower tiles and a scalar tail.
+ */
+EXPORT(conv2d_filter_grad)
+void conv2d_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int batch, int in_h, int in_w, int ci_n, int out_h,
+                        int out_w, int co_n, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_top,
+                        int pad_left, int co_begin, int co_end) {
+  const int rows = out_w >= 256 ? 1 : 256 / out_w;
+  const int co_vec_end = co_begin + ((co_end - co_begin) & ~3);
+  for (int t = 0; t < k_h * k_w * ci_n; t++) {
+    for (int co = co_begin; co < co_end; co++) dw[t * co_n + co] = 0.0f;
+  }
+  for (int b = 0; b < batch; b++) {
+    for (int oy0 = 0; oy0 < out_h; oy0 += rows) {
+      const int oy1 = oy0 + rows < out_h ? oy0 + rows : out_h;
+      for (int i = 0; i < k_h; i++) {
+        for (int j = 0; j < k_w; j++) {
+          const int off = j * d_w - pad_left;
+          int ox_lo = ceil_div(-off, s_w);
+          int ox_hi = floor_div(in_w - 1 - off, s_w) + 1;
+          if (ox_lo < 0) ox_lo = 0;
+          if (ox_hi > out_w) ox_hi = out_w;
+          if (ox_lo >= ox_hi) continue;
+          for (int ci0 = 0; ci0 < ci_n;) {
+            const int ci_count = ci_n - ci0 >= 4 ? 4 : 1;
+            f32 *t = dw + ((i * k_w + j) * ci_n + ci0) * co_n;
+            int co0 = co_begin;
+            if (ci_count == 4) {
+              for (; co0 + 8 <= co_vec_end; co0 += 8)
+                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 4, 2);
+              for (; co0 < co_vec_end; co0 += 4)
+                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 4, 1);
+            } else {
+              for (; co0 + 8 <= co_vec_end; co0 += 8)
+                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 1, 2);
+              for (; co0 < co_vec_end; co0 += 4)
+                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 1, 1);
+            }
+            for (; co0 < co_end; co0++)
+              fg_scalar(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, ci_count, co0);
+            ci0 += ci_count;
+          }
+        }
+      }
+    }
+  }
+}
+
+/* Stores the first `count` (1..8) floats of two vectors. */
+static inline void store_partial(f32 *p, v128_t v0, v128_t v1, int count) {
+  if (count >= 4) {
+    st(p, v0);
+    p += 4;
+    count -= 4;
+    v0 = v1;
+  }
+  if (count >= 2) {
+    wasm_v128_store64_lane(p, v0, 0);
+    p += 2;
+    count -= 2;
+    v0 = wasm_i64x2_shuffle(v0, v0, 1, 1);
+  }
+  if (count == 1) wasm_v128_store32_lane(p, v0, 0);
+}
+
+/* P adjacent output pixels × (4·NV) output channels of one output row, in registers. */
+static inline __attribute__((always_inline)) void conv_tile(const f32 *x, const f32 *w, const f32 *bias, f32 *y,
+    int in_w, int ci_n, int co_n, int co_pad, int k_h, int k_w, int s_w, int d_h, int d_w, int row0, int ox, int co0,
+    int relu, const int P, const int NV) {
+  v128_t a[4][2];
+  for (int p = 0; p < P; p++)
+    for (int v = 0; v < NV; v++) a[p][v] = bias ? ld(bias + co0 + 4 * v) : wasm_f32x4_splat(0.0f);
+  const int xs = s_w * ci_n;
+  for (int i = 0; i < k_h; i++) {
+    for (int j = 0; j < k_w; j++) {
+      const f32 *xb = x + ((row0 + i * d_h) * in_w + ox * s_w + j * d_w) * ci_n;
+      const f32 *wb = w + (i * k_w + j) * ci_n * co_pad + co0;
+      for (int ci = 0; ci < ci_n; ci++, wb += co_pad) {
+        v128_t wv[2];
+        for (int v = 0; v < NV; v++) wv[v] = ld(wb + 4 * v);
+        for (int p = 0; p < P; p++) {
+          const v128_t xv = wasm_v128_load32_splat(xb + p * xs + ci);
+          for (int v = 0; v < NV; v++) a[p][v] = wasm_f32x4_add(a[p][v], wasm_f32x4_mul(xv, wv[v]));
+        }
+      }
+    }
+  }
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  const int count = co_n - co0 < 4 * NV ? co_n - co0 : 4 * NV;
+  for (int p = 0; p < P; p++) {
+    v128_t v0 = a[p][0], v1 = NV > 1 ? a[p][1] : zero4;
+    if (relu) v0 = wasm_f32x4_pmax(v0, zero4), v1 = wasm_f32x4_pmax(v1, zero4);
+    f32 *out = y + (ox + p) * co_n + co0;
+    if (count == 4 * NV) {
+      st(out, v0);
+      if (NV > 1) st(out + 4, v1);
+    } else {
+      store_partial(out, v0, v1, count);
+    }
+  }
+}
+
+/*
+ * Forward convolution, NHWC, on an already padded input (no bounds checks anywhere):
+ *   y[b, oy, ox, co] = bias[co] + Σ_{i, j, ci} x[b, oy·s_h + i·d_h, ox·s_w + j·d_w, ci] · w[i, j, ci, co]
+ * then max(·, 0) when relu. w is [k_h, k_w, ci_n, co_pad] with co_pad = co_n rounded up to 4 (zero
+ * columns), bias (optional, 0 = none) has co_pad entries. Computes the output rows r = b·out_h + oy
+ * in [row_begin, row_end), so threads can split rows. Tiles: 4 pixels × 8 channels in registers.
+ */
+EXPORT(conv2d_forward)
+void conv2d_forward(const f32 *x, const f32 *w, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
+                    int out_w, int co_n, int co_pad, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int relu,
+                    int row_begin, int row_end) {
+  for (int r = row_begin; r < row_end; r++) {
+    const int b = r / out_h, oy = r - b * out_h;
+    const int row0 = b * in_h + oy * s_h;
+    f32 *yr = y + r * out_w * co_n;
+    int co0 = 0;
+    for (; co0 + 8 <= co_pad; co0 += 8) {
+      int ox = 0;
+      for (; ox + 4 <= out_w; ox += 4)
+        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 2);
+      for (; ox < out_w; ox++)
+        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 2);
+    }
+    for (; co0 < co_pad; co0 += 4) {
+      int ox = 0;
+      for (; ox + 4 <= out_w; ox += 4)
+        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 1);
+      for (; ox < out_w; ox++)
+        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 1);
+    }
+  }
+}

@@ -2,9 +2,10 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels } from './wasm/register.js';
+import { startKernelPool } from './wasm/simd.js';
 import { useThreadedWasm, wasmThreadsCount } from './wasm/threaded.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -207,6 +208,8 @@ async function startThreadedWasm(threads: number): Promise<string | undefined> {
   if (!failure) {
     await tf.ready();
     silenceNodeBanner();
+    // oodkit's own kernels get as many threads as XNNPACK (the calling thread + workers).
+    await startKernelPool(tf.backend() as BackendWasm, wasmThreadsCount() - 1);
     wasmNote = '';
     return undefined;
   }

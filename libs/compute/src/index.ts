@@ -1,6 +1,14 @@
 export * from './tf.js';
 export * from './module.js';
 export * from './backend.js';
-export { registerWasmTrainingKernels, setConvBackpropRoutes, wasmTrainingKernels, type ConvRoute } from './wasm/register.js';
+export {
+  registerWasmTrainingKernels,
+  setConvBackpropRoutes,
+  setConvForwardRoute,
+  wasmTrainingKernels,
+  type ConvRoute,
+  type FilterRoute,
+  type ForwardRoute,
+} from './wasm/register.js';
 export { batchNormTrain, batchNormTrainComposite, type BatchNormTrainResult } from './ops/batch-norm-train.js';
 export { biasRelu } from './ops/bias-relu.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCompute, setConvBackpropRoutes, tf, type ConvRoute } from '../src/index.js';
+import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type ConvRoute, type FilterRoute, type ForwardRoute } from '../src/index.js';
 import { onBackend, randomArray, relativeError } from './helpers.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -40,6 +40,12 @@ const CASES: Case[] = [
   { batch: 1, h: 9, w: 10, cin: 3, cout: 3, k: [2, 3], stride: [1, 1], pad: explicit(1, 3, 2, 0), dilation: 2 },
   { batch: 7, h: 13, w: 11, cin: 3, cout: 5, k: [3, 3], stride: [2, 2], pad: 'same', dilation: 2 },
   { batch: 1, h: 8, w: 8, cin: 4, cout: 2, k: [3, 3], stride: [2, 2], pad: 3, dilation: 1 },
+  // Channel counts that fill the SIMD filter-gradient tiles (4 in × 8 out) and their 4-wide,
+  // 1-wide and scalar remainders.
+  { batch: 7, h: 9, w: 11, cin: 8, cout: 16, k: [3, 3], stride: [1, 1], pad: 'same', dilation: 1 },
+  { batch: 1, h: 10, w: 9, cin: 12, cout: 20, k: [3, 3], stride: [2, 2], pad: 1, dilation: 1 },
+  { batch: 7, h: 11, w: 13, cin: 6, cout: 13, k: [3, 5], stride: [3, 2], pad: explicit(2, 0, 1, 3), dilation: 2 },
+  { batch: 7, h: 14, w: 14, cin: 1, cout: 6, k: [5, 5], stride: [1, 1], pad: 2, dilation: 1 },
 ];
 
 const label = (c: Case) =>
@@ -80,14 +86,45 @@ beforeAll(async () => {
 
 afterAll(() => {
   setConvBackpropRoutes({ filter: 'auto', input: 'auto' });
+  setConvForwardRoute('auto');
 });
 
-// Both algorithms of each kernel (XNNPACK transposed/strided conv, and GEMM with im2col/col2im) run
-// every case, whatever 'auto' would pick for it.
-describe.each(['conv', 'gemm'] as ConvRoute[])('wasm Conv2DBackpropFilter / Conv2DBackpropInput (%s route) agree with cpu', (route) => {
+// The forward convolution: oodkit's SIMD kernel (4-pixel × 8-channel tiles with 1-pixel and partial-
+// channel remainders) and XNNPACK, forced in turn, against cpu with the dilation built into the filter.
+describe.each(['simd', 'xnnpack'] as ForwardRoute[])('wasm Conv2D (%s route) agrees with cpu', (route) => {
   for (const c of CASES) {
     it(label(c), async () => {
-      setConvBackpropRoutes({ filter: route, input: route });
+      setConvForwardRoute(route);
+      // (A forced 'xnnpack' still sends the geometry XNNPACK gets wrong to our kernel; see xnnpackAgrees.)
+      const x = { values: randomArray(c.batch * c.h * c.w * c.cin, `fx ${label(c)}`), shape: [c.batch, c.h, c.w, c.cin] };
+      const w = { values: randomArray(c.k[0] * c.k[1] * c.cin * c.cout, `fw ${label(c)}`), shape: [c.k[0], c.k[1], c.cin, c.cout] };
+      const before = tf.memory().numTensors;
+      // The kernel directly: the tf.conv2d op refuses strides and dilations both > 1, and rounds
+      // numeric padding that does not divide evenly differently from the kernels' own geometry.
+      const conv = (xt: tf.Tensor, wt: tf.Tensor, dilations: number) =>
+        tf.engine().runKernel('Conv2D', { x: xt, filter: wt }, {
+          strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations, dimRoundingMode: 'floor',
+        } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const [yWasm] = await onBackend('wasm', [x, w], (xt, wt) => conv(xt!, wt!, c.dilation));
+      expect(tf.memory().numTensors).toBe(before);
+      const [yCpu] = await onBackend('cpu', [x, w], (xt, wt) => conv(xt!, dilateFilter(wt as tf.Tensor4D, c.dilation), 1));
+      expect(yWasm!.shape).toEqual(yCpu!.shape);
+      expect(relativeError(yWasm!.data, yCpu!.data)).toBeLessThan(1e-5);
+    });
+  }
+});
+
+// Every algorithm of each kernel (XNNPACK transposed/strided conv, GEMM with im2col/col2im, and the
+// direct SIMD filter gradient) runs every case, whatever 'auto' would pick for it.
+const ROUTES: { filter: FilterRoute; input: ConvRoute }[] = [
+  { filter: 'conv', input: 'conv' },
+  { filter: 'gemm', input: 'gemm' },
+  { filter: 'simd', input: 'auto' },
+];
+describe.each(ROUTES)('wasm Conv2DBackpropFilter ($filter) / Conv2DBackpropInput ($input) agree with cpu', (routes) => {
+  for (const c of CASES) {
+    it(label(c), async () => {
+      setConvBackpropRoutes(routes);
       const [oh, ow] = outSize(c);
       const x = { values: randomArray(c.batch * c.h * c.w * c.cin, `x ${label(c)}`), shape: [c.batch, c.h, c.w, c.cin] };
       const w = { values: randomArray(c.k[0] * c.k[1] * c.cin * c.cout, `w ${label(c)}`), shape: [c.k[0], c.k[1], c.cin, c.cout] };

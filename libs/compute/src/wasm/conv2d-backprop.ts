@@ -1,57 +1,13 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
-import { backpropFilterGemm, backpropInputGemm, type Geometry } from './gemm-conv.js';
+import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
+import { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import { conv2dForward } from './conv2d.js';
+export { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import { heapOffset, kernelThreads, runShares } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
-type Pad = tf.Conv2DAttrs['pad'];
-
-/** The GEMM routes' geometry plus the bottom/right padding the transposed-conv routes also need. */
-interface ConvGeometry extends Geometry {
-  padBottom: number;
-  padRight: number;
-}
-
-/** Forward-pass geometry, with the padding tfjs itself resolves for 'same'/'valid'/explicit. */
-export function convGeometry(
-  xShape: readonly number[],
-  filterShape: readonly number[],
-  strides: number | [number, number],
-  dilations: number | [number, number],
-  pad: Pad,
-  dimRoundingMode: 'floor' | 'round' | 'ceil' | undefined,
-  depthwise: boolean,
-): ConvGeometry {
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    depthwise,
-    'channelsLast',
-  );
-  return {
-    batch: info.batchSize,
-    inH: info.inHeight,
-    inW: info.inWidth,
-    inC: info.inChannels,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    outC: info.outChannels,
-    kH: info.filterHeight,
-    kW: info.filterWidth,
-    strideH: info.strideHeight,
-    strideW: info.strideWidth,
-    dilationH: info.dilationHeight,
-    dilationW: info.dilationWidth,
-    padTop: info.padInfo.top,
-    padBottom: info.padInfo.bottom,
-    padLeft: info.padInfo.left,
-    padRight: info.padInfo.right,
-  };
-}
 
 /**
  * dW[i,j,ci,co] = Σ_{b,oy,ox} xpad[b, s·oy + d·i, s·ox + d·j, ci] · dy[b,oy,ox,co].
@@ -62,11 +18,13 @@ export function convGeometry(
  * or by slicing x when that padding is smaller than the slack.
  */
 export type ConvRoute = 'auto' | 'conv' | 'gemm';
-const routes: { filter: ConvRoute; input: ConvRoute } = { filter: 'auto', input: 'auto' };
+/** The filter gradient also has oodkit's direct SIMD kernel (the default). */
+export type FilterRoute = ConvRoute | 'simd';
+const routes: { filter: FilterRoute; input: ConvRoute } = { filter: 'auto', input: 'auto' };
 
 /**
  * Forces the algorithm of the conv backprop kernels ('auto' picks per shape). For tests, which must
- * cover both routes, and for benchmarking; returns the previous setting.
+ * cover every route, and for benchmarking; returns the previous setting.
  */
 export function setConvBackpropRoutes(next: Partial<typeof routes>): typeof routes {
   const previous = { ...routes };
@@ -82,14 +40,10 @@ function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   return g.strideH === 1 && g.strideW === 1 && g.inH * g.inW <= 2 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
-function filterRoute(g: ConvGeometry): 'conv' | 'gemm' {
-  if (routes.filter !== 'auto') return routes.filter;
-  // Measured per layer (BENCHMARKS.md): XNNPACK's indirection-based route wins with few input channels
-  // (im2col would copy rows of only Ci floats) and on large outputs (16×16 and up); im2col + GEMM wins
-  // for 1×1 kernels and small outputs, where the transposed-input conv has tiny output images.
-  if (g.inC < 16) return 'conv';
-  if (g.kH * g.kW === 1) return 'gemm';
-  return g.outH * g.outW >= 256 ? 'conv' : 'gemm';
+function filterRoute(): 'conv' | 'gemm' | 'simd' {
+  // The direct SIMD kernel beat both XNNPACK-based routes on every layer measured (BENCHMARKS.md):
+  // they pay for transposes, im2col copies, and packing an activation-sized operand as "weights".
+  return routes.filter === 'auto' ? 'simd' : routes.filter;
 }
 
 export function conv2dBackpropFilterImpl(
@@ -98,8 +52,32 @@ export function conv2dBackpropFilterImpl(
   dy: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  if (filterRoute(g) === 'gemm') return backpropFilterGemm(backend, x, dy, g);
+  const route = filterRoute();
+  if (route === 'simd') return backpropFilterSimd(backend, x, dy, g);
+  if (route === 'gemm') return backpropFilterGemm(backend, x, dy, g);
   return backpropFilterConv(backend, x, dy, g);
+}
+
+/** oodkit_kernels.c's conv2d_filter_grad: outer products straight from x and dy, no copies. */
+function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
+  const out = backend.makeOutput([g.kH, g.kW, g.inC, g.outC], 'float32');
+  const common = [
+    heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, out),
+    g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW,
+    g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft,
+  ];
+  // Threads take disjoint ranges of output channels, in whole 8-wide register tiles.
+  const tiles = Math.ceil(g.outC / 8);
+  const parts = Math.min(kernelThreads(backend), tiles);
+  const shares: number[][] = [];
+  for (let p = 0; p < parts; p++) {
+    const begin = Math.min(g.outC, Math.round((p * tiles) / parts) * 8);
+    const end = Math.min(g.outC, Math.round(((p + 1) * tiles) / parts) * 8);
+    if (end > begin) shares.push([...common, begin, end]);
+  }
+  runShares(backend, 'conv2d_filter_grad', shares);
+  return out;
 }
 
 function backpropFilterConv(
@@ -166,7 +144,6 @@ function backpropInputConv(
   filter: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  const k = captureWasmKernels();
   const effH = (g.kH - 1) * g.dilationH + 1;
   const effW = (g.kW - 1) * g.dilationW + 1;
   const slackH = g.inH + g.padTop + g.padBottom - effH - (g.outH - 1) * g.strideH;
@@ -185,18 +162,8 @@ function backpropInputConv(
     temps.push(input);
     pad = explicitPad(0, 0, 0, 0);
   }
-  const dx = run(
-    k.conv2d,
-    backend,
-    { x: input, filter: flipped },
-    {
-      strides: [1, 1],
-      dilations: [g.dilationH, g.dilationW],
-      pad,
-      dataFormat: 'NHWC',
-      dimRoundingMode: undefined,
-    } as unknown as tf.NamedAttrMap,
-  );
+  const inner = convGeometry(input.shape, flipped.shape, 1, [g.dilationH, g.dilationW], pad, undefined, false);
+  const dx = conv2dForward(backend, input, flipped, inner);
   release(backend, ...temps);
   return dx;
 }

@@ -1,6 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
-import { convGeometry } from './conv2d-backprop.js';
+import { convGeometry } from './conv-geometry.js';
 import { allocate, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;

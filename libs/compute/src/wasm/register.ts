@@ -9,9 +9,11 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import { batchNormTrainConfig, batchNormTrainGradConfig } from './batch-norm-train.js';
 import { biasReluConfig, biasReluGradConfig } from './bias-relu.js';
 import { sumConfig } from './sum.js';
+import { conv2dConfig } from './conv2d.js';
 
 /** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
+  conv2dConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,
@@ -47,4 +49,5 @@ export function registerWasmTrainingKernels(): void {
   registered = true;
 }
 
-export { setConvBackpropRoutes, type ConvRoute } from './conv2d-backprop.js';
+export { setConvBackpropRoutes, type ConvRoute, type FilterRoute } from './conv2d-backprop.js';
+export { setConvForwardRoute, type ForwardRoute } from './conv2d.js';

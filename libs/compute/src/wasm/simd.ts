@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { tf } from '../tf.js';
+import { KernelPool } from './kernel-pool.js';
 
 /**
  * oodkit's SIMD kernels (libs/compute/csrc/oodkit_kernels.c), instantiated on the wasm backend's own
@@ -15,6 +16,12 @@ export interface SimdKernels {
   relu_backward_col_sum(pDy: number, pY: number, n: number, c: number, pDx: number, pSumG: number, pScratch: number): void;
   max_pool_grad(pX: number, pDy: number, pDx: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
+  conv2d_filter_grad(pX: number, pDy: number, pDw: number, batch: number, inH: number, inW: number, ci: number, outH: number,
+    outW: number, co: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, padTop: number,
+    padLeft: number, coBegin: number, coEnd: number): void;
+  conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
+    outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
+    relu: number, rowBegin: number, rowEnd: number): void;
 }
 
 /** Scratch bytes the per-channel kernels need for c channels (48 · lcm(c, 4); see oodkit_kernels.c). */
@@ -29,7 +36,7 @@ interface WasmMemory {
 }
 interface WasmApi {
   Memory: abstract new (...args: never[]) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
+  Module: { new (bytes: Uint8Array): object; exports(module: object): { name: string }[] };
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: Record<string, unknown> };
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -41,7 +48,15 @@ interface EmscriptenHeap {
   _free(ptr: number): void;
 }
 
-const instances = new WeakMap<object, SimdKernels>();
+interface Bound {
+  kernels: SimdKernels;
+  module: object;
+  memory: WasmMemory;
+  shared: boolean;
+  pool?: KernelPool;
+}
+
+const bound = new WeakMap<object, Bound>();
 
 function backendMemory(backend: BackendWasm): WasmMemory {
   const module = backend.wasm as unknown as EmscriptenHeap;
@@ -53,18 +68,49 @@ function backendMemory(backend: BackendWasm): WasmMemory {
   return memory;
 }
 
-/** The kernels bound to this backend's memory (compiled and instantiated once per backend). */
-export function simdKernels(backend: BackendWasm): SimdKernels {
-  const known = instances.get(backend);
+function bind(backend: BackendWasm): Bound {
+  const known = bound.get(backend);
   if (known) return known;
   const memory = backendMemory(backend);
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
   const file = new URL(`../../assets/${shared ? 'oodkit-kernels-shared.wasm' : 'oodkit-kernels.wasm'}`, import.meta.url);
   const module = new WA.Module(readFileSync(file));
   const instance = new WA.Instance(module, { env: { memory } });
-  const kernels = instance.exports as unknown as SimdKernels;
-  instances.set(backend, kernels);
-  return kernels;
+  const entry: Bound = { kernels: instance.exports as unknown as SimdKernels, module, memory, shared };
+  bound.set(backend, entry);
+  return entry;
+}
+
+/** The kernels bound to this backend's memory (compiled and instantiated once per backend). */
+export function simdKernels(backend: BackendWasm): SimdKernels {
+  return bind(backend).kernels;
+}
+
+/**
+ * Starts `workers` extra threads for the kernels (threaded build only: they need the shared
+ * memory). Idempotent per backend.
+ */
+export async function startKernelPool(backend: BackendWasm, workers: number): Promise<void> {
+  const entry = bind(backend);
+  if (entry.pool || workers < 1 || !entry.shared) return;
+  const names = WA.Module.exports(entry.module).map((e) => e.name);
+  entry.pool = await KernelPool.start(entry.module, entry.memory, names, workers);
+}
+
+/** Threads a kernel call on this backend can use (1 without a pool). */
+export function kernelThreads(backend: BackendWasm): number {
+  return bind(backend).pool?.size ?? 1;
+}
+
+/**
+ * Runs kernel `name` once per argument list, in parallel when the backend has a pool (the lists
+ * must touch disjoint outputs), else one after another on this thread.
+ */
+export function runShares(backend: BackendWasm, name: keyof SimdKernels, shares: number[][]): void {
+  const entry = bind(backend);
+  const call = entry.kernels[name] as unknown as (...args: number[]) => void;
+  if (entry.pool && shares.length > 1) entry.pool.run(call, name, shares);
+  else for (const share of shares) call(...share);
 }
 
 /** Heap offset of a tensor's data. */
@@ -77,10 +123,11 @@ export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
 /** Runs `body` with `bytes` of scratch heap (16-byte aligned), freed afterwards. */
 export function withScratch<T>(backend: BackendWasm, bytes: number, body: (ptr: number) => T): T {
   const module = backend.wasm as unknown as EmscriptenHeap;
-  const raw = module._malloc(bytes + 16);
+  // >>> 0: malloc's i32 result is negative above 2 GiB (JS bit operators are signed, so no & ~15 either).
+  const raw = module._malloc(bytes + 16) >>> 0;
   if (!raw) throw new Error(`oodkit SIMD kernels: out of wasm memory allocating ${bytes} bytes of scratch`);
   try {
-    return body((raw + 15) & ~15);
+    return body(raw + ((16 - (raw % 16)) % 16));
   } finally {
     module._free(raw);
   }

@@ -14,6 +14,7 @@ export interface WasmKernels {
   slice: tf.KernelFunc;
   batchMatMul: tf.KernelFunc;
   sum: tf.KernelFunc;
+  pad: tf.KernelFunc;
 }
 
 let captured: WasmKernels | undefined;
@@ -25,7 +26,7 @@ export function captureWasmKernels(): WasmKernels {
     if (!config) throw new Error(`wasm kernel '${name}' is not registered; is @tensorflow/tfjs-backend-wasm loaded?`);
     return config.kernelFunc;
   };
-  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul'), sum: get('Sum') };
+  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul'), sum: get('Sum'), pad: get('PadV2') };
   return captured;
 }
 

@@ -1,0 +1,122 @@
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { tf } from '../tf.js';
+import { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import { heapOffset, kernelThreads, runShares } from './simd.js';
+import { allocate, assertChannelsLast, captureWasmKernels, release, run, view } from './util.js';
+
+type TensorInfo = tf.TensorInfo;
+
+/** Which implementation runs forward convolutions on wasm ('auto' picks per layer). */
+export type ForwardRoute = 'auto' | 'simd' | 'xnnpack';
+let forwardRoute: ForwardRoute = 'auto';
+
+/** Forces the forward-convolution implementation (tests and benchmarks); returns the previous one. */
+export function setConvForwardRoute(next: ForwardRoute): ForwardRoute {
+  const previous = forwardRoute;
+  forwardRoute = next;
+  return previous;
+}
+
+/**
+ * y = conv(x, w) (+ bias, then ReLU) with oodkit_kernels.c's conv2d_forward: x is zero-padded
+ * first (tfjs's own Pad kernel) so the kernel never tests bounds; a filter whose output channels are
+ * not a multiple of 4 is copied with zero columns; output rows are split between threads.
+ */
+export function conv2dForwardSimd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
+  const k = captureWasmKernels();
+  const temps: TensorInfo[] = [];
+  let input = x;
+  // Rows/columns beyond the last window are never read, so the bottom/right padding can be cut.
+  const needH = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH + 1;
+  const needW = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW + 1;
+  const padBottom = Math.max(0, needH - g.inH - g.padTop);
+  const padRight = Math.max(0, needW - g.inW - g.padLeft);
+  let inH = g.inH;
+  let inW = g.inW;
+  if (g.padTop || g.padLeft || padBottom || padRight) {
+    input = run(k.pad, backend, { x }, {
+      paddings: [[0, 0], [g.padTop, padBottom], [g.padLeft, padRight], [0, 0]],
+      constantValue: 0,
+    });
+    temps.push(input);
+    inH += g.padTop + padBottom;
+    inW += g.padLeft + padRight;
+  }
+  const coPad = Math.ceil(g.outC / 4) * 4;
+  let weights = filter;
+  if (coPad !== g.outC) {
+    const taps = g.kH * g.kW * g.inC;
+    weights = allocate(backend, [taps, coPad], (out) => {
+      const src = view(backend, filter);
+      for (let t = 0; t < taps; t++) out.set(src.subarray(t * g.outC, (t + 1) * g.outC), t * coPad);
+    });
+    temps.push(weights);
+  }
+  const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
+  const common = [
+    heapOffset(backend, input), heapOffset(backend, weights), 0, heapOffset(backend, y),
+    inH, inW, g.inC, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW, 0,
+  ];
+  const rows = g.batch * g.outH;
+  const parts = Math.min(kernelThreads(backend), rows);
+  const shares = Array.from({ length: parts }, (_, p) => [...common, Math.round((p * rows) / parts), Math.round(((p + 1) * rows) / parts)]);
+  runShares(backend, 'conv2d_forward', shares);
+  release(backend, ...temps);
+  return y;
+}
+
+/**
+ * Measured per layer (BENCHMARKS.md): oodkit's kernel wins while one 8-channel column of the filter
+ * (kH·kW·Ci·8 floats) stays in L1 across a row of output pixels, i.e. the 32×32 and 16×16 ResNet
+ * stages; XNNPACK wins on the deep 8×8/4×4 stages (whose filter columns spill to L2) and on
+ * LeNet's few-channel layers.
+ */
+function useSimd(g: ConvGeometry): boolean {
+  if (forwardRoute === 'simd' || !xnnpackAgrees(g)) return true;
+  if (forwardRoute === 'xnnpack') return false;
+  const column = g.kH * g.kW * g.inC;
+  return g.inC >= 16 && g.outC >= 8 && column <= 1152 && g.outW >= 8;
+}
+
+/**
+ * Whether XNNPACK, given the explicit padding, produces tfjs's output size. It does not where tfjs's
+ * numeric-padding geometry applies the filter height and row stride to the width too (non-square
+ * kernels or strides): tfjs-backend-wasm then returns wrong values, so those go to our kernel.
+ */
+export function xnnpackAgrees(g: ConvGeometry): boolean {
+  const size = (n: number, lo: number, hi: number, k: number, d: number, s: number) => Math.floor((n + lo + hi - ((k - 1) * d + 1)) / s) + 1;
+  return (
+    size(g.inH, g.padTop, g.padBottom, g.kH, g.dilationH, g.strideH) === g.outH &&
+    size(g.inW, g.padLeft, g.padRight, g.kW, g.dilationW, g.strideW) === g.outW
+  );
+}
+
+/**
+ * A forward convolution on wasm by the selected route. `attrs` (the caller's own, when it has them)
+ * go to XNNPACK unchanged, so its output shape is tfjs's even where tfjs's numeric-padding geometry
+ * differs from the explicit padding it implies (it applies the filter height and row stride to
+ * both dimensions); `g` comes from that same geometry, so the SIMD route agrees.
+ */
+export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
+  if (useSimd(g)) return conv2dForwardSimd(backend, x, filter, g);
+  return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
+    strides: [g.strideH, g.strideW],
+    dilations: [g.dilationH, g.dilationW],
+    pad: [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]],
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+  } as unknown as tf.NamedAttrMap));
+}
+
+export const conv2dConfig: tf.KernelConfig = {
+  kernelName: 'Conv2D',
+  backendName: 'wasm',
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+    const a = attrs as unknown as tf.Conv2DAttrs;
+    assertChannelsLast('Conv2D', a.dataFormat);
+    const g = convGeometry(x.shape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    return conv2dForward(backend as BackendWasm, x, filter, g, attrs);
+  },
+};
