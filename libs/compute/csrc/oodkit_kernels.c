@@ -300,100 +300,117 @@ void max_pool_grad(const f32 *x, const f32 *dy, f32 *dx, int batch, int in_h, in
   }
 }
 
-/* What one (tap, block of output rows) contributes to a CI × (4·NV) tile of dw, accumulated in registers. */
+/* The first `count` (1..3) floats at p in the low lanes, zeros above: no read past p[count − 1]. */
+static inline v128_t load_partial(const f32 *p, int count) {
+  if (count == 1) return wasm_v128_load32_zero(p);
+  v128_t v = wasm_v128_load64_zero(p);
+  return count == 2 ? v : wasm_v128_load32_lane(p + 2, v, 2);
+}
+
+/* Stores the low `count` (1..3) lanes of v. */
+static inline void store_lanes(f32 *p, v128_t v, int count) {
+  if (count == 1) {
+    wasm_v128_store32_lane(p, v, 0);
+    return;
+  }
+  wasm_v128_store64_lane(p, v, 0);
+  if (count == 3) wasm_v128_store32_lane(p + 2, v, 2);
+}
+
+/*
+ * What a block of output rows contributes to R rows × (4·NV) output channels of dw, accumulated in
+ * registers. The R rows are consecutive (j, ci) entries of one filter row i; o0..o3 are their
+ * offsets into the padded x (scalars, not an array: an array would live on the shadow stack). Every
+ * call passes constant R, NV and tail, so the partial loads/stores compile to fixed lane operations. `tail` (0 or 1..3) makes the last vector a partial one (channel tail).
+ */
 static inline __attribute__((always_inline)) void fg_tile(const f32 *x, const f32 *dy, f32 *t, int co_n, int ci_n,
-    int b, int in_h, int in_w, int out_h, int out_w, int oy0, int oy1, int i, int s_h, int d_h, int pad_top,
-    int ox_lo, int ox_hi, int s_w, int off, int ci0, int co0, const int CI, const int NV) {
+    int in_w, int out_w, int row_x, int row_y, int rows, int s_h, int s_w, int o0, int o1, int o2, int o3, int co0,
+    int tail, const int R, const int NV, const int CONTIG) {
   v128_t a[4][2];
-  for (int r = 0; r < CI; r++)
-    for (int v = 0; v < NV; v++) a[r][v] = ld(t + r * co_n + co0 + 4 * v);
+  _Pragma("clang loop unroll(full)")
+  for (int r = 0; r < R; r++)
+    _Pragma("clang loop unroll(full)")
+    for (int v = 0; v < NV; v++)
+      a[r][v] = tail && v == NV - 1 ? load_partial(t + r * co_n + co0 + 4 * v, tail) : ld(t + r * co_n + co0 + 4 * v);
   const int xs = s_w * ci_n;
-  for (int oy = oy0; oy < oy1; oy++) {
-    const int iy = oy * s_h + i * d_h - pad_top;
-    if (iy < 0 || iy >= in_h) continue;
-    const f32 *xp = x + ((b * in_h + iy) * in_w + ox_lo * s_w + off) * ci_n + ci0;
-    const f32 *dp = dy + ((b * out_h + oy) * out_w + ox_lo) * co_n + co0;
-    for (int ox = ox_lo; ox < ox_hi; ox++, xp += xs, dp += co_n) {
+  for (int q = 0; q < rows; q++) {
+    const f32 *xp = x + (row_x + q * s_h) * in_w * ci_n + (CONTIG ? o0 : 0);
+    const f32 *dp = dy + (row_y + q) * out_w * co_n + co0;
+    for (int ox = 0; ox < out_w; ox++, xp += xs, dp += co_n) {
       v128_t d[2];
-      for (int v = 0; v < NV; v++) d[v] = ld(dp + 4 * v);
-      for (int r = 0; r < CI; r++) {
-        const v128_t xr = wasm_v128_load32_splat(xp + r);
+      _Pragma("clang loop unroll(full)")
+      for (int v = 0; v < NV; v++) d[v] = tail && v == NV - 1 ? load_partial(dp + 4 * v, tail) : ld(dp + 4 * v);
+      _Pragma("clang loop unroll(full)")
+      for (int r = 0; r < R; r++) {
+        const v128_t xr = wasm_v128_load32_splat(CONTIG ? xp + r : xp + (r == 0 ? o0 : r == 1 ? o1 : r == 2 ? o2 : o3));
+        _Pragma("clang loop unroll(full)")
         for (int v = 0; v < NV; v++) a[r][v] = wasm_f32x4_add(a[r][v], wasm_f32x4_mul(xr, d[v]));
       }
     }
   }
-  for (int r = 0; r < CI; r++)
-    for (int v = 0; v < NV; v++) st(t + r * co_n + co0 + 4 * v, a[r][v]);
-}
-
-/* The same for one output channel (the co_n mod 4 tail), scalar. */
-static void fg_scalar(const f32 *x, const f32 *dy, f32 *t, int co_n, int ci_n, int b, int in_h, int in_w, int out_h,
-    int out_w, int oy0, int oy1, int i, int s_h, int d_h, int pad_top, int ox_lo, int ox_hi, int s_w, int off,
-    int ci0, int ci_count, int co) {
-  for (int r = 0; r < ci_count; r++) {
-    f32 acc = t[r * co_n + co];
-    for (int oy = oy0; oy < oy1; oy++) {
-      const int iy = oy * s_h + i * d_h - pad_top;
-      if (iy < 0 || iy >= in_h) continue;
-      const f32 *xp = x + ((b * in_h + iy) * in_w + ox_lo * s_w + off) * ci_n + ci0 + r;
-      const f32 *dp = dy + ((b * out_h + oy) * out_w + ox_lo) * co_n + co;
-      for (int ox = ox_lo; ox < ox_hi; ox++, xp += s_w * ci_n, dp += co_n) acc += *xp * *dp;
+  _Pragma("clang loop unroll(full)")
+  for (int r = 0; r < R; r++)
+    _Pragma("clang loop unroll(full)")
+    for (int v = 0; v < NV; v++) {
+      if (tail && v == NV - 1) store_lanes(t + r * co_n + co0 + 4 * v, a[r][v], tail);
+      else st(t + r * co_n + co0 + 4 * v, a[r][v]);
     }
-    t[r * co_n + co] = acc;
-  }
 }
 
-static inline int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-static inline int ceil_div(int a, int b) { return -floor_div(-a, b); }
+/* Offset in x of filter-row entry e = j·ci_n + ci. */
+static inline int entry_offset(int e, int ci_n, int d_w) {
+  const int j = e / ci_n;
+  return j * d_w * ci_n + (e - j * ci_n);
+}
+
+/* All output-channel tiles of one group of RR filter entries (constant RR and CONTIG throughout). */
+#define FG_CALL(TAIL, RR, NVV, CC) \
+  fg_tile(x, dy, t, co_n, ci_n, in_w, out_w, row_x, row_y, rows, s_h, s_w, o0, o1, o2, o3, co0, TAIL, RR, NVV, CC)
+#define FG_GROUP(RR, CC)                                           \
+  do {                                                             \
+    int co0 = co_begin;                                            \
+    for (; co0 + 8 <= co_vec_end; co0 += 8) FG_CALL(0, RR, 2, CC); \
+    for (; co0 < co_vec_end; co0 += 4) FG_CALL(0, RR, 1, CC);     \
+    if (tail == 1) FG_CALL(1, RR, 1, CC);                          \
+    else if (tail == 2) FG_CALL(2, RR, 1, CC);                     \
+    else if (tail == 3) FG_CALL(3, RR, 1, CC);                     \
+  } while (0)
 
 /*
- * Convolution filter gradient, NHWC, as a sum of outer products read straight from x and dy (no
- * im2col, no transposes, no weight packing):
- *   dw[i, j, ci, co] = Σ_{b, oy, ox} x[b, oy·s_h + i·d_h − pad_top, ox·s_w + j·d_w − pad_left, ci] · dy[b, oy, ox, co]
+ * Convolution filter gradient, NHWC, on an already padded x (every tap in bounds), as a sum of outer
+ * products read straight from x and dy (no im2col, no transposes, no weight packing):
+ *   dw[i, j, ci, co] = Σ_{b, oy, ox} x[b, oy·s_h + i·d_h, ox·s_w + j·d_w, ci] · dy[b, oy, ox, co]
  * for co in [co_begin, co_end) only, so callers can split the output channels between threads.
- * Tiles of 4 input × 8 output channels live in eight vector registers while a block of output rows
- * streams past (blocks keep those x and dy rows cache-resident across the kernel taps); channel
- * counts that are not multiples of 4 fall to narrower tiles and a scalar tail.
+ * dw is walked as k_h rows of k_w·ci_n entries; 4 consecutive entries (whatever mix of j and ci,
+ * so ci_n = 1 or 3 tiles as well as 64) × 8 output channels live in eight vector registers while a
+ * block of output rows streams past; blocks keep those x and dy rows cache-resident.
  */
 EXPORT(conv2d_filter_grad)
 void conv2d_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int batch, int in_h, int in_w, int ci_n, int out_h,
-                        int out_w, int co_n, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int pad_top,
-                        int pad_left, int co_begin, int co_end) {
-  const int rows = out_w >= 256 ? 1 : 256 / out_w;
+                        int out_w, int co_n, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int co_begin,
+                        int co_end) {
+  const int block = out_w >= 256 ? 1 : 256 / out_w;
+  const int entries = k_w * ci_n;
   const int co_vec_end = co_begin + ((co_end - co_begin) & ~3);
-  for (int t = 0; t < k_h * k_w * ci_n; t++) {
-    for (int co = co_begin; co < co_end; co++) dw[t * co_n + co] = 0.0f;
+  const int tail = co_end - co_vec_end;
+  for (int e = 0; e < k_h * entries; e++) {
+    for (int co = co_begin; co < co_end; co++) dw[e * co_n + co] = 0.0f;
   }
   for (int b = 0; b < batch; b++) {
-    for (int oy0 = 0; oy0 < out_h; oy0 += rows) {
-      const int oy1 = oy0 + rows < out_h ? oy0 + rows : out_h;
+    for (int oy0 = 0; oy0 < out_h; oy0 += block) {
+      const int rows = oy0 + block < out_h ? block : out_h - oy0;
       for (int i = 0; i < k_h; i++) {
-        for (int j = 0; j < k_w; j++) {
-          const int off = j * d_w - pad_left;
-          int ox_lo = ceil_div(-off, s_w);
-          int ox_hi = floor_div(in_w - 1 - off, s_w) + 1;
-          if (ox_lo < 0) ox_lo = 0;
-          if (ox_hi > out_w) ox_hi = out_w;
-          if (ox_lo >= ox_hi) continue;
-          for (int ci0 = 0; ci0 < ci_n;) {
-            const int ci_count = ci_n - ci0 >= 4 ? 4 : 1;
-            f32 *t = dw + ((i * k_w + j) * ci_n + ci0) * co_n;
-            int co0 = co_begin;
-            if (ci_count == 4) {
-              for (; co0 + 8 <= co_vec_end; co0 += 8)
-                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 4, 2);
-              for (; co0 < co_vec_end; co0 += 4)
-                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 4, 1);
-            } else {
-              for (; co0 + 8 <= co_vec_end; co0 += 8)
-                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 1, 2);
-              for (; co0 < co_vec_end; co0 += 4)
-                fg_tile(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, co0, 1, 1);
-            }
-            for (; co0 < co_end; co0++)
-              fg_scalar(x, dy, t, co_n, ci_n, b, in_h, in_w, out_h, out_w, oy0, oy1, i, s_h, d_h, pad_top, ox_lo, ox_hi, s_w, off, ci0, ci_count, co0);
-            ci0 += ci_count;
-          }
+        const int row_x = b * in_h + oy0 * s_h + i * d_h;
+        const int row_y = b * out_h + oy0;
+        for (int e0 = 0; e0 < entries;) {
+          const int R = entries - e0 >= 4 ? 4 : 1;
+          const int o0 = entry_offset(e0, ci_n, d_w), o1 = entry_offset(e0 + 1, ci_n, d_w);
+          const int o2 = entry_offset(e0 + 2, ci_n, d_w), o3 = entry_offset(e0 + 3, ci_n, d_w);
+          f32 *t = dw + (i * entries + e0) * co_n;
+          if (R == 4 && ci_n % 4 == 0) FG_GROUP(4, 1);
+          else if (R == 4) FG_GROUP(4, 0);
+          else FG_GROUP(1, 0);
+          e0 += R;
         }
       }
     }
@@ -422,7 +439,9 @@ static inline __attribute__((always_inline)) void conv_tile(const f32 *x, const 
     int in_w, int ci_n, int co_n, int co_pad, int k_h, int k_w, int s_w, int d_h, int d_w, int row0, int ox, int co0,
     int relu, const int P, const int NV) {
   v128_t a[4][2];
+  _Pragma("clang loop unroll(full)")
   for (int p = 0; p < P; p++)
+    _Pragma("clang loop unroll(full)")
     for (int v = 0; v < NV; v++) a[p][v] = bias ? ld(bias + co0 + 4 * v) : wasm_f32x4_splat(0.0f);
   const int xs = s_w * ci_n;
   for (int i = 0; i < k_h; i++) {
@@ -431,9 +450,12 @@ static inline __attribute__((always_inline)) void conv_tile(const f32 *x, const 
       const f32 *wb = w + (i * k_w + j) * ci_n * co_pad + co0;
       for (int ci = 0; ci < ci_n; ci++, wb += co_pad) {
         v128_t wv[2];
+        _Pragma("clang loop unroll(full)")
         for (int v = 0; v < NV; v++) wv[v] = ld(wb + 4 * v);
+        _Pragma("clang loop unroll(full)")
         for (int p = 0; p < P; p++) {
           const v128_t xv = wasm_v128_load32_splat(xb + p * xs + ci);
+          _Pragma("clang loop unroll(full)")
           for (int v = 0; v < NV; v++) a[p][v] = wasm_f32x4_add(a[p][v], wasm_f32x4_mul(xv, wv[v]));
         }
       }
@@ -441,6 +463,7 @@ static inline __attribute__((always_inline)) void conv_tile(const f32 *x, const 
   }
   const v128_t zero4 = wasm_f32x4_splat(0.0f);
   const int count = co_n - co0 < 4 * NV ? co_n - co0 : 4 * NV;
+  _Pragma("clang loop unroll(full)")
   for (int p = 0; p < P; p++) {
     v128_t v0 = a[p][0], v1 = NV > 1 ? a[p][1] : zero4;
     if (relu) v0 = wasm_f32x4_pmax(v0, zero4), v1 = wasm_f32x4_pmax(v1, zero4);

@@ -2,7 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward } from './conv2d.js';
+import { conv2dForward, padForWindows } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -58,14 +58,14 @@ export function conv2dBackpropFilterImpl(
   return backpropFilterConv(backend, x, dy, g);
 }
 
-/** oodkit_kernels.c's conv2d_filter_grad: outer products straight from x and dy, no copies. */
+/** oodkit_kernels.c's conv2d_filter_grad: outer products straight from (padded) x and dy. */
 function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
+  const { padded, inH, inW } = padForWindows(backend, x, g);
   const out = backend.makeOutput([g.kH, g.kW, g.inC, g.outC], 'float32');
   const common = [
-    heapOffset(backend, x), heapOffset(backend, dy), heapOffset(backend, out),
-    g.batch, g.inH, g.inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW,
-    g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft,
+    heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, out),
+    g.batch, inH, inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW,
   ];
   // Threads take disjoint ranges of output channels, in whole 8-wide register tiles.
   const tiles = Math.ceil(g.outC / 8);
@@ -77,6 +77,7 @@ function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo,
     if (end > begin) shares.push([...common, begin, end]);
   }
   runShares(backend, 'conv2d_filter_grad', shares);
+  if (padded !== x) release(backend, padded);
   return out;
 }
 

@@ -18,31 +18,33 @@ export function setConvForwardRoute(next: ForwardRoute): ForwardRoute {
 }
 
 /**
+ * x zero-padded by the forward padding (tfjs's own Pad kernel), so the SIMD kernels never test
+ * bounds; rows/columns beyond the last window are never read, so the bottom/right padding may be
+ * cut. Returns x itself when no padding is needed (the caller releases `padded` otherwise).
+ */
+export function padForWindows(backend: BackendWasm, x: TensorInfo, g: ConvGeometry): { padded: TensorInfo; inH: number; inW: number } {
+  const needH = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH + 1;
+  const needW = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW + 1;
+  const padBottom = Math.max(0, needH - g.inH - g.padTop);
+  const padRight = Math.max(0, needW - g.inW - g.padLeft);
+  if (!(g.padTop || g.padLeft || padBottom || padRight)) return { padded: x, inH: g.inH, inW: g.inW };
+  const padded = run(captureWasmKernels().pad, backend, { x }, {
+    paddings: [[0, 0], [g.padTop, padBottom], [g.padLeft, padRight], [0, 0]],
+    constantValue: 0,
+  });
+  return { padded, inH: g.inH + g.padTop + padBottom, inW: g.inW + g.padLeft + padRight };
+}
+
+/**
  * y = conv(x, w) (+ bias, then ReLU) with oodkit_kernels.c's conv2d_forward: x is zero-padded
  * first (tfjs's own Pad kernel) so the kernel never tests bounds; a filter whose output channels are
  * not a multiple of 4 is copied with zero columns; output rows are split between threads.
  */
 export function conv2dForwardSimd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
-  const k = captureWasmKernels();
   const temps: TensorInfo[] = [];
-  let input = x;
-  // Rows/columns beyond the last window are never read, so the bottom/right padding can be cut.
-  const needH = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH + 1;
-  const needW = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW + 1;
-  const padBottom = Math.max(0, needH - g.inH - g.padTop);
-  const padRight = Math.max(0, needW - g.inW - g.padLeft);
-  let inH = g.inH;
-  let inW = g.inW;
-  if (g.padTop || g.padLeft || padBottom || padRight) {
-    input = run(k.pad, backend, { x }, {
-      paddings: [[0, 0], [g.padTop, padBottom], [g.padLeft, padRight], [0, 0]],
-      constantValue: 0,
-    });
-    temps.push(input);
-    inH += g.padTop + padBottom;
-    inW += g.padLeft + padRight;
-  }
+  const { padded: input, inH, inW } = padForWindows(backend, x, g);
+  if (input !== x) temps.push(input);
   const coPad = Math.ceil(g.outC / 4) * 4;
   let weights = filter;
   if (coPad !== g.outC) {

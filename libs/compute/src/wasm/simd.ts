@@ -17,8 +17,8 @@ export interface SimdKernels {
   max_pool_grad(pX: number, pDy: number, pDx: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   conv2d_filter_grad(pX: number, pDy: number, pDw: number, batch: number, inH: number, inW: number, ci: number, outH: number,
-    outW: number, co: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, padTop: number,
-    padLeft: number, coBegin: number, coEnd: number): void;
+    outW: number, co: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, coBegin: number,
+    coEnd: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
     relu: number, rowBegin: number, rowEnd: number): void;
