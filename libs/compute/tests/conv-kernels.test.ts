@@ -255,3 +255,29 @@ describe('wasm UnsortedSegmentSum agrees with cpu', () => {
     for (let e = 0; e < 4; e++) expect(a[2 * 4 + e]).toBeCloseTo(x.values[e]! + x.values[2 * 4 + e]!, 5);
   });
 });
+
+describe('wasm FusedConv2D (bias + linear/ReLU epilogue) agrees with conv + bias + relu on cpu', () => {
+  const cases = [
+    { shape: [2, 9, 11, 16], k: 3, cout: 20, stride: 1, pad: 'same' as const, activation: 'relu' as const },
+    { shape: [3, 8, 8, 16], k: 3, cout: 6, stride: 2, pad: 'valid' as const, activation: 'linear' as const },
+    { shape: [1, 12, 12, 32], k: 1, cout: 8, stride: 1, pad: 'valid' as const, activation: 'relu' as const },
+  ];
+  for (const c of cases) {
+    for (const route of ['simd', 'xnnpack'] as ForwardRoute[]) {
+      it(`${route}: [${c.shape}] k${c.k} → ${c.cout}, stride ${c.stride}, ${c.pad}, ${c.activation}`, async () => {
+        setConvForwardRoute(route);
+        const x = { values: randomArray(tf.util.sizeFromShape(c.shape), `fc x ${c.shape}`), shape: c.shape };
+        const w = { values: randomArray(c.k * c.k * c.shape[3]! * c.cout, `fc w ${c.shape}`), shape: [c.k, c.k, c.shape[3]!, c.cout] };
+        const b = { values: randomArray(c.cout, `fc b ${c.shape}`), shape: [c.cout] };
+        const [yWasm] = await onBackend('wasm', [x, w, b], (xt, wt, bt) =>
+          tf.fused.conv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: c.stride, pad: c.pad, bias: bt, activation: c.activation }),
+        );
+        const [yCpu] = await onBackend('cpu', [x, w, b], (xt, wt, bt) => {
+          const y = tf.add(tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, c.pad), bt!);
+          return c.activation === 'relu' ? tf.relu(y) : y;
+        });
+        expect(relativeError(yWasm!.data, yCpu!.data)).toBeLessThan(1e-5);
+      });
+    }
+  }
+});

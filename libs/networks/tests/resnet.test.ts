@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
 import { Rng } from '@oodkit/core';
-import { ParameterStore, batchNorm, makeBatchNorm, type ResNet18 } from '../src/index.js';
+import { ParameterStore, batchNorm, conv2d, convBatchNorm, makeBatchNorm, makeConv, type ResNet18 } from '../src/index.js';
 import { build, input, maxAbsDiff } from './helpers.js';
 
 // Full-size forwards on the pure-JS backend take a few seconds on a loaded 2-core machine.
@@ -221,6 +221,32 @@ describe('batchNorm', () => {
     expect(bn.runningMean.dataSync()[0]).toBeCloseTo(0.9 * 1 + 0.1 * 2, 6);
     expect(bn.runningVar.dataSync()[0]).toBeCloseTo(0.9 * 4 + 0.1 * (20 / 3), 5);
     x.dispose();
+    store.dispose();
+  });
+});
+
+describe('convBatchNorm', () => {
+  it('eval mode (batch norm folded into the conv) equals batchNorm(conv2d(x)) [+ ReLU], with and without conv bias', () => {
+    const store = new ParameterStore(Rng.fromSeed(3));
+    for (const [bias, relu, stride, pad] of [[false, true, 1, 1], [true, false, 2, 0], [false, false, 2, 1]] as const) {
+      const conv = makeConv(store, `c${bias}${relu}${stride}`, { inChannels: 16, outChannels: 24, kernel: 3, stride, pad, bias, init: 'torch_default' });
+      const bn = makeBatchNorm(store, `b${bias}${relu}${stride}`, 24);
+      const r = Rng.fromSeed(9);
+      const vec = (f: () => number) => tf.tensor1d(Array.from({ length: 24 }, f));
+      bn.runningMean.assign(vec(() => r.normal()));
+      bn.runningVar.assign(vec(() => 0.2 + r.uniform() * 3));
+      bn.gamma.assign(vec(() => 1 + 0.5 * r.normal()));
+      bn.beta.assign(vec(() => r.normal()));
+      const x = tf.randomNormal([3, 9, 9, 16], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const folded = convBatchNorm(x, conv, bn, false, { relu });
+      const plain = batchNorm(conv2d(x, conv), bn, false, { relu });
+      const diff = tf.max(tf.abs(tf.sub(folded, plain))).dataSync()[0]!;
+      const scale = tf.max(tf.abs(plain)).dataSync()[0]!;
+      expect(folded.shape).toEqual(plain.shape);
+      expect(diff / scale).toBeLessThan(1e-5);
+      if (relu) expect(tf.min(folded).dataSync()[0]).toBeGreaterThanOrEqual(0);
+      tf.dispose([x, folded, plain]);
+    }
     store.dispose();
   });
 });

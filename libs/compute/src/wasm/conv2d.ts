@@ -36,11 +36,17 @@ export function padForWindows(backend: BackendWasm, x: TensorInfo, g: ConvGeomet
 }
 
 /**
- * y = conv(x, w) (+ bias, then ReLU) with oodkit_kernels.c's conv2d_forward: x is zero-padded
+ * y = conv(x, w) (+ bias, then ReLU: the epilogue) with oodkit_kernels.c's conv2d_forward: x is zero-padded
  * first (tfjs's own Pad kernel) so the kernel never tests bounds; a filter whose output channels are
  * not a multiple of 4 is copied with zero columns; output rows are split between threads.
  */
-export function conv2dForwardSimd(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+export function conv2dForwardSimd(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+  epilogue: { bias?: TensorInfo; relu?: boolean } = {},
+): TensorInfo {
   if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
   const temps: TensorInfo[] = [];
   const { padded: input, inH, inW } = padForWindows(backend, x, g);
@@ -55,10 +61,17 @@ export function conv2dForwardSimd(backend: BackendWasm, x: TensorInfo, filter: T
     });
     temps.push(weights);
   }
+  let bias = epilogue.bias;
+  if (bias && coPad !== g.outC) {
+    const src = bias;
+    bias = allocate(backend, [coPad], (out) => out.set(view(backend, src)));
+    temps.push(bias);
+  }
   const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
   const common = [
-    heapOffset(backend, input), heapOffset(backend, weights), 0, heapOffset(backend, y),
-    inH, inW, g.inC, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW, 0,
+    heapOffset(backend, input), heapOffset(backend, weights), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, y),
+    inH, inW, g.inC, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW,
+    epilogue.relu ? 1 : 0,
   ];
   const rows = g.batch * g.outH;
   const parts = Math.min(kernelThreads(backend), rows);
@@ -120,5 +133,27 @@ export const conv2dConfig: tf.KernelConfig = {
     assertChannelsLast('Conv2D', a.dataFormat);
     const g = convGeometry(x.shape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
     return conv2dForward(backend as BackendWasm, x, filter, g, attrs);
+  },
+};
+
+/**
+ * FusedConv2D (conv + bias + linear/ReLU, what inference with batch norm folded into the weights
+ * runs) by the same per-layer choice, the epilogue fused into oodkit's kernel. Other activations
+ * and PReLU go to the built-in kernel.
+ */
+export const fusedConv2dConfig: tf.KernelConfig = {
+  kernelName: 'FusedConv2D',
+  backendName: 'wasm',
+  kernelFunc: (args) => {
+    const { inputs, backend, attrs } = args;
+    const { x, filter, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined>;
+    const a = attrs as unknown as tf.Conv2DAttrs & { activation: string };
+    assertChannelsLast('FusedConv2D', a.dataFormat);
+    const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === g.outC && bias.dtype === 'float32');
+    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && useSimd(g)) {
+      return conv2dForwardSimd(backend as BackendWasm, x!, filter!, g, { bias, relu: a.activation === 'relu' });
+    }
+    return captureWasmKernels().fusedConv2d(args);
   },
 };

@@ -9,11 +9,12 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import { batchNormTrainConfig, batchNormTrainGradConfig } from './batch-norm-train.js';
 import { biasReluConfig, biasReluGradConfig } from './bias-relu.js';
 import { sumConfig } from './sum.js';
-import { conv2dConfig } from './conv2d.js';
+import { conv2dConfig, fusedConv2dConfig } from './conv2d.js';
 
 /** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   conv2dConfig,
+  fusedConv2dConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,

@@ -2,8 +2,7 @@ import { tf } from '@oodkit/compute';
 import { Rng, type RngState } from '@oodkit/core';
 import { ParameterStore } from '../layers/params.js';
 import {
-  batchNorm,
-  conv2d,
+  convBatchNorm,
   makeBatchNorm,
   makeConv,
   makeLinear,
@@ -48,8 +47,8 @@ function makeBasicBlock(
 }
 
 function basicBlock(x: tf.Tensor4D, b: BasicBlock, training: boolean): tf.Tensor4D {
-  const out = batchNorm(conv2d(batchNorm(conv2d(x, b.conv1), b.bn1, training, { relu: true }), b.conv2), b.bn2, training);
-  const shortcut = b.projection ? batchNorm(conv2d(x, b.projection.conv), b.projection.bn, training) : x;
+  const out = convBatchNorm(convBatchNorm(x, b.conv1, b.bn1, training, { relu: true }), b.conv2, b.bn2, training);
+  const shortcut = b.projection ? convBatchNorm(x, b.projection.conv, b.projection.bn, training) : x;
   return tf.relu(tf.add(out, shortcut)) as tf.Tensor4D;
 }
 
@@ -122,7 +121,7 @@ export class ResNet18 extends TrunkClassifier {
   }
 
   protected trunk(x: tf.Tensor4D, training: boolean): TrunkOutput {
-    let h = batchNorm(conv2d(x, this.stemConv), this.stemBn, training, { relu: true });
+    let h = convBatchNorm(x, this.stemConv, this.stemBn, training, { relu: true });
     if (this.spec.stem === 'imagenet') {
       // PyTorch pads the max-pool with -inf on both sides; after ReLU every value is ≥ 0, so zero
       // padding gives the same maxima (tfjs 'same' would pad only bottom/right for even sizes).
