@@ -380,26 +380,27 @@ static inline int entry_offset(int e, int ci_n, int d_w) {
  * Convolution filter gradient, NHWC, on an already padded x (every tap in bounds), as a sum of outer
  * products read straight from x and dy (no im2col, no transposes, no weight packing):
  *   dw[i, j, ci, co] = Σ_{b, oy, ox} x[b, oy·s_h + i·d_h, ox·s_w + j·d_w, ci] · dy[b, oy, ox, co]
- * for co in [co_begin, co_end) only, so callers can split the output channels between threads.
- * dw is walked as k_h rows of k_w·ci_n entries; 4 consecutive entries (whatever mix of j and ci,
+ * for co in [co_begin, co_end) and filter rows i in [i_begin, i_end) only, so callers can split
+ * the output channels (or, with few channels, the filter rows) between threads. dw is walked as k_h rows of k_w·ci_n entries; 4 consecutive entries (whatever mix of j and ci,
  * so ci_n = 1 or 3 tiles as well as 64) × 8 output channels live in eight vector registers while a
  * block of output rows streams past; blocks keep those x and dy rows cache-resident.
  */
 EXPORT(conv2d_filter_grad)
 void conv2d_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int batch, int in_h, int in_w, int ci_n, int out_h,
                         int out_w, int co_n, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int co_begin,
-                        int co_end) {
+                        int co_end, int i_begin, int i_end) {
   const int block = out_w >= 256 ? 1 : 256 / out_w;
   const int entries = k_w * ci_n;
   const int co_vec_end = co_begin + ((co_end - co_begin) & ~3);
   const int tail = co_end - co_vec_end;
-  for (int e = 0; e < k_h * entries; e++) {
+  if (i_end > k_h) i_end = k_h;
+  for (int e = i_begin * entries; e < i_end * entries; e++) {
     for (int co = co_begin; co < co_end; co++) dw[e * co_n + co] = 0.0f;
   }
   for (int b = 0; b < batch; b++) {
     for (int oy0 = 0; oy0 < out_h; oy0 += block) {
       const int rows = oy0 + block < out_h ? block : out_h - oy0;
-      for (int i = 0; i < k_h; i++) {
+      for (int i = i_begin; i < i_end; i++) {
         const int row_x = b * in_h + oy0 * s_h + i * d_h;
         const int row_y = b * out_h + oy0;
         for (int e0 = 0; e0 < entries;) {

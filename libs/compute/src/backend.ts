@@ -5,8 +5,8 @@ import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
 import { registerWasmTrainingKernels } from './wasm/register.js';
-import { startKernelPool } from './wasm/simd.js';
-import { useThreadedWasm, wasmThreadsCount } from './wasm/threaded.js';
+import { kernelThreads, startKernelPool } from './wasm/simd.js';
+import { useThreadedWasm } from './wasm/threaded.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -79,7 +79,7 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
   const full: ComputeInfo = {
     ...info,
     reason: info.backend === 'wasm' && wasmNote ? `${info.reason}; ${wasmNote}` : info.reason,
-    threads: info.backend === 'wasm' ? wasmThreadsCount() : info.backend === 'cpu' ? 1 : 0,
+    threads: info.backend === 'wasm' ? kernelThreads(tf.backend() as BackendWasm) : info.backend === 'cpu' ? 1 : 0,
   };
   if (!current || current.backend !== full.backend || current.reason !== full.reason) {
     const t = full.backend === 'wasm' ? `, ${full.threads} thread${full.threads === 1 ? '' : 's'}` : '';
@@ -198,7 +198,10 @@ function prepareWasm(): void {
 
 /** Starts the threaded wasm build; if it cannot start, the single-threaded one (and says why). */
 async function startThreadedWasm(threads: number): Promise<string | undefined> {
-  useThreadedWasm(threads);
+  // XNNPACK runs on the calling thread only: its pool's dispatch made LeNet-sized and element-wise
+  // ops slower (an Add went from 0.2 to 2.6 ms per LeNet step), and oodkit's conv kernels, which
+  // carry the heavy work, use all `threads` through their own pool (docs/decisions.md).
+  useThreadedWasm(1);
   let failure: string | undefined;
   try {
     if (!(await tf.setBackend('wasm'))) failure = 'initialisation failed';
@@ -208,8 +211,7 @@ async function startThreadedWasm(threads: number): Promise<string | undefined> {
   if (!failure) {
     await tf.ready();
     silenceNodeBanner();
-    // oodkit's own kernels get as many threads as XNNPACK (the calling thread + workers).
-    await startKernelPool(tf.backend() as BackendWasm, wasmThreadsCount() - 1);
+    await startKernelPool(tf.backend() as BackendWasm, threads - 1);
     wasmNote = '';
     return undefined;
   }

@@ -67,14 +67,22 @@ function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo,
     heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, out),
     g.batch, inH, inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW,
   ];
-  // Threads take disjoint ranges of output channels, in whole 8-wide register tiles.
+  // Threads take disjoint ranges of output channels, in whole 8-wide register tiles, or, when there
+  // are fewer tiles than threads (LeNet's 6-channel conv1), disjoint ranges of filter rows.
+  const threads = kernelThreads(backend);
   const tiles = Math.ceil(g.outC / 8);
-  const parts = Math.min(kernelThreads(backend), tiles);
   const shares: number[][] = [];
-  for (let p = 0; p < parts; p++) {
-    const begin = Math.min(g.outC, Math.round((p * tiles) / parts) * 8);
-    const end = Math.min(g.outC, Math.round(((p + 1) * tiles) / parts) * 8);
-    if (end > begin) shares.push([...common, begin, end]);
+  const split = (n: number, parts: number, p: number) => Math.round((p * n) / parts);
+  if (tiles >= threads || g.kH < 2) {
+    const parts = Math.min(threads, tiles);
+    for (let p = 0; p < parts; p++) {
+      const begin = Math.min(g.outC, split(tiles, parts, p) * 8);
+      const end = Math.min(g.outC, split(tiles, parts, p + 1) * 8);
+      if (end > begin) shares.push([...common, begin, end, 0, g.kH]);
+    }
+  } else {
+    const parts = Math.min(threads, g.kH);
+    for (let p = 0; p < parts; p++) shares.push([...common, 0, g.outC, split(g.kH, parts, p), split(g.kH, parts, p + 1)]);
   }
   runShares(backend, 'conv2d_filter_grad', shares);
   if (padded !== x) release(backend, padded);

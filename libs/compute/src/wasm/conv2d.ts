@@ -82,14 +82,18 @@ export function conv2dForwardSimd(
 }
 
 /**
- * Measured per layer (BENCHMARKS.md): oodkit's kernel wins while one 8-channel column of the filter
+ * Single-threaded (no kernel pool), measured per layer (BENCHMARKS.md): oodkit's kernel wins while one 8-channel column of the filter
  * (kH·kW·Ci·8 floats) stays in L1 across a row of output pixels, i.e. the 32×32 and 16×16 ResNet
  * stages; XNNPACK wins on the deep 8×8/4×4 stages (whose filter columns spill to L2) and on
  * LeNet's few-channel layers.
  */
-function useSimd(g: ConvGeometry): boolean {
+function useSimd(backend: BackendWasm, g: ConvGeometry): boolean {
   if (forwardRoute === 'simd' || !xnnpackAgrees(g)) return true;
   if (forwardRoute === 'xnnpack') return false;
+  // With the kernel pool, XNNPACK is single-threaded (backend.ts) and ours uses every thread; it
+  // still loses below 8 input channels (LeNet's first two convs, the ResNet stem: a tap's inner loop
+  // is too short for its register tile).
+  if (kernelThreads(backend) > 1) return g.inC >= 8;
   const column = g.kH * g.kW * g.inC;
   return g.inC >= 16 && g.outC >= 8 && column <= 1152 && g.outW >= 8;
 }
@@ -114,7 +118,7 @@ export function xnnpackAgrees(g: ConvGeometry): boolean {
  * both dimensions); `g` comes from that same geometry, so the SIMD route agrees.
  */
 export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
-  if (useSimd(g)) return conv2dForwardSimd(backend, x, filter, g);
+  if (useSimd(backend, g)) return conv2dForwardSimd(backend, x, filter, g);
   return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
     strides: [g.strideH, g.strideW],
     dilations: [g.dilationH, g.dilationW],
@@ -151,7 +155,7 @@ export const fusedConv2dConfig: tf.KernelConfig = {
     assertChannelsLast('FusedConv2D', a.dataFormat);
     const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
     const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === g.outC && bias.dtype === 'float32');
-    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && useSimd(g)) {
+    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && useSimd(backend as BackendWasm, g)) {
       return conv2dForwardSimd(backend as BackendWasm, x!, filter!, g, { bias, relu: a.activation === 'relu' });
     }
     return captureWasmKernels().fusedConv2d(args);

@@ -18,7 +18,7 @@ export interface SimdKernels {
     fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
   conv2d_filter_grad(pX: number, pDy: number, pDw: number, batch: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, coBegin: number,
-    coEnd: number): void;
+    coEnd: number, iBegin: number, iEnd: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
     relu: number, rowBegin: number, rowEnd: number): void;

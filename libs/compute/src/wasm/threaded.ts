@@ -36,7 +36,7 @@ function workerFile(source: string): string {
   return file;
 }
 
-/** Instantiates the threaded-SIMD wasm module with `threads` XNNPACK threads (≥ 2). */
+/** Instantiates the threaded-SIMD wasm module (shared memory) with `threads` XNNPACK threads. */
 async function instantiateThreaded(threads: number): Promise<BackendWasm> {
   const require = createRequire(import.meta.url);
   const outDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
