@@ -489,24 +489,35 @@ EXPORT(conv2d_forward)
 void conv2d_forward(const f32 *x, const f32 *w, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
                     int out_w, int co_n, int co_pad, int k_h, int k_w, int s_h, int s_w, int d_h, int d_w, int relu,
                     int row_begin, int row_end) {
-  for (int r = row_begin; r < row_end; r++) {
-    const int b = r / out_h, oy = r - b * out_h;
-    const int row0 = b * in_h + oy * s_h;
-    f32 *yr = y + r * out_w * co_n;
+  // Blocks of output rows share each 8-channel filter column while it is cache-resident: on the deep
+  // layers (4×4 or 8×8 outputs, 256-512 channels) one row alone would stream the whole filter.
+  const int block = out_w >= 128 ? 1 : 128 / out_w;
+  for (int r0 = row_begin; r0 < row_end; r0 += block) {
+    const int r1 = r0 + block < row_end ? r0 + block : row_end;
     int co0 = 0;
     for (; co0 + 8 <= co_pad; co0 += 8) {
-      int ox = 0;
-      for (; ox + 4 <= out_w; ox += 4)
-        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 2);
-      for (; ox < out_w; ox++)
-        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 2);
+      for (int r = r0; r < r1; r++) {
+        const int b = r / out_h, oy = r - b * out_h;
+        const int row0 = b * in_h + oy * s_h;
+        f32 *yr = y + r * out_w * co_n;
+        int ox = 0;
+        for (; ox + 4 <= out_w; ox += 4)
+          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 2);
+        for (; ox < out_w; ox++)
+          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 2);
+      }
     }
     for (; co0 < co_pad; co0 += 4) {
-      int ox = 0;
-      for (; ox + 4 <= out_w; ox += 4)
-        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 1);
-      for (; ox < out_w; ox++)
-        conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 1);
+      for (int r = r0; r < r1; r++) {
+        const int b = r / out_h, oy = r - b * out_h;
+        const int row0 = b * in_h + oy * s_h;
+        f32 *yr = y + r * out_w * co_n;
+        int ox = 0;
+        for (; ox + 4 <= out_w; ox += 4)
+          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 1);
+        for (; ox < out_w; ox++)
+          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 1);
+      }
     }
   }
 }
