@@ -324,8 +324,8 @@ static inline void store_lanes(f32 *p, v128_t v, int count) {
  * call passes constant R, NV and tail, so the partial loads/stores compile to fixed lane operations. `tail` (0 or 1..3) makes the last vector a partial one (channel tail).
  */
 static inline __attribute__((always_inline)) void fg_tile(const f32 *x, const f32 *dy, f32 *t, int co_n, int ci_n,
-    int in_w, int out_w, int row_x, int row_y, int rows, int s_h, int s_w, int o0, int o1, int o2, int o3, int co0,
-    int tail, const int R, const int NV, const int CONTIG) {
+    int in_h, int in_w, int out_h, int out_w, int r0, int rows, int i_off, int s_h, int s_w, int o0, int o1, int o2,
+    int o3, int co0, int tail, const int R, const int NV, const int CONTIG) {
   v128_t a[4][2];
   _Pragma("clang loop unroll(full)")
   for (int r = 0; r < R; r++)
@@ -333,9 +333,10 @@ static inline __attribute__((always_inline)) void fg_tile(const f32 *x, const f3
     for (int v = 0; v < NV; v++)
       a[r][v] = tail && v == NV - 1 ? load_partial(t + r * co_n + co0 + 4 * v, tail) : ld(t + r * co_n + co0 + 4 * v);
   const int xs = s_w * ci_n;
-  for (int q = 0; q < rows; q++) {
-    const f32 *xp = x + (row_x + q * s_h) * in_w * ci_n + (CONTIG ? o0 : 0);
-    const f32 *dp = dy + (row_y + q) * out_w * co_n + co0;
+  for (int r = r0; r < r0 + rows; r++) {
+    const int b = r / out_h, oy = r - b * out_h;
+    const f32 *xp = x + (b * in_h + oy * s_h + i_off) * in_w * ci_n + (CONTIG ? o0 : 0);
+    const f32 *dp = dy + r * out_w * co_n + co0;
     for (int ox = 0; ox < out_w; ox++, xp += xs, dp += co_n) {
       v128_t d[2];
       _Pragma("clang loop unroll(full)")
@@ -365,7 +366,7 @@ static inline int entry_offset(int e, int ci_n, int d_w) {
 
 /* All output-channel tiles of one group of RR filter entries (constant RR and CONTIG throughout). */
 #define FG_CALL(TAIL, RR, NVV, CC) \
-  fg_tile(x, dy, t, co_n, ci_n, in_w, out_w, row_x, row_y, rows, s_h, s_w, o0, o1, o2, o3, co0, TAIL, RR, NVV, CC)
+  fg_tile(x, dy, t, co_n, ci_n, in_h, in_w, out_h, out_w, r0, rows, i * d_h, s_h, s_w, o0, o1, o2, o3, co0, TAIL, RR, NVV, CC)
 #define FG_GROUP(RR, CC)                                           \
   do {                                                             \
     int co0 = co_begin;                                            \
@@ -397,12 +398,13 @@ void conv2d_filter_grad(const f32 *x, const f32 *dy, f32 *dw, int batch, int in_
   for (int e = i_begin * entries; e < i_end * entries; e++) {
     for (int co = co_begin; co < co_end; co++) dw[e * co_n + co] = 0.0f;
   }
-  for (int b = 0; b < batch; b++) {
-    for (int oy0 = 0; oy0 < out_h; oy0 += block) {
-      const int rows = oy0 + block < out_h ? block : out_h - oy0;
+  // Blocks of output rows r = b·out_h + oy may span images, so small outputs (a 1×1 map per image)
+  // still stream many pixels through each register tile.
+  const int total = batch * out_h;
+  {
+    for (int r0 = 0; r0 < total; r0 += block) {
+      const int rows = r0 + block < total ? block : total - r0;
       for (int i = i_begin; i < i_end; i++) {
-        const int row_x = b * in_h + oy0 * s_h + i * d_h;
-        const int row_y = b * out_h + oy0;
         for (int e0 = 0; e0 < entries;) {
           const int R = entries - e0 >= 4 ? 4 : 1;
           const int o0 = entry_offset(e0, ci_n, d_w), o1 = entry_offset(e0 + 1, ci_n, d_w);
@@ -445,11 +447,15 @@ static inline __attribute__((always_inline)) void conv_tile(const f32 *x, const 
     _Pragma("clang loop unroll(full)")
     for (int v = 0; v < NV; v++) a[p][v] = bias ? ld(bias + co0 + 4 * v) : wasm_f32x4_splat(0.0f);
   const int xs = s_w * ci_n;
+  // Without column dilation a filter row's (j, ci) entries are contiguous in x as in w: one loop of
+  // k_w·ci_n instead of k_w loops of ci_n (LeNet's 6-channel conv2: 30 instead of 6).
+  const int merged = d_w == 1;
+  const int taps = merged ? 1 : k_w, run = merged ? k_w * ci_n : ci_n;
   for (int i = 0; i < k_h; i++) {
-    for (int j = 0; j < k_w; j++) {
+    for (int j = 0; j < taps; j++) {
       const f32 *xb = x + ((row0 + i * d_h) * in_w + ox * s_w + j * d_w) * ci_n;
       const f32 *wb = w + (i * k_w + j) * ci_n * co_pad + co0;
-      for (int ci = 0; ci < ci_n; ci++, wb += co_pad) {
+      for (int ci = 0; ci < run; ci++, wb += co_pad) {
         v128_t wv[2];
         _Pragma("clang loop unroll(full)")
         for (int v = 0; v < NV; v++) wv[v] = ld(wb + 4 * v);
@@ -519,5 +525,110 @@ void conv2d_forward(const f32 *x, const f32 *w, const f32 *bias, f32 *y, int in_
           conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 1);
       }
     }
+  }
+}
+
+/*
+ * 8 (or 4) adjacent output pixels × NC output channels of a one-input-channel, stride-1,
+ * dilation-1 convolution: the pixels are the vector lanes (x is contiguous along a row when there is
+ * one channel), each channel an accumulator, each tap one (unaligned) load of x and NC weight splats.
+ * w/bias have co_pad (even) columns; only channels below co_n are stored.
+ */
+static inline __attribute__((always_inline)) void conv1_tile(const f32 *xr, const f32 *w, const f32 *bias, f32 *yr,
+    int in_w, int co_n, int co_pad, int k_h, int k_w, int ox, int co0, int relu, const int PV, const int NC) {
+  v128_t a[2][6];
+  _Pragma("clang loop unroll(full)")
+  for (int v = 0; v < PV; v++)
+    _Pragma("clang loop unroll(full)")
+    for (int c = 0; c < NC; c++) a[v][c] = wasm_f32x4_splat(bias ? bias[co0 + c] : 0.0f);
+  for (int i = 0; i < k_h; i++) {
+    const f32 *xrow = xr + i * in_w + ox;
+    const f32 *wt = w + i * k_w * co_pad + co0;
+    for (int j = 0; j < k_w; j++, wt += co_pad) {
+      v128_t xv[2];
+      _Pragma("clang loop unroll(full)")
+      for (int v = 0; v < PV; v++) xv[v] = ld(xrow + j + 4 * v);
+      _Pragma("clang loop unroll(full)")
+      for (int c = 0; c < NC; c++) {
+        const v128_t wv = wasm_v128_load32_splat(wt + c);
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < PV; v++) a[v][c] = wasm_f32x4_add(a[v][c], wasm_f32x4_mul(xv[v], wv));
+      }
+    }
+  }
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  _Pragma("clang loop unroll(full)")
+  for (int v = 0; v < PV; v++) {
+    _Pragma("clang loop unroll(full)")
+    for (int c = 0; c < NC; c++) {
+      if (co0 + c >= co_n) continue;
+      const v128_t r = relu ? wasm_f32x4_pmax(a[v][c], zero4) : a[v][c];
+      f32 *out = yr + (ox + 4 * v) * co_n + co0 + c;
+      wasm_v128_store32_lane(out, r, 0);
+      wasm_v128_store32_lane(out + co_n, r, 1);
+      wasm_v128_store32_lane(out + 2 * co_n, r, 2);
+      wasm_v128_store32_lane(out + 3 * co_n, r, 3);
+    }
+  }
+}
+
+/* One output pixel, every channel (a row's last out_w mod 4 pixels), scalar. */
+static void conv1_pixel(const f32 *xr, const f32 *w, const f32 *bias, f32 *yr, int in_w, int co_n, int co_pad,
+                        int k_h, int k_w, int ox, int relu) {
+  for (int c = 0; c < co_n; c++) {
+    f32 acc = bias ? bias[c] : 0.0f;
+    for (int i = 0; i < k_h; i++)
+      for (int j = 0; j < k_w; j++) acc += xr[i * in_w + ox + j] * w[(i * k_w + j) * co_pad + c];
+    yr[ox * co_n + c] = relu && !(acc > 0.0f) ? 0.0f : acc;
+  }
+}
+
+/*
+ * Forward convolution with one input channel, stride 1, dilation 1, on a padded x [B, in_h, in_w]
+ * (grayscale first layers such as LeNet's): w [k_h, k_w, 1, co_pad] with co_pad = co_n rounded up
+ * to even (zero columns), optional bias (co_pad entries), ReLU epilogue, output rows
+ * r = b·out_h + oy in [row_begin, row_end). Channels go in groups of 6, then of 2.
+ */
+EXPORT(conv2d_forward_c1)
+void conv2d_forward_c1(const f32 *x, const f32 *w, const f32 *bias, f32 *y, int in_h, int in_w, int out_h, int out_w,
+                       int co_n, int co_pad, int k_h, int k_w, int relu, int row_begin, int row_end) {
+  for (int r = row_begin; r < row_end; r++) {
+    const int b = r / out_h, oy = r - b * out_h;
+    const f32 *xr = x + (b * in_h + oy) * in_w;
+    f32 *yr = y + r * out_w * co_n;
+    int ox = 0;
+    for (; ox + 8 <= out_w; ox += 8) {
+      int co0 = 0;
+      for (; co0 + 6 <= co_pad; co0 += 6) conv1_tile(xr, w, bias, yr, in_w, co_n, co_pad, k_h, k_w, ox, co0, relu, 2, 6);
+      for (; co0 < co_pad; co0 += 2) conv1_tile(xr, w, bias, yr, in_w, co_n, co_pad, k_h, k_w, ox, co0, relu, 2, 2);
+    }
+    for (; ox + 4 <= out_w; ox += 4) {
+      int co0 = 0;
+      for (; co0 + 6 <= co_pad; co0 += 6) conv1_tile(xr, w, bias, yr, in_w, co_n, co_pad, k_h, k_w, ox, co0, relu, 1, 6);
+      for (; co0 < co_pad; co0 += 2) conv1_tile(xr, w, bias, yr, in_w, co_n, co_pad, k_h, k_w, ox, co0, relu, 1, 2);
+    }
+    for (; ox < out_w; ox++) conv1_pixel(xr, w, bias, yr, in_w, co_n, co_pad, k_h, k_w, ox, relu);
+  }
+}
+
+/*
+ * Zero-pads NHWC x [batch, in_h, in_w, c] into y [batch, in_h + top + bottom, in_w + left + right, c]
+ * with one bulk copy per row and bulk fills for the borders (tfjs's generic Pad kernel moves
+ * one element at a time when c is small: 1.2 ms for a LeNet input batch).
+ */
+EXPORT(pad_nhwc)
+void pad_nhwc(const f32 *x, f32 *y, int batch, int in_h, int in_w, int c, int top, int bottom, int left, int right) {
+  const int out_w = in_w + left + right, out_h = in_h + top + bottom;
+  const unsigned long row = (unsigned long)out_w * c * sizeof(f32);
+  for (int b = 0; b < batch; b++) {
+    f32 *yb = y + (long)b * out_h * out_w * c;
+    __builtin_memset(yb, 0, top * row);
+    for (int r = 0; r < in_h; r++) {
+      f32 *yr = yb + (long)(top + r) * out_w * c;
+      __builtin_memset(yr, 0, (unsigned long)left * c * sizeof(f32));
+      __builtin_memcpy(yr + left * c, x + ((long)b * in_h + r) * in_w * c, (unsigned long)in_w * c * sizeof(f32));
+      __builtin_memset(yr + (left + in_w) * c, 0, (unsigned long)right * c * sizeof(f32));
+    }
+    __builtin_memset(yb + (long)(top + in_h) * out_w * c, 0, bottom * row);
   }
 }

@@ -46,6 +46,10 @@ const CASES: Case[] = [
   { batch: 1, h: 10, w: 9, cin: 12, cout: 20, k: [3, 3], stride: [2, 2], pad: 1, dilation: 1 },
   { batch: 7, h: 11, w: 13, cin: 6, cout: 13, k: [3, 5], stride: [3, 2], pad: explicit(2, 0, 1, 3), dilation: 2 },
   { batch: 7, h: 14, w: 14, cin: 1, cout: 6, k: [5, 5], stride: [1, 1], pad: 2, dilation: 1 },
+  // One input channel, stride 1: the pixel-vectorised forward kernel (8-, 4- and 1-pixel tiles, an odd
+  // channel count padded to even, more than one 6-channel group).
+  { batch: 3, h: 9, w: 13, cin: 1, cout: 5, k: [3, 2], stride: [1, 1], pad: 'same', dilation: 1 },
+  { batch: 2, h: 7, w: 21, cin: 1, cout: 14, k: [2, 3], stride: [1, 1], pad: explicit(1, 0, 2, 1), dilation: 1 },
 ];
 
 const label = (c: Case) =>
@@ -261,6 +265,7 @@ describe('wasm FusedConv2D (bias + linear/ReLU epilogue) agrees with conv + bias
     { shape: [2, 9, 11, 16], k: 3, cout: 20, stride: 1, pad: 'same' as const, activation: 'relu' as const },
     { shape: [3, 8, 8, 16], k: 3, cout: 6, stride: 2, pad: 'valid' as const, activation: 'linear' as const },
     { shape: [1, 12, 12, 32], k: 1, cout: 8, stride: 1, pad: 'valid' as const, activation: 'relu' as const },
+    { shape: [2, 9, 11, 1], k: 3, cout: 7, stride: 1, pad: 'same' as const, activation: 'relu' as const },
   ];
   for (const c of cases) {
     for (const route of ['simd', 'xnnpack'] as ForwardRoute[]) {

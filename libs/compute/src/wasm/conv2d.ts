@@ -1,7 +1,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { heapOffset, kernelThreads, runShares } from './simd.js';
+import { heapOffset, kernelThreads, runShares, simdKernels } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, release, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -18,7 +18,7 @@ export function setConvForwardRoute(next: ForwardRoute): ForwardRoute {
 }
 
 /**
- * x zero-padded by the forward padding (tfjs's own Pad kernel), so the SIMD kernels never test
+ * x zero-padded by the forward padding (oodkit_kernels.c's pad_nhwc), so the SIMD kernels never test
  * bounds; rows/columns beyond the last window are never read, so the bottom/right padding may be
  * cut. Returns x itself when no padding is needed (the caller releases `padded` otherwise).
  */
@@ -28,16 +28,17 @@ export function padForWindows(backend: BackendWasm, x: TensorInfo, g: ConvGeomet
   const padBottom = Math.max(0, needH - g.inH - g.padTop);
   const padRight = Math.max(0, needW - g.inW - g.padLeft);
   if (!(g.padTop || g.padLeft || padBottom || padRight)) return { padded: x, inH: g.inH, inW: g.inW };
-  const padded = run(captureWasmKernels().pad, backend, { x }, {
-    paddings: [[0, 0], [g.padTop, padBottom], [g.padLeft, padRight], [0, 0]],
-    constantValue: 0,
-  });
-  return { padded, inH: g.inH + g.padTop + padBottom, inW: g.inW + g.padLeft + padRight };
+  if (x.dtype !== 'float32') throw new Error('oodkit SIMD kernels: expected float32 tensors');
+  const inH = g.inH + g.padTop + padBottom;
+  const inW = g.inW + g.padLeft + padRight;
+  const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
+  simdKernels(backend).pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC, g.padTop, padBottom, g.padLeft, padRight);
+  return { padded, inH, inW };
 }
 
 /**
  * y = conv(x, w) (+ bias, then ReLU: the epilogue) with oodkit_kernels.c's conv2d_forward: x is zero-padded
- * first (tfjs's own Pad kernel) so the kernel never tests bounds; a filter whose output channels are
+ * first (pad_nhwc) so the kernel never tests bounds; a filter whose output channels are
  * not a multiple of 4 is copied with zero columns; output rows are split between threads.
  */
 export function conv2dForwardSimd(
@@ -51,7 +52,9 @@ export function conv2dForwardSimd(
   const temps: TensorInfo[] = [];
   const { padded: input, inH, inW } = padForWindows(backend, x, g);
   if (input !== x) temps.push(input);
-  const coPad = Math.ceil(g.outC / 4) * 4;
+  const single = isSingleChannel(g);
+  // The 1-channel kernel reads w/bias with an even column count, the general one with a multiple of 4.
+  const coPad = single ? Math.ceil(g.outC / 2) * 2 : Math.ceil(g.outC / 4) * 4;
   let weights = filter;
   if (coPad !== g.outC) {
     const taps = g.kH * g.kW * g.inC;
@@ -68,15 +71,24 @@ export function conv2dForwardSimd(
     temps.push(bias);
   }
   const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
+  const rows = g.batch * g.outH;
+  const parts = Math.min(kernelThreads(backend), rows);
+  const range = (p: number) => [Math.round((p * rows) / parts), Math.round(((p + 1) * rows) / parts)];
+  if (single) {
+    const args = [
+      heapOffset(backend, input), heapOffset(backend, weights), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, y),
+      inH, inW, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, epilogue.relu ? 1 : 0,
+    ];
+    runShares(backend, 'conv2d_forward_c1', Array.from({ length: parts }, (_, p) => [...args, ...range(p)]));
+    release(backend, ...temps);
+    return y;
+  }
   const common = [
     heapOffset(backend, input), heapOffset(backend, weights), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, y),
     inH, inW, g.inC, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW,
     epilogue.relu ? 1 : 0,
   ];
-  const rows = g.batch * g.outH;
-  const parts = Math.min(kernelThreads(backend), rows);
-  const shares = Array.from({ length: parts }, (_, p) => [...common, Math.round((p * rows) / parts), Math.round(((p + 1) * rows) / parts)]);
-  runShares(backend, 'conv2d_forward', shares);
+  runShares(backend, 'conv2d_forward', Array.from({ length: parts }, (_, p) => [...common, ...range(p)]));
   release(backend, ...temps);
   return y;
 }
@@ -91,11 +103,16 @@ function useSimd(backend: BackendWasm, g: ConvGeometry): boolean {
   if (forwardRoute === 'simd' || !xnnpackAgrees(g)) return true;
   if (forwardRoute === 'xnnpack') return false;
   // With the kernel pool, XNNPACK is single-threaded (backend.ts) and ours uses every thread; it
-  // still loses below 8 input channels (LeNet's first two convs, the ResNet stem: a tap's inner loop
-  // is too short for its register tile).
-  if (kernelThreads(backend) > 1) return g.inC >= 8;
+  // loses only on outputs narrower than its 4-pixel tile (LeNet's 1×1-output conv3, a plain GEMM
+  // that XNNPACK packs well).
+  if (kernelThreads(backend) > 1) return g.outW >= 4;
   const column = g.kH * g.kW * g.inC;
   return g.inC >= 16 && g.outC >= 8 && column <= 1152 && g.outW >= 8;
+}
+
+/** One input channel, stride 1, dilation 1: the layout conv2d_forward_c1 vectorises over pixels. */
+function isSingleChannel(g: ConvGeometry): boolean {
+  return g.inC === 1 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1;
 }
 
 /**

@@ -19,6 +19,9 @@ export interface SimdKernels {
   conv2d_filter_grad(pX: number, pDy: number, pDw: number, batch: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, coBegin: number,
     coEnd: number, iBegin: number, iEnd: number): void;
+  pad_nhwc(pX: number, pY: number, batch: number, inH: number, inW: number, c: number, top: number, bottom: number, left: number, right: number): void;
+  conv2d_forward_c1(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, outH: number, outW: number,
+    co: number, coPad: number, kH: number, kW: number, relu: number, rowBegin: number, rowEnd: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
     relu: number, rowBegin: number, rowEnd: number): void;
