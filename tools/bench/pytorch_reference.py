@@ -4,7 +4,7 @@
 Not part of the project or CI: a measuring stick. Run with Debian's python3-torch
 (`apt-get install -y python3-torch`), using /usr/bin/python3:
 
-    /usr/bin/python3 tools/bench/pytorch_reference.py [--out file.json] [--steps 5] [--warmup 2]
+    /usr/bin/python3 tools/bench/pytorch_reference.py [--out file.json] [--steps 5] [--warmup auto|N] [--warmup-seconds 5]
         [--threads N] [--nets lenet,resnet18_32x32] [--batch 128] [--train-batch N]
 
 One training step = forward (train mode) + cross-entropy + backward + SGD-momentum update on a
@@ -78,9 +78,21 @@ WORKLOADS = {
 }
 
 
-def time_steps(step, warmup, steps):
-    for _ in range(warmup):
+def warm_up(step, warmup, seconds):
+    """Untimed steps: `warmup` of them, or for 'auto' at least 2 and until `seconds` passed (<= 200),
+    the same rule as tools/bench/train-throughput.ts."""
+    if warmup != "auto":
+        for _ in range(int(warmup)):
+            step()
+        return int(warmup)
+    t0, n = time.perf_counter(), 0
+    while n < 2 or (n < 200 and time.perf_counter() - t0 < seconds):
         step()
+        n += 1
+    return n
+
+
+def time_steps(step, steps):
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -93,7 +105,8 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out")
     p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--warmup", default="auto")
+    p.add_argument("--warmup-seconds", type=float, default=5.0)
     p.add_argument("--threads", type=int)
     p.add_argument("--nets", default="lenet,resnet18_32x32")
     p.add_argument("--batch", type=int, default=128)
@@ -126,14 +139,18 @@ def main():
             with torch.no_grad():
                 net(x).sum().item()
 
-        train = time_steps(train_step, a.warmup, a.steps)
-        infer = time_steps(infer_step, a.warmup, a.steps)
+        train_warmup = warm_up(train_step, a.warmup, a.warmup_seconds)
+        train = time_steps(train_step, a.steps)
+        infer_warmup = warm_up(infer_step, a.warmup, a.warmup_seconds)
+        infer = time_steps(infer_step, a.steps)
         r = {
             "network": name,
             "batch": batch,
             "train_batch": train_batch,
             "train_images_per_s": train_batch * 1000 / statistics.median(train),
             "infer_images_per_s": batch * 1000 / statistics.median(infer),
+            "train_warmup_steps": train_warmup,
+            "infer_warmup_steps": infer_warmup,
             "train_step_ms": [round(t, 1) for t in train],
             "infer_step_ms": [round(t, 1) for t in infer],
         }
@@ -147,6 +164,7 @@ def main():
         "python": platform.python_version(),
         "loadavg": list(os.getloadavg()),
         "warmup": a.warmup,
+        "warmup_seconds": a.warmup_seconds,
         "steps": a.steps,
         "results": results,
     }

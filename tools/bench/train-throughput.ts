@@ -1,12 +1,16 @@
 /**
  * Training and inference throughput (images/s) of the project's networks on the active compute
  * backend: `npm run bench:throughput -- [--out file] [--backend auto|wasm|cpu|tensorflow]
- * [--threads N] [--steps 5] [--warmup 2] [--nets lenet,resnet18_32x32] [--batch 128] [--train-batch N]`.
+ * [--threads N] [--steps 5] [--warmup auto|N] [--warmup-seconds 5] [--nets lenet,resnet18_32x32] [--batch 128]
+ * [--train-batch N]`.
  * `--train-batch` sets a smaller training batch where batch 128 does not fit the 4 GiB wasm32 heap
  * (ResNet-18 at 32×32: see BENCHMARKS.md); inference always uses `--batch`.
  * One training step = forward in training mode + softmax cross-entropy + backward + SGD-momentum
  * update, on a fixed random batch; one inference step = forward in eval mode. Each figure is
- * batch / median step time over `--steps` timed steps after `--warmup` untimed ones.
+ * batch / median step time over `--steps` timed steps after `--warmup` untimed ones. 'auto' (the
+ * default) warms up for at least 2 steps and until `--warmup-seconds` have passed (at most 200 steps):
+ * LeNet steps keep getting faster for the first ~30 (JavaScript JIT of tfjs's engine and ours), and
+ * a training run lives in the steady state. tools/bench/pytorch_reference.py uses the same rule.
  * Compare with tools/bench/pytorch_reference.py run right before or after on the same machine.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -36,7 +40,8 @@ const { values: opts } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     threads: { type: 'string' },
     steps: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: 'auto' },
+    'warmup-seconds': { type: 'string', default: '5' },
     nets: { type: 'string', default: 'lenet,resnet18_32x32' },
     batch: { type: 'string', default: '128' },
     'train-batch': { type: 'string' },
@@ -49,8 +54,22 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-function timeSteps(step: () => void, warmup: number, steps: number): number[] {
-  for (let i = 0; i < warmup; i++) step();
+/** Untimed steps: `warmup` of them, or for 'auto' at least 2 and until `seconds` have passed (≤ 200). */
+function warmUp(step: () => void, warmup: number | 'auto', seconds: number): number {
+  if (warmup !== 'auto') {
+    for (let i = 0; i < warmup; i++) step();
+    return warmup;
+  }
+  const t0 = performance.now();
+  let n = 0;
+  while (n < 2 || (n < 200 && performance.now() - t0 < seconds * 1000)) {
+    step();
+    n++;
+  }
+  return n;
+}
+
+function timeSteps(step: () => void, steps: number): number[] {
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
@@ -68,7 +87,10 @@ async function main() {
     ...(opts.threads ? { threads: Number(opts.threads) } : {}),
   });
   const steps = Number(opts.steps);
-  const warmup = Number(opts.warmup);
+  const warmup: number | 'auto' = opts.warmup === 'auto' ? 'auto' : Number(opts.warmup);
+  const warmupSeconds = Number(opts['warmup-seconds']);
+  if (warmup !== 'auto' && !(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup: expected 'auto' or a count ≥ 0, got '${opts.warmup}'`);
+  if (!(warmupSeconds >= 0)) throw new Error(`--warmup-seconds: expected a number ≥ 0, got '${opts['warmup-seconds']}'`);
   const rng = Rng.fromSeed(0);
   const results = [];
   for (const name of opts.nets.split(',')) {
@@ -98,19 +120,23 @@ async function main() {
       logits.dataSync();
       logits.dispose();
     };
-    logger.info(`${name}: timing ${warmup}+${steps} training steps, batch ${trainBatch}`);
+    logger.info(`${name}: warming up (${warmup}) and timing ${steps} training steps, batch ${trainBatch}`);
     trainStep(); // creates the optimizer's slots; from here on the tensor count must not move
     const before = tf.memory().numTensors;
-    const train = timeSteps(trainStep, Math.max(0, warmup - 1), steps);
+    const trainWarmup = 1 + warmUp(trainStep, warmup === 'auto' ? 'auto' : Math.max(0, warmup - 1), warmupSeconds);
+    const train = timeSteps(trainStep, steps);
     if (tf.memory().numTensors !== before) logger.warn(`${name}: tensor count changed during training (leak)`);
-    logger.info(`${name}: timing ${warmup}+${steps} inference steps`);
-    const infer = timeSteps(inferStep, warmup, steps);
+    logger.info(`${name}: warming up (${warmup}) and timing ${steps} inference steps`);
+    const inferWarmup = warmUp(inferStep, warmup, warmupSeconds);
+    const infer = timeSteps(inferStep, steps);
     const r = {
       network: name,
       batch,
       train_batch: trainBatch,
       train_images_per_s: (trainBatch * 1000) / median(train),
       infer_images_per_s: (batch * 1000) / median(infer),
+      train_warmup_steps: trainWarmup,
+      infer_warmup_steps: inferWarmup,
       train_step_ms: train.map((t) => Math.round(t * 10) / 10),
       infer_step_ms: infer.map((t) => Math.round(t * 10) / 10),
     };
@@ -132,6 +158,7 @@ async function main() {
     cpus: os.cpus().length,
     loadavg: os.loadavg(),
     warmup,
+    warmup_seconds: warmupSeconds,
     steps,
     results,
   };
