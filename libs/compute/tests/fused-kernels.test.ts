@@ -132,3 +132,44 @@ describe('wasm Sum over the leading axes equals cpu; other reductions still work
     });
   }
 });
+
+describe('wasm BatchMatMul (oodkit kernel) equals cpu', () => {
+  const cases: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+    { a: [128, 120], b: [120, 84], ta: false, tb: false }, // LeNet fc1 forward shapes
+    { a: [128, 120], b: [84, 120], ta: false, tb: true },
+    { a: [128, 84], b: [128, 120], ta: true, tb: false }, // a weight gradient
+    { a: [7, 5], b: [11, 7], ta: true, tb: true },
+    { a: [9, 13], b: [13, 1], ta: false, tb: false }, // n = 1: scalar-lane tail
+    { a: [6, 13], b: [13, 7], ta: false, tb: false }, // n = 7: one 4-wide tile + a 3-lane tail
+    { a: [3, 5, 6], b: [3, 6, 10], ta: false, tb: false }, // batched; n = 10: an 8-wide tile + 2 lanes
+    { a: [1, 5, 6], b: [4, 6, 3], ta: false, tb: false }, // batch 1 broadcast
+    { a: [2, 3, 4, 5], b: [2, 3, 6, 5], ta: false, tb: true }, // rank 4
+  ];
+  for (const c of cases) {
+    it(`[${c.a}]${c.ta ? 'ᵀ' : ''} · [${c.b}]${c.tb ? 'ᵀ' : ''}`, async () => {
+      const run = async (backend: 'wasm' | 'cpu') => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const make = (shape: number[], name: string) => {
+            const v = randomArray(tf.util.sizeFromShape(shape), `mm ${name} ${c.a} ${c.b}`);
+            return tf.tensor(v, shape);
+          };
+          const r = tf.matMul(make(c.a, 'a'), make(c.b, 'b'), c.ta, c.tb);
+          return { shape: r.shape, data: Array.from(r.dataSync()) };
+        });
+      };
+      const [w, cpu] = [await run('wasm'), await run('cpu')];
+      expect(w.shape).toEqual(cpu.shape);
+      expect(relativeError(w.data, cpu.data)).toBeLessThan(1e-5);
+    });
+  }
+
+  it('splits a large product over the kernel pool with the same result', async () => {
+    await tf.setBackend('wasm');
+    const [a, b] = [randomArray(301 * 257, 'mm big a'), randomArray(257 * 130, 'mm big b')];
+    const got = tf.tidy(() => tf.matMul(tf.tensor2d(a, [301, 257]), tf.tensor2d(b, [257, 130])).dataSync());
+    await tf.setBackend('cpu');
+    const want = tf.tidy(() => tf.matMul(tf.tensor2d(a, [301, 257]), tf.tensor2d(b, [257, 130])).dataSync());
+    expect(relativeError(got, want)).toBeLessThan(1e-5);
+  });
+});

@@ -1,5 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
+import { batchMatMulSimd } from './batch-mat-mul.js';
 import { allocate, captureWasmKernels, release, reshaped, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -38,8 +39,7 @@ function batchRows(backend: BackendWasm, dy: TensorInfo, b0: number, nb: number,
 }
 
 function matmul(backend: BackendWasm, a: TensorInfo, b: TensorInfo): TensorInfo {
-  const k = captureWasmKernels();
-  return run(k.batchMatMul, backend, { a, b }, { transposeA: false, transposeB: false });
+  return batchMatMulSimd(backend, a, b, false, false);
 }
 
 /**

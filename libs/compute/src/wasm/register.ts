@@ -10,11 +10,13 @@ import { batchNormTrainConfig, batchNormTrainGradConfig } from './batch-norm-tra
 import { biasReluConfig, biasReluGradConfig } from './bias-relu.js';
 import { sumConfig } from './sum.js';
 import { conv2dConfig, fusedConv2dConfig } from './conv2d.js';
+import { batchMatMulConfig } from './batch-mat-mul.js';
 
 /** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   conv2dConfig,
   fusedConv2dConfig,
+  batchMatMulConfig,
   conv2dBackpropFilterConfig,
   conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,
