@@ -34,10 +34,17 @@ export function setConvBackpropRoutes(next: Partial<typeof routes>): typeof rout
 
 function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   if (routes.input !== 'auto') return routes.input;
-  // The transposed-conv route multiplies inH·inW/(outH·outW) times more terms than there are
-  // (inserted zeros at stride > 1, or a big padded frame around a small output as in LeNet's last
-  // conv). Measured per layer (BENCHMARKS.md): at stride 1 it beats GEMM + col2im or ties.
-  return g.strideH === 1 && g.strideW === 1 && g.inH * g.inW <= 2 * g.outH * g.outW ? 'conv' : 'gemm';
+  // The transposed-conv route runs a forward conv over dy framed by (effective kernel − 1 − pad)
+  // zeros on each side (and, at stride > 1, with zeros inserted between pixels); GEMM + col2im
+  // does only the useful products but writes every column. Measured per layer (BENCHMARKS.md, both
+  // with oodkit's kernels): the conv route wins at stride 1 while the frame adds at most half again
+  // the area (ResNet's 3×3 stages: 34²/32²), GEMM wins on strided layers and on big frames around
+  // small maps (LeNet's 5×5 convs: 18²/10², 9²/1²).
+  if (g.strideH !== 1 || g.strideW !== 1) return 'gemm';
+  const effH = (g.kH - 1) * g.dilationH + 1;
+  const effW = (g.kW - 1) * g.dilationW + 1;
+  const framed = (g.outH + 2 * (effH - 1) - g.padTop - g.padBottom) * (g.outW + 2 * (effW - 1) - g.padLeft - g.padRight);
+  return framed <= 1.5 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
 function filterRoute(): 'conv' | 'gemm' | 'simd' {

@@ -1,6 +1,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { batchMatMulSimd } from './batch-mat-mul.js';
+import { heapOffset, kernelThreads, runShares } from './simd.js';
 import { allocate, captureWasmKernels, release, reshaped, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -60,28 +61,15 @@ export function backpropInputGemm(backend: BackendWasm, dy: TensorInfo, filter: 
     const P = nb * pixels;
     const dySlice = batchRows(backend, dy, b0, nb, g);
     const dcol = matmul(backend, reshaped(dySlice, [1, P, g.outC]), reshaped(wT, [1, g.outC, K]));
-    const cols = view(backend, dcol);
-    const dx = view(backend, out);
-    const Ci = g.inC;
-    for (let bb = 0; bb < nb; bb++) {
-      const b = b0 + bb;
-      for (let oy = 0; oy < g.outH; oy++) {
-        for (let ox = 0; ox < g.outW; ox++) {
-          const p = (bb * g.outH + oy) * g.outW + ox;
-          for (let i = 0; i < g.kH; i++) {
-            const y = oy * g.strideH + i * g.dilationH - g.padTop;
-            if (y < 0 || y >= g.inH) continue;
-            for (let j = 0; j < g.kW; j++) {
-              const x = ox * g.strideW + j * g.dilationW - g.padLeft;
-              if (x < 0 || x >= g.inW) continue;
-              const src = p * K + (i * g.kW + j) * Ci;
-              const dst = ((b * g.inH + y) * g.inW + x) * Ci;
-              for (let c = 0; c < Ci; c++) dx[dst + c]! += cols[src + c]!;
-            }
-          }
-        }
-      }
-    }
+    // col2im (oodkit_kernels.c), images split over the kernel pool.
+    const parts = Math.min(kernelThreads(backend), nb);
+    const common = [heapOffset(backend, dcol), heapOffset(backend, out), b0];
+    const geometry = [g.inH, g.inW, g.inC, g.outH, g.outW, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft];
+    runShares(
+      backend,
+      'col2im_add',
+      Array.from({ length: parts }, (_, p) => [...common, b0 + Math.round((p * nb) / parts), b0 + Math.round(((p + 1) * nb) / parts), ...geometry]),
+    );
     release(backend, dcol);
     if (nb !== g.batch) release(backend, dySlice);
   }

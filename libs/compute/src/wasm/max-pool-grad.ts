@@ -1,6 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
-import { heapOffset, simdKernels } from './simd.js';
+import { heapOffset, kernelThreads, runShares } from './simd.js';
 
 type TensorInfo = tf.TensorInfo;
 
@@ -35,11 +35,17 @@ export const maxPoolGradConfig: tf.KernelConfig = {
     const fh = info.effectiveFilterHeight;
     const fw = info.effectiveFilterWidth;
     const out = wasm.makeOutput([...input.shape], 'float32');
-    simdKernels(wasm).max_pool_grad(
-      heapOffset(wasm, input), heapOffset(wasm, dy), heapOffset(wasm, out),
-      batchSize, inHeight, inWidth, C, outHeight, outWidth, fh, fw, strideHeight, strideWidth,
-      info.padInfo.top, info.padInfo.left,
-    );
+    // Images are independent (no window crosses one), so threads take disjoint batch ranges.
+    const parts = Math.min(kernelThreads(wasm), batchSize);
+    const [px, pdy, pdx] = [heapOffset(wasm, input), heapOffset(wasm, dy), heapOffset(wasm, out)];
+    const inImage = 4 * inHeight * inWidth * C;
+    const outImage = 4 * outHeight * outWidth * C;
+    const shares = Array.from({ length: parts }, (_, p) => {
+      const [b0, b1] = [Math.round((p * batchSize) / parts), Math.round(((p + 1) * batchSize) / parts)];
+      return [px + b0 * inImage, pdy + b0 * outImage, pdx + b0 * inImage, b1 - b0, inHeight, inWidth, C, outHeight, outWidth,
+        fh, fw, strideHeight, strideWidth, info.padInfo.top, info.padInfo.left];
+    });
+    runShares(wasm, 'max_pool_grad', shares);
     return out;
   },
 };

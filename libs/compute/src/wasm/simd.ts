@@ -24,6 +24,8 @@ export interface SimdKernels {
   conv2d_forward_c1(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, outH: number, outW: number,
     co: number, coPad: number, kH: number, kW: number, relu: number, rowBegin: number, rowEnd: number): void;
   matmul(pA: number, pB: number, pC: number, n: number, k: number, aRowStride: number, aColStride: number, rowBegin: number, rowEnd: number): void;
+  col2im_add(pCols: number, pDx: number, b0: number, bBegin: number, bEnd: number, inH: number, inW: number, ci: number, outH: number,
+    outW: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
   transpose2d(pIn: number, pOut: number, m: number, n: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
