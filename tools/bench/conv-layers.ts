@@ -5,12 +5,12 @@
  * `npm run bench:conv-layers -- [--threads N] [--batch 32] [--reps 5] [--out file]`; prints a table
  * and writes JSON. Each figure is the best of `--reps` runs after 2 untimed ones, routes alternated.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type ConvRoute, type FilterRoute, type ForwardRoute } from '@oodkit/compute';
-import { createLogger } from '@oodkit/core';
+import { createLogger, writeFileAtomicSync } from '@oodkit/core';
 
 const { values: opts } = parseArgs({
   options: {
@@ -109,9 +109,7 @@ async function main() {
   };
   const file = path.resolve(opts.out);
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`);
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${file}`);
 }
 

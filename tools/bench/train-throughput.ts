@@ -13,12 +13,12 @@
  * a training run lives in the steady state. tools/bench/pytorch_reference.py uses the same rule.
  * Compare with tools/bench/pytorch_reference.py run right before or after on the same machine.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { initCompute, tf, type BackendName } from '@oodkit/compute';
-import { Rng, createLogger, type BuildContext, type Classifier } from '@oodkit/core';
+import { Rng, createLogger, writeFileAtomicSync, type BuildContext, type Classifier } from '@oodkit/core';
 import { lenet, lenetArgs, resnet18_32x32, resnet18_32x32Args } from '@oodkit/networks';
 
 interface Workload {
@@ -164,9 +164,7 @@ async function main() {
   };
   const out = path.resolve(opts.out);
   mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`);
-  renameSync(tmp, out);
+  writeFileAtomicSync(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`wrote ${out}`);
 }
 

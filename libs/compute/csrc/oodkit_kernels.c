@@ -317,6 +317,27 @@ static inline void store_lanes(f32 *p, v128_t v, int count) {
   if (count == 3) wasm_v128_store32_lane(p + 2, v, 2);
 }
 
+/* NV vectors from p (the last one partial with TAIL lanes when TAIL != 0), into v[0..NV). */
+static inline __attribute__((always_inline)) void load_vectors(v128_t v[2], const f32 *p, const int NV, const int TAIL) {
+  _Pragma("clang loop unroll(full)")
+  for (int i = 0; i < NV; i++) v[i] = TAIL && i == NV - 1 ? load_partial(p + 4 * i, TAIL) : ld(p + 4 * i);
+}
+
+/* The inverse of load_vectors. */
+static inline __attribute__((always_inline)) void store_vectors(f32 *p, const v128_t v[2], const int NV, const int TAIL) {
+  _Pragma("clang loop unroll(full)")
+  for (int i = 0; i < NV; i++) {
+    if (TAIL && i == NV - 1) store_lanes(p + 4 * i, v[i], TAIL);
+    else st(p + 4 * i, v[i]);
+  }
+}
+
+/* acc += splat(s) · b, for NV vectors: one row of a rank-1 update. */
+static inline __attribute__((always_inline)) void axpy_row(v128_t acc[2], v128_t s, const v128_t b[2], const int NV) {
+  _Pragma("clang loop unroll(full)")
+  for (int i = 0; i < NV; i++) acc[i] = wasm_f32x4_add(acc[i], wasm_f32x4_mul(s, b[i]));
+}
+
 /*
  * What a block of output rows contributes to R rows × (4·NV) output channels of dw, accumulated in
  * registers. The R rows are consecutive (j, ci) entries of one filter row i; o0..o3 are their
@@ -328,10 +349,7 @@ static inline __attribute__((always_inline)) void fg_tile(const f32 *x, const f3
     int o3, int co0, int tail, const int R, const int NV, const int CONTIG) {
   v128_t a[4][2];
   _Pragma("clang loop unroll(full)")
-  for (int r = 0; r < R; r++)
-    _Pragma("clang loop unroll(full)")
-    for (int v = 0; v < NV; v++)
-      a[r][v] = tail && v == NV - 1 ? load_partial(t + r * co_n + co0 + 4 * v, tail) : ld(t + r * co_n + co0 + 4 * v);
+  for (int r = 0; r < R; r++) load_vectors(a[r], t + r * co_n + co0, NV, tail);
   const int xs = s_w * ci_n;
   for (int r = r0; r < r0 + rows; r++) {
     const int b = r / out_h, oy = r - b * out_h;
@@ -339,23 +357,14 @@ static inline __attribute__((always_inline)) void fg_tile(const f32 *x, const f3
     const f32 *dp = dy + r * out_w * co_n + co0;
     for (int ox = 0; ox < out_w; ox++, xp += xs, dp += co_n) {
       v128_t d[2];
+      load_vectors(d, dp, NV, tail);
       _Pragma("clang loop unroll(full)")
-      for (int v = 0; v < NV; v++) d[v] = tail && v == NV - 1 ? load_partial(dp + 4 * v, tail) : ld(dp + 4 * v);
-      _Pragma("clang loop unroll(full)")
-      for (int r = 0; r < R; r++) {
-        const v128_t xr = wasm_v128_load32_splat(CONTIG ? xp + r : xp + (r == 0 ? o0 : r == 1 ? o1 : r == 2 ? o2 : o3));
-        _Pragma("clang loop unroll(full)")
-        for (int v = 0; v < NV; v++) a[r][v] = wasm_f32x4_add(a[r][v], wasm_f32x4_mul(xr, d[v]));
-      }
+      for (int q = 0; q < R; q++)
+        axpy_row(a[q], wasm_v128_load32_splat(CONTIG ? xp + q : xp + (q == 0 ? o0 : q == 1 ? o1 : q == 2 ? o2 : o3)), d, NV);
     }
   }
   _Pragma("clang loop unroll(full)")
-  for (int r = 0; r < R; r++)
-    _Pragma("clang loop unroll(full)")
-    for (int v = 0; v < NV; v++) {
-      if (tail && v == NV - 1) store_lanes(t + r * co_n + co0 + 4 * v, a[r][v], tail);
-      else st(t + r * co_n + co0 + 4 * v, a[r][v]);
-    }
+  for (int r = 0; r < R; r++) store_vectors(t + r * co_n + co0, a[r], NV, tail);
 }
 
 /* Offset in x of filter-row entry e = j·ci_n + ci. */
@@ -645,23 +654,12 @@ static inline __attribute__((always_inline)) void mm_tile(const f32 *a, const f3
   const f32 *bp = b + j0;
   for (int k = 0; k < k_n; k++, ap += a_cs, bp += n) {
     v128_t bv[2];
+    load_vectors(bv, bp, NV, TAIL);
     _Pragma("clang loop unroll(full)")
-    for (int v = 0; v < NV; v++) bv[v] = TAIL && v == NV - 1 ? load_partial(bp + 4 * v, TAIL) : ld(bp + 4 * v);
-    _Pragma("clang loop unroll(full)")
-    for (int r = 0; r < MR; r++) {
-      const v128_t av = wasm_v128_load32_splat(ap + r * a_rs);
-      _Pragma("clang loop unroll(full)")
-      for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(av, bv[v]));
-    }
+    for (int r = 0; r < MR; r++) axpy_row(acc[r], wasm_v128_load32_splat(ap + r * a_rs), bv, NV);
   }
   _Pragma("clang loop unroll(full)")
-  for (int r = 0; r < MR; r++)
-    _Pragma("clang loop unroll(full)")
-    for (int v = 0; v < NV; v++) {
-      f32 *cp = c + (i0 + r) * n + j0 + 4 * v;
-      if (TAIL && v == NV - 1) store_lanes(cp, acc[r][v], TAIL);
-      else st(cp, acc[r][v]);
-    }
+  for (int r = 0; r < MR; r++) store_vectors(c + (i0 + r) * n + j0, acc[r], NV, TAIL);
 }
 
 #define MM_ROW(MR)                                                                           \

@@ -10,6 +10,8 @@ import { Worker } from 'node:worker_threads';
  */
 
 const MAX_ARGS = 30;
+/** Longest a worker's share may take (the largest real calls take seconds). */
+const STALL_MS = 600_000;
 const SLOT = MAX_ARGS + 2; // [kernel id, arg count, args...]
 
 const WORKER_SOURCE = `
@@ -41,6 +43,7 @@ for (;;) {
 export class KernelPool {
   private readonly ctrl: Int32Array;
   private readonly args: Float64Array;
+  private stalled = false;
 
   private constructor(
     private readonly names: readonly string[],
@@ -84,6 +87,7 @@ export class KernelPool {
    * (at most size − 1 of them), and returns when all are done.
    */
   run(call: (...args: number[]) => void, name: string, shares: number[][]): void {
+    if (this.stalled) throw new Error(`oodkit SIMD kernel ${name}: the kernel pool stalled earlier in this process`);
     const id = this.names.indexOf(name);
     if (id < 0) throw new Error(`kernel pool: unknown kernel '${name}'`);
     if (shares.length > this.size) throw new Error(`kernel pool: ${shares.length} shares for ${this.size} threads`);
@@ -100,7 +104,15 @@ export class KernelPool {
     Atomics.add(this.ctrl, 0, 1);
     Atomics.notify(this.ctrl, 0);
     call(...shares[0]!);
-    for (let done = Atomics.load(this.ctrl, 1); done < n; done = Atomics.load(this.ctrl, 1)) Atomics.wait(this.ctrl, 1, done);
+    // A worker that never reports would block this thread for good (nothing else can run while it
+    // waits), so a share that takes longer than any real kernel call is an error, not a wait.
+    const deadline = Date.now() + STALL_MS;
+    for (let done = Atomics.load(this.ctrl, 1); done < n; done = Atomics.load(this.ctrl, 1)) {
+      if (Atomics.wait(this.ctrl, 1, done, Math.max(1, deadline - Date.now())) === 'timed-out' && Date.now() >= deadline) {
+        this.stalled = true; // a late worker would corrupt the next call's done count
+        throw new Error(`oodkit SIMD kernel ${name}: a worker did not finish within ${STALL_MS / 1000} s (kernel pool stalled)`);
+      }
+    }
     for (let w = 0; w < n; w++) {
       if (Atomics.exchange(this.ctrl, 2 + w, 0)) throw new Error(`oodkit SIMD kernel ${name} failed on worker ${w + 1}`);
     }
