@@ -1,6 +1,7 @@
 /**
  * Per-layer timings of the wasm convolution routes (the figures behind the 'auto' route choices in
- * libs/compute): forward (oodkit SIMD vs XNNPACK), filter gradient (SIMD vs the XNNPACK conv and GEMM
+ * libs/compute): forward (oodkit direct SIMD vs Winograd F(2×2, 3×3) vs XNNPACK; 'winograd' falls
+ * back to the direct kernel where it does not fit), filter gradient (SIMD vs the XNNPACK conv and GEMM
  * routes) and input gradient (transposed conv vs GEMM + col2im), on ResNet-18 and LeNet layers.
  * `npm run bench:conv-layers -- [--threads N] [--batch 32] [--reps 5] [--out file]`; prints a table
  * and writes JSON. Each figure is the best of `--reps` runs after 2 untimed ones, routes alternated.
@@ -75,7 +76,7 @@ async function main() {
     const filter: Record<string, number> = {};
     const input: Record<string, number> = {};
     for (let round = 0; round < 2; round++) {
-      for (const r of ['simd', 'xnnpack'] as ForwardRoute[]) {
+      for (const r of ['simd', 'winograd', 'xnnpack'] as ForwardRoute[]) {
         setConvForwardRoute(r);
         forward[r] = Math.min(forward[r] ?? Infinity, best(reps, () => tf.conv2d(x, w, l.stride, pad)));
       }

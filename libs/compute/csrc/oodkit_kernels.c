@@ -726,3 +726,112 @@ void col2im_add(const f32 *cols, f32 *dx, int b0, int b_begin, int b_end, int in
     }
   }
 }
+
+/*
+ * Winograd F(2×2, 3×3) for 3×3, stride-1, dilation-1 convolutions: every 2×2 output tile costs 16
+ * products per (input, output) channel pair instead of 36. U = G·g·Gᵀ per channel pair (the filter
+ * transform) is made once per call by winograd_filter; winograd_conv transforms input tiles
+ * (V = Bᵀ·d·B), multiplies V[ξ]·U[ξ] for the 16 positions ξ, and transforms back (Y = Aᵀ·M·A), a
+ * chunk of tiles at a time so V and M stay in cache. Rounding differs from the direct convolution
+ * by ~1e-6 relative (tests hold it to the cpu backend).
+ */
+
+/* U[ξ][ci][co] from w[3][3][ci][co]: G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]. */
+EXPORT(winograd_filter)
+void winograd_filter(const f32 *w, f32 *u, int ci_n, int co_n) {
+  const int plane = ci_n * co_n;
+  for (int e = 0; e < plane; e++) {
+    f32 g[3][3], t[4][3];
+    for (int i = 0; i < 3; i++)
+      for (int j = 0; j < 3; j++) g[i][j] = w[(i * 3 + j) * plane + e];
+    for (int j = 0; j < 3; j++) {
+      t[0][j] = g[0][j];
+      t[1][j] = 0.5f * (g[0][j] + g[1][j] + g[2][j]);
+      t[2][j] = 0.5f * (g[0][j] - g[1][j] + g[2][j]);
+      t[3][j] = g[2][j];
+    }
+    for (int i = 0; i < 4; i++) {
+      u[(i * 4 + 0) * plane + e] = t[i][0];
+      u[(i * 4 + 1) * plane + e] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+      u[(i * 4 + 2) * plane + e] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+      u[(i * 4 + 3) * plane + e] = t[i][2];
+    }
+  }
+}
+
+/*
+ * Output tiles [tile_begin, tile_end) of y = conv3×3(x) (+ bias, ReLU): x is padded so every tile's
+ * 4×4 patch is in bounds ([batch, 2·tiles_h + 2, 2·tiles_w + 2, ci_n] at least), y is
+ * [batch, out_h, out_w, co_n] (tiles past an odd edge are computed and not stored). ci_n and co_n
+ * multiples of 4. scratch: 16·chunk·(ci_n + co_n) floats.
+ */
+EXPORT(winograd_conv)
+void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
+                   int out_w, int co_n, int relu, int tile_begin, int tile_end, int chunk, f32 *scratch) {
+  const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
+  f32 *v = scratch;                      /* [16][chunk][ci_n] */
+  f32 *m = scratch + 16 * chunk * ci_n; /* [16][chunk][co_n] */
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
+    const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
+    /* V = Bᵀ·d·B with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], four input channels at a time. */
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const f32 *p = x + ((b * in_h + 2 * ty) * in_w + 2 * tx) * ci_n;
+      for (int c = 0; c < ci_n; c += 4) {
+        v128_t d[4][4], s[4][4];
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 4; i++)
+          _Pragma("clang loop unroll(full)")
+          for (int j = 0; j < 4; j++) d[i][j] = ld(p + (i * in_w + j) * ci_n + c);
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 4; j++) {
+          s[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+          s[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+          s[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+          s[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
+        }
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 4; i++) {
+          f32 *o = v + ((i * 4) * chunk + q) * ci_n + c;
+          const int step = chunk * ci_n;
+          st(o, wasm_f32x4_sub(s[i][0], s[i][2]));
+          st(o + step, wasm_f32x4_add(s[i][1], s[i][2]));
+          st(o + 2 * step, wasm_f32x4_sub(s[i][2], s[i][1]));
+          st(o + 3 * step, wasm_f32x4_sub(s[i][1], s[i][3]));
+        }
+      }
+    }
+    /* M[ξ] = V[ξ]·U[ξ]: 16 products [nt × ci_n]·[ci_n × co_n]. */
+    for (int xi = 0; xi < 16; xi++)
+      matmul(v + xi * chunk * ci_n, u + xi * ci_n * co_n, m + xi * chunk * co_n, co_n, ci_n, ci_n, 1, 0, nt);
+    /* Y = Aᵀ·M·A with Aᵀ = [1 1 1 0; 0 1 −1 −1], + bias, ReLU; store the in-bounds outputs. */
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const int oy = 2 * ty, ox = 2 * tx;
+      for (int c = 0; c < co_n; c += 4) {
+        v128_t e[4][4], f[2][4];
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 4; i++)
+          _Pragma("clang loop unroll(full)")
+          for (int j = 0; j < 4; j++) e[i][j] = ld(m + ((i * 4 + j) * chunk + q) * co_n + c);
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 4; j++) {
+          f[0][j] = wasm_f32x4_add(wasm_f32x4_add(e[0][j], e[1][j]), e[2][j]);
+          f[1][j] = wasm_f32x4_sub(wasm_f32x4_sub(e[1][j], e[2][j]), e[3][j]);
+        }
+        const v128_t bv = bias ? ld(bias + c) : zero4;
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 2; i++) {
+          if (oy + i >= out_h) continue;
+          v128_t o0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(f[i][0], f[i][1]), f[i][2]), bv);
+          v128_t o1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(f[i][1], f[i][2]), f[i][3]), bv);
+          if (relu) o0 = wasm_f32x4_pmax(o0, zero4), o1 = wasm_f32x4_pmax(o1, zero4);
+          f32 *yo = y + ((b * out_h + oy + i) * out_w + ox) * co_n + c;
+          st(yo, o0);
+          if (ox + 1 < out_w) st(yo + co_n, o1);
+        }
+      }
+    }
+  }
+}

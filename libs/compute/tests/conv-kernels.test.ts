@@ -50,6 +50,9 @@ const CASES: Case[] = [
   // channel count padded to even, more than one 6-channel group).
   { batch: 3, h: 9, w: 13, cin: 1, cout: 5, k: [3, 2], stride: [1, 1], pad: 'same', dilation: 1 },
   { batch: 2, h: 7, w: 21, cin: 1, cout: 14, k: [2, 3], stride: [1, 1], pad: explicit(1, 0, 2, 1), dilation: 1 },
+  // Winograd F(2×2, 3×3) fits: odd and even output sizes (edge tiles), valid and asymmetric padding.
+  { batch: 2, h: 6, w: 7, cin: 12, cout: 20, k: [3, 3], stride: [1, 1], pad: 'valid', dilation: 1 },
+  { batch: 3, h: 10, w: 9, cin: 16, cout: 8, k: [3, 3], stride: [1, 1], pad: explicit(2, 0, 0, 1), dilation: 1 },
 ];
 
 const label = (c: Case) =>
@@ -94,8 +97,9 @@ afterAll(() => {
 });
 
 // The forward convolution: oodkit's SIMD kernel (4-pixel × 8-channel tiles with 1-pixel and partial-
-// channel remainders) and XNNPACK, forced in turn, against cpu with the dilation built into the filter.
-describe.each(['simd', 'xnnpack'] as ForwardRoute[])('wasm Conv2D (%s route) agrees with cpu', (route) => {
+// channel remainders), its Winograd F(2×2, 3×3) kernel (cases it does not fit fall to the direct one)
+// and XNNPACK, forced in turn, against cpu with the dilation built into the filter.
+describe.each(['simd', 'winograd', 'xnnpack'] as ForwardRoute[])('wasm Conv2D (%s route) agrees with cpu', (route) => {
   for (const c of CASES) {
     it(label(c), async () => {
       setConvForwardRoute(route);
@@ -268,7 +272,7 @@ describe('wasm FusedConv2D (bias + linear/ReLU epilogue) agrees with conv + bias
     { shape: [2, 9, 11, 1], k: 3, cout: 7, stride: 1, pad: 'same' as const, activation: 'relu' as const },
   ];
   for (const c of cases) {
-    for (const route of ['simd', 'xnnpack'] as ForwardRoute[]) {
+    for (const route of ['simd', 'winograd', 'xnnpack'] as ForwardRoute[]) {
       it(`${route}: [${c.shape}] k${c.k} → ${c.cout}, stride ${c.stride}, ${c.pad}, ${c.activation}`, async () => {
         setConvForwardRoute(route);
         const x = { values: randomArray(tf.util.sizeFromShape(c.shape), `fc x ${c.shape}`), shape: c.shape };

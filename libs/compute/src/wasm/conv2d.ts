@@ -1,13 +1,13 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { heapOffset, kernelThreads, runShares, simdKernels } from './simd.js';
+import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, release, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
 
 /** Which implementation runs forward convolutions on wasm ('auto' picks per layer). */
-export type ForwardRoute = 'auto' | 'simd' | 'xnnpack';
+export type ForwardRoute = 'auto' | 'simd' | 'winograd' | 'xnnpack';
 let forwardRoute: ForwardRoute = 'auto';
 
 /** Forces the forward-convolution implementation (tests and benchmarks); returns the previous one. */
@@ -93,6 +93,62 @@ export function conv2dForwardSimd(
   return y;
 }
 
+/** 3×3, stride 1, no dilation, channel counts in whole vectors: what winograd_conv handles. */
+export function winogradFits(g: ConvGeometry): boolean {
+  return g.kH === 3 && g.kW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
+    g.inC % 4 === 0 && g.outC % 4 === 0;
+}
+
+/**
+ * y = conv3×3(x) (+ bias, ReLU) by Winograd F(2×2, 3×3) (oodkit_kernels.c): the filter is
+ * transformed once per call, x padded so every 2×2 output tile's 4×4 patch exists, and tiles are
+ * split over the kernel pool, each thread with its own cache-sized chunk buffers.
+ */
+export function conv2dWinograd(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+  epilogue: { bias?: TensorInfo; relu?: boolean } = {},
+): TensorInfo {
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
+  const k = simdKernels(backend);
+  const tilesH = Math.ceil(g.outH / 2);
+  const tilesW = Math.ceil(g.outW / 2);
+  const inH = 2 * tilesH + 2;
+  const inW = 2 * tilesW + 2;
+  const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
+  k.pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
+    g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
+  const u = backend.makeOutput([16, g.inC, g.outC], 'float32');
+  k.winograd_filter(heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC);
+  const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
+  const tiles = g.batch * tilesH * tilesW;
+  // ~1 MB of V and M per thread: they are rewritten and re-read for every chunk of tiles.
+  const chunk = Math.max(8, Math.floor(16384 / (g.inC + g.outC)));
+  const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
+  const perThread = 4 * 16 * chunk * (g.inC + g.outC);
+  withScratch(backend, parts * perThread, (scratch) => {
+    const common = [
+      heapOffset(backend, padded), heapOffset(backend, u), epilogue.bias ? heapOffset(backend, epilogue.bias) : 0, heapOffset(backend, y),
+      inH, inW, g.inC, g.outH, g.outW, g.outC, epilogue.relu ? 1 : 0,
+    ];
+    const shares = Array.from({ length: parts }, (_, p) => [
+      ...common, Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
+    ]);
+    runShares(backend, 'winograd_conv', shares);
+  });
+  release(backend, padded, u);
+  return y;
+}
+
+/** The route a forward convolution takes (see useSimd for the direct kernel's rule). */
+function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): 'winograd' | 'simd' | 'xnnpack' {
+  if (forwardRoute === 'winograd') return winogradFits(g) ? 'winograd' : 'simd';
+  if (forwardRoute === 'auto' && winogradFits(g) && g.inC >= 16 && g.outC >= 16 && kernelThreads(backend) > 1) return 'winograd';
+  return useSimd(backend, g) ? 'simd' : 'xnnpack';
+}
+
 /**
  * Single-threaded (no kernel pool), measured per layer (BENCHMARKS.md): oodkit's kernel wins while one 8-channel column of the filter
  * (kH·kW·Ci·8 floats) stays in L1 across a row of output pixels, i.e. the 32×32 and 16×16 ResNet
@@ -135,7 +191,9 @@ export function xnnpackAgrees(g: ConvGeometry): boolean {
  * both dimensions); `g` comes from that same geometry, so the SIMD route agrees.
  */
 export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
-  if (useSimd(backend, g)) return conv2dForwardSimd(backend, x, filter, g);
+  const route = forwardRouteFor(backend, g);
+  if (route === 'winograd') return conv2dWinograd(backend, x, filter, g);
+  if (route === 'simd') return conv2dForwardSimd(backend, x, filter, g);
   return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
     strides: [g.strideH, g.strideW],
     dilations: [g.dilationH, g.dilationW],
@@ -172,8 +230,12 @@ export const fusedConv2dConfig: tf.KernelConfig = {
     assertChannelsLast('FusedConv2D', a.dataFormat);
     const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
     const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === g.outC && bias.dtype === 'float32');
-    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && useSimd(backend as BackendWasm, g)) {
-      return conv2dForwardSimd(backend as BackendWasm, x!, filter!, g, { bias, relu: a.activation === 'relu' });
+    const route = forwardRouteFor(backend as BackendWasm, g);
+    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && route !== 'xnnpack') {
+      const epilogue = { bias, relu: a.activation === 'relu' };
+      return route === 'winograd'
+        ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue)
+        : conv2dForwardSimd(backend as BackendWasm, x!, filter!, g, epilogue);
     }
     return captureWasmKernels().fusedConv2d(args);
   },
