@@ -642,14 +642,19 @@ void pad_nhwc(const f32 *x, f32 *y, int batch, int in_h, int in_w, int c, int to
   }
 }
 
-/* MR rows × (4·NV) columns of c = a·b in registers; TAIL (0 or 1..3) makes the last vector partial. */
+/* MR rows × (4·NV) columns of c = a·b (c += a·b when ACC) in registers; TAIL (0 or 1..3) makes the last vector partial. */
 static inline __attribute__((always_inline)) void mm_tile(const f32 *a, const f32 *b, f32 *c, int n, int k_n,
-    int a_rs, int a_cs, int i0, int j0, const int MR, const int NV, const int TAIL) {
+    int a_rs, int a_cs, int i0, int j0, const int MR, const int NV, const int TAIL, const int ACC) {
   v128_t acc[4][2];
   _Pragma("clang loop unroll(full)")
-  for (int r = 0; r < MR; r++)
-    _Pragma("clang loop unroll(full)")
-    for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_splat(0.0f);
+  for (int r = 0; r < MR; r++) {
+    if (ACC) {
+      load_vectors(acc[r], c + (i0 + r) * n + j0, NV, TAIL);
+    } else {
+      _Pragma("clang loop unroll(full)")
+      for (int v = 0; v < NV; v++) acc[r][v] = wasm_f32x4_splat(0.0f);
+    }
+  }
   const f32 *ap = a + i0 * a_rs;
   const f32 *bp = b + j0;
   for (int k = 0; k < k_n; k++, ap += a_cs, bp += n) {
@@ -662,14 +667,14 @@ static inline __attribute__((always_inline)) void mm_tile(const f32 *a, const f3
   for (int r = 0; r < MR; r++) store_vectors(c + (i0 + r) * n + j0, acc[r], NV, TAIL);
 }
 
-#define MM_ROW(MR)                                                                           \
-  do {                                                                                       \
-    int j0 = 0;                                                                              \
-    for (; j0 + 8 <= n_vec; j0 += 8) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 2, 0); \
-    for (; j0 < n_vec; j0 += 4) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 0);      \
-    if (tail == 1) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 1);                   \
-    else if (tail == 2) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 2);              \
-    else if (tail == 3) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 3);              \
+#define MM_ROW(MR, ACC)                                                                           \
+  do {                                                                                            \
+    int j0 = 0;                                                                                   \
+    for (; j0 + 8 <= n_vec; j0 += 8) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 2, 0, ACC); \
+    for (; j0 < n_vec; j0 += 4) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 0, ACC);      \
+    if (tail == 1) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 1, ACC);                   \
+    else if (tail == 2) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 2, ACC);              \
+    else if (tail == 3) mm_tile(a, b, c, n, k_n, a_rs, a_cs, i0, j0, MR, 1, 3, ACC);              \
   } while (0)
 
 /*
@@ -682,8 +687,16 @@ EXPORT(matmul)
 void matmul(const f32 *a, const f32 *b, f32 *c, int n, int k_n, int a_rs, int a_cs, int row_begin, int row_end) {
   const int n_vec = n & ~3, tail = n - n_vec;
   int i0 = row_begin;
-  for (; i0 + 4 <= row_end; i0 += 4) MM_ROW(4);
-  for (; i0 < row_end; i0++) MM_ROW(1);
+  for (; i0 + 4 <= row_end; i0 += 4) MM_ROW(4, 0);
+  for (; i0 < row_end; i0++) MM_ROW(1, 0);
+}
+
+/* c += a·b, otherwise as matmul. */
+static void matmul_acc(const f32 *a, const f32 *b, f32 *c, int n, int k_n, int a_rs, int a_cs, int row_begin, int row_end) {
+  const int n_vec = n & ~3, tail = n - n_vec;
+  int i0 = row_begin;
+  for (; i0 + 4 <= row_end; i0 += 4) MM_ROW(4, 1);
+  for (; i0 < row_end; i0++) MM_ROW(1, 1);
 }
 
 /* out[j, i] = in[i, j] for an [m, n] matrix (small operands of the GEMM routes). */
@@ -760,6 +773,41 @@ void winograd_filter(const f32 *w, f32 *u, int ci_n, int co_n) {
 }
 
 /*
+ * V[ξ][q][ci] = (Bᵀ·d·B)[ξ] for the nt tiles t0.. (d the tile's 4×4 input patch), with
+ * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], four input channels at a time.
+ */
+static void winograd_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, int tiles_w, int per_image, int t0,
+                           int nt, int chunk) {
+  for (int q = 0; q < nt; q++) {
+    const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+    const f32 *p = x + ((b * in_h + 2 * ty) * in_w + 2 * tx) * ci_n;
+    for (int c = 0; c < ci_n; c += 4) {
+      v128_t d[4][4], s[4][4];
+      _Pragma("clang loop unroll(full)")
+      for (int i = 0; i < 4; i++)
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 4; j++) d[i][j] = ld(p + (i * in_w + j) * ci_n + c);
+      _Pragma("clang loop unroll(full)")
+      for (int j = 0; j < 4; j++) {
+        s[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
+        s[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
+        s[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
+        s[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
+      }
+      _Pragma("clang loop unroll(full)")
+      for (int i = 0; i < 4; i++) {
+        f32 *o = v + ((i * 4) * chunk + q) * ci_n + c;
+        const int step = chunk * ci_n;
+        st(o, wasm_f32x4_sub(s[i][0], s[i][2]));
+        st(o + step, wasm_f32x4_add(s[i][1], s[i][2]));
+        st(o + 2 * step, wasm_f32x4_sub(s[i][2], s[i][1]));
+        st(o + 3 * step, wasm_f32x4_sub(s[i][1], s[i][3]));
+      }
+    }
+  }
+}
+
+/*
  * Output tiles [tile_begin, tile_end) of y = conv3×3(x) (+ bias, ReLU): x is padded so every tile's
  * 4×4 patch is in bounds ([batch, 2·tiles_h + 2, 2·tiles_w + 2, ci_n] at least), y is
  * [batch, out_h, out_w, co_n] (tiles past an odd edge are computed and not stored). ci_n and co_n
@@ -774,34 +822,7 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h
   const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    /* V = Bᵀ·d·B with Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], four input channels at a time. */
-    for (int q = 0; q < nt; q++) {
-      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
-      const f32 *p = x + ((b * in_h + 2 * ty) * in_w + 2 * tx) * ci_n;
-      for (int c = 0; c < ci_n; c += 4) {
-        v128_t d[4][4], s[4][4];
-        _Pragma("clang loop unroll(full)")
-        for (int i = 0; i < 4; i++)
-          _Pragma("clang loop unroll(full)")
-          for (int j = 0; j < 4; j++) d[i][j] = ld(p + (i * in_w + j) * ci_n + c);
-        _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < 4; j++) {
-          s[0][j] = wasm_f32x4_sub(d[0][j], d[2][j]);
-          s[1][j] = wasm_f32x4_add(d[1][j], d[2][j]);
-          s[2][j] = wasm_f32x4_sub(d[2][j], d[1][j]);
-          s[3][j] = wasm_f32x4_sub(d[1][j], d[3][j]);
-        }
-        _Pragma("clang loop unroll(full)")
-        for (int i = 0; i < 4; i++) {
-          f32 *o = v + ((i * 4) * chunk + q) * ci_n + c;
-          const int step = chunk * ci_n;
-          st(o, wasm_f32x4_sub(s[i][0], s[i][2]));
-          st(o + step, wasm_f32x4_add(s[i][1], s[i][2]));
-          st(o + 2 * step, wasm_f32x4_sub(s[i][2], s[i][1]));
-          st(o + 3 * step, wasm_f32x4_sub(s[i][1], s[i][3]));
-        }
-      }
-    }
+    winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
     /* M[ξ] = V[ξ]·U[ξ]: 16 products [nt × ci_n]·[ci_n × co_n]. */
     for (int xi = 0; xi < 16; xi++)
       matmul(v + xi * chunk * ci_n, u + xi * ci_n * co_n, m + xi * chunk * co_n, co_n, ci_n, ci_n, 1, 0, nt);
@@ -832,6 +853,81 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h
           if (ox + 1 < out_w) st(yo + co_n, o1);
         }
       }
+    }
+  }
+}
+
+/*
+ * Winograd F(2×2, 3×3) filter gradient, tiles [tile_begin, tile_end): accumulates into du
+ * [16][ci_n][co_n] the sums Σ_t V[ξ][t]ᵀ·Z[ξ][t], V the input tiles' transform (as forward) and
+ * Z = A·dy_t·Aᵀ (A = [1 0; 1 1; 1 −1; 0 −1]) the 2×2 output-gradient tile spread to 4×4 (rows and
+ * columns past an odd edge count as 0). x padded as for winograd_conv; dy is [batch, out_h, out_w,
+ * co_n]. du must be zeroed by the caller (threads keep separate partials); winograd_filter_grad_finish
+ * sums them and returns dw = Gᵀ·dU·G. scratch: 16·chunk·(ci_n + co_n) floats.
+ */
+EXPORT(winograd_filter_grad)
+void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in_w, int ci_n, int out_h, int out_w,
+                          int co_n, int tile_begin, int tile_end, int chunk, f32 *scratch) {
+  const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
+  f32 *v = scratch;                      /* [16][chunk][ci_n] */
+  f32 *z = scratch + 16 * chunk * ci_n; /* [16][chunk][co_n] */
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
+    const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
+    winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const int oy = 2 * ty, ox = 2 * tx;
+      const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
+      const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
+      for (int c = 0; c < co_n; c += 4) {
+        const v128_t g00 = ld(g + c), g01 = has_c1 ? ld(g + co_n + c) : zero4;
+        const v128_t g10 = has_r1 ? ld(g + out_w * co_n + c) : zero4;
+        const v128_t g11 = has_r1 && has_c1 ? ld(g + (out_w + 1) * co_n + c) : zero4;
+        /* rows of A·g: [g0, g0+g1, g0−g1, −g1] for each column */
+        v128_t h[4][2];
+        h[0][0] = g00, h[0][1] = g01;
+        h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
+        h[2][0] = wasm_f32x4_sub(g00, g10), h[2][1] = wasm_f32x4_sub(g01, g11);
+        h[3][0] = wasm_f32x4_neg(g10), h[3][1] = wasm_f32x4_neg(g11);
+        const int step = chunk * co_n;
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 4; i++) {
+          f32 *o = z + ((i * 4) * chunk + q) * co_n + c;
+          st(o, h[i][0]);
+          st(o + step, wasm_f32x4_add(h[i][0], h[i][1]));
+          st(o + 2 * step, wasm_f32x4_sub(h[i][0], h[i][1]));
+          st(o + 3 * step, wasm_f32x4_neg(h[i][1]));
+        }
+      }
+    }
+    /* dU[ξ] += V[ξ]ᵀ·Z[ξ]: [ci_n × nt]·[nt × co_n], V read transposed through its strides. */
+    for (int xi = 0; xi < 16; xi++)
+      matmul_acc(v + xi * chunk * ci_n, z + xi * chunk * co_n, du + xi * ci_n * co_n, co_n, nt, 1, ci_n, 0, ci_n);
+  }
+}
+
+/* dw[i][j][ci][co] = (Gᵀ·(Σ_p du_p)·G)[i][j], Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1], over `parts` partials. */
+EXPORT(winograd_filter_grad_finish)
+void winograd_filter_grad_finish(const f32 *du, int parts, f32 *dw, int ci_n, int co_n) {
+  const int plane = ci_n * co_n;
+  for (int e = 0; e < plane; e++) {
+    f32 m[4][4], t[3][4];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) {
+        f32 acc = 0.0f;
+        for (int p = 0; p < parts; p++) acc += du[(long)p * 16 * plane + (i * 4 + j) * plane + e];
+        m[i][j] = acc;
+      }
+    for (int j = 0; j < 4; j++) {
+      t[0][j] = m[0][j] + 0.5f * (m[1][j] + m[2][j]);
+      t[1][j] = 0.5f * (m[1][j] - m[2][j]);
+      t[2][j] = 0.5f * (m[1][j] + m[2][j]) + m[3][j];
+    }
+    for (int i = 0; i < 3; i++) {
+      dw[(i * 3 + 0) * plane + e] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+      dw[(i * 3 + 1) * plane + e] = 0.5f * (t[i][1] - t[i][2]);
+      dw[(i * 3 + 2) * plane + e] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
     }
   }
 }

@@ -4,7 +4,7 @@ import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { conv2dForward, padForWindows, winogradFits } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { heapOffset, kernelThreads, runShares } from './simd.js';
+import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
 
 type TensorInfo = tf.TensorInfo;
@@ -19,7 +19,7 @@ type TensorInfo = tf.TensorInfo;
  */
 export type ConvRoute = 'auto' | 'conv' | 'gemm';
 /** The filter gradient also has oodkit's direct SIMD kernel (the default). */
-export type FilterRoute = ConvRoute | 'simd';
+export type FilterRoute = ConvRoute | 'simd' | 'winograd';
 const routes: { filter: FilterRoute; input: ConvRoute } = { filter: 'auto', input: 'auto' };
 
 /**
@@ -50,10 +50,13 @@ function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   return framed <= 1.5 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
-function filterRoute(): 'conv' | 'gemm' | 'simd' {
+function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' {
   // The direct SIMD kernel beat both XNNPACK-based routes on every layer measured (BENCHMARKS.md):
   // they pay for transposes, im2col copies, and packing an activation-sized operand as "weights".
-  return routes.filter === 'auto' ? 'simd' : routes.filter;
+  // Winograd F(2×2, 3×3) beats it on 3×3 stride-1 layers when both cores work (conv-layers bench).
+  if (routes.filter === 'winograd') return winogradFits(g) ? 'winograd' : 'simd';
+  if (routes.filter !== 'auto') return routes.filter;
+  return winogradFits(g) && g.inC >= 16 && g.outC >= 16 && kernelThreads(backend) > 1 ? 'winograd' : 'simd';
 }
 
 export function conv2dBackpropFilterImpl(
@@ -62,10 +65,45 @@ export function conv2dBackpropFilterImpl(
   dy: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  const route = filterRoute();
+  const route = filterRoute(backend, g);
+  if (route === 'winograd') return backpropFilterWinograd(backend, x, dy, g);
   if (route === 'simd') return backpropFilterSimd(backend, x, dy, g);
   if (route === 'gemm') return backpropFilterGemm(backend, x, dy, g);
   return backpropFilterConv(backend, x, dy, g);
+}
+
+/**
+ * Winograd F(2×2, 3×3) filter gradient (oodkit_kernels.c): threads take disjoint tile ranges and
+ * accumulate separate transformed partials, which one pass sums and maps back with Gᵀ·dU·G.
+ */
+function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+  if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
+  const k = simdKernels(backend);
+  const tilesH = Math.ceil(g.outH / 2);
+  const tilesW = Math.ceil(g.outW / 2);
+  const inH = 2 * tilesH + 2;
+  const inW = 2 * tilesW + 2;
+  const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
+  k.pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
+    g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
+  const tiles = g.batch * tilesH * tilesW;
+  const chunk = Math.max(8, Math.floor(16384 / (g.inC + g.outC)));
+  const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
+  const partial = 16 * g.inC * g.outC;
+  const du = allocate(backend, [parts, partial]);
+  const out = backend.makeOutput([3, 3, g.inC, g.outC], 'float32');
+  const perThread = 4 * 16 * chunk * (g.inC + g.outC);
+  withScratch(backend, parts * perThread, (scratch) => {
+    const [px, pdy, pdu] = [heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, du)];
+    const shares = Array.from({ length: parts }, (_, p) => [
+      px, pdy, pdu + 4 * p * partial, inH, inW, g.inC, g.outH, g.outW, g.outC,
+      Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
+    ]);
+    runShares(backend, 'winograd_filter_grad', shares);
+  });
+  k.winograd_filter_grad_finish(heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC);
+  release(backend, padded, du);
+  return out;
 }
 
 /** oodkit_kernels.c's conv2d_filter_grad: outer products straight from (padded) x and dy. */

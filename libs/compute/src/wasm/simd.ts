@@ -30,6 +30,9 @@ export interface SimdKernels {
   winograd_filter(pW: number, pU: number, ci: number, co: number): void;
   winograd_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  winograd_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
+    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  winograd_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
     relu: number, rowBegin: number, rowEnd: number): void;
