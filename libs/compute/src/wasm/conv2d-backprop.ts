@@ -50,13 +50,13 @@ function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   return framed <= 1.5 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
-function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' {
+function filterRoute(g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' {
   // The direct SIMD kernel beat both XNNPACK-based routes on every layer measured (BENCHMARKS.md):
   // they pay for transposes, im2col copies, and packing an activation-sized operand as "weights".
-  // Winograd F(2×2, 3×3) beats it on 3×3 stride-1 layers when both cores work (conv-layers bench).
+  // Winograd F(2×2, 3×3) beats it ~2× on ResNet's 3×3 stride-1 layers, on one or two threads.
   if (routes.filter === 'winograd') return winogradFits(g) ? 'winograd' : 'simd';
   if (routes.filter !== 'auto') return routes.filter;
-  return winogradFits(g) && g.inC >= 16 && g.outC >= 16 && kernelThreads(backend) > 1 ? 'winograd' : 'simd';
+  return winogradFits(g) && g.inC >= 16 && g.outC >= 16 ? 'winograd' : 'simd';
 }
 
 export function conv2dBackpropFilterImpl(
@@ -65,7 +65,7 @@ export function conv2dBackpropFilterImpl(
   dy: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  const route = filterRoute(backend, g);
+  const route = filterRoute(g);
   if (route === 'winograd') return backpropFilterWinograd(backend, x, dy, g);
   if (route === 'simd') return backpropFilterSimd(backend, x, dy, g);
   if (route === 'gemm') return backpropFilterGemm(backend, x, dy, g);

@@ -145,25 +145,20 @@ export function conv2dWinograd(
 /** The route a forward convolution takes (see useSimd for the direct kernel's rule). */
 function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): 'winograd' | 'simd' | 'xnnpack' {
   if (forwardRoute === 'winograd') return winogradFits(g) ? 'winograd' : 'simd';
-  if (forwardRoute === 'auto' && winogradFits(g) && g.inC >= 16 && g.outC >= 16 && kernelThreads(backend) > 1) return 'winograd';
+  if (forwardRoute === 'auto' && winogradFits(g) && g.inC >= 16 && g.outC >= 16) return 'winograd';
   return useSimd(backend, g) ? 'simd' : 'xnnpack';
 }
 
 /**
- * Single-threaded (no kernel pool), measured per layer (BENCHMARKS.md): oodkit's kernel wins while one 8-channel column of the filter
- * (kH·kW·Ci·8 floats) stays in L1 across a row of output pixels, i.e. the 32×32 and 16×16 ResNet
- * stages; XNNPACK wins on the deep 8×8/4×4 stages (whose filter columns spill to L2) and on
- * LeNet's few-channel layers.
+ * The direct kernel, measured per layer on one and two threads (BENCHMARKS.md, bench:conv-layers):
+ * it beats XNNPACK everywhere except on outputs narrower than its 4-pixel tile (LeNet's 1×1-output
+ * conv3, a plain GEMM that XNNPACK packs well) — on one thread it also lost on the deep 4×4 stage,
+ * which Winograd now takes.
  */
 function useSimd(backend: BackendWasm, g: ConvGeometry): boolean {
   if (forwardRoute === 'simd' || !xnnpackAgrees(g)) return true;
   if (forwardRoute === 'xnnpack') return false;
-  // With the kernel pool, XNNPACK is single-threaded (backend.ts) and ours uses every thread; it
-  // loses only on outputs narrower than its 4-pixel tile (LeNet's 1×1-output conv3, a plain GEMM
-  // that XNNPACK packs well).
-  if (kernelThreads(backend) > 1) return g.outW >= 4;
-  const column = g.kH * g.kW * g.inC;
-  return g.inC >= 16 && g.outC >= 8 && column <= 1152 && g.outW >= 8;
+  return g.outW >= 4;
 }
 
 /** One input channel, stride 1, dilation 1: the layout conv2d_forward_c1 vectorises over pixels. */
