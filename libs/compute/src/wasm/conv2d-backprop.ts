@@ -2,7 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward, padForWindows, winogradFits } from './conv2d.js';
+import { conv2dForward, padForWindows, winogradChunk, winogradFits } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -87,7 +87,7 @@ function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorI
   k.pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
     g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
   const tiles = g.batch * tilesH * tilesW;
-  const chunk = Math.max(8, Math.floor(16384 / (g.inC + g.outC)));
+  const chunk = winogradChunk(g, tiles, kernelThreads(backend));
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
   const partial = 16 * g.inC * g.outC;
   const du = allocate(backend, [parts, partial]);
