@@ -493,6 +493,19 @@ static inline __attribute__((always_inline)) void conv_tile(const f32 *x, const 
   }
 }
 
+/* Output rows [r0, r1) of one 4·NV-channel column: 4-pixel tiles, then single pixels. */
+#define CONV_ROWS(NV)                                                                                       \
+  for (int r = r0; r < r1; r++) {                                                                           \
+    const int b = r / out_h, oy = r - b * out_h;                                                            \
+    const int row0 = b * in_h + oy * s_h;                                                                   \
+    f32 *yr = y + r * out_w * co_n;                                                                         \
+    int ox = 0;                                                                                             \
+    for (; ox + 4 <= out_w; ox += 4)                                                                        \
+      conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, NV); \
+    for (; ox < out_w; ox++)                                                                                \
+      conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, NV); \
+  }
+
 /*
  * Forward convolution, NHWC, on an already padded input (no bounds checks anywhere):
  *   y[b, oy, ox, co] = bias[co] + Σ_{i, j, ci} x[b, oy·s_h + i·d_h, ox·s_w + j·d_w, ci] · w[i, j, ci, co]
@@ -510,30 +523,8 @@ void conv2d_forward(const f32 *x, const f32 *w, const f32 *bias, f32 *y, int in_
   for (int r0 = row_begin; r0 < row_end; r0 += block) {
     const int r1 = r0 + block < row_end ? r0 + block : row_end;
     int co0 = 0;
-    for (; co0 + 8 <= co_pad; co0 += 8) {
-      for (int r = r0; r < r1; r++) {
-        const int b = r / out_h, oy = r - b * out_h;
-        const int row0 = b * in_h + oy * s_h;
-        f32 *yr = y + r * out_w * co_n;
-        int ox = 0;
-        for (; ox + 4 <= out_w; ox += 4)
-          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 2);
-        for (; ox < out_w; ox++)
-          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 2);
-      }
-    }
-    for (; co0 < co_pad; co0 += 4) {
-      for (int r = r0; r < r1; r++) {
-        const int b = r / out_h, oy = r - b * out_h;
-        const int row0 = b * in_h + oy * s_h;
-        f32 *yr = y + r * out_w * co_n;
-        int ox = 0;
-        for (; ox + 4 <= out_w; ox += 4)
-          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 4, 1);
-        for (; ox < out_w; ox++)
-          conv_tile(x, w, bias, yr, in_w, ci_n, co_n, co_pad, k_h, k_w, s_w, d_h, d_w, row0, ox, co0, relu, 1, 1);
-      }
-    }
+    for (; co0 + 8 <= co_pad; co0 += 8) CONV_ROWS(2);
+    for (; co0 < co_pad; co0 += 4) CONV_ROWS(1);
   }
 }
 

@@ -2,7 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward, padForWindows, winogradChunk, winogradFits } from './conv2d.js';
+import { conv2dForward, padForWindows, winogradFits, winogradTiling } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -79,20 +79,10 @@ export function conv2dBackpropFilterImpl(
 function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
   const k = simdKernels(backend);
-  const tilesH = Math.ceil(g.outH / 2);
-  const tilesW = Math.ceil(g.outW / 2);
-  const inH = 2 * tilesH + 2;
-  const inW = 2 * tilesW + 2;
-  const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
-  k.pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
-    g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
-  const tiles = g.batch * tilesH * tilesW;
-  const chunk = winogradChunk(g, tiles, kernelThreads(backend));
-  const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
+  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g);
   const partial = 16 * g.inC * g.outC;
   const du = allocate(backend, [parts, partial]);
   const out = backend.makeOutput([3, 3, g.inC, g.outC], 'float32');
-  const perThread = 4 * 16 * chunk * (g.inC + g.outC);
   withScratch(backend, parts * perThread, (scratch) => {
     const [px, pdy, pdu] = [heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, du)];
     const shares = Array.from({ length: parts }, (_, p) => [

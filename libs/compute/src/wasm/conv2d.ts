@@ -114,6 +114,24 @@ export function winogradChunk(g: ConvGeometry, tiles: number, threads: number): 
 }
 
 /**
+ * The tiling both Winograd kernels share: x zero-padded so every 2×2 output tile's 4×4 patch exists,
+ * the tile count, the chunk size and how many threads take part.
+ */
+export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeometry) {
+  const tilesH = Math.ceil(g.outH / 2);
+  const tilesW = Math.ceil(g.outW / 2);
+  const inH = 2 * tilesH + 2;
+  const inW = 2 * tilesW + 2;
+  const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
+  simdKernels(backend).pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
+    g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
+  const tiles = g.batch * tilesH * tilesW;
+  const chunk = winogradChunk(g, tiles, kernelThreads(backend));
+  const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
+  return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * 16 * chunk * (g.inC + g.outC) };
+}
+
+/**
  * y = conv3×3(x) (+ bias, ReLU) by Winograd F(2×2, 3×3) (oodkit_kernels.c): the filter is
  * transformed once per call, x padded so every 2×2 output tile's 4×4 patch exists, and tiles are
  * split over the kernel pool, each thread with its own cache-sized chunk buffers.
@@ -127,20 +145,10 @@ export function conv2dWinograd(
 ): TensorInfo {
   if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
   const k = simdKernels(backend);
-  const tilesH = Math.ceil(g.outH / 2);
-  const tilesW = Math.ceil(g.outW / 2);
-  const inH = 2 * tilesH + 2;
-  const inW = 2 * tilesW + 2;
-  const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
-  k.pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
-    g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
+  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g);
   const u = backend.makeOutput([16, g.inC, g.outC], 'float32');
   k.winograd_filter(heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC);
   const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
-  const tiles = g.batch * tilesH * tilesW;
-  const chunk = winogradChunk(g, tiles, kernelThreads(backend));
-  const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
-  const perThread = 4 * 16 * chunk * (g.inC + g.outC);
   withScratch(backend, parts * perThread, (scratch) => {
     const common = [
       heapOffset(backend, padded), heapOffset(backend, u), epilogue.bias ? heapOffset(backend, epilogue.bias) : 0, heapOffset(backend, y),
