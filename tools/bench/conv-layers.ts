@@ -33,7 +33,12 @@ interface Layer {
   pad: number;
 }
 
-const B = Number(opts.batch);
+const positiveInt = (name: string, value: string | undefined): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive integer, got '${value}'`);
+  return n;
+};
+const B = positiveInt('batch', opts.batch);
 const LAYERS: Layer[] = [
   { name: 'resnet stem', batch: B, size: 32, cin: 3, cout: 64, k: 3, stride: 1, pad: 1 },
   { name: 'resnet layer1', batch: B, size: 32, cin: 64, cout: 64, k: 3, stride: 1, pad: 1 },
@@ -60,9 +65,9 @@ async function main() {
   const info = await initCompute({
     backend: 'wasm',
     logger: createLogger('warn', 'bench'),
-    ...(opts.threads ? { threads: Number(opts.threads) } : {}),
+    ...(opts.threads ? { threads: positiveInt('threads', opts.threads) } : {}),
   });
-  const reps = Number(opts.reps);
+  const reps = positiveInt('reps', opts.reps);
   const rows = [];
   for (const l of LAYERS) {
     const out = Math.floor((l.size + 2 * l.pad - l.k) / l.stride) + 1;

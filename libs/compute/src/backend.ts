@@ -201,7 +201,7 @@ async function startThreadedWasm(threads: number): Promise<string | undefined> {
   // XNNPACK runs on the calling thread only: its pool's dispatch made LeNet-sized and element-wise
   // ops slower (an Add went from 0.2 to 2.6 ms per LeNet step), and oodkit's conv kernels, which
   // carry the heavy work, use all `threads` through their own pool (docs/decisions.md).
-  useThreadedWasm(1);
+  useThreadedWasm();
   let failure: string | undefined;
   try {
     if (!(await tf.setBackend('wasm'))) failure = 'initialisation failed';

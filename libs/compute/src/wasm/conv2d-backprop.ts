@@ -215,20 +215,14 @@ function backpropInputConv(
   return dx;
 }
 
-/** W'[i,j,co,ci] = W[kH−1−i, kW−1−j, ci, co]. */
+/** W'[i,j,co,ci] = W[kH−1−i, kW−1−j, ci, co]: one SIMD-kernel transpose per tap. */
 function flipFilter(backend: BackendWasm, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const { kH, kW, inC, outC } = g;
-  const out = allocate(backend, [kH, kW, outC, inC]);
-  const dst = view(backend, out);
-  const src = view(backend, filter);
+  const out = backend.makeOutput([kH, kW, outC, inC], 'float32');
+  const k = simdKernels(backend);
+  const [src, dst, tap] = [heapOffset(backend, filter), heapOffset(backend, out), 4 * inC * outC];
   for (let i = 0; i < kH; i++) {
-    for (let j = 0; j < kW; j++) {
-      const s = ((kH - 1 - i) * kW + (kW - 1 - j)) * inC * outC;
-      const d = (i * kW + j) * outC * inC;
-      for (let ci = 0; ci < inC; ci++) {
-        for (let co = 0; co < outC; co++) dst[d + co * inC + ci] = src[s + ci * outC + co]!;
-      }
-    }
+    for (let j = 0; j < kW; j++) k.transpose2d(src + ((kH - 1 - i) * kW + (kW - 1 - j)) * tap, dst + (i * kW + j) * tap, inC, outC);
   }
   return out;
 }

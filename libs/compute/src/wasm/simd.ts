@@ -154,8 +154,9 @@ export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
   return data.memoryOffset;
 }
 
-/** Runs `body` with `bytes` of scratch heap (16-byte aligned), freed afterwards. */
+/** Runs `body` with `bytes` of scratch heap (16-byte aligned), freed afterwards (no allocation for 0). */
 export function withScratch<T>(backend: BackendWasm, bytes: number, body: (ptr: number) => T): T {
+  if (bytes <= 0) return body(0);
   const module = backend.wasm as unknown as EmscriptenHeap;
   // >>> 0: malloc's i32 result is negative above 2 GiB (JS bit operators are signed, so no & ~15 either).
   const raw = module._malloc(bytes + 16) >>> 0;

@@ -13,9 +13,8 @@ import { tf } from '../tf.js';
  * instantiate the threaded module ourselves: the worker source (shipped as a JS string) is written
  * once to a content-addressed .cjs file in the OS temp folder, the main script is the packaged file.
  *
- * Second obstacle: the C++ side caps its thread pool at emscripten_num_logical_cores() / 2 (it
- * assumes 2 hyper-threads per core), i.e. 1 thread on a 2-vCPU machine. That value is read once
- * while the module initialises, from os.cpus().length, so os.cpus is doubled for exactly that window.
+ * We want the build for its shared memory, on which oodkit's kernel pool runs (simd.ts); XNNPACK
+ * itself gets one thread (docs/decisions.md, "Kernel worker pool").
  */
 
 interface EmscriptenModule {
@@ -36,8 +35,8 @@ function workerFile(source: string): string {
   return file;
 }
 
-/** Instantiates the threaded-SIMD wasm module (shared memory) with `threads` XNNPACK threads. */
-async function instantiateThreaded(threads: number): Promise<BackendWasm> {
+/** Instantiates the threaded-SIMD wasm module (shared memory) with one XNNPACK thread. */
+async function instantiateThreaded(): Promise<BackendWasm> {
   const require = createRequire(import.meta.url);
   const outDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js'));
   const mainScript = path.join(outDir, 'tfjs-backend-wasm-threaded-simd.js');
@@ -47,24 +46,15 @@ async function instantiateThreaded(threads: number): Promise<BackendWasm> {
   };
   // tfjs escapes newlines the same way before building its Blob (they sit inside string literals).
   const worker = workerFile(wasmWorkerContents.replace(/\n/g, '\\n'));
-  const nodeOs = require('node:os') as { cpus: typeof os.cpus };
-  const cpus = nodeOs.cpus;
-  const needed = Math.ceil((2 * threads) / Math.max(1, cpus().length));
-  nodeOs.cpus = () => Array.from({ length: needed }, () => cpus()).flat();
-  let module: EmscriptenModule;
-  try {
-    module = await factory({
-      locateFile: (file: string, prefix: string) =>
-        file.endsWith('.worker.js')
-          ? worker
-          : file.endsWith('.wasm')
-            ? path.join(outDir, 'tfjs-backend-wasm-threaded-simd.wasm')
-            : prefix + file,
-      mainScriptUrlOrBlob: mainScript,
-    });
-  } finally {
-    nodeOs.cpus = cpus;
-  }
+  const module = await factory({
+    locateFile: (file: string, prefix: string) =>
+      file.endsWith('.worker.js')
+        ? worker
+        : file.endsWith('.wasm')
+          ? path.join(outDir, 'tfjs-backend-wasm-threaded-simd.wasm')
+          : prefix + file,
+    mainScriptUrlOrBlob: mainScript,
+  });
   // The same bridge tfjs-backend-wasm's init() builds.
   module.tfjs = {
     init: module.cwrap('init', null, []),
@@ -74,9 +64,9 @@ async function instantiateThreaded(threads: number): Promise<BackendWasm> {
     disposeData: module.cwrap('dispose_data', null, ['number']),
     dispose: module.cwrap('dispose', null, []),
   };
-  setThreadsCount(threads);
+  setThreadsCount(1);
   const backend = new BackendWasm(module as unknown as ConstructorParameters<typeof BackendWasm>[0]);
-  // The pool's threads run for the life of the process; Emscripten ref()s the worker of every running
+  // Any pthread runs for the life of the process; Emscripten ref()s the worker of every running
   // pthread, which would keep Node alive after main() returns. They wait on futexes while idle, so
   // letting the event loop ignore them is safe: Node ends them at exit.
   for (const w of (module as unknown as { PThread: { runningWorkers: { unref(): void }[] } }).PThread.runningWorkers) w.unref();
@@ -87,14 +77,7 @@ async function instantiateThreaded(threads: number): Promise<BackendWasm> {
  * Re-registers the 'wasm' backend so that it starts the threaded build (kernels registered for
  * 'wasm', ours included, stay). Must run before the wasm backend is first initialised.
  */
-export function useThreadedWasm(threads: number): void {
+export function useThreadedWasm(): void {
   if (tf.findBackendFactory('wasm')) tf.removeBackend('wasm');
-  tf.registerBackend('wasm', () => instantiateThreaded(threads), 2);
-}
-
-/** Threads the active wasm backend actually runs (1 for the single-threaded build). */
-export function wasmThreadsCount(): number {
-  const backend = tf.findBackend('wasm') as unknown as { wasm?: { tfjs?: { getThreadsCount?: () => number } } } | null;
-  const n = backend?.wasm?.tfjs?.getThreadsCount?.();
-  return typeof n === 'number' && n > 0 ? n : 1;
+  tf.registerBackend('wasm', () => instantiateThreaded(), 2);
 }
