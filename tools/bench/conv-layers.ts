@@ -1,7 +1,7 @@
 /**
  * Per-layer timings of the wasm convolution routes (the figures behind the 'auto' route choices in
- * libs/compute): forward (oodkit direct SIMD vs Winograd F(2×2, 3×3) vs XNNPACK; 'winograd' falls
- * back to the direct kernel where it does not fit), filter gradient (direct SIMD vs Winograd vs the
+ * libs/compute): forward (oodkit direct SIMD vs Winograd F(2×2, 3×3) and F(4×4, 3×3) vs XNNPACK; the
+ * Winograd routes fall back to the direct kernel where they do not fit), filter gradient (direct SIMD vs Winograd vs the
  * XNNPACK conv and GEMM routes) and input gradient (transposed conv vs GEMM + col2im), on ResNet-18 and LeNet layers.
  * `npm run bench:conv-layers -- [--threads N] [--batch 32] [--reps 5] [--out file]`; prints a table
  * and writes JSON. Each figure is the best of `--reps` runs after 2 untimed ones, routes alternated.
@@ -44,7 +44,9 @@ const LAYERS: Layer[] = [
   { name: 'resnet layer1', batch: B, size: 32, cin: 64, cout: 64, k: 3, stride: 1, pad: 1 },
   { name: 'resnet layer2 (stride 2)', batch: B, size: 32, cin: 64, cout: 128, k: 3, stride: 2, pad: 1 },
   { name: 'resnet layer2', batch: B, size: 16, cin: 128, cout: 128, k: 3, stride: 1, pad: 1 },
+  { name: 'resnet layer3 (stride 2)', batch: B, size: 16, cin: 128, cout: 256, k: 3, stride: 2, pad: 1 },
   { name: 'resnet layer3', batch: B, size: 8, cin: 256, cout: 256, k: 3, stride: 1, pad: 1 },
+  { name: 'resnet layer4 (stride 2)', batch: B, size: 8, cin: 256, cout: 512, k: 3, stride: 2, pad: 1 },
   { name: 'resnet layer4', batch: B, size: 4, cin: 512, cout: 512, k: 3, stride: 1, pad: 1 },
   { name: 'lenet conv1', batch: 128, size: 28, cin: 1, cout: 6, k: 5, stride: 1, pad: 2 },
   { name: 'lenet conv2', batch: 128, size: 14, cin: 6, cout: 16, k: 5, stride: 1, pad: 0 },
@@ -81,7 +83,7 @@ async function main() {
     const filter: Record<string, number> = {};
     const input: Record<string, number> = {};
     for (let round = 0; round < 2; round++) {
-      for (const r of ['simd', 'winograd', 'xnnpack'] as ForwardRoute[]) {
+      for (const r of ['simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRoute[]) {
         setConvForwardRoute(r);
         forward[r] = Math.min(forward[r] ?? Infinity, best(reps, () => tf.conv2d(x, w, l.stride, pad)));
       }

@@ -2,7 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward, padForWindows, winogradFits, winogradTiling } from './conv2d.js';
+import { conv2dForward, padForWindows, planeShares, winogradFits, winogradTiling } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -78,7 +78,6 @@ export function conv2dBackpropFilterImpl(
  */
 function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
-  const k = simdKernels(backend);
   const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g);
   const partial = 16 * g.inC * g.outC;
   const du = allocate(backend, [parts, partial]);
@@ -91,7 +90,8 @@ function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorI
     ]);
     runShares(backend, 'winograd_filter_grad', shares);
   });
-  k.winograd_filter_grad_finish(heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC);
+  runShares(backend, 'winograd_filter_grad_finish',
+    planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC, begin, end]));
   release(backend, padded, du);
   return out;
 }

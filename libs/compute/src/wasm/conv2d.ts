@@ -7,7 +7,7 @@ import { allocate, assertChannelsLast, captureWasmKernels, release, run, view } 
 type TensorInfo = tf.TensorInfo;
 
 /** Which implementation runs forward convolutions on wasm ('auto' picks per layer). */
-export type ForwardRoute = 'auto' | 'simd' | 'winograd' | 'xnnpack';
+export type ForwardRoute = 'auto' | 'simd' | 'winograd' | 'winograd4' | 'xnnpack';
 let forwardRoute: ForwardRoute = 'auto';
 
 /** Forces the forward-convolution implementation (tests and benchmarks); returns the previous one. */
@@ -99,42 +99,57 @@ export function winogradFits(g: ConvGeometry): boolean {
     g.inC % 4 === 0 && g.outC % 4 === 0;
 }
 
+/** Output tile side of the two Winograd kernels: F(2×2, 3×3) and F(4×4, 3×3). */
+export type WinogradTile = 2 | 4;
+
 /**
- * Tiles per Winograd chunk. Each chunk re-reads the whole transformed filter (16·Ci·Co floats), so the
- * chunk must be big enough that this stays below the chunk's own traffic (16·chunk·(Ci + Co)), and
- * otherwise small enough for its buffers to stay in L2 (~1 MB): the deep 512-channel stage wants the
- * first (its filter is 16 MB), the wide early stages the second. Measured (two threads, 4×4×512, batch
- * 128): 60.1 ms cache-sized, 51.8 ms amortised.
+ * Tiles per Winograd chunk. Each chunk re-reads the whole transformed filter (α²·Ci·Co floats, α the
+ * input tile side), so the chunk must be big enough that this stays below the chunk's own traffic
+ * (α²·chunk·(Ci + Co)), and otherwise small enough for its buffers to stay in L2 (~1 MB): the deep
+ * 512-channel stage wants the first (its filter is 16 MB), the wide early stages the second.
+ * Measured (F(2×2), two threads, 4×4×512, batch 128): 60.1 ms cache-sized, 51.8 ms amortised.
  */
-export function winogradChunk(g: ConvGeometry, tiles: number, threads: number): number {
-  const cacheSized = Math.floor(16384 / (g.inC + g.outC));
+export function winogradChunk(g: ConvGeometry, tiles: number, threads: number, tile: WinogradTile = 2): number {
+  const alpha = tile + 2;
+  const cacheSized = Math.floor((16384 * 16) / (alpha * alpha) / (g.inC + g.outC));
   const filterAmortised = Math.ceil((g.inC * g.outC) / (g.inC + g.outC));
   // ... but never so big that a thread is left without tiles.
   return Math.max(8, Math.min(Math.max(cacheSized, filterAmortised), Math.ceil(tiles / threads)));
 }
 
 /**
- * The tiling both Winograd kernels share: x zero-padded so every 2×2 output tile's 4×4 patch exists,
- * the tile count, the chunk size and how many threads take part.
+ * The tiling both Winograd kernels share: x zero-padded so every output tile's (tile + 2)² patch
+ * exists, the tile count, the chunk size and how many threads take part.
  */
-export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeometry) {
-  const tilesH = Math.ceil(g.outH / 2);
-  const tilesW = Math.ceil(g.outW / 2);
-  const inH = 2 * tilesH + 2;
-  const inW = 2 * tilesW + 2;
+export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeometry, tile: WinogradTile = 2) {
+  const tilesH = Math.ceil(g.outH / tile);
+  const tilesW = Math.ceil(g.outW / tile);
+  const inH = tile * tilesH + 2;
+  const inW = tile * tilesW + 2;
   const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
   simdKernels(backend).pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
     g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
   const tiles = g.batch * tilesH * tilesW;
-  const chunk = winogradChunk(g, tiles, kernelThreads(backend));
+  const chunk = winogradChunk(g, tiles, kernelThreads(backend), tile);
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
-  return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * 16 * chunk * (g.inC + g.outC) };
+  const alpha = tile + 2;
+  return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * alpha * alpha * chunk * (g.inC + g.outC) };
 }
 
 /**
- * y = conv3×3(x) (+ bias, ReLU) by Winograd F(2×2, 3×3) (oodkit_kernels.c): the filter is
- * transformed once per call, x padded so every 2×2 output tile's 4×4 patch exists, and tiles are
- * split over the kernel pool, each thread with its own cache-sized chunk buffers.
+ * Splits the Ci·Co filter-plane entries (a multiple of 16: channel counts are multiples of 4) into
+ * one range of whole vectors per thread, for the per-entry filter transforms.
+ */
+export function planeShares(backend: BackendWasm, g: ConvGeometry): [number, number][] {
+  const vectors = (g.inC * g.outC) / 4;
+  const parts = Math.max(1, Math.min(kernelThreads(backend), Math.floor(vectors / 1024)));
+  return Array.from({ length: parts }, (_, p) => [4 * Math.round((p * vectors) / parts), 4 * Math.round(((p + 1) * vectors) / parts)]);
+}
+
+/**
+ * y = conv3×3(x) (+ bias, ReLU) by Winograd F(tile×tile, 3×3) (oodkit_kernels.c): the filter is
+ * transformed once per call, x padded so every output tile's input patch exists, and tiles are split
+ * over the kernel pool, each thread with its own cache-sized chunk buffers.
  */
 export function conv2dWinograd(
   backend: BackendWasm,
@@ -142,12 +157,14 @@ export function conv2dWinograd(
   filter: TensorInfo,
   g: ConvGeometry,
   epilogue: { bias?: TensorInfo; relu?: boolean } = {},
+  tile: WinogradTile = 2,
 ): TensorInfo {
   if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
-  const k = simdKernels(backend);
-  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g);
-  const u = backend.makeOutput([16, g.inC, g.outC], 'float32');
-  k.winograd_filter(heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC);
+  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, tile);
+  const alpha = tile + 2;
+  const u = backend.makeOutput([alpha * alpha, g.inC, g.outC], 'float32');
+  runShares(backend, tile === 4 ? 'winograd4_filter' : 'winograd_filter',
+    planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC, begin, end]));
   const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
   withScratch(backend, parts * perThread, (scratch) => {
     const common = [
@@ -157,16 +174,27 @@ export function conv2dWinograd(
     const shares = Array.from({ length: parts }, (_, p) => [
       ...common, Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
     ]);
-    runShares(backend, 'winograd_conv', shares);
+    runShares(backend, tile === 4 ? 'winograd4_conv' : 'winograd_conv', shares);
   });
   release(backend, padded, u);
   return y;
 }
 
+/**
+ * F(4×4, 3×3) needs ~44 % fewer products than F(2×2, 3×3) but transforms a filter 2.25× as large once
+ * per call and re-reads it per chunk, so it pays only with enough tiles per thread: measured on the
+ * ResNet stages (BENCHMARKS.md), it won from ~48 of its 4×4 tiles per thread up (on one and on two
+ * threads, whatever the channel count) and lost below ~32 (the 4×4×512 stage at batch 32).
+ */
+function winogradTileFor(backend: BackendWasm, g: ConvGeometry): WinogradTile {
+  const tiles4 = g.batch * Math.ceil(g.outH / 4) * Math.ceil(g.outW / 4);
+  return tiles4 >= 48 * kernelThreads(backend) ? 4 : 2;
+}
+
 /** The route a forward convolution takes (see useSimd for the direct kernel's rule). */
-function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): 'winograd' | 'simd' | 'xnnpack' {
-  if (forwardRoute === 'winograd') return winogradFits(g) ? 'winograd' : 'simd';
-  if (forwardRoute === 'auto' && winogradFits(g) && g.inC >= 16 && g.outC >= 16) return 'winograd';
+function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): 'winograd' | 'winograd4' | 'simd' | 'xnnpack' {
+  if (forwardRoute === 'winograd' || forwardRoute === 'winograd4') return winogradFits(g) ? forwardRoute : 'simd';
+  if (forwardRoute === 'auto' && winogradFits(g) && g.inC >= 16 && g.outC >= 16) return winogradTileFor(backend, g) === 4 ? 'winograd4' : 'winograd';
   return useSimd(backend, g) ? 'simd' : 'xnnpack';
 }
 
@@ -208,7 +236,7 @@ export function xnnpackAgrees(g: ConvGeometry): boolean {
  */
 export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
   const route = forwardRouteFor(backend, g);
-  if (route === 'winograd') return conv2dWinograd(backend, x, filter, g);
+  if (route === 'winograd' || route === 'winograd4') return conv2dWinograd(backend, x, filter, g, {}, route === 'winograd4' ? 4 : 2);
   if (route === 'simd') return conv2dForwardSimd(backend, x, filter, g);
   return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
     strides: [g.strideH, g.strideW],
@@ -249,8 +277,8 @@ export const fusedConv2dConfig: tf.KernelConfig = {
     const route = forwardRouteFor(backend as BackendWasm, g);
     if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && route !== 'xnnpack') {
       const epilogue = { bias, relu: a.activation === 'relu' };
-      return route === 'winograd'
-        ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue)
+      return route === 'winograd' || route === 'winograd4'
+        ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue, route === 'winograd4' ? 4 : 2)
         : conv2dForwardSimd(backend as BackendWasm, x!, filter!, g, epilogue);
     }
     return captureWasmKernels().fusedConv2d(args);

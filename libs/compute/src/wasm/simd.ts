@@ -27,12 +27,15 @@ export interface SimdKernels {
   col2im_add(pCols: number, pDx: number, b0: number, bBegin: number, bEnd: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
   transpose2d(pIn: number, pOut: number, m: number, n: number): void;
-  winograd_filter(pW: number, pU: number, ci: number, co: number): void;
+  winograd_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
+  winograd4_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
   winograd_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   winograd_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
-  winograd_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number): void;
+  winograd_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
+  winograd4_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
+    co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
     outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
     relu: number, rowBegin: number, rowEnd: number): void;
