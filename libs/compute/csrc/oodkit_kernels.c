@@ -1006,6 +1006,114 @@ void winograd4_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_
 }
 
 /*
+ * Stride-2 3×3 convolutions by a Winograd-style split (2×2 output tiles, 5×5 input patches 4 apart):
+ * per dimension the even input phase meets taps (g0, g2) — a 2-tap F(2, 2): (d0 − d2)·g0,
+ * d2·(g0 + g2), (d4 − d2)·g2 — and the odd phase tap g1 directly: d1·g1, d3·g1. That is 5 products
+ * for 2 outputs instead of 6, so 25 instead of 36 per output tile and channel pair, and every
+ * transform coefficient is ±1 (rounding as F(2×2, 3×3)).
+ */
+
+/* U[ξ][ci][co] = (G·g·Gᵀ)[ξ], G = [1 0 0; 1 0 1; 0 0 1; 0 1 0; 0 1 0], entries e in [e_begin, e_end). */
+EXPORT(winograd_s2_filter)
+void winograd_s2_filter(const f32 *w, f32 *u, int ci_n, int co_n, int e_begin, int e_end) {
+  const int plane = ci_n * co_n;
+  for (int e = e_begin; e < e_end; e += 4) {
+    v128_t t[5][3];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < 3; j++) {
+      const v128_t g0 = ld(w + j * plane + e), g1 = ld(w + (3 + j) * plane + e), g2 = ld(w + (6 + j) * plane + e);
+      t[0][j] = g0, t[1][j] = wasm_f32x4_add(g0, g2), t[2][j] = g2, t[3][j] = g1, t[4][j] = g1;
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int i = 0; i < 5; i++) {
+      f32 *o = u + i * 5 * plane + e;
+      st(o, t[i][0]);
+      st(o + plane, wasm_f32x4_add(t[i][0], t[i][2]));
+      st(o + 2 * plane, t[i][2]);
+      st(o + 3 * plane, t[i][1]);
+      st(o + 4 * plane, t[i][1]);
+    }
+  }
+}
+
+/* V[ξ][q][ci] = (Bᵀ·d·B)[ξ] for the nt tiles t0.., d the tile's 5×5 patch; Bᵀ·d = (d0 − d2, d2, d4 − d2, d1, d3). */
+static void winograd_s2_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, int tiles_w, int per_image, int t0,
+                              int nt, int chunk) {
+  const int step = chunk * ci_n;
+  for (int q = 0; q < nt; q++) {
+    const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+    const f32 *p = x + ((b * in_h + 4 * ty) * in_w + 4 * tx) * ci_n;
+    for (int c = 0; c < ci_n; c += 4) {
+      v128_t s[5][5];
+      _Pragma("clang loop unroll(full)")
+      for (int j = 0; j < 5; j++) {
+        v128_t d[5];
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 5; i++) d[i] = ld(p + (i * in_w + j) * ci_n + c);
+        s[0][j] = wasm_f32x4_sub(d[0], d[2]), s[1][j] = d[2], s[2][j] = wasm_f32x4_sub(d[4], d[2]);
+        s[3][j] = d[1], s[4][j] = d[3];
+      }
+      _Pragma("clang loop unroll(full)")
+      for (int i = 0; i < 5; i++) {
+        f32 *o = v + (i * 5 * chunk + q) * ci_n + c;
+        st(o, wasm_f32x4_sub(s[i][0], s[i][2]));
+        st(o + step, s[i][2]);
+        st(o + 2 * step, wasm_f32x4_sub(s[i][4], s[i][2]));
+        st(o + 3 * step, s[i][1]);
+        st(o + 4 * step, s[i][3]);
+      }
+    }
+  }
+}
+
+/*
+ * As winograd_conv for stride 2: output tile (ty, tx) reads the padded x from row 4·ty, column 4·tx
+ * (x at least [batch, 4·tiles_h + 1, 4·tiles_w + 1, ci_n]); scratch 25·chunk·(ci_n + co_n) floats.
+ * Aᵀ = [1 1 0 1 0; 0 1 1 0 1].
+ */
+EXPORT(winograd_s2_conv)
+void winograd_s2_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
+                      int out_w, int co_n, int relu, int tile_begin, int tile_end, int chunk, f32 *scratch) {
+  const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
+  f32 *v = scratch;                      /* [25][chunk][ci_n] */
+  f32 *m = scratch + 25 * chunk * ci_n; /* [25][chunk][co_n] */
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
+    const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
+    winograd_s2_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
+    for (int xi = 0; xi < 25; xi++)
+      matmul(v + xi * chunk * ci_n, u + xi * ci_n * co_n, m + xi * chunk * co_n, co_n, ci_n, ci_n, 1, 0, nt);
+    const int step = chunk * co_n;
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const int oy = 2 * ty, ox = 2 * tx;
+      for (int c = 0; c < co_n; c += 4) {
+        v128_t f[2][5];
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 5; j++) {
+          v128_t e[5];
+          _Pragma("clang loop unroll(full)")
+          for (int i = 0; i < 5; i++) e[i] = ld(m + (i * 5 + j) * step + q * co_n + c);
+          f[0][j] = wasm_f32x4_add(wasm_f32x4_add(e[0], e[1]), e[3]);
+          f[1][j] = wasm_f32x4_add(wasm_f32x4_add(e[1], e[2]), e[4]);
+        }
+        const v128_t bv = bias ? ld(bias + c) : zero4;
+        _Pragma("clang loop unroll(full)")
+        for (int i = 0; i < 2; i++) {
+          if (oy + i >= out_h) continue;
+          v128_t o0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(f[i][0], f[i][1]), f[i][3]), bv);
+          v128_t o1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(f[i][1], f[i][2]), f[i][4]), bv);
+          if (relu) o0 = wasm_f32x4_pmax(o0, zero4), o1 = wasm_f32x4_pmax(o1, zero4);
+          f32 *yo = y + ((b * out_h + oy + i) * out_w + ox) * co_n + c;
+          st(yo, o0);
+          if (ox + 1 < out_w) st(yo + co_n, o1);
+        }
+      }
+    }
+  }
+}
+
+/*
  * Winograd F(2×2, 3×3) filter gradient, tiles [tile_begin, tile_end): accumulates into du
  * [16][ci_n][co_n] the sums Σ_t V[ξ][t]ᵀ·Z[ξ][t], V the input tiles' transform (as forward) and
  * Z = A·dy_t·Aᵀ (A = [1 0; 1 1; 1 −1; 0 −1]) the 2×2 output-gradient tile spread to 4×4 (rows and

@@ -53,6 +53,11 @@ const CASES: Case[] = [
   // Winograd F(2×2, 3×3) fits: odd and even output sizes (edge tiles), valid and asymmetric padding.
   { batch: 2, h: 6, w: 7, cin: 12, cout: 20, k: [3, 3], stride: [1, 1], pad: 'valid', dilation: 1 },
   { batch: 3, h: 10, w: 9, cin: 16, cout: 8, k: [3, 3], stride: [1, 1], pad: explicit(2, 0, 0, 1), dilation: 1 },
+  // The stride-2 Winograd split: odd sizes, 'same' padding (extra row/column at the bottom/right),
+  // explicit padding; and one whose last input row is below every patch, which falls to the direct kernel.
+  { batch: 3, h: 9, w: 12, cin: 8, cout: 12, k: [3, 3], stride: [2, 2], pad: 'same', dilation: 1 },
+  { batch: 2, h: 11, w: 10, cin: 4, cout: 8, k: [3, 3], stride: [2, 2], pad: explicit(1, 1, 2, 0), dilation: 1 },
+  { batch: 2, h: 10, w: 11, cin: 8, cout: 4, k: [3, 3], stride: [2, 2], pad: 'valid', dilation: 1 },
   // Enough filter-plane entries (Ci·Co ≥ 8192) for the Winograd filter transforms to split over threads.
   { batch: 2, h: 5, w: 6, cin: 64, cout: 132, k: [3, 3], stride: [1, 1], pad: 'same', dilation: 1 },
 ];
@@ -272,6 +277,7 @@ describe('wasm FusedConv2D (bias + linear/ReLU epilogue) agrees with conv + bias
   const cases = [
     { shape: [2, 9, 11, 16], k: 3, cout: 20, stride: 1, pad: 'same' as const, activation: 'relu' as const },
     { shape: [3, 8, 8, 16], k: 3, cout: 6, stride: 2, pad: 'valid' as const, activation: 'linear' as const },
+    { shape: [2, 10, 9, 16], k: 3, cout: 12, stride: 2, pad: 'same' as const, activation: 'relu' as const },
     { shape: [1, 12, 12, 32], k: 1, cout: 8, stride: 1, pad: 'valid' as const, activation: 'relu' as const },
     { shape: [2, 9, 11, 1], k: 3, cout: 7, stride: 1, pad: 'same' as const, activation: 'relu' as const },
   ];

@@ -99,18 +99,40 @@ export function winogradFits(g: ConvGeometry): boolean {
     g.inC % 4 === 0 && g.outC % 4 === 0;
 }
 
-/** Output tile side of the two Winograd kernels: F(2×2, 3×3) and F(4×4, 3×3). */
-export type WinogradTile = 2 | 4;
+/**
+ * The Winograd kernels (oodkit_kernels.c): F(2×2, 3×3) and F(4×4, 3×3) for stride 1, and the
+ * stride-2 split (2×2 output tiles whose 5×5 input patches start 4 apart). `alpha`: the input patch
+ * side (α² products per output tile and channel pair); `step`: input rows between tiles.
+ */
+const WINOGRAD = {
+  f2: { out: 2, alpha: 4, step: 2, filter: 'winograd_filter', conv: 'winograd_conv' },
+  f4: { out: 4, alpha: 6, step: 4, filter: 'winograd4_filter', conv: 'winograd4_conv' },
+  s2: { out: 2, alpha: 5, step: 4, filter: 'winograd_s2_filter', conv: 'winograd_s2_conv' },
+} as const;
+export type WinogradKind = keyof typeof WINOGRAD;
+
+/** Rows (or columns) of padded input a Winograd kernel reads for `out` outputs. */
+const winogradSpan = (kind: WinogradKind, out: number) => WINOGRAD[kind].step * (Math.ceil(out / WINOGRAD[kind].out) - 1) + WINOGRAD[kind].alpha;
 
 /**
- * Tiles per Winograd chunk. Each chunk re-reads the whole transformed filter (α²·Ci·Co floats, α the
- * input tile side), so the chunk must be big enough that this stays below the chunk's own traffic
- * (α²·chunk·(Ci + Co)), and otherwise small enough for its buffers to stay in L2 (~1 MB): the deep
- * 512-channel stage wants the first (its filter is 16 MB), the wide early stages the second.
- * Measured (F(2×2), two threads, 4×4×512, batch 128): 60.1 ms cache-sized, 51.8 ms amortised.
+ * 3×3, stride 2, no dilation, channels in whole vectors, and no input row or column below/right of
+ * the last patch (winograd_s2_conv's padded copy only adds rows): what winograd_s2_conv handles.
  */
-export function winogradChunk(g: ConvGeometry, tiles: number, threads: number, tile: WinogradTile = 2): number {
-  const alpha = tile + 2;
+export function winogradStride2Fits(g: ConvGeometry): boolean {
+  return g.kH === 3 && g.kW === 3 && g.strideH === 2 && g.strideW === 2 && g.dilationH === 1 && g.dilationW === 1 &&
+    g.inC % 4 === 0 && g.outC % 4 === 0 &&
+    g.padTop + g.inH <= winogradSpan('s2', g.outH) && g.padLeft + g.inW <= winogradSpan('s2', g.outW);
+}
+
+/**
+ * Tiles per Winograd chunk. Each chunk re-reads the whole transformed filter (α²·Ci·Co floats), so the
+ * chunk must be big enough that this stays below the chunk's own traffic (α²·chunk·(Ci + Co)), and
+ * otherwise small enough for its buffers to stay in L2 (~1 MB): the deep 512-channel stage wants the
+ * first (its filter is 16 MB), the wide early stages the second. Measured (F(2×2), two threads,
+ * 4×4×512, batch 128): 60.1 ms cache-sized, 51.8 ms amortised.
+ */
+export function winogradChunk(g: ConvGeometry, tiles: number, threads: number, kind: WinogradKind = 'f2'): number {
+  const { alpha } = WINOGRAD[kind];
   const cacheSized = Math.floor((16384 * 16) / (alpha * alpha) / (g.inC + g.outC));
   const filterAmortised = Math.ceil((g.inC * g.outC) / (g.inC + g.outC));
   // ... but never so big that a thread is left without tiles.
@@ -118,21 +140,19 @@ export function winogradChunk(g: ConvGeometry, tiles: number, threads: number, t
 }
 
 /**
- * The tiling both Winograd kernels share: x zero-padded so every output tile's (tile + 2)² patch
- * exists, the tile count, the chunk size and how many threads take part.
+ * The tiling the Winograd kernels share: x zero-padded so every output tile's input patch exists,
+ * the tile count, the chunk size and how many threads take part.
  */
-export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeometry, tile: WinogradTile = 2) {
-  const tilesH = Math.ceil(g.outH / tile);
-  const tilesW = Math.ceil(g.outW / tile);
-  const inH = tile * tilesH + 2;
-  const inW = tile * tilesW + 2;
+export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeometry, kind: WinogradKind = 'f2') {
+  const { out, alpha } = WINOGRAD[kind];
+  const inH = winogradSpan(kind, g.outH);
+  const inW = winogradSpan(kind, g.outW);
   const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
   simdKernels(backend).pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
     g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
-  const tiles = g.batch * tilesH * tilesW;
-  const chunk = winogradChunk(g, tiles, kernelThreads(backend), tile);
+  const tiles = g.batch * Math.ceil(g.outH / out) * Math.ceil(g.outW / out);
+  const chunk = winogradChunk(g, tiles, kernelThreads(backend), kind);
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
-  const alpha = tile + 2;
   return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * alpha * alpha * chunk * (g.inC + g.outC) };
 }
 
@@ -147,9 +167,9 @@ export function planeShares(backend: BackendWasm, g: ConvGeometry): [number, num
 }
 
 /**
- * y = conv3×3(x) (+ bias, ReLU) by Winograd F(tile×tile, 3×3) (oodkit_kernels.c): the filter is
- * transformed once per call, x padded so every output tile's input patch exists, and tiles are split
- * over the kernel pool, each thread with its own cache-sized chunk buffers.
+ * y = conv3×3(x) (+ bias, ReLU) by a Winograd kernel (oodkit_kernels.c): the filter is transformed
+ * once per call (split over threads), x padded so every output tile's input patch exists, and tiles
+ * are split over the kernel pool, each thread with its own cache-sized chunk buffers.
  */
 export function conv2dWinograd(
   backend: BackendWasm,
@@ -157,13 +177,13 @@ export function conv2dWinograd(
   filter: TensorInfo,
   g: ConvGeometry,
   epilogue: { bias?: TensorInfo; relu?: boolean } = {},
-  tile: WinogradTile = 2,
+  kind: WinogradKind = 'f2',
 ): TensorInfo {
   if (x.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2D on wasm: expected float32 tensors');
-  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, tile);
-  const alpha = tile + 2;
+  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, kind);
+  const { alpha, filter: filterKernel, conv } = WINOGRAD[kind];
   const u = backend.makeOutput([alpha * alpha, g.inC, g.outC], 'float32');
-  runShares(backend, tile === 4 ? 'winograd4_filter' : 'winograd_filter',
+  runShares(backend, filterKernel,
     planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC, begin, end]));
   const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
   withScratch(backend, parts * perThread, (scratch) => {
@@ -174,7 +194,7 @@ export function conv2dWinograd(
     const shares = Array.from({ length: parts }, (_, p) => [
       ...common, Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
     ]);
-    runShares(backend, tile === 4 ? 'winograd4_conv' : 'winograd_conv', shares);
+    runShares(backend, conv, shares);
   });
   release(backend, padded, u);
   return y;
@@ -186,16 +206,34 @@ export function conv2dWinograd(
  * ResNet stages (BENCHMARKS.md), it won from ~48 of its 4×4 tiles per thread up (on one and on two
  * threads, whatever the channel count) and lost below ~32 (the 4×4×512 stage at batch 32).
  */
-function winogradTileFor(backend: BackendWasm, g: ConvGeometry): WinogradTile {
+function stride1Kind(backend: BackendWasm, g: ConvGeometry): WinogradKind {
   const tiles4 = g.batch * Math.ceil(g.outH / 4) * Math.ceil(g.outW / 4);
-  return tiles4 >= 48 * kernelThreads(backend) ? 4 : 2;
+  return tiles4 >= 48 * kernelThreads(backend) ? 'f4' : 'f2';
 }
 
-/** The route a forward convolution takes (see useSimd for the direct kernel's rule). */
-function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): 'winograd' | 'winograd4' | 'simd' | 'xnnpack' {
-  if (forwardRoute === 'winograd' || forwardRoute === 'winograd4') return winogradFits(g) ? forwardRoute : 'simd';
-  if (forwardRoute === 'auto' && winogradFits(g) && g.inC >= 16 && g.outC >= 16) return winogradTileFor(backend, g) === 4 ? 'winograd4' : 'winograd';
-  return useSimd(backend, g) ? 'simd' : 'xnnpack';
+/**
+ * The stride-2 kernel beat the direct one on every ResNet stride-2 layer from 64 tiles per thread up
+ * (e.g. 16×16×128→256 at batch 128: 35.6 vs 65.2 ms) and lost with 16 (BENCHMARKS.md).
+ */
+function stride2Pays(backend: BackendWasm, g: ConvGeometry): boolean {
+  return g.batch * Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2) >= 32 * kernelThreads(backend);
+}
+
+type Route = { name: 'winograd'; kind: WinogradKind } | { name: 'simd' | 'xnnpack' };
+
+/**
+ * The route a forward convolution takes. Forced 'winograd' / 'winograd4' take F(2×2) / F(4×4) for
+ * stride 1 and both the stride-2 kernel where those fit, else the direct kernel; 'auto' takes
+ * Winograd for layers of at least 16 channels each side (see stride1Kind), else useSimd's rule.
+ */
+function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): Route {
+  const forced = forwardRoute === 'winograd' || forwardRoute === 'winograd4';
+  if (forced || (forwardRoute === 'auto' && g.inC >= 16 && g.outC >= 16)) {
+    if (winogradFits(g)) return { name: 'winograd', kind: forced ? (forwardRoute === 'winograd4' ? 'f4' : 'f2') : stride1Kind(backend, g) };
+    if (winogradStride2Fits(g) && (forced || stride2Pays(backend, g))) return { name: 'winograd', kind: 's2' };
+    if (forced) return { name: 'simd' };
+  }
+  return { name: useSimd(backend, g) ? 'simd' : 'xnnpack' };
 }
 
 /**
@@ -236,8 +274,8 @@ export function xnnpackAgrees(g: ConvGeometry): boolean {
  */
 export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
   const route = forwardRouteFor(backend, g);
-  if (route === 'winograd' || route === 'winograd4') return conv2dWinograd(backend, x, filter, g, {}, route === 'winograd4' ? 4 : 2);
-  if (route === 'simd') return conv2dForwardSimd(backend, x, filter, g);
+  if (route.name === 'winograd') return conv2dWinograd(backend, x, filter, g, {}, route.kind);
+  if (route.name === 'simd') return conv2dForwardSimd(backend, x, filter, g);
   return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
     strides: [g.strideH, g.strideW],
     dilations: [g.dilationH, g.dilationW],
@@ -275,10 +313,10 @@ export const fusedConv2dConfig: tf.KernelConfig = {
     const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
     const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === g.outC && bias.dtype === 'float32');
     const route = forwardRouteFor(backend as BackendWasm, g);
-    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && route !== 'xnnpack') {
+    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && route.name !== 'xnnpack') {
       const epilogue = { bias, relu: a.activation === 'relu' };
-      return route === 'winograd' || route === 'winograd4'
-        ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue, route === 'winograd4' ? 4 : 2)
+      return route.name === 'winograd'
+        ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue, route.kind)
         : conv2dForwardSimd(backend as BackendWasm, x!, filter!, g, epilogue);
     }
     return captureWasmKernels().fusedConv2d(args);

@@ -29,11 +29,14 @@ export interface SimdKernels {
   transpose2d(pIn: number, pOut: number, m: number, n: number): void;
   winograd_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
   winograd4_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
+  winograd_s2_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
   winograd_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   winograd_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   winograd_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
+  winograd_s2_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
+    co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   winograd4_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
