@@ -4,6 +4,7 @@ import path from 'node:path';
 import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
+import { CONV_ALGORITHM_NAMES, setConvAlgorithms, type ConvAlgorithms } from './wasm/conv2d.js';
 import { registerWasmTrainingKernels } from './wasm/register.js';
 import { kernelThreads, startKernelPool } from './wasm/simd.js';
 import { useThreadedWasm } from './wasm/threaded.js';
@@ -25,6 +26,11 @@ export interface ComputeOptions {
    * Fixed when the wasm backend first starts in a process. OODKIT_WASM_THREADS overrides it.
    */
   threads?: number | 'auto';
+  /**
+   * Config `compute.conv_algorithms`: what the wasm backend's per-layer convolution choice may use,
+   * 'fastest' (default) or 'accurate' (see ConvAlgorithms). Applies from this call on.
+   */
+  convAlgorithms?: ConvAlgorithms;
   /** Environment to read OODKIT_BACKEND / OODKIT_WASM_THREADS from (default process.env). */
   env?: Record<string, string | undefined>;
 }
@@ -60,6 +66,14 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
   const requested = parseBackend(fromEnv || options.backend || 'auto', fromEnv ? BACKEND_ENV : 'compute.backend');
   const source = fromEnv ? `${BACKEND_ENV}=${fromEnv}` : options.backend && options.backend !== 'auto' ? `compute.backend=${options.backend}` : undefined;
   const threads = parseThreads(env[THREADS_ENV]?.trim() || options.threads || 'auto');
+  if (options.convAlgorithms !== undefined) {
+    if (!(CONV_ALGORITHM_NAMES as readonly string[]).includes(options.convAlgorithms)) {
+      throw new OodkitError(
+        `compute.conv_algorithms: unknown value '${options.convAlgorithms}'${didYouMean(options.convAlgorithms, [...CONV_ALGORITHM_NAMES])}; expected one of ${CONV_ALGORITHM_NAMES.join(', ')}`,
+      );
+    }
+    setConvAlgorithms(options.convAlgorithms);
+  }
 
   let info: Omit<ComputeInfo, 'threads'>;
   if (requested === 'auto') {
@@ -87,6 +101,12 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
   }
   current = full;
   return full;
+}
+
+/** initCompute options from a run config's `compute` section (core's computeConfigSchema). */
+export function computeOptionsFrom(section: unknown): Pick<ComputeOptions, 'backend' | 'convAlgorithms'> {
+  const s = (section ?? {}) as { backend?: BackendName | 'auto'; conv_algorithms?: ConvAlgorithms };
+  return { backend: s.backend ?? 'auto', ...(s.conv_algorithms ? { convAlgorithms: s.conv_algorithms } : {}) };
 }
 
 function parseThreads(value: string | number): number {

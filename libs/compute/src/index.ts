@@ -3,9 +3,11 @@ export * from './module.js';
 export * from './backend.js';
 export {
   registerWasmTrainingKernels,
+  setConvAlgorithms,
   setConvBackpropRoutes,
   setConvForwardRoute,
   wasmTrainingKernels,
+  type ConvAlgorithms,
   type ConvRoute,
   type FilterRoute,
   type ForwardRoute,

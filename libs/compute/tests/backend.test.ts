@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BACKEND_ENV, THREADS_ENV, initCompute, tf } from '../src/index.js';
+import { BACKEND_ENV, THREADS_ENV, computeOptionsFrom, initCompute, tf } from '../src/index.js';
 
 function capture() {
   const lines: string[] = [];
@@ -52,6 +52,17 @@ describe('initCompute backend resolution', () => {
     expect(info.backend).toBe('wasm');
     expect(info.reason).toBe(`requested by ${BACKEND_ENV}=wasm`);
     expect(tf.getBackend()).toBe('wasm');
+  });
+
+  it('an unknown compute.conv_algorithms value is an OodkitError naming the key and suggesting a fix', async () => {
+    await expect(initCompute({ backend: 'cpu', env: {}, convAlgorithms: 'acurate' as 'accurate' })).rejects.toThrow(
+      /compute.conv_algorithms: unknown value 'acurate' \(did you mean 'accurate'\?\); expected one of fastest, accurate/,
+    );
+  });
+
+  it('computeOptionsFrom reads a config compute section', () => {
+    expect(computeOptionsFrom(undefined)).toEqual({ backend: 'auto' });
+    expect(computeOptionsFrom({ backend: 'wasm', conv_algorithms: 'accurate' })).toEqual({ backend: 'wasm', convAlgorithms: 'accurate' });
   });
 
   it('an unknown backend name is an OodkitError naming the key and suggesting a fix', async () => {

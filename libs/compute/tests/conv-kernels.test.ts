@@ -130,6 +130,31 @@ describe.each(['simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRoute[])('w
   }
 });
 
+// compute.conv_algorithms: 'auto' takes F(4×4, 3×3) for a layer with enough tiles when 'fastest', and
+// F(2×2, 3×3) (the ~1e-6 algorithm) for the same layer when 'accurate' — bit for bit the forced routes.
+describe("compute.conv_algorithms steers 'auto'", () => {
+  it('fastest → F(4×4) on a large layer, accurate → F(2×2)', async () => {
+    // 24·4·4 = 384 F(4×4) tiles: enough for 'auto' on up to 8 threads.
+    const x = { values: randomArray(24 * 16 * 16 * 16, 'algo x'), shape: [24, 16, 16, 16] };
+    const w = { values: randomArray(3 * 3 * 16 * 16, 'algo w'), shape: [3, 3, 16, 16] };
+    const conv = async (route: ForwardRoute, algorithms: 'fastest' | 'accurate') => {
+      await initCompute({ backend: 'wasm', env: {}, convAlgorithms: algorithms });
+      setConvForwardRoute(route);
+      const [y] = await onBackend('wasm', [x, w], (xt, wt) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same'));
+      return y!.data;
+    };
+    try {
+      const f4 = await conv('winograd4', 'fastest');
+      const f2 = await conv('winograd', 'fastest');
+      expect(f4).not.toEqual(f2); // the two algorithms round differently, so the check below can tell them apart
+      expect(await conv('auto', 'fastest')).toEqual(f4);
+      expect(await conv('auto', 'accurate')).toEqual(f2);
+    } finally {
+      await initCompute({ backend: 'wasm', env: {}, convAlgorithms: 'fastest' });
+    }
+  });
+});
+
 // Every algorithm of each kernel (XNNPACK transposed/strided conv, GEMM with im2col/col2im, and the
 // direct SIMD filter gradient) runs every case, whatever 'auto' would pick for it.
 const ROUTES: { filter: FilterRoute; input: ConvRoute }[] = [

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { initCompute, type BackendName } from '@oodkit/compute';
+import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { ConfigError } from '@oodkit/core';
 import type { RunnablePipeline } from '@oodkit/pipelines';
 import { loadRunFromCommand, withConfigOptions, writeOut } from '../shared/run-config.js';
@@ -18,8 +18,7 @@ export function registerRun(program: Command): void {
     const run = await loadRunFromCommand(command);
     const section = run.config.value.pipeline;
     if (section === undefined) throw new ConfigError([{ path: 'pipeline', message: `required: which pipeline to run, one of ${run.app.registry.names('pipeline').join(', ')}` }]);
-    const backend = (run.config.value.compute as { backend?: BackendName | 'auto' } | undefined)?.backend ?? 'auto';
-    await initCompute({ backend, logger: run.logger });
+    await initCompute({ ...computeOptionsFrom(run.config.value.compute), logger: run.logger });
     const pipeline = await run.app.registry.build<RunnablePipeline>('pipeline', section as never, run.buildContext('pipeline'), 'pipeline');
     const result = await pipeline.run({ logger: run.logger, resume: options.resume ?? false });
     writeOut(JSON.stringify(summaryOf(result), null, 2));

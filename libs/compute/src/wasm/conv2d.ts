@@ -18,6 +18,22 @@ export function setConvForwardRoute(next: ForwardRoute): ForwardRoute {
 }
 
 /**
+ * Which algorithms 'auto' may pick: 'fastest' includes Winograd F(4×4, 3×3) (~1e-5 relative error
+ * against a direct fp32 convolution); 'accurate' keeps to algorithms within ~1e-6 (direct, F(2×2, 3×3)
+ * and the stride-2 split, whose transforms only add and subtract).
+ */
+export const CONV_ALGORITHM_NAMES = ['fastest', 'accurate'] as const;
+export type ConvAlgorithms = (typeof CONV_ALGORITHM_NAMES)[number];
+let convAlgorithms: ConvAlgorithms = 'fastest';
+
+/** Sets what 'auto' may pick (config `compute.conv_algorithms`); returns the previous setting. */
+export function setConvAlgorithms(next: ConvAlgorithms): ConvAlgorithms {
+  const previous = convAlgorithms;
+  convAlgorithms = next;
+  return previous;
+}
+
+/**
  * x zero-padded by the forward padding (oodkit_kernels.c's pad_nhwc), so the SIMD kernels never test
  * bounds; rows/columns beyond the last window are never read, so the bottom/right padding may be
  * cut. Returns x itself when no padding is needed (the caller releases `padded` otherwise).
@@ -207,6 +223,7 @@ export function conv2dWinograd(
  * threads, whatever the channel count) and lost below ~32 (the 4×4×512 stage at batch 32).
  */
 function stride1Kind(backend: BackendWasm, g: ConvGeometry): WinogradKind {
+  if (convAlgorithms === 'accurate') return 'f2';
   const tiles4 = g.batch * Math.ceil(g.outH / 4) * Math.ceil(g.outW / 4);
   return tiles4 >= 48 * kernelThreads(backend) ? 'f4' : 'f2';
 }

@@ -53,4 +53,4 @@ export function registerWasmTrainingKernels(): void {
 }
 
 export { setConvBackpropRoutes, type ConvRoute, type FilterRoute } from './conv2d-backprop.js';
-export { setConvForwardRoute, type ForwardRoute } from './conv2d.js';
+export { setConvAlgorithms, setConvForwardRoute, type ConvAlgorithms, type ForwardRoute } from './conv2d.js';

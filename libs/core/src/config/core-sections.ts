@@ -4,10 +4,15 @@ import { componentSection, schemaSection, sectionsModule, type ConfigSection } f
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export const COMPUTE_BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const CONV_ALGORITHMS = ['fastest', 'accurate'] as const;
 
 export const computeConfigSchema = z
   .strictObject({
     backend: z.enum(COMPUTE_BACKENDS).default('auto').describe('tensor backend; auto picks the fastest available'),
+    conv_algorithms: z
+      .enum(CONV_ALGORITHMS)
+      .default('fastest')
+      .describe('wasm 3×3 convolutions: fastest per layer (Winograd F(4×4), ~1e-5 relative error) or accurate (~1e-6, as a direct fp32 conv)'),
   })
   .prefault({});
 

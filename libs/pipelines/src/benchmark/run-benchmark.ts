@@ -11,7 +11,7 @@ import {
   type Logger,
   type Postprocessor,
 } from '@oodkit/core';
-import { initCompute, type BackendName } from '@oodkit/compute';
+import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { cacheDir, loadBenchmark, resolveBenchmarkValue, type LoadedBenchmark } from '@oodkit/data';
 import {
   FeatureFolder,
@@ -104,8 +104,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
   const unlock = await lockResultsDir(outDir, logger);
   try {
     await saveResolvedConfig(outDir, config);
-    const backend = ((config.compute as { backend?: BackendName | 'auto' } | undefined)?.backend ?? 'auto') as BackendName | 'auto';
-    await initCompute({ backend, logger });
+    await initCompute({ ...computeOptionsFrom(config.compute), logger });
     const store = new ProductStore(join(outDir, 'products'));
     const cellsTotal = trainers.length * bench.variants.length * bench.seeds.length;
     emit({ type: 'plan', trainings: cellsTotal, evaluations: cellsTotal * postprocessors.length });

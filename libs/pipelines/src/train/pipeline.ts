@@ -14,7 +14,7 @@ import {
   type Logger,
   type Trainer,
 } from '@oodkit/core';
-import { initCompute } from '@oodkit/compute';
+import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { buildDataset, cacheDir, datasetSectionSchema } from '@oodkit/data';
 import {
   OutlierStream,
@@ -98,8 +98,7 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
   if (config.trainer === undefined) throw new ConfigError([{ path: 'trainer', message: 'required: the trainer, e.g. {name: base}' }]);
   const seed = Number(config.seed ?? 0);
   const rng = Rng.fromSeed(seed);
-  const backend = (config.compute as { backend?: 'auto' | 'wasm' | 'cpu' | 'tensorflow' } | undefined)?.backend ?? 'auto';
-  await initCompute({ backend, logger });
+  await initCompute({ ...computeOptionsFrom(config.compute), logger });
 
   const base = { logger, config };
   const data = await buildTrainData(config, { registry, logger, rng: rng.derive('data') });
