@@ -732,6 +732,13 @@ void col2im_add(const f32 *cols, f32 *dx, int b0, int b_begin, int b_end, int in
 }
 
 /*
+ * Floats between the transform planes of a Winograd chunk buffer ([α²][plane]: chunk tiles × c
+ * channels, plus one cache line). Without the extra line the planes sit a multiple of 4 KB apart, so
+ * the α² streams a transform writes or reads all map to the same few L1 sets.
+ */
+#define PLANE(chunk, c) ((chunk) * (c) + 16)
+
+/*
  * Winograd F(2×2, 3×3) for 3×3, stride-1, dilation-1 convolutions: every 2×2 output tile costs 16
  * products per (input, output) channel pair instead of 36. U = G·g·Gᵀ per channel pair (the filter
  * transform) is made once per call by winograd_filter; winograd_conv transforms input tiles
@@ -775,7 +782,7 @@ void winograd_filter(const f32 *w, f32 *u, int ci_n, int co_n, int e_begin, int 
  * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], four input channels at a time.
  */
 static void winograd_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, int tiles_w, int per_image, int t0,
-                           int nt, int chunk) {
+                           int nt, int vs) {
   for (int q = 0; q < nt; q++) {
     const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
     const f32 *p = x + ((b * in_h + 2 * ty) * in_w + 2 * tx) * ci_n;
@@ -794,8 +801,8 @@ static void winograd_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, i
       }
       _Pragma("clang loop unroll(full)")
       for (int i = 0; i < 4; i++) {
-        f32 *o = v + ((i * 4) * chunk + q) * ci_n + c;
-        const int step = chunk * ci_n;
+        f32 *o = v + i * 4 * vs + q * ci_n + c;
+        const int step = vs;
         st(o, wasm_f32x4_sub(s[i][0], s[i][2]));
         st(o + step, wasm_f32x4_add(s[i][1], s[i][2]));
         st(o + 2 * step, wasm_f32x4_sub(s[i][2], s[i][1]));
@@ -809,21 +816,22 @@ static void winograd_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, i
  * Output tiles [tile_begin, tile_end) of y = conv3×3(x) (+ bias, ReLU): x is padded so every tile's
  * 4×4 patch is in bounds ([batch, 2·tiles_h + 2, 2·tiles_w + 2, ci_n] at least), y is
  * [batch, out_h, out_w, co_n] (tiles past an odd edge are computed and not stored). ci_n and co_n
- * multiples of 4. scratch: 16·chunk·(ci_n + co_n) floats.
+ * multiples of 4. scratch: 16·(PLANE(chunk, ci_n) + PLANE(chunk, co_n)) floats.
  */
 EXPORT(winograd_conv)
 void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
                    int out_w, int co_n, int relu, int tile_begin, int tile_end, int chunk, f32 *scratch) {
   const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
-  f32 *v = scratch;                      /* [16][chunk][ci_n] */
-  f32 *m = scratch + 16 * chunk * ci_n; /* [16][chunk][co_n] */
+  const int vs = PLANE(chunk, ci_n), ms = PLANE(chunk, co_n);
+  f32 *v = scratch;           /* [16][vs]: V[ξ][q][ci] */
+  f32 *m = scratch + 16 * vs; /* [16][ms]: M[ξ][q][co] */
   const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
+    winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
     /* M[ξ] = V[ξ]·U[ξ]: 16 products [nt × ci_n]·[ci_n × co_n]. */
     for (int xi = 0; xi < 16; xi++)
-      matmul(v + xi * chunk * ci_n, u + xi * ci_n * co_n, m + xi * chunk * co_n, co_n, ci_n, ci_n, 1, 0, nt);
+      matmul(v + xi * vs, u + xi * ci_n * co_n, m + xi * ms, co_n, ci_n, ci_n, 1, 0, nt);
     /* Y = Aᵀ·M·A with Aᵀ = [1 1 1 0; 0 1 −1 −1], + bias, ReLU; store the in-bounds outputs. */
     for (int q = 0; q < nt; q++) {
       const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
@@ -833,7 +841,7 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < 4; i++)
           _Pragma("clang loop unroll(full)")
-          for (int j = 0; j < 4; j++) e[i][j] = ld(m + ((i * 4 + j) * chunk + q) * co_n + c);
+          for (int j = 0; j < 4; j++) e[i][j] = ld(m + (i * 4 + j) * ms + q * co_n + c);
         _Pragma("clang loop unroll(full)")
         for (int j = 0; j < 4; j++) {
           f[0][j] = wasm_f32x4_add(wasm_f32x4_add(e[0][j], e[1][j]), e[2][j]);
@@ -917,9 +925,9 @@ void winograd4_filter(const f32 *w, f32 *u, int ci_n, int co_n, int e_begin, int
 
 /* V[ξ][q][ci] = (Bᵀ·d·B)[ξ] for the nt tiles t0.. (d the tile's 6×6 input patch), four channels at a time. */
 static void winograd4_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, int tiles_w, int per_image, int t0,
-                            int nt, int chunk) {
+                            int nt, int vs) {
   const v128_t f4 = wasm_f32x4_splat(4.0f), f5 = wasm_f32x4_splat(5.0f);
-  const int step = chunk * ci_n;
+  const int step = vs;
   for (int q = 0; q < nt; q++) {
     const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
     const f32 *p = x + ((b * in_h + 4 * ty) * in_w + 4 * tx) * ci_n;
@@ -938,7 +946,7 @@ static void winograd4_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, 
       for (int i = 0; i < 6; i++) {
         v128_t o[6];
         BT6(s[i], o);
-        f32 *out = v + (i * 6 * chunk + q) * ci_n + c;
+        f32 *out = v + i * 6 * vs + q * ci_n + c;
         _Pragma("clang loop unroll(full)")
         for (int j = 0; j < 6; j++) st(out + j * step, o[j]);
       }
@@ -957,20 +965,21 @@ static void winograd4_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, 
     o[3] = wasm_f32x4_add(wasm_f32x4_add(q_, wasm_f32x4_mul(f8, s_)), m[5]);                     \
   } while (0)
 
-/* As winograd_conv with 4×4 output tiles: x padded to [batch, 4·tiles_h + 2, 4·tiles_w + 2, ci_n] at least; scratch 36·chunk·(ci_n + co_n) floats. */
+/* As winograd_conv with 4×4 output tiles: x padded to [batch, 4·tiles_h + 2, 4·tiles_w + 2, ci_n] at least; scratch 36·(PLANE(chunk, ci_n) + PLANE(chunk, co_n)) floats. */
 EXPORT(winograd4_conv)
 void winograd4_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
                     int out_w, int co_n, int relu, int tile_begin, int tile_end, int chunk, f32 *scratch) {
   const int tiles_w = (out_w + 3) / 4, tiles_h = (out_h + 3) / 4, per_image = tiles_w * tiles_h;
-  f32 *v = scratch;                      /* [36][chunk][ci_n] */
-  f32 *m = scratch + 36 * chunk * ci_n; /* [36][chunk][co_n] */
+  const int vs = PLANE(chunk, ci_n), ms = PLANE(chunk, co_n);
+  f32 *v = scratch;           /* [36][vs] */
+  f32 *m = scratch + 36 * vs; /* [36][ms] */
   const v128_t zero4 = wasm_f32x4_splat(0.0f), f4 = wasm_f32x4_splat(4.0f), f8 = wasm_f32x4_splat(8.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    winograd4_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
+    winograd4_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
     for (int xi = 0; xi < 36; xi++)
-      matmul(v + xi * chunk * ci_n, u + xi * ci_n * co_n, m + xi * chunk * co_n, co_n, ci_n, ci_n, 1, 0, nt);
-    const int step = chunk * co_n;
+      matmul(v + xi * vs, u + xi * ci_n * co_n, m + xi * ms, co_n, ci_n, ci_n, 1, 0, nt);
+    const int step = ms;
     for (int q = 0; q < nt; q++) {
       const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
       const int oy = 4 * ty, ox = 4 * tx;
@@ -1038,8 +1047,8 @@ void winograd_s2_filter(const f32 *w, f32 *u, int ci_n, int co_n, int e_begin, i
 
 /* V[ξ][q][ci] = (Bᵀ·d·B)[ξ] for the nt tiles t0.., d the tile's 5×5 patch; Bᵀ·d = (d0 − d2, d2, d4 − d2, d1, d3). */
 static void winograd_s2_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, int tiles_w, int per_image, int t0,
-                              int nt, int chunk) {
-  const int step = chunk * ci_n;
+                              int nt, int vs) {
+  const int step = vs;
   for (int q = 0; q < nt; q++) {
     const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
     const f32 *p = x + ((b * in_h + 4 * ty) * in_w + 4 * tx) * ci_n;
@@ -1055,7 +1064,7 @@ static void winograd_s2_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n
       }
       _Pragma("clang loop unroll(full)")
       for (int i = 0; i < 5; i++) {
-        f32 *o = v + (i * 5 * chunk + q) * ci_n + c;
+        f32 *o = v + i * 5 * vs + q * ci_n + c;
         st(o, wasm_f32x4_sub(s[i][0], s[i][2]));
         st(o + step, s[i][2]);
         st(o + 2 * step, wasm_f32x4_sub(s[i][4], s[i][2]));
@@ -1068,22 +1077,23 @@ static void winograd_s2_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n
 
 /*
  * As winograd_conv for stride 2: output tile (ty, tx) reads the padded x from row 4·ty, column 4·tx
- * (x at least [batch, 4·tiles_h + 1, 4·tiles_w + 1, ci_n]); scratch 25·chunk·(ci_n + co_n) floats.
+ * (x at least [batch, 4·tiles_h + 1, 4·tiles_w + 1, ci_n]); scratch 25·(PLANE(chunk, ci_n) + PLANE(chunk, co_n)) floats.
  * Aᵀ = [1 1 0 1 0; 0 1 1 0 1].
  */
 EXPORT(winograd_s2_conv)
 void winograd_s2_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
                       int out_w, int co_n, int relu, int tile_begin, int tile_end, int chunk, f32 *scratch) {
   const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
-  f32 *v = scratch;                      /* [25][chunk][ci_n] */
-  f32 *m = scratch + 25 * chunk * ci_n; /* [25][chunk][co_n] */
+  const int vs = PLANE(chunk, ci_n), ms = PLANE(chunk, co_n);
+  f32 *v = scratch;           /* [25][vs] */
+  f32 *m = scratch + 25 * vs; /* [25][ms] */
   const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    winograd_s2_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
+    winograd_s2_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
     for (int xi = 0; xi < 25; xi++)
-      matmul(v + xi * chunk * ci_n, u + xi * ci_n * co_n, m + xi * chunk * co_n, co_n, ci_n, ci_n, 1, 0, nt);
-    const int step = chunk * co_n;
+      matmul(v + xi * vs, u + xi * ci_n * co_n, m + xi * ms, co_n, ci_n, ci_n, 1, 0, nt);
+    const int step = ms;
     for (int q = 0; q < nt; q++) {
       const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
       const int oy = 2 * ty, ox = 2 * tx;
@@ -1119,18 +1129,19 @@ void winograd_s2_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int i
  * Z = A·dy_t·Aᵀ (A = [1 0; 1 1; 1 −1; 0 −1]) the 2×2 output-gradient tile spread to 4×4 (rows and
  * columns past an odd edge count as 0). x padded as for winograd_conv; dy is [batch, out_h, out_w,
  * co_n]. du must be zeroed by the caller (threads keep separate partials); winograd_filter_grad_finish
- * sums them and returns dw = Gᵀ·dU·G. scratch: 16·chunk·(ci_n + co_n) floats.
+ * sums them and returns dw = Gᵀ·dU·G. scratch: 16·(PLANE(chunk, ci_n) + PLANE(chunk, co_n)) floats.
  */
 EXPORT(winograd_filter_grad)
 void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in_w, int ci_n, int out_h, int out_w,
                           int co_n, int tile_begin, int tile_end, int chunk, f32 *scratch) {
   const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
-  f32 *v = scratch;                      /* [16][chunk][ci_n] */
-  f32 *z = scratch + 16 * chunk * ci_n; /* [16][chunk][co_n] */
+  const int vs = PLANE(chunk, ci_n), zs = PLANE(chunk, co_n);
+  f32 *v = scratch;           /* [16][vs] */
+  f32 *z = scratch + 16 * vs; /* [16][zs] */
   const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, chunk);
+    winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
     for (int q = 0; q < nt; q++) {
       const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
       const int oy = 2 * ty, ox = 2 * tx;
@@ -1146,10 +1157,10 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in
         h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
         h[2][0] = wasm_f32x4_sub(g00, g10), h[2][1] = wasm_f32x4_sub(g01, g11);
         h[3][0] = wasm_f32x4_neg(g10), h[3][1] = wasm_f32x4_neg(g11);
-        const int step = chunk * co_n;
+        const int step = zs;
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < 4; i++) {
-          f32 *o = z + ((i * 4) * chunk + q) * co_n + c;
+          f32 *o = z + i * 4 * zs + q * co_n + c;
           st(o, h[i][0]);
           st(o + step, wasm_f32x4_add(h[i][0], h[i][1]));
           st(o + 2 * step, wasm_f32x4_sub(h[i][0], h[i][1]));
@@ -1159,7 +1170,7 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in
     }
     /* dU[ξ] += V[ξ]ᵀ·Z[ξ]: [ci_n × nt]·[nt × co_n], V read transposed through its strides. */
     for (int xi = 0; xi < 16; xi++)
-      matmul_acc(v + xi * chunk * ci_n, z + xi * chunk * co_n, du + xi * ci_n * co_n, co_n, nt, 1, ci_n, 0, ci_n);
+      matmul_acc(v + xi * vs, z + xi * zs, du + xi * ci_n * co_n, co_n, nt, 1, ci_n, 0, ci_n);
   }
 }
 
