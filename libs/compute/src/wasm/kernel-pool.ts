@@ -103,7 +103,19 @@ export class KernelPool {
     Atomics.store(this.ctrl, 1, 0);
     Atomics.add(this.ctrl, 0, 1);
     Atomics.notify(this.ctrl, 0);
-    call(...shares[0]!);
+    try {
+      call(...shares[0]!);
+    } finally {
+      // Even when this thread's share threw (a wasm trap): returning before the workers finish would
+      // let the next call reset the done count under them and overwrite arguments they still read.
+      this.waitForWorkers(name, n);
+    }
+    for (let w = 0; w < n; w++) {
+      if (Atomics.exchange(this.ctrl, 2 + w, 0)) throw new Error(`oodkit SIMD kernel ${name} failed on worker ${w + 1}`);
+    }
+  }
+
+  private waitForWorkers(name: string, n: number): void {
     // A worker that never reports would block this thread for good (nothing else can run while it
     // waits), so a share that takes longer than any real kernel call is an error, not a wait.
     const deadline = Date.now() + STALL_MS;
@@ -112,9 +124,6 @@ export class KernelPool {
         this.stalled = true; // a late worker would corrupt the next call's done count
         throw new Error(`oodkit SIMD kernel ${name}: a worker did not finish within ${STALL_MS / 1000} s (kernel pool stalled)`);
       }
-    }
-    for (let w = 0; w < n; w++) {
-      if (Atomics.exchange(this.ctrl, 2 + w, 0)) throw new Error(`oodkit SIMD kernel ${name} failed on worker ${w + 1}`);
     }
   }
 }
