@@ -58,6 +58,9 @@ const CASES: Case[] = [
   { batch: 3, h: 9, w: 12, cin: 8, cout: 12, k: [3, 3], stride: [2, 2], pad: 'same', dilation: 1 },
   { batch: 2, h: 11, w: 10, cin: 4, cout: 8, k: [3, 3], stride: [2, 2], pad: explicit(1, 1, 2, 0), dilation: 1 },
   { batch: 2, h: 10, w: 11, cin: 8, cout: 4, k: [3, 3], stride: [2, 2], pad: 'valid', dilation: 1 },
+  // One window over the whole input: a dense layer ('auto' runs it as a matmul), as LeNet's conv3.
+  { batch: 7, h: 5, w: 5, cin: 16, cout: 12, k: [5, 5], stride: [1, 1], pad: 'valid', dilation: 1 },
+  { batch: 1, h: 3, w: 3, cin: 5, cout: 3, k: [3, 3], stride: [2, 2], pad: 0, dilation: 1 },
   // Enough filter-plane entries (Ci·Co ≥ 8192) for the Winograd filter transforms to split over threads.
   { batch: 2, h: 5, w: 6, cin: 64, cout: 132, k: [3, 3], stride: [1, 1], pad: 'same', dilation: 1 },
 ];
@@ -104,9 +107,10 @@ afterAll(() => {
 });
 
 // The forward convolution: oodkit's SIMD kernel (4-pixel × 8-channel tiles with 1-pixel and partial-
-// channel remainders), its Winograd F(2×2, 3×3) and F(4×4, 3×3) kernels (cases they do not fit fall to the direct one)
-// and XNNPACK, forced in turn, against cpu with the dilation built into the filter.
-describe.each(['simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRoute[])('wasm Conv2D (%s route) agrees with cpu', (route) => {
+// channel remainders), its Winograd F(2×2, 3×3), F(4×4, 3×3) and stride-2 kernels (cases they do not fit
+// fall to the direct one) and XNNPACK, forced in turn, plus 'auto' (which also runs dense-geometry convs
+// as a matmul), against cpu with the dilation built into the filter.
+describe.each(['auto', 'simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRoute[])('wasm Conv2D (%s route) agrees with cpu', (route) => {
   for (const c of CASES) {
     it(label(c), async () => {
       setConvForwardRoute(route);
@@ -125,9 +129,33 @@ describe.each(['simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRoute[])('w
       const [yCpu] = await onBackend('cpu', [x, w], (xt, wt) => conv(xt!, dilateFilter(wt as tf.Tensor4D, c.dilation), 1));
       expect(yWasm!.shape).toEqual(yCpu!.shape);
       // F(4×4, 3×3)'s transforms have coefficients up to 8 (F(2×2)'s: 1): ~10× the rounding error.
-      expect(relativeError(yWasm!.data, yCpu!.data)).toBeLessThan(route === 'winograd4' ? 5e-5 : 1e-5);
+      expect(relativeError(yWasm!.data, yCpu!.data)).toBeLessThan(route === 'winograd4' || route === 'auto' ? 5e-5 : 1e-5);
     });
   }
+});
+
+// tfjs's numeric-padding geometry applies the filter height to the width too, so a 3×2 filter on a
+// 3×2 input gives a 0-wide output: every kernel must return the right (empty / zero) shapes instead of
+// dividing by the empty size inside a wasm kernel (a trap on a pool worker).
+describe('wasm convolutions with an empty output', () => {
+  it('Conv2D, FusedConv2D and both gradients return empty / zero results of the right shapes', async () => {
+    const attrs = { strides: [2, 2], pad: 0, dataFormat: 'NHWC', dilations: 1, dimRoundingMode: 'floor' };
+    const [y, fused, dw, dx] = await onBackend(
+      'wasm',
+      [{ values: randomArray(30, 'empty x'), shape: [1, 3, 2, 5] }, { values: randomArray(90, 'empty w'), shape: [3, 2, 5, 3] }],
+      (x, w) => [
+        tf.engine().runKernel('Conv2D', { x: x!, filter: w! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('FusedConv2D', { x: x!, filter: w! }, { ...attrs, activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy: tf.zeros([1, 1, 0, 3]) }, { ...attrs, filterShape: [3, 2, 5, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.zeros([1, 1, 0, 3]), filter: w! }, { ...attrs, inputShape: [1, 3, 2, 5] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      ],
+    );
+    expect(y!.shape).toEqual([1, 1, 0, 3]);
+    expect(fused!.shape).toEqual([1, 1, 0, 3]);
+    expect(dw!.shape).toEqual([3, 2, 5, 3]);
+    expect(dx!.shape).toEqual([1, 3, 2, 5]);
+    expect([...dw!.data, ...dx!.data].every((v) => v === 0)).toBe(true);
+  });
 });
 
 // compute.conv_algorithms: 'auto' takes F(4×4, 3×3) for a layer with enough tiles when 'fastest', and

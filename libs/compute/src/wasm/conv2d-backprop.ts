@@ -258,6 +258,8 @@ function spreadAndPad(
   return out;
 }
 
+const isEmpty = (shape: readonly number[]) => shape.some((d) => d === 0);
+
 export const conv2dBackpropFilterConfig: tf.KernelConfig = {
   kernelName: 'Conv2DBackpropFilter',
   backendName: 'wasm',
@@ -266,6 +268,8 @@ export const conv2dBackpropFilterConfig: tf.KernelConfig = {
     const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs & { dilations?: number | [number, number] };
     assertChannelsLast('Conv2DBackpropFilter', a.dataFormat);
     const g = convGeometry(x.shape, a.filterShape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    // An empty output (tfjs's geometry can give a 0-wide one) has no gradient; the kernels divide by its size.
+    if (isEmpty(dy.shape) || isEmpty(x.shape)) return allocate(backend as BackendWasm, [...a.filterShape]);
     return conv2dBackpropFilterImpl(backend as BackendWasm, x, dy, g);
   },
 };
@@ -278,6 +282,7 @@ export const conv2dBackpropInputConfig: tf.KernelConfig = {
     const a = attrs as unknown as tf.Conv2DBackpropInputAttrs & { dilations?: number | [number, number] };
     assertChannelsLast('Conv2DBackpropInput', a.dataFormat);
     const g = convGeometry(a.inputShape, filter.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
+    if (isEmpty(dy.shape) || isEmpty(filter.shape)) return allocate(backend as BackendWasm, [...a.inputShape]);
     return conv2dBackpropInputImpl(backend as BackendWasm, dy, filter, g);
   },
 };

@@ -1,6 +1,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import { batchMatMulSimd } from './batch-mat-mul.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, release, run, view } from './util.js';
 
@@ -237,7 +238,16 @@ function stride2Pays(backend: BackendWasm, g: ConvGeometry): boolean {
   return g.batch * Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2) >= 32 * kernelThreads(backend);
 }
 
-type Route = { name: 'winograd'; kind: WinogradKind } | { name: 'simd' | 'xnnpack' };
+type Route = { name: 'winograd'; kind: WinogradKind } | { name: 'simd' | 'xnnpack' | 'dense' };
+
+/**
+ * One window covering the whole unpadded input (LeNet's conv3: 5×5 filter on a 5×5 map): the conv is
+ * a dense layer, y[b, :] = x[b, :]·w with w read as [kH·kW·Ci, Co].
+ */
+export function isDense(g: ConvGeometry): boolean {
+  return g.outH === 1 && g.outW === 1 && g.kH === g.inH && g.kW === g.inW && g.dilationH === 1 && g.dilationW === 1 &&
+    g.padTop === 0 && g.padBottom === 0 && g.padLeft === 0 && g.padRight === 0;
+}
 
 /**
  * The route a forward convolution takes. Forced 'winograd' / 'winograd4' take F(2×2) / F(4×4) for
@@ -251,7 +261,18 @@ function forwardRouteFor(backend: BackendWasm, g: ConvGeometry): Route {
     if (winogradStride2Fits(g) && (forced || stride2Pays(backend, g))) return { name: 'winograd', kind: 's2' };
     if (forced) return { name: 'simd' };
   }
+  if (forwardRoute === 'auto' && isDense(g)) return { name: 'dense' };
   return { name: useSimd(backend, g) ? 'simd' : 'xnnpack' };
+}
+
+/**
+ * A dense-geometry conv (isDense) by oodkit's matmul: XNNPACK took 0.60 ms for LeNet's conv3 at
+ * batch 128 (a 128×400×120 product), most of it per-call set-up.
+ */
+function conv2dDense(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  const taps = g.kH * g.kW * g.inC;
+  const y = batchMatMulSimd(backend, { ...x, shape: [g.batch, taps] }, { ...filter, shape: [taps, g.outC] }, false, false);
+  return { ...y, shape: [g.batch, 1, 1, g.outC] };
 }
 
 /**
@@ -285,15 +306,26 @@ export function xnnpackAgrees(g: ConvGeometry): boolean {
 }
 
 /**
+ * No output, or an empty input or filter (tfjs's geometry can give a 0-wide output): nothing to
+ * compute, and the kernels would divide by the empty size. Empty inputs with a non-empty output
+ * (Ci = 0) give zeros, as an empty sum.
+ */
+function isEmptyConv(x: TensorInfo, filter: TensorInfo, g: ConvGeometry): boolean {
+  return g.batch * g.outH * g.outW * g.outC === 0 || x.shape.some((d) => d === 0) || filter.shape.some((d) => d === 0);
+}
+
+/**
  * A forward convolution on wasm by the selected route. `attrs` (the caller's own, when it has them)
  * go to XNNPACK unchanged, so its output shape is tfjs's even where tfjs's numeric-padding geometry
  * differs from the explicit padding it implies (it applies the filter height and row stride to
  * both dimensions); `g` comes from that same geometry, so the SIMD route agrees.
  */
 export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
+  if (isEmptyConv(x, filter, g)) return allocate(backend, [g.batch, g.outH, g.outW, g.outC]);
   const route = forwardRouteFor(backend, g);
   if (route.name === 'winograd') return conv2dWinograd(backend, x, filter, g, {}, route.kind);
   if (route.name === 'simd') return conv2dForwardSimd(backend, x, filter, g);
+  if (route.name === 'dense') return conv2dDense(backend, x, filter, g);
   return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
     strides: [g.strideH, g.strideW],
     dilations: [g.dilationH, g.dilationW],
@@ -330,8 +362,9 @@ export const fusedConv2dConfig: tf.KernelConfig = {
     assertChannelsLast('FusedConv2D', a.dataFormat);
     const g = convGeometry(x!.shape, filter!.shape, a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, false);
     const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === g.outC && bias.dtype === 'float32');
+    if (isEmptyConv(x!, filter!, g)) return allocate(backend as BackendWasm, [g.batch, g.outH, g.outW, g.outC]);
     const route = forwardRouteFor(backend as BackendWasm, g);
-    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && route.name !== 'xnnpack') {
+    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && (route.name === 'winograd' || route.name === 'simd')) {
       const epilogue = { bias, relu: a.activation === 'relu' };
       return route.name === 'winograd'
         ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue, route.kind)
