@@ -14,6 +14,9 @@ const CASES = [
   { name: '3×3/1 same, overlapping windows', shape: [7, 7, 5, 3], size: 3, stride: 1, pad: 'same' as const },
   { name: '2×3/3 with explicit padding 1', shape: [1, 11, 13, 3], size: [2, 3] as [number, number], stride: 3, pad: 1 },
   { name: '2×2/2 with −∞ and NaN windows', shape: [2, 6, 6, 2], size: 2, stride: 2, pad: 'valid' as const, special: true },
+  // Windows that cannot overlap, ≥ 4 channels: dx written by vector stores, the last vector overlapping.
+  { name: '2×2/2 valid, 6 channels (LeNet conv1)', shape: [3, 8, 10, 6], size: 2, stride: 2, pad: 'valid' as const },
+  { name: '2×2/3 same, 9 channels, −∞ and NaN', shape: [2, 7, 8, 9], size: 2, stride: 3, pad: 'same' as const, special: true },
 ];
 
 describe('wasm MaxPoolGrad agrees with cpu, ties included', () => {
