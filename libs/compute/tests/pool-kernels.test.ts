@@ -90,3 +90,21 @@ describe('kernel pool', () => {
     tf.dispose([a, b, c, x, y, expected, reference]);
   });
 });
+
+describe('wasm Identity', () => {
+  it('shares the data instead of copying it; a clone outlives its source and nothing is freed twice', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend() as BackendWasm;
+    const ids = backend.numDataIds();
+    const x = tf.tensor([1, 2, 3], [3], 'float32');
+    const y = tf.clone(x);
+    expect(backend.numDataIds()).toBe(ids + 1); // one buffer for both (the built-in kernel made two)
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, 2, 3]);
+    y.dispose();
+    expect(backend.numDataIds()).toBe(ids);
+    const s = tf.clone(tf.tensor(['a', 'b'])); // strings keep the built-in kernel
+    expect(s.dataSync()).toEqual(['a', 'b']);
+    s.dispose();
+  });
+});

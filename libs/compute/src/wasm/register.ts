@@ -11,6 +11,7 @@ import { biasReluConfig, biasReluGradConfig } from './bias-relu.js';
 import { sumConfig } from './sum.js';
 import { conv2dConfig, fusedConv2dConfig } from './conv2d.js';
 import { batchMatMulConfig } from './batch-mat-mul.js';
+import { identityConfig } from './identity.js';
 
 /** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
@@ -30,6 +31,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   batchNormTrainGradConfig,
   biasReluConfig,
   biasReluGradConfig,
+  identityConfig,
 ];
 
 let registered = false;
@@ -37,7 +39,7 @@ let registered = false;
 /**
  * Registers the training kernels for 'wasm' (idempotent). Existing registrations of the same names
  * (the built-in, slow Conv2DBackpropInput; the
- * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad, Tile and leading-axes Sum) are removed first so tfjs does not warn about duplicates.
+ * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad, Tile and leading-axes Sum; the copying Identity) are removed first so tfjs does not warn about duplicates.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;

@@ -15,6 +15,7 @@ export interface WasmKernels {
   batchMatMul: tf.KernelFunc;
   sum: tf.KernelFunc;
   fusedConv2d: tf.KernelFunc;
+  identity: tf.KernelFunc;
 }
 
 let captured: WasmKernels | undefined;
@@ -26,7 +27,7 @@ export function captureWasmKernels(): WasmKernels {
     if (!config) throw new Error(`wasm kernel '${name}' is not registered; is @tensorflow/tfjs-backend-wasm loaded?`);
     return config.kernelFunc;
   };
-  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul'), sum: get('Sum'), fusedConv2d: get('FusedConv2D') };
+  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul'), sum: get('Sum'), fusedConv2d: get('FusedConv2D'), identity: get('Identity') };
   return captured;
 }
 
