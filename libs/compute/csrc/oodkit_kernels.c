@@ -950,16 +950,18 @@ void winograd4_filter(const f32 *w, f32 *u, int ci_n, int co_n, int e_begin, int
     o[5] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(f4, d[1]), wasm_f32x4_mul(f5, d[3])), d[5]); \
   } while (0)
 
-/* V[ξ][q][ci] = (Bᵀ·d·B)[ξ] for the nt tiles t0.. (d the tile's 6×6 input patch), four channels at a time. */
+/*
+ * V[ξ][q][ci] = (Bᵀ·d·B)[ξ] for the nt tiles t0.., d the tile's 6×6 input patch, four channels at a
+ * time: columns first into tmp (36 vectors of scratch), then rows. Keeping all 36 vectors in
+ * registers instead made V8 spill most of them (x64 has 16 vector registers).
+ */
 static void winograd4_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, int tiles_w, int per_image, int t0,
-                            int nt, int vs) {
+                            int nt, int vs, f32 *tmp) {
   const v128_t f4 = wasm_f32x4_splat(4.0f), f5 = wasm_f32x4_splat(5.0f);
-  const int step = vs;
   for (int q = 0; q < nt; q++) {
     const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
     const f32 *p = x + ((b * in_h + 4 * ty) * in_w + 4 * tx) * ci_n;
     for (int c = 0; c < ci_n; c += 4) {
-      v128_t s[6][6];
       _Pragma("clang loop unroll(full)")
       for (int j = 0; j < 6; j++) {
         v128_t d[6], o[6];
@@ -967,15 +969,17 @@ static void winograd4_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, 
         for (int i = 0; i < 6; i++) d[i] = ld(p + (i * in_w + j) * ci_n + c);
         BT6(d, o);
         _Pragma("clang loop unroll(full)")
-        for (int i = 0; i < 6; i++) s[i][j] = o[i];
+        for (int i = 0; i < 6; i++) st(tmp + (i * 6 + j) * 4, o[i]);
       }
       _Pragma("clang loop unroll(full)")
       for (int i = 0; i < 6; i++) {
-        v128_t o[6];
-        BT6(s[i], o);
+        v128_t d[6], o[6];
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 6; j++) d[j] = ld(tmp + (i * 6 + j) * 4);
+        BT6(d, o);
         f32 *out = v + i * 6 * vs + q * ci_n + c;
         _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < 6; j++) st(out + j * step, o[j]);
+        for (int j = 0; j < 6; j++) st(out + j * vs, o[j]);
       }
     }
   }
@@ -992,18 +996,19 @@ static void winograd4_input(const f32 *x, f32 *v, int in_h, int in_w, int ci_n, 
     o[3] = wasm_f32x4_add(wasm_f32x4_add(q_, wasm_f32x4_mul(f8, s_)), m[5]);                     \
   } while (0)
 
-/* As winograd_conv with 4×4 output tiles: x padded to [batch, 4·tiles_h + 2, 4·tiles_w + 2, ci_n] at least; scratch 36·(PLANE(chunk, ci_n) + PLANE(chunk, co_n)) floats. */
+/* As winograd_conv with 4×4 output tiles: x padded to [batch, 4·tiles_h + 2, 4·tiles_w + 2, ci_n] at least; scratch 36·(PLANE(chunk, ci_n) + PLANE(chunk, co_n) + 4) floats. */
 EXPORT(winograd4_conv)
 void winograd4_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h, int in_w, int ci_n, int out_h,
                     int out_w, int co_n, int relu, int tile_begin, int tile_end, int chunk, f32 *scratch) {
   const int tiles_w = (out_w + 3) / 4, tiles_h = (out_h + 3) / 4, per_image = tiles_w * tiles_h;
   const int vs = PLANE(chunk, ci_n), ms = PLANE(chunk, co_n);
-  f32 *v = scratch;           /* [36][vs] */
-  f32 *m = scratch + 36 * vs; /* [36][ms] */
+  f32 *v = scratch;                        /* [36][vs] */
+  f32 *m = scratch + 36 * vs;              /* [36][ms] */
+  f32 *tmp = scratch + 36 * vs + 36 * ms; /* 36 vectors: a tile's half-transformed values */
   const v128_t zero4 = wasm_f32x4_splat(0.0f), f4 = wasm_f32x4_splat(4.0f), f8 = wasm_f32x4_splat(8.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    winograd4_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
+    winograd4_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs, tmp);
     for (int xi = 0; xi < 36; xi++)
       matmul(v + xi * vs, u + xi * ci_n * co_n, m + xi * ms, co_n, ci_n, ci_n, 1, 0, nt);
     const int step = ms;
@@ -1011,7 +1016,6 @@ void winograd4_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_
       const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
       const int oy = 4 * ty, ox = 4 * tx;
       for (int c = 0; c < co_n; c += 4) {
-        v128_t f[4][6];
         _Pragma("clang loop unroll(full)")
         for (int j = 0; j < 6; j++) {
           v128_t e[6], o[4];
@@ -1019,14 +1023,16 @@ void winograd4_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_
           for (int i = 0; i < 6; i++) e[i] = ld(m + (i * 6 + j) * step + q * co_n + c);
           AT6(e, o);
           _Pragma("clang loop unroll(full)")
-          for (int i = 0; i < 4; i++) f[i][j] = o[i];
+          for (int i = 0; i < 4; i++) st(tmp + (i * 6 + j) * 4, o[i]);
         }
         const v128_t bv = bias ? ld(bias + c) : zero4;
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < 4; i++) {
           if (oy + i >= out_h) continue;
-          v128_t o[4];
-          AT6(f[i], o);
+          v128_t f[6], o[4];
+          _Pragma("clang loop unroll(full)")
+          for (int j = 0; j < 6; j++) f[j] = ld(tmp + (i * 6 + j) * 4);
+          AT6(f, o);
           f32 *yo = y + ((b * out_h + oy + i) * out_w + ox) * co_n + c;
           _Pragma("clang loop unroll(full)")
           for (int j = 0; j < 4; j++) {

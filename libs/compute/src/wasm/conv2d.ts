@@ -170,8 +170,9 @@ export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeome
   const tiles = g.batch * Math.ceil(g.outH / out) * Math.ceil(g.outW / out);
   const chunk = winogradChunk(g, tiles, kernelThreads(backend), kind);
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
-  // Bytes of chunk buffers per thread: α² planes each of V and M, a cache line apart (PLANE in oodkit_kernels.c).
-  return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * alpha * alpha * (chunk * (g.inC + g.outC) + 32) };
+  // Bytes of chunk buffers per thread: α² planes each of V and M, a cache line apart (PLANE in
+  // oodkit_kernels.c), and α² vectors for a tile's half-transformed values.
+  return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * alpha * alpha * (chunk * (g.inC + g.outC) + 32 + 4) };
 }
 
 /**
