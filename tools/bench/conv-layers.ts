@@ -1,8 +1,9 @@
 /**
  * Per-layer timings of the wasm convolution routes (the figures behind the 'auto' route choices in
  * libs/compute): forward (oodkit direct SIMD vs Winograd F(2×2, 3×3) and F(4×4, 3×3) vs XNNPACK; the
- * Winograd routes fall back to the direct kernel where they do not fit), filter gradient (direct SIMD vs Winograd vs the
- * XNNPACK conv and GEMM routes) and input gradient (transposed conv vs GEMM + col2im), on ResNet-18 and LeNet layers.
+ * Winograd routes fall back to the direct kernel where they do not fit), filter gradient (direct SIMD
+ * vs Winograd F(2×2) and F(4×4) vs the XNNPACK conv and GEMM routes) and input gradient (transposed
+ * conv vs GEMM + col2im), on ResNet-18 and LeNet layers.
  * `npm run bench:conv-layers -- [--threads N] [--batch 32] [--reps 5] [--out file]`; prints a table
  * and writes JSON. Each figure is the best of `--reps` runs after 2 untimed ones, routes alternated.
  */
@@ -88,7 +89,7 @@ async function main() {
         forward[r] = Math.min(forward[r] ?? Infinity, best(reps, () => tf.conv2d(x, w, l.stride, pad)));
       }
       setConvForwardRoute('auto');
-      for (const r of ['simd', 'winograd', 'conv', 'gemm'] as FilterRoute[]) {
+      for (const r of ['simd', 'winograd', 'winograd4', 'conv', 'gemm'] as FilterRoute[]) {
         setConvBackpropRoutes({ filter: r });
         filter[r] = Math.min(filter[r] ?? Infinity, best(reps, () =>
           tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor));

@@ -1047,6 +1047,113 @@ void winograd4_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_
   }
 }
 
+/* A·g for one 4-vector (the transpose of AT6): A = [1 0 0 0; 1 1 1 1; 1 −1 1 −1; 1 2 4 8; 1 −2 4 −8; 0 0 0 1]. */
+#define A6(g, o)                                                                                   \
+  do {                                                                                             \
+    const v128_t e_ = wasm_f32x4_add(g[0], g[2]), d_ = wasm_f32x4_add(g[1], g[3]);                  \
+    const v128_t e4_ = wasm_f32x4_add(g[0], wasm_f32x4_mul(f4, g[2]));                             \
+    const v128_t d8_ = wasm_f32x4_add(wasm_f32x4_add(g[1], g[1]), wasm_f32x4_mul(f8, g[3]));        \
+    o[0] = g[0];                                                                                   \
+    o[1] = wasm_f32x4_add(e_, d_);                                                                 \
+    o[2] = wasm_f32x4_sub(e_, d_);                                                                 \
+    o[3] = wasm_f32x4_add(e4_, d8_);                                                               \
+    o[4] = wasm_f32x4_sub(e4_, d8_);                                                               \
+    o[5] = g[3];                                                                                   \
+  } while (0)
+
+/*
+ * F(4×4, 3×3) filter gradient, tiles [tile_begin, tile_end): as winograd_filter_grad with 6×6 input
+ * patches and Z = A·dy_t·Aᵀ from each 4×4 output-gradient tile (rows and columns past an edge count
+ * as 0); du holds [36][ci_n][co_n] per thread, summed and mapped back by winograd4_filter_grad_finish.
+ * scratch: 36·(PLANE(chunk, ci_n) + PLANE(chunk, co_n) + 4) floats.
+ */
+EXPORT(winograd4_filter_grad)
+void winograd4_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in_w, int ci_n, int out_h, int out_w,
+                           int co_n, int tile_begin, int tile_end, int chunk, f32 *scratch) {
+  const int tiles_w = (out_w + 3) / 4, tiles_h = (out_h + 3) / 4, per_image = tiles_w * tiles_h;
+  const int vs = PLANE(chunk, ci_n), zs = PLANE(chunk, co_n);
+  f32 *v = scratch;                        /* [36][vs] */
+  f32 *z = scratch + 36 * vs;              /* [36][zs] */
+  f32 *tmp = scratch + 36 * vs + 36 * zs; /* 36 vectors */
+  const v128_t zero4 = wasm_f32x4_splat(0.0f), f4 = wasm_f32x4_splat(4.0f), f8 = wasm_f32x4_splat(8.0f);
+  for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
+    const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
+    winograd4_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs, tmp);
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const int oy = 4 * ty, ox = 4 * tx;
+      const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
+      for (int c = 0; c < co_n; c += 4) {
+        /* columns: h[k][j] = (A·dy[:, j])[k] into tmp */
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 4; j++) {
+          v128_t d[4], o[6];
+          _Pragma("clang loop unroll(full)")
+          for (int i = 0; i < 4; i++) d[i] = oy + i < out_h && ox + j < out_w ? ld(g + (i * out_w + j) * co_n + c) : zero4;
+          A6(d, o);
+          _Pragma("clang loop unroll(full)")
+          for (int k = 0; k < 6; k++) st(tmp + (k * 4 + j) * 4, o[k]);
+        }
+        /* rows: Z[k][l] = (A·h[k, :])[l] */
+        _Pragma("clang loop unroll(full)")
+        for (int k = 0; k < 6; k++) {
+          v128_t d[4], o[6];
+          _Pragma("clang loop unroll(full)")
+          for (int j = 0; j < 4; j++) d[j] = ld(tmp + (k * 4 + j) * 4);
+          A6(d, o);
+          f32 *out = z + k * 6 * zs + q * co_n + c;
+          _Pragma("clang loop unroll(full)")
+          for (int l = 0; l < 6; l++) st(out + l * zs, o[l]);
+        }
+      }
+    }
+    /* dU[ξ] += V[ξ]ᵀ·Z[ξ]: [ci_n × nt]·[nt × co_n], V read transposed through its strides. */
+    for (int xi = 0; xi < 36; xi++)
+      matmul_acc(v + xi * vs, z + xi * zs, du + xi * ci_n * co_n, co_n, nt, 1, ci_n, 0, ci_n);
+  }
+}
+
+/* Gᵀ·m for one 6-vector (G as in winograd4_filter): 3 outputs. */
+#define GT6(m, o)                                                                                              \
+  do {                                                                                                         \
+    const v128_t s12_ = wasm_f32x4_add(m[1], m[2]), d21_ = wasm_f32x4_sub(m[2], m[1]);                          \
+    const v128_t s34_ = wasm_f32x4_add(m[3], m[4]), d34_ = wasm_f32x4_sub(m[3], m[4]);                          \
+    o[0] = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_mul(q4, m[0]), wasm_f32x4_mul(s6, s12_)), wasm_f32x4_mul(s24, s34_)); \
+    o[1] = wasm_f32x4_add(wasm_f32x4_mul(s6, d21_), wasm_f32x4_mul(s12, d34_));                                 \
+    o[2] = wasm_f32x4_add(wasm_f32x4_mul(s6, wasm_f32x4_sub(s34_, s12_)), m[5]);                                \
+  } while (0)
+
+/* dw = Gᵀ·(Σ_p du_p)·G over `parts` [36][ci_n][co_n] partials, for the filter-plane entries e in [e_begin, e_end). */
+EXPORT(winograd4_filter_grad_finish)
+void winograd4_filter_grad_finish(const f32 *du, int parts, f32 *dw, int ci_n, int co_n, int e_begin, int e_end) {
+  const int plane = ci_n * co_n;
+  const v128_t q4 = wasm_f32x4_splat(0.25f), s6 = wasm_f32x4_splat(1.0f / 6.0f);
+  const v128_t s12 = wasm_f32x4_splat(1.0f / 12.0f), s24 = wasm_f32x4_splat(1.0f / 24.0f);
+  for (int e = e_begin; e < e_end; e += 4) {
+    v128_t t[3][6];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < 6; j++) {
+      v128_t m[6], o[3];
+      _Pragma("clang loop unroll(full)")
+      for (int i = 0; i < 6; i++) {
+        v128_t acc = ld(du + (i * 6 + j) * plane + e);
+        for (int p = 1; p < parts; p++) acc = wasm_f32x4_add(acc, ld(du + (long)p * 36 * plane + (i * 6 + j) * plane + e));
+        m[i] = acc;
+      }
+      GT6(m, o);
+      _Pragma("clang loop unroll(full)")
+      for (int a = 0; a < 3; a++) t[a][j] = o[a];
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int a = 0; a < 3; a++) {
+      v128_t o[3];
+      GT6(t[a], o);
+      _Pragma("clang loop unroll(full)")
+      for (int b = 0; b < 3; b++) st(dw + (a * 3 + b) * plane + e, o[b]);
+    }
+  }
+}
+
 /*
  * Stride-2 3×3 convolutions by a Winograd-style split (2×2 output tiles, 5×5 input patches 4 apart):
  * per dimension the even input phase meets taps (g0, g2) — a 2-tap F(2, 2): (d0 − d2)·g0,

@@ -161,25 +161,50 @@ describe('wasm convolutions with an empty output', () => {
 // compute.conv_algorithms: 'auto' takes F(4×4, 3×3) for a layer with enough tiles when 'fastest', and
 // F(2×2, 3×3) (the ~1e-6 algorithm) for the same layer when 'accurate' — bit for bit the forced routes.
 describe("compute.conv_algorithms steers 'auto'", () => {
-  it('fastest → F(4×4) on a large layer, accurate → F(2×2)', async () => {
-    // 24·4·4 = 384 F(4×4) tiles: enough for 'auto' on up to 8 threads.
-    const x = { values: randomArray(24 * 16 * 16 * 16, 'algo x'), shape: [24, 16, 16, 16] };
-    const w = { values: randomArray(3 * 3 * 16 * 16, 'algo w'), shape: [3, 3, 16, 16] };
-    const conv = async (route: ForwardRoute, algorithms: 'fastest' | 'accurate') => {
-      await initCompute({ backend: 'wasm', env: {}, convAlgorithms: algorithms });
-      setConvForwardRoute(route);
-      const [y] = await onBackend('wasm', [x, w], (xt, wt) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same'));
-      return y!.data;
-    };
+  // 24·4·4 = 384 F(4×4) tiles: enough for 'auto' on up to 8 threads.
+  const x = { values: randomArray(24 * 16 * 16 * 16, 'algo x'), shape: [24, 16, 16, 16] };
+  const w = { values: randomArray(3 * 3 * 16 * 16, 'algo w'), shape: [3, 3, 16, 16] };
+  const dy = { values: randomArray(24 * 16 * 16 * 16, 'algo dy'), shape: [24, 16, 16, 16] };
+  const withAlgorithms = async <T>(algorithms: 'fastest' | 'accurate', body: () => Promise<T>): Promise<T> => {
+    await initCompute({ backend: 'wasm', env: {}, convAlgorithms: algorithms });
     try {
-      const f4 = await conv('winograd4', 'fastest');
-      const f2 = await conv('winograd', 'fastest');
-      expect(f4).not.toEqual(f2); // the two algorithms round differently, so the check below can tell them apart
-      expect(await conv('auto', 'fastest')).toEqual(f4);
-      expect(await conv('auto', 'accurate')).toEqual(f2);
+      return await body();
     } finally {
       await initCompute({ backend: 'wasm', env: {}, convAlgorithms: 'fastest' });
+      setConvForwardRoute('auto');
+      setConvBackpropRoutes({ filter: 'auto', input: 'auto' });
     }
+  };
+
+  it('forward: fastest → F(4×4) on a large layer, accurate → F(2×2)', async () => {
+    const conv = (route: ForwardRoute, algorithms: 'fastest' | 'accurate') =>
+      withAlgorithms(algorithms, async () => {
+        setConvForwardRoute(route);
+        const [y] = await onBackend('wasm', [x, w], (xt, wt) => tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, 1, 'same'));
+        return y!.data;
+      });
+    const f4 = await conv('winograd4', 'fastest');
+    const f2 = await conv('winograd', 'fastest');
+    expect(f4).not.toEqual(f2); // the two algorithms round differently, so the checks below can tell them apart
+    expect(await conv('auto', 'fastest')).toEqual(f4);
+    expect(await conv('auto', 'accurate')).toEqual(f2);
+  });
+
+  it('filter gradient: the same rule', async () => {
+    const grad = (route: FilterRoute, algorithms: 'fastest' | 'accurate') =>
+      withAlgorithms(algorithms, async () => {
+        setConvBackpropRoutes({ filter: route });
+        const [dw] = await onBackend('wasm', [x, dy], (xt, dyt) =>
+          tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
+            strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: w.shape,
+          } as unknown as tf.NamedAttrMap) as tf.Tensor);
+        return dw!.data;
+      });
+    const f4 = await grad('winograd4', 'fastest');
+    const f2 = await grad('winograd', 'fastest');
+    expect(f4).not.toEqual(f2);
+    expect(await grad('auto', 'fastest')).toEqual(f4);
+    expect(await grad('auto', 'accurate')).toEqual(f2);
   });
 });
 
@@ -190,6 +215,7 @@ const ROUTES: { filter: FilterRoute; input: ConvRoute }[] = [
   { filter: 'gemm', input: 'gemm' },
   { filter: 'simd', input: 'auto' },
   { filter: 'winograd', input: 'auto' }, // falls to 'simd' where F(2×2, 3×3) does not fit
+  { filter: 'winograd4', input: 'auto' }, // F(4×4, 3×3), likewise
 ];
 describe.each(ROUTES)('wasm Conv2DBackpropFilter ($filter) / Conv2DBackpropInput ($input) agree with cpu', (routes) => {
   for (const c of CASES) {

@@ -2,7 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward, padForWindows, planeShares, winogradFits, winogradTiling } from './conv2d.js';
+import { conv2dForward, padForWindows, planeShares, stride1Kind, winogradFits, winogradTiling } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -18,8 +18,8 @@ type TensorInfo = tf.TensorInfo;
  * or by slicing x when that padding is smaller than the slack.
  */
 export type ConvRoute = 'auto' | 'conv' | 'gemm';
-/** The filter gradient also has oodkit's direct SIMD kernel (the default). */
-export type FilterRoute = ConvRoute | 'simd' | 'winograd';
+/** The filter gradient also has oodkit's direct SIMD kernel and Winograd F(2×2) / F(4×4) (3×3, stride 1). */
+export type FilterRoute = ConvRoute | 'simd' | 'winograd' | 'winograd4';
 const routes: { filter: FilterRoute; input: ConvRoute } = { filter: 'auto', input: 'auto' };
 
 /**
@@ -50,13 +50,15 @@ function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   return framed <= 1.5 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
-function filterRoute(g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' {
+function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' | 'winograd4' {
   // The direct SIMD kernel beat both XNNPACK-based routes on every layer measured (BENCHMARKS.md):
   // they pay for transposes, im2col copies, and packing an activation-sized operand as "weights".
-  // Winograd F(2×2, 3×3) beats it ~2× on ResNet's 3×3 stride-1 layers, on one or two threads.
-  if (routes.filter === 'winograd') return winogradFits(g) ? 'winograd' : 'simd';
+  // Winograd beats it ~2× (F(2×2)) to ~3× (F(4×4)) on ResNet's 3×3 stride-1 layers; F(4×4) is
+  // taken by the forward pass's rule (enough tiles, conv_algorithms 'fastest': stride1Kind).
+  if (routes.filter === 'winograd' || routes.filter === 'winograd4') return winogradFits(g) ? routes.filter : 'simd';
   if (routes.filter !== 'auto') return routes.filter;
-  return winogradFits(g) && g.inC >= 16 && g.outC >= 16 ? 'winograd' : 'simd';
+  if (!(winogradFits(g) && g.inC >= 16 && g.outC >= 16)) return 'simd';
+  return stride1Kind(backend, g) === 'f4' ? 'winograd4' : 'winograd';
 }
 
 export function conv2dBackpropFilterImpl(
@@ -65,21 +67,24 @@ export function conv2dBackpropFilterImpl(
   dy: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  const route = filterRoute(g);
-  if (route === 'winograd') return backpropFilterWinograd(backend, x, dy, g);
+  const route = filterRoute(backend, g);
+  if (route === 'winograd' || route === 'winograd4') return backpropFilterWinograd(backend, x, dy, g, route === 'winograd4' ? 'f4' : 'f2');
   if (route === 'simd') return backpropFilterSimd(backend, x, dy, g);
   if (route === 'gemm') return backpropFilterGemm(backend, x, dy, g);
   return backpropFilterConv(backend, x, dy, g);
 }
 
 /**
- * Winograd F(2×2, 3×3) filter gradient (oodkit_kernels.c): threads take disjoint tile ranges and
- * accumulate separate transformed partials, which one pass sums and maps back with Gᵀ·dU·G.
+ * Winograd F(2×2, 3×3) or F(4×4, 3×3) filter gradient (oodkit_kernels.c): threads take disjoint tile
+ * ranges and accumulate separate transformed partials, which one pass sums and maps back with Gᵀ·dU·G.
  */
-function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
+function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, kind: 'f2' | 'f4'): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
-  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g);
-  const partial = 16 * g.inC * g.outC;
+  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, kind);
+  const partial = (kind === 'f4' ? 36 : 16) * g.inC * g.outC;
+  const [grad, finish] = kind === 'f4'
+    ? (['winograd4_filter_grad', 'winograd4_filter_grad_finish'] as const)
+    : (['winograd_filter_grad', 'winograd_filter_grad_finish'] as const);
   const du = allocate(backend, [parts, partial]);
   const out = backend.makeOutput([3, 3, g.inC, g.outC], 'float32');
   withScratch(backend, parts * perThread, (scratch) => {
@@ -88,9 +93,9 @@ function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorI
       px, pdy, pdu + 4 * p * partial, inH, inW, g.inC, g.outH, g.outW, g.outC,
       Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
     ]);
-    runShares(backend, 'winograd_filter_grad', shares);
+    runShares(backend, grad, shares);
   });
-  runShares(backend, 'winograd_filter_grad_finish',
+  runShares(backend, finish,
     planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC, begin, end]));
   release(backend, padded, du);
   return out;

@@ -225,7 +225,7 @@ export function conv2dWinograd(
  * ResNet stages (BENCHMARKS.md), it won from ~48 of its 4×4 tiles per thread up (on one and on two
  * threads, whatever the channel count) and lost below ~32 (the 4×4×512 stage at batch 32).
  */
-function stride1Kind(backend: BackendWasm, g: ConvGeometry): WinogradKind {
+export function stride1Kind(backend: BackendWasm, g: ConvGeometry): 'f2' | 'f4' {
   if (convAlgorithms === 'accurate') return 'f2';
   const tiles4 = g.batch * Math.ceil(g.outH / 4) * Math.ceil(g.outW / 4);
   return tiles4 >= 48 * kernelThreads(backend) ? 'f4' : 'f2';
