@@ -1264,6 +1264,81 @@ void winograd_s2_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int i
 }
 
 /*
+ * Filter gradient of the stride-2 split, tiles [tile_begin, tile_end): dU[ξ] += V[ξ]ᵀ·Z[ξ] with V as
+ * in winograd_s2_conv and Z = A·dy_t·Aᵀ, A = [1 0; 1 1; 0 1; 1 0; 0 1] (the transpose of its Aᵀ), from
+ * each 2×2 output-gradient tile (past an edge: 0); du holds [25][ci_n][co_n] per thread, summed and
+ * mapped back by winograd_s2_filter_grad_finish. scratch: 25·(PLANE(chunk, ci_n) + PLANE(chunk, co_n)) floats.
+ */
+EXPORT(winograd_s2_filter_grad)
+void winograd_s2_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in_w, int ci_n, int out_h, int out_w,
+                             int co_n, int tile_begin, int tile_end, int chunk, f32 *scratch) {
+  const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
+  const int vs = PLANE(chunk, ci_n), zs = PLANE(chunk, co_n);
+  f32 *v = scratch;           /* [25][vs] */
+  f32 *z = scratch + 25 * vs; /* [25][zs] */
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
+    const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
+    winograd_s2_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const int oy = 2 * ty, ox = 2 * tx;
+      const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
+      const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
+      for (int c = 0; c < co_n; c += 4) {
+        const v128_t g00 = ld(g + c), g01 = has_c1 ? ld(g + co_n + c) : zero4;
+        const v128_t g10 = has_r1 ? ld(g + out_w * co_n + c) : zero4;
+        const v128_t g11 = has_r1 && has_c1 ? ld(g + (out_w + 1) * co_n + c) : zero4;
+        /* rows of A·g for each column: [g0, g0 + g1, g1, g0, g1] */
+        v128_t h[5][2];
+        h[0][0] = g00, h[0][1] = g01;
+        h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
+        h[2][0] = g10, h[2][1] = g11;
+        h[3][0] = g00, h[3][1] = g01;
+        h[4][0] = g10, h[4][1] = g11;
+        _Pragma("clang loop unroll(full)")
+        for (int k = 0; k < 5; k++) {
+          f32 *o = z + k * 5 * zs + q * co_n + c;
+          st(o, h[k][0]);
+          st(o + zs, wasm_f32x4_add(h[k][0], h[k][1]));
+          st(o + 2 * zs, h[k][1]);
+          st(o + 3 * zs, h[k][0]);
+          st(o + 4 * zs, h[k][1]);
+        }
+      }
+    }
+    for (int xi = 0; xi < 25; xi++)
+      matmul_acc(v + xi * vs, z + xi * zs, du + xi * ci_n * co_n, co_n, nt, 1, ci_n, 0, ci_n);
+  }
+}
+
+/* dw = Gᵀ·(Σ_p du_p)·G for the stride-2 split, Gᵀ = [1 1 0 0 0; 0 0 0 1 1; 0 1 1 0 0], entries e in [e_begin, e_end). */
+EXPORT(winograd_s2_filter_grad_finish)
+void winograd_s2_filter_grad_finish(const f32 *du, int parts, f32 *dw, int ci_n, int co_n, int e_begin, int e_end) {
+  const int plane = ci_n * co_n;
+  for (int e = e_begin; e < e_end; e += 4) {
+    v128_t t[3][5];
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < 5; j++) {
+      v128_t m[5];
+      _Pragma("clang loop unroll(full)")
+      for (int i = 0; i < 5; i++) {
+        v128_t acc = ld(du + (i * 5 + j) * plane + e);
+        for (int p = 1; p < parts; p++) acc = wasm_f32x4_add(acc, ld(du + (long)p * 25 * plane + (i * 5 + j) * plane + e));
+        m[i] = acc;
+      }
+      t[0][j] = wasm_f32x4_add(m[0], m[1]), t[1][j] = wasm_f32x4_add(m[3], m[4]), t[2][j] = wasm_f32x4_add(m[1], m[2]);
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int a = 0; a < 3; a++) {
+      st(dw + (a * 3 + 0) * plane + e, wasm_f32x4_add(t[a][0], t[a][1]));
+      st(dw + (a * 3 + 1) * plane + e, wasm_f32x4_add(t[a][3], t[a][4]));
+      st(dw + (a * 3 + 2) * plane + e, wasm_f32x4_add(t[a][1], t[a][2]));
+    }
+  }
+}
+
+/*
  * Winograd F(2×2, 3×3) filter gradient, tiles [tile_begin, tile_end): accumulates into du
  * [16][ci_n][co_n] the sums Σ_t V[ξ][t]ᵀ·Z[ξ][t], V the input tiles' transform (as forward) and
  * Z = A·dy_t·Aᵀ (A = [1 0; 1 1; 1 −1; 0 −1]) the 2×2 output-gradient tile spread to 4×4 (rows and

@@ -214,8 +214,8 @@ const ROUTES: { filter: FilterRoute; input: ConvRoute }[] = [
   { filter: 'conv', input: 'conv' },
   { filter: 'gemm', input: 'gemm' },
   { filter: 'simd', input: 'auto' },
-  { filter: 'winograd', input: 'auto' }, // falls to 'simd' where F(2×2, 3×3) does not fit
-  { filter: 'winograd4', input: 'auto' }, // F(4×4, 3×3), likewise
+  { filter: 'winograd', input: 'auto' }, // stride 1: F(2×2, 3×3), stride 2: the split; else falls to 'simd'
+  { filter: 'winograd4', input: 'auto' }, // stride 1: F(4×4, 3×3), stride 2: the split; likewise
 ];
 describe.each(ROUTES)('wasm Conv2DBackpropFilter ($filter) / Conv2DBackpropInput ($input) agree with cpu', (routes) => {
   for (const c of CASES) {

@@ -2,7 +2,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward, padForWindows, planeShares, stride1Kind, winogradFits, winogradTiling } from './conv2d.js';
+import { conv2dForward, padForWindows, planeShares, stride1Kind, stride2Pays, winogradFits, winogradStride2Fits, winogradTiling, type WinogradKind } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -50,15 +50,19 @@ function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
   return framed <= 1.5 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
-function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' | 'winograd4' {
+function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' | 'winograd4' | 'winograd_s2' {
   // The direct SIMD kernel beat both XNNPACK-based routes on every layer measured (BENCHMARKS.md):
   // they pay for transposes, im2col copies, and packing an activation-sized operand as "weights".
   // Winograd beats it ~2× (F(2×2)) to ~3× (F(4×4)) on ResNet's 3×3 stride-1 layers; F(4×4) is
   // taken by the forward pass's rule (enough tiles, conv_algorithms 'fastest': stride1Kind).
-  if (routes.filter === 'winograd' || routes.filter === 'winograd4') return winogradFits(g) ? routes.filter : 'simd';
+  // Stride-2 3×3 layers have the forward pass's stride-2 split (25 products per 2×2 tile, not 36).
+  if (routes.filter === 'winograd' || routes.filter === 'winograd4') {
+    return winogradFits(g) ? routes.filter : winogradStride2Fits(g) ? 'winograd_s2' : 'simd';
+  }
   if (routes.filter !== 'auto') return routes.filter;
-  if (!(winogradFits(g) && g.inC >= 16 && g.outC >= 16)) return 'simd';
-  return stride1Kind(backend, g) === 'f4' ? 'winograd4' : 'winograd';
+  if (g.inC < 16 || g.outC < 16) return 'simd';
+  if (winogradFits(g)) return stride1Kind(backend, g) === 'f4' ? 'winograd4' : 'winograd';
+  return winogradStride2Fits(g) && stride2Pays(backend, g) ? 'winograd_s2' : 'simd';
 }
 
 export function conv2dBackpropFilterImpl(
@@ -68,23 +72,30 @@ export function conv2dBackpropFilterImpl(
   g: ConvGeometry,
 ): TensorInfo {
   const route = filterRoute(backend, g);
-  if (route === 'winograd' || route === 'winograd4') return backpropFilterWinograd(backend, x, dy, g, route === 'winograd4' ? 'f4' : 'f2');
+  if (route === 'winograd' || route === 'winograd4' || route === 'winograd_s2') {
+    return backpropFilterWinograd(backend, x, dy, g, route === 'winograd4' ? 'f4' : route === 'winograd_s2' ? 's2' : 'f2');
+  }
   if (route === 'simd') return backpropFilterSimd(backend, x, dy, g);
   if (route === 'gemm') return backpropFilterGemm(backend, x, dy, g);
   return backpropFilterConv(backend, x, dy, g);
 }
 
 /**
- * Winograd F(2×2, 3×3) or F(4×4, 3×3) filter gradient (oodkit_kernels.c): threads take disjoint tile
- * ranges and accumulate separate transformed partials, which one pass sums and maps back with Gᵀ·dU·G.
+ * Winograd filter gradient (F(2×2, 3×3), F(4×4, 3×3) or the stride-2 split; oodkit_kernels.c): threads
+ * take disjoint tile ranges and accumulate separate transformed partials, which one pass sums and maps
+ * back with Gᵀ·dU·G.
  */
-function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, kind: 'f2' | 'f4'): TensorInfo {
+const FILTER_GRAD = {
+  f2: { positions: 16, grad: 'winograd_filter_grad', finish: 'winograd_filter_grad_finish' },
+  f4: { positions: 36, grad: 'winograd4_filter_grad', finish: 'winograd4_filter_grad_finish' },
+  s2: { positions: 25, grad: 'winograd_s2_filter_grad', finish: 'winograd_s2_filter_grad_finish' },
+} as const;
+
+function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, kind: WinogradKind): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
   const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, kind);
-  const partial = (kind === 'f4' ? 36 : 16) * g.inC * g.outC;
-  const [grad, finish] = kind === 'f4'
-    ? (['winograd4_filter_grad', 'winograd4_filter_grad_finish'] as const)
-    : (['winograd_filter_grad', 'winograd_filter_grad_finish'] as const);
+  const { positions, grad, finish } = FILTER_GRAD[kind];
+  const partial = positions * g.inC * g.outC;
   const du = allocate(backend, [parts, partial]);
   const out = backend.makeOutput([3, 3, g.inC, g.outC], 'float32');
   withScratch(backend, parts * perThread, (scratch) => {

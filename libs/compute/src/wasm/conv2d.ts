@@ -235,7 +235,7 @@ export function stride1Kind(backend: BackendWasm, g: ConvGeometry): 'f2' | 'f4' 
  * The stride-2 kernel beat the direct one on every ResNet stride-2 layer from 64 tiles per thread up
  * (e.g. 16×16×128→256 at batch 128: 35.6 vs 65.2 ms) and lost with 16 (BENCHMARKS.md).
  */
-function stride2Pays(backend: BackendWasm, g: ConvGeometry): boolean {
+export function stride2Pays(backend: BackendWasm, g: ConvGeometry): boolean {
   return g.batch * Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2) >= 32 * kernelThreads(backend);
 }
 

@@ -40,6 +40,9 @@ export interface SimdKernels {
   winograd4_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   winograd4_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
+  winograd_s2_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
+    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  winograd_s2_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
   winograd4_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
