@@ -2,8 +2,8 @@
  * Per-layer timings of the wasm convolution routes (the figures behind the 'auto' route choices in
  * libs/compute): forward (oodkit direct SIMD vs Winograd F(2×2, 3×3) and F(4×4, 3×3) vs XNNPACK; the
  * Winograd routes fall back to the direct kernel where they do not fit), filter gradient (direct SIMD
- * vs Winograd F(2×2) and F(4×4) vs the XNNPACK conv and GEMM routes) and input gradient (transposed
- * conv vs GEMM + col2im), on ResNet-18 and LeNet layers.
+ * vs Winograd F(2×2) and F(4×4) vs the XNNPACK conv and GEMM routes) and input gradient (the
+ * stride-2 split's adjoint vs transposed conv vs GEMM + col2im), on ResNet-18 and LeNet layers.
  * `npm run bench:conv-layers -- [--threads N] [--batch 32] [--reps 5] [--out file]`; prints a table
  * and writes JSON. Each figure is the best of `--reps` runs after 2 untimed ones, routes alternated.
  */
@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type ConvRoute, type FilterRoute, type ForwardRoute } from '@oodkit/compute';
+import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type FilterRoute, type ForwardRoute, type InputRoute } from '@oodkit/compute';
 import { createLogger, writeFileAtomicSync } from '@oodkit/core';
 
 const { values: opts } = parseArgs({
@@ -94,7 +94,7 @@ async function main() {
         filter[r] = Math.min(filter[r] ?? Infinity, best(reps, () =>
           tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor));
       }
-      for (const r of ['conv', 'gemm'] as ConvRoute[]) {
+      for (const r of ['winograd', 'conv', 'gemm'] as InputRoute[]) {
         setConvBackpropRoutes({ input: r });
         input[r] = Math.min(input[r] ?? Infinity, best(reps, () =>
           tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor));

@@ -1339,6 +1339,96 @@ void winograd_s2_filter_grad_finish(const f32 *du, int parts, f32 *dw, int ci_n,
 }
 
 /*
+ * Input gradient of the stride-2 split (the adjoint of winograd_s2_conv), tiles [tile_begin, tile_end)
+ * of dy, which must cover whole images (a thread's patches then never overlap another's):
+ * Z = A·dy_t·Aᵀ (as in winograd_s2_filter_grad), M[ξ] = Z[ξ]·Uᵗ[ξ] with ut = [25][co_n][ci_n] (the
+ * filter transform of the channel-transposed filter), and B·M·Bᵀ added into the 5×5 patch of the
+ * zeroed, padded dx [batch, p_h, p_w, ci_n] at (4·ty, 4·tx): patches overlap by one row and column,
+ * hence the accumulation. B·m = (m0, m3, m1 − m0 − m2, m4, m2).
+ * scratch: 25·(PLANE(chunk, ci_n) + PLANE(chunk, co_n) + 4) floats.
+ */
+EXPORT(winograd_s2_input_grad)
+void winograd_s2_input_grad(const f32 *dy, const f32 *ut, f32 *dxp, int p_h, int p_w, int ci_n, int out_h, int out_w,
+                            int co_n, int tile_begin, int tile_end, int chunk, f32 *scratch) {
+  const int tiles_w = (out_w + 1) / 2, tiles_h = (out_h + 1) / 2, per_image = tiles_w * tiles_h;
+  const int zs = PLANE(chunk, co_n), ms = PLANE(chunk, ci_n);
+  f32 *z = scratch;                        /* [25][zs] */
+  f32 *m = scratch + 25 * zs;              /* [25][ms] */
+  f32 *tmp = scratch + 25 * zs + 25 * ms; /* 25 vectors */
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
+    const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      const int oy = 2 * ty, ox = 2 * tx;
+      const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
+      const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
+      for (int c = 0; c < co_n; c += 4) {
+        const v128_t g00 = ld(g + c), g01 = has_c1 ? ld(g + co_n + c) : zero4;
+        const v128_t g10 = has_r1 ? ld(g + out_w * co_n + c) : zero4;
+        const v128_t g11 = has_r1 && has_c1 ? ld(g + (out_w + 1) * co_n + c) : zero4;
+        v128_t h[5][2];
+        h[0][0] = g00, h[0][1] = g01;
+        h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
+        h[2][0] = g10, h[2][1] = g11;
+        h[3][0] = g00, h[3][1] = g01;
+        h[4][0] = g10, h[4][1] = g11;
+        _Pragma("clang loop unroll(full)")
+        for (int k = 0; k < 5; k++) {
+          f32 *o = z + k * 5 * zs + q * co_n + c;
+          st(o, h[k][0]);
+          st(o + zs, wasm_f32x4_add(h[k][0], h[k][1]));
+          st(o + 2 * zs, h[k][1]);
+          st(o + 3 * zs, h[k][0]);
+          st(o + 4 * zs, h[k][1]);
+        }
+      }
+    }
+    /* M[ξ] = Z[ξ]·Uᵗ[ξ]: [nt × co_n]·[co_n × ci_n]. */
+    for (int xi = 0; xi < 25; xi++)
+      matmul(z + xi * zs, ut + xi * co_n * ci_n, m + xi * ms, ci_n, co_n, co_n, 1, 0, nt);
+    for (int q = 0; q < nt; q++) {
+      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+      f32 *patch = dxp + ((b * p_h + 4 * ty) * p_w + 4 * tx) * ci_n;
+      for (int c = 0; c < ci_n; c += 4) {
+        /* columns: t[k][j] = (B·M[:, j])[k] into tmp */
+        _Pragma("clang loop unroll(full)")
+        for (int j = 0; j < 5; j++) {
+          v128_t e[5];
+          _Pragma("clang loop unroll(full)")
+          for (int i = 0; i < 5; i++) e[i] = ld(m + (i * 5 + j) * ms + q * ci_n + c);
+          st(tmp + (0 * 5 + j) * 4, e[0]);
+          st(tmp + (1 * 5 + j) * 4, e[3]);
+          st(tmp + (2 * 5 + j) * 4, wasm_f32x4_sub(wasm_f32x4_sub(e[1], e[0]), e[2]));
+          st(tmp + (3 * 5 + j) * 4, e[4]);
+          st(tmp + (4 * 5 + j) * 4, e[2]);
+        }
+        /* rows, added into the patch */
+        _Pragma("clang loop unroll(full)")
+        for (int k = 0; k < 5; k++) {
+          v128_t e[5], o[5];
+          _Pragma("clang loop unroll(full)")
+          for (int j = 0; j < 5; j++) e[j] = ld(tmp + (k * 5 + j) * 4);
+          o[0] = e[0], o[1] = e[3], o[2] = wasm_f32x4_sub(wasm_f32x4_sub(e[1], e[0]), e[2]), o[3] = e[4], o[4] = e[2];
+          f32 *row = patch + k * p_w * ci_n + c;
+          _Pragma("clang loop unroll(full)")
+          for (int l = 0; l < 5; l++) st(row + l * ci_n, wasm_f32x4_add(ld(row + l * ci_n), o[l]));
+        }
+      }
+    }
+  }
+}
+
+/* y [batch, out_h, out_w, c] = x [batch, in_h, in_w, c] from row `top`, column `left` (the inverse of pad_nhwc). */
+EXPORT(crop_nhwc)
+void crop_nhwc(const f32 *x, f32 *y, int batch, int in_h, int in_w, int c, int top, int left, int out_h, int out_w) {
+  const unsigned long row = (unsigned long)out_w * c * sizeof(f32);
+  for (int b = 0; b < batch; b++)
+    for (int r = 0; r < out_h; r++)
+      __builtin_memcpy(y + ((long)b * out_h + r) * out_w * c, x + (((long)b * in_h + top + r) * in_w + left) * c, row);
+}
+
+/*
  * Winograd F(2×2, 3×3) filter gradient, tiles [tile_begin, tile_end): accumulates into du
  * [16][ci_n][co_n] the sums Σ_t V[ξ][t]ᵀ·Z[ξ][t], V the input tiles' transform (as forward) and
  * Z = A·dy_t·Aᵀ (A = [1 0; 1 1; 1 −1; 0 −1]) the 2×2 output-gradient tile spread to 4×4 (rows and

@@ -11,6 +11,7 @@ export {
   type ConvRoute,
   type FilterRoute,
   type ForwardRoute,
+  type InputRoute,
 } from './wasm/register.js';
 export { batchNormTrain, batchNormTrainComposite, type BatchNormTrainResult } from './ops/batch-norm-train.js';
 export { biasRelu } from './ops/bias-relu.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type ConvRoute, type FilterRoute, type ForwardRoute } from '../src/index.js';
+import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type FilterRoute, type ForwardRoute, type InputRoute } from '../src/index.js';
 import { onBackend, randomArray, relativeError } from './helpers.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -210,12 +210,12 @@ describe("compute.conv_algorithms steers 'auto'", () => {
 
 // Every algorithm of each kernel (XNNPACK transposed/strided conv, GEMM with im2col/col2im, and the
 // direct SIMD filter gradient) runs every case, whatever 'auto' would pick for it.
-const ROUTES: { filter: FilterRoute; input: ConvRoute }[] = [
+const ROUTES: { filter: FilterRoute; input: InputRoute }[] = [
   { filter: 'conv', input: 'conv' },
   { filter: 'gemm', input: 'gemm' },
   { filter: 'simd', input: 'auto' },
   { filter: 'winograd', input: 'auto' }, // stride 1: F(2×2, 3×3), stride 2: the split; else falls to 'simd'
-  { filter: 'winograd4', input: 'auto' }, // stride 1: F(4×4, 3×3), stride 2: the split; likewise
+  { filter: 'winograd4', input: 'winograd' }, // stride 1: F(4×4, 3×3), stride 2: the split (input: its adjoint); likewise
 ];
 describe.each(ROUTES)('wasm Conv2DBackpropFilter ($filter) / Conv2DBackpropInput ($input) agree with cpu', (routes) => {
   for (const c of CASES) {

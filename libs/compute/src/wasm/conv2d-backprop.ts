@@ -2,7 +2,19 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
-import { conv2dForward, padForWindows, planeShares, stride1Kind, stride2Pays, winogradFits, winogradStride2Fits, winogradTiling, type WinogradKind } from './conv2d.js';
+import {
+  conv2dForward,
+  padForWindows,
+  planeShares,
+  stride1Kind,
+  stride2Pays,
+  winogradChunk,
+  winogradFits,
+  winogradSpan,
+  winogradStride2Fits,
+  winogradTiling,
+  type WinogradKind,
+} from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -18,9 +30,11 @@ type TensorInfo = tf.TensorInfo;
  * or by slicing x when that padding is smaller than the slack.
  */
 export type ConvRoute = 'auto' | 'conv' | 'gemm';
+/** The input gradient also has the stride-2 Winograd split ('winograd'; elsewhere as 'auto'). */
+export type InputRoute = ConvRoute | 'winograd';
 /** The filter gradient also has oodkit's direct SIMD kernel and Winograd F(2×2) / F(4×4) (3×3, stride 1). */
 export type FilterRoute = ConvRoute | 'simd' | 'winograd' | 'winograd4';
-const routes: { filter: FilterRoute; input: ConvRoute } = { filter: 'auto', input: 'auto' };
+const routes: { filter: FilterRoute; input: InputRoute } = { filter: 'auto', input: 'auto' };
 
 /**
  * Forces the algorithm of the conv backprop kernels ('auto' picks per shape). For tests, which must
@@ -32,8 +46,13 @@ export function setConvBackpropRoutes(next: Partial<typeof routes>): typeof rout
   return previous;
 }
 
-function inputRoute(g: ConvGeometry): 'conv' | 'gemm' {
-  if (routes.input !== 'auto') return routes.input;
+function inputRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'winograd_s2' {
+  // Stride-2 3×3 layers: the adjoint of the forward pass's stride-2 split, 25 products per 2×2 dy
+  // tile instead of 36, and no column buffer.
+  const s2 = winogradStride2Fits(g);
+  if (routes.input === 'winograd' && s2) return 'winograd_s2';
+  if (routes.input === 'conv' || routes.input === 'gemm') return routes.input;
+  if (s2 && g.inC >= 16 && g.outC >= 16 && stride2Pays(backend, g)) return 'winograd_s2';
   // The transposed-conv route runs a forward conv over dy framed by (effective kernel − 1 − pad)
   // zeros on each side (and, at stride > 1, with zeros inserted between pixels); GEMM + col2im
   // does only the useful products but writes every column. Measured per layer (BENCHMARKS.md, both
@@ -197,8 +216,45 @@ export function conv2dBackpropInputImpl(
   filter: TensorInfo,
   g: ConvGeometry,
 ): TensorInfo {
-  if (inputRoute(g) === 'gemm') return backpropInputGemm(backend, dy, filter, g);
+  const route = inputRoute(backend, g);
+  if (route === 'winograd_s2') return backpropInputWinogradS2(backend, dy, filter, g);
+  if (route === 'gemm') return backpropInputGemm(backend, dy, filter, g);
   return backpropInputConv(backend, dy, filter, g);
+}
+
+/**
+ * dx for a stride-2 3×3 conv by the adjoint of the stride-2 split (oodkit_kernels.c's
+ * winograd_s2_input_grad): the channel-transposed filter is transformed, threads take whole images
+ * (their 5×5 patches overlap inside an image) and accumulate into a zeroed, padded dx, which is then
+ * cropped to the input's size.
+ */
+function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
+  if (dy.dtype !== 'float32' || filter.dtype !== 'float32') throw new Error('Conv2DBackpropInput on wasm: expected float32 tensors');
+  const k = simdKernels(backend);
+  const transposed = backend.makeOutput([3, 3, g.outC, g.inC], 'float32');
+  const [src, dst, tap] = [heapOffset(backend, filter), heapOffset(backend, transposed), 4 * g.inC * g.outC];
+  for (let t = 0; t < 9; t++) k.transpose2d(src + t * tap, dst + t * tap, g.inC, g.outC);
+  const ut = backend.makeOutput([25, g.outC, g.inC], 'float32');
+  runShares(backend, 'winograd_s2_filter',
+    planeShares(backend, g).map(([begin, end]) => [dst, heapOffset(backend, ut), g.outC, g.inC, begin, end]));
+  const [pH, pW] = [winogradSpan('s2', g.outH), winogradSpan('s2', g.outW)];
+  const padded = allocate(backend, [g.batch, pH, pW, g.inC]);
+  const perImage = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2);
+  const threads = kernelThreads(backend);
+  const chunk = winogradChunk(g, g.batch * perImage, threads, 's2');
+  const parts = Math.min(threads, g.batch);
+  const perThread = 4 * 25 * (chunk * (g.inC + g.outC) + 32 + 4);
+  withScratch(backend, parts * perThread, (scratch) => {
+    const shares = Array.from({ length: parts }, (_, p) => [
+      heapOffset(backend, dy), heapOffset(backend, ut), heapOffset(backend, padded), pH, pW, g.inC, g.outH, g.outW, g.outC,
+      Math.round((p * g.batch) / parts) * perImage, Math.round(((p + 1) * g.batch) / parts) * perImage, chunk, scratch + p * perThread,
+    ]);
+    runShares(backend, 'winograd_s2_input_grad', shares);
+  });
+  const dx = backend.makeOutput([g.batch, g.inH, g.inW, g.inC], 'float32');
+  k.crop_nhwc(heapOffset(backend, padded), heapOffset(backend, dx), g.batch, pH, pW, g.inC, g.padTop, g.padLeft, g.inH, g.inW);
+  release(backend, transposed, ut, padded);
+  return dx;
 }
 
 function backpropInputConv(

@@ -129,7 +129,7 @@ const WINOGRAD = {
 export type WinogradKind = keyof typeof WINOGRAD;
 
 /** Rows (or columns) of padded input a Winograd kernel reads for `out` outputs. */
-const winogradSpan = (kind: WinogradKind, out: number) => WINOGRAD[kind].step * (Math.ceil(out / WINOGRAD[kind].out) - 1) + WINOGRAD[kind].alpha;
+export const winogradSpan = (kind: WinogradKind, out: number) => WINOGRAD[kind].step * (Math.ceil(out / WINOGRAD[kind].out) - 1) + WINOGRAD[kind].alpha;
 
 /**
  * 3×3, stride 2, no dilation, channels in whole vectors, and no input row or column below/right of

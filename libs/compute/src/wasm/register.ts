@@ -54,5 +54,5 @@ export function registerWasmTrainingKernels(): void {
   registered = true;
 }
 
-export { setConvBackpropRoutes, type ConvRoute, type FilterRoute } from './conv2d-backprop.js';
+export { setConvBackpropRoutes, type ConvRoute, type FilterRoute, type InputRoute } from './conv2d-backprop.js';
 export { setConvAlgorithms, setConvForwardRoute, type ConvAlgorithms, type ForwardRoute } from './conv2d.js';

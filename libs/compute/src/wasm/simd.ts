@@ -43,6 +43,9 @@ export interface SimdKernels {
   winograd_s2_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   winograd_s2_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
+  winograd_s2_input_grad(pDy: number, pUt: number, pDxPadded: number, pH: number, pW: number, ci: number, outH: number, outW: number,
+    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  crop_nhwc(pX: number, pY: number, batch: number, inH: number, inW: number, c: number, top: number, left: number, outH: number, outW: number): void;
   winograd4_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
     co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
   conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
