@@ -1,5 +1,6 @@
 /**
- * Builds libs/compute/csrc/oodkit_kernels.c into the two binaries libs/compute loads:
+ * Builds libs/compute/csrc/*.c (one file per kernel family, kernels.h shared) into the two binaries
+ * libs/compute loads:
  * oodkit-kernels.wasm (plain imported memory, tfjs's single-threaded build) and
  * oodkit-kernels-shared.wasm (shared memory, the threaded build). Needs Debian's clang, lld and
  * wabt (`apt-get install clang lld wabt`). The binaries are committed so users need no compiler;
@@ -9,13 +10,15 @@
  * both would live at fixed addresses inside tfjs's heap, which the kernels share.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const source = path.join(root, 'libs/compute/csrc/oodkit_kernels.c');
+const csrc = path.join(root, 'libs/compute/csrc');
+// Sorted, so the link order (and the committed bytes `--check` compares) does not depend on the file system.
+const sources = readdirSync(csrc).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(csrc, f));
 const assets = path.join(root, 'libs/compute/assets');
 const check = process.argv.includes('--check');
 
@@ -42,7 +45,7 @@ let stale = 0;
 try {
   for (const v of variants) {
     const out = path.join(tmp, v.file);
-    execFileSync('clang', [...common, ...v.flags, '-o', out, source], { stdio: 'inherit' });
+    execFileSync('clang', [...common, ...v.flags, '-o', out, ...sources], { stdio: 'inherit' });
     const wat = execFileSync('wasm2wat', ['--enable-threads', out], { encoding: 'utf8', maxBuffer: 1 << 28 });
     if (/\(data\b/.test(wat)) throw new Error(`${v.file}: has a data segment (static data would overlap tfjs's heap)`);
     if (/global\.(get|set)\b/.test(wat)) throw new Error(`${v.file}: uses a global (the shadow stack would overlap tfjs's heap)`);

@@ -10,7 +10,7 @@ const PARALLEL_MACS = 1 << 18;
 
 /**
  * c = op(a)·op(b) for 3-D float32 operands [batch, rows, cols] (batch 1 broadcasts), with
- * oodkit_kernels.c's matmul: a transposed is read in place through its strides, b transposed is
+ * csrc/matmul.c's matmul: a transposed is read in place through its strides, b transposed is
  * copied once per batch entry into scratch. Rows are split over the kernel pool for large products.
  */
 export function batchMatMulSimd(backend: BackendWasm, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): TensorInfo {

@@ -100,7 +100,7 @@ export function conv2dBackpropFilterImpl(
 }
 
 /**
- * Winograd filter gradient (F(2×2, 3×3), F(4×4, 3×3) or the stride-2 split; oodkit_kernels.c): threads
+ * Winograd filter gradient (F(2×2, 3×3), F(4×4, 3×3) or the stride-2 split; csrc/winograd_*.c): threads
  * take disjoint tile ranges and accumulate separate transformed partials, which one pass sums and maps
  * back with Gᵀ·dU·G.
  */
@@ -131,7 +131,7 @@ function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorI
   return out;
 }
 
-/** oodkit_kernels.c's conv2d_filter_grad: outer products straight from (padded) x and dy. */
+/** csrc/conv_filter_grad.c's conv2d_filter_grad: outer products straight from (padded) x and dy. */
 function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
   const { padded, inH, inW } = padForWindows(backend, x, g);
@@ -223,7 +223,7 @@ export function conv2dBackpropInputImpl(
 }
 
 /**
- * dx for a stride-2 3×3 conv by the adjoint of the stride-2 split (oodkit_kernels.c's
+ * dx for a stride-2 3×3 conv by the adjoint of the stride-2 split (csrc/winograd_s2.c's
  * winograd_s2_input_grad): the channel-transposed filter is transformed, threads take whole images
  * (their 5×5 patches overlap inside an image) and accumulate into a zeroed, padded dx, which is then
  * cropped to the input's size.

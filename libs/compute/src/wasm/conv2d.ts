@@ -35,7 +35,7 @@ export function setConvAlgorithms(next: ConvAlgorithms): ConvAlgorithms {
 }
 
 /**
- * x zero-padded by the forward padding (oodkit_kernels.c's pad_nhwc), so the SIMD kernels never test
+ * x zero-padded by the forward padding (csrc/pad.c's pad_nhwc), so the SIMD kernels never test
  * bounds; rows/columns beyond the last window are never read, so the bottom/right padding may be
  * cut. Returns x itself when no padding is needed (the caller releases `padded` otherwise).
  */
@@ -54,7 +54,7 @@ export function padForWindows(backend: BackendWasm, x: TensorInfo, g: ConvGeomet
 }
 
 /**
- * y = conv(x, w) (+ bias, then ReLU: the epilogue) with oodkit_kernels.c's conv2d_forward: x is zero-padded
+ * y = conv(x, w) (+ bias, then ReLU: the epilogue) with csrc/conv_forward.c's conv2d_forward: x is zero-padded
  * first (pad_nhwc) so the kernel never tests bounds; a filter whose output channels are
  * not a multiple of 4 is copied with zero columns; output rows are split between threads.
  */
@@ -117,7 +117,7 @@ export function winogradFits(g: ConvGeometry): boolean {
 }
 
 /**
- * The Winograd kernels (oodkit_kernels.c): F(2×2, 3×3) and F(4×4, 3×3) for stride 1, and the
+ * The Winograd kernels (csrc/winograd_*.c): F(2×2, 3×3) and F(4×4, 3×3) for stride 1, and the
  * stride-2 split (2×2 output tiles whose 5×5 input patches start 4 apart). `alpha`: the input patch
  * side (α² products per output tile and channel pair); `step`: input rows between tiles.
  */
@@ -171,7 +171,7 @@ export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeome
   const chunk = winogradChunk(g, tiles, kernelThreads(backend), kind);
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
   // Bytes of chunk buffers per thread: α² planes each of V and M, a cache line apart (PLANE in
-  // oodkit_kernels.c), and α² vectors for a tile's half-transformed values.
+  // csrc/kernels.h), and α² vectors for a tile's half-transformed values.
   return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * alpha * alpha * (chunk * (g.inC + g.outC) + 32 + 4) };
 }
 
@@ -186,7 +186,7 @@ export function planeShares(backend: BackendWasm, g: ConvGeometry): [number, num
 }
 
 /**
- * y = conv3×3(x) (+ bias, ReLU) by a Winograd kernel (oodkit_kernels.c): the filter is transformed
+ * y = conv3×3(x) (+ bias, ReLU) by a Winograd kernel (csrc/winograd_*.c): the filter is transformed
  * once per call (split over threads), x padded so every output tile's input patch exists, and tiles
  * are split over the kernel pool, each thread with its own cache-sized chunk buffers.
  */

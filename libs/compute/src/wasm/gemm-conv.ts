@@ -61,7 +61,7 @@ export function backpropInputGemm(backend: BackendWasm, dy: TensorInfo, filter: 
     const P = nb * pixels;
     const dySlice = batchRows(backend, dy, b0, nb, g);
     const dcol = matmul(backend, reshaped(dySlice, [1, P, g.outC]), reshaped(wT, [1, g.outC, K]));
-    // col2im (oodkit_kernels.c), images split over the kernel pool.
+    // col2im (csrc/col2im.c), images split over the kernel pool.
     const parts = Math.min(kernelThreads(backend), nb);
     const common = [heapOffset(backend, dcol), heapOffset(backend, out), b0];
     const geometry = [g.inH, g.inW, g.inC, g.outH, g.outW, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padTop, g.padLeft];

@@ -8,7 +8,7 @@ type TensorInfo = tf.TensorInfo;
  * dx[argmax of each window] += dy, with the cpu backend's tie rule (first maximum in row-major
  * window order, strict >, so NaN windows pass no gradient). Replaces tfjs-backend-wasm's kernel,
  * which re-scans every window per input pixel and was the largest single cost of a LeNet step.
- * The loop is oodkit_kernels.c's max_pool_grad.
+ * The loop is csrc/max_pool_grad.c's max_pool_grad.
  */
 export const maxPoolGradConfig: tf.KernelConfig = {
   kernelName: 'MaxPoolGrad',

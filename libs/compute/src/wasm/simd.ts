@@ -5,7 +5,7 @@ import type { tf } from '../tf.js';
 import { KernelPool } from './kernel-pool.js';
 
 /**
- * oodkit's SIMD kernels (libs/compute/csrc/oodkit_kernels.c), instantiated on the wasm backend's own
+ * oodkit's SIMD kernels (libs/compute/csrc/*.c), instantiated on the wasm backend's own
  * memory so they read and write tensors in place. Arguments named p* are heap byte offsets.
  */
 export interface SimdKernels {
@@ -53,7 +53,7 @@ export interface SimdKernels {
     relu: number, rowBegin: number, rowEnd: number): void;
 }
 
-/** Scratch bytes the per-channel kernels need for c channels (48 · lcm(c, 4); see oodkit_kernels.c). */
+/** Scratch bytes the per-channel kernels need for c channels (48 · lcm(c, 4); see csrc/column_stats.c). */
 export function channelScratchBytes(c: number): number {
   const period = c % 4 === 0 ? c : c % 2 === 0 ? 2 * c : 4 * c;
   return 48 * period;
