@@ -68,6 +68,31 @@ static inline __attribute__((always_inline)) void axpy_row(v128_t acc[2], v128_t
  */
 #define PLANE(chunk, c) ((chunk) * (c) + 16)
 
+/*
+ * One output row of a 2×2 Winograd tile: o0 and o1 (+ bias, then ReLU when relu != 0) to yo and the
+ * pixel after it, the second only inside the image.
+ */
+static inline __attribute__((always_inline)) void store_pair(f32 *yo, int co_n, v128_t o0, v128_t o1, v128_t bv, int relu,
+                                                             int second) {
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  o0 = wasm_f32x4_add(o0, bv), o1 = wasm_f32x4_add(o1, bv);
+  if (relu) o0 = wasm_f32x4_pmax(o0, zero4), o1 = wasm_f32x4_pmax(o1, zero4);
+  st(yo, o0);
+  if (second) st(yo + co_n, o1);
+}
+
+/*
+ * The 2×2 output-gradient tile whose top-left vector is at p (a row is out_w pixels of co_n
+ * channels), zeros for the row and column past the image edge.
+ */
+static inline __attribute__((always_inline)) void load_tile2(v128_t g[2][2], const f32 *p, int out_w, int co_n, int has_r1,
+                                                             int has_c1) {
+  const v128_t zero4 = wasm_f32x4_splat(0.0f);
+  g[0][0] = ld(p), g[0][1] = has_c1 ? ld(p + co_n) : zero4;
+  g[1][0] = has_r1 ? ld(p + out_w * co_n) : zero4;
+  g[1][1] = has_r1 && has_c1 ? ld(p + (out_w + 1) * co_n) : zero4;
+}
+
 /* matmul.c: c = a·b and c += a·b over rows [row_begin, row_end) (see there). */
 void matmul(const f32 *a, const f32 *b, f32 *c, int n, int k_n, int a_rs, int a_cs, int row_begin, int row_end);
 void matmul_acc(const f32 *a, const f32 *b, f32 *c, int n, int k_n, int a_rs, int a_cs, int row_begin, int row_end);

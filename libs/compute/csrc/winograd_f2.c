@@ -113,12 +113,9 @@ void winograd_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int in_h
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < 2; i++) {
           if (oy + i >= out_h) continue;
-          v128_t o0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(f[i][0], f[i][1]), f[i][2]), bv);
-          v128_t o1 = wasm_f32x4_add(wasm_f32x4_sub(wasm_f32x4_sub(f[i][1], f[i][2]), f[i][3]), bv);
-          if (relu) o0 = wasm_f32x4_pmax(o0, zero4), o1 = wasm_f32x4_pmax(o1, zero4);
-          f32 *yo = y + ((b * out_h + oy + i) * out_w + ox) * co_n + c;
-          st(yo, o0);
-          if (ox + 1 < out_w) st(yo + co_n, o1);
+          store_pair(y + ((b * out_h + oy + i) * out_w + ox) * co_n + c, co_n,
+                     wasm_f32x4_add(wasm_f32x4_add(f[i][0], f[i][1]), f[i][2]),
+                     wasm_f32x4_sub(wasm_f32x4_sub(f[i][1], f[i][2]), f[i][3]), bv, relu, ox + 1 < out_w);
         }
       }
     }
@@ -140,7 +137,6 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in
   const int vs = PLANE(chunk, ci_n), zs = PLANE(chunk, co_n);
   f32 *v = scratch;           /* [16][vs] */
   f32 *z = scratch + 16 * vs; /* [16][zs] */
-  const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
     winograd_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
@@ -150,9 +146,9 @@ void winograd_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int in
       const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
       const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
       for (int c = 0; c < co_n; c += 4) {
-        const v128_t g00 = ld(g + c), g01 = has_c1 ? ld(g + co_n + c) : zero4;
-        const v128_t g10 = has_r1 ? ld(g + out_w * co_n + c) : zero4;
-        const v128_t g11 = has_r1 && has_c1 ? ld(g + (out_w + 1) * co_n + c) : zero4;
+        v128_t gt[2][2];
+        load_tile2(gt, g + c, out_w, co_n, has_r1, has_c1);
+        const v128_t g00 = gt[0][0], g01 = gt[0][1], g10 = gt[1][0], g11 = gt[1][1];
         /* rows of A·g: [g0, g0+g1, g0−g1, −g1] for each column */
         v128_t h[4][2];
         h[0][0] = g00, h[0][1] = g01;

@@ -97,13 +97,45 @@ void winograd_s2_conv(const f32 *x, const f32 *u, const f32 *bias, f32 *y, int i
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < 2; i++) {
           if (oy + i >= out_h) continue;
-          v128_t o0 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(f[i][0], f[i][1]), f[i][3]), bv);
-          v128_t o1 = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(f[i][1], f[i][2]), f[i][4]), bv);
-          if (relu) o0 = wasm_f32x4_pmax(o0, zero4), o1 = wasm_f32x4_pmax(o1, zero4);
-          f32 *yo = y + ((b * out_h + oy + i) * out_w + ox) * co_n + c;
-          st(yo, o0);
-          if (ox + 1 < out_w) st(yo + co_n, o1);
+          store_pair(y + ((b * out_h + oy + i) * out_w + ox) * co_n + c, co_n,
+                     wasm_f32x4_add(wasm_f32x4_add(f[i][0], f[i][1]), f[i][3]),
+                     wasm_f32x4_add(wasm_f32x4_add(f[i][1], f[i][2]), f[i][4]), bv, relu, ox + 1 < out_w);
         }
+      }
+    }
+  }
+}
+
+/*
+ * Z[ξ][q][co] = (A·dy_t·Aᵀ)[ξ] for the nt dy tiles t0.. (2×2, zeros past an edge), A = [1 0; 1 1; 0 1;
+ * 1 0; 0 1]: what the split's filter and input gradients multiply.
+ */
+static void s2_dy_transform(const f32 *dy, f32 *z, int zs, int out_h, int out_w, int co_n, int tiles_w, int per_image,
+                            int t0, int nt) {
+  for (int q = 0; q < nt; q++) {
+    const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
+    const int oy = 2 * ty, ox = 2 * tx;
+    const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
+    const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
+    for (int c = 0; c < co_n; c += 4) {
+      v128_t gt[2][2];
+      load_tile2(gt, g + c, out_w, co_n, has_r1, has_c1);
+      const v128_t g00 = gt[0][0], g01 = gt[0][1], g10 = gt[1][0], g11 = gt[1][1];
+      /* rows of A·g for each column: [g0, g0 + g1, g1, g0, g1] */
+      v128_t h[5][2];
+      h[0][0] = g00, h[0][1] = g01;
+      h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
+      h[2][0] = g10, h[2][1] = g11;
+      h[3][0] = g00, h[3][1] = g01;
+      h[4][0] = g10, h[4][1] = g11;
+      _Pragma("clang loop unroll(full)")
+      for (int k = 0; k < 5; k++) {
+        f32 *o = z + k * 5 * zs + q * co_n + c;
+        st(o, h[k][0]);
+        st(o + zs, wasm_f32x4_add(h[k][0], h[k][1]));
+        st(o + 2 * zs, h[k][1]);
+        st(o + 3 * zs, h[k][0]);
+        st(o + 4 * zs, h[k][1]);
       }
     }
   }
@@ -122,37 +154,10 @@ void winograd_s2_filter_grad(const f32 *x, const f32 *dy, f32 *du, int in_h, int
   const int vs = PLANE(chunk, ci_n), zs = PLANE(chunk, co_n);
   f32 *v = scratch;           /* [25][vs] */
   f32 *z = scratch + 25 * vs; /* [25][zs] */
-  const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
     winograd_s2_input(x, v, in_h, in_w, ci_n, tiles_w, per_image, t0, nt, vs);
-    for (int q = 0; q < nt; q++) {
-      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
-      const int oy = 2 * ty, ox = 2 * tx;
-      const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
-      const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
-      for (int c = 0; c < co_n; c += 4) {
-        const v128_t g00 = ld(g + c), g01 = has_c1 ? ld(g + co_n + c) : zero4;
-        const v128_t g10 = has_r1 ? ld(g + out_w * co_n + c) : zero4;
-        const v128_t g11 = has_r1 && has_c1 ? ld(g + (out_w + 1) * co_n + c) : zero4;
-        /* rows of A·g for each column: [g0, g0 + g1, g1, g0, g1] */
-        v128_t h[5][2];
-        h[0][0] = g00, h[0][1] = g01;
-        h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
-        h[2][0] = g10, h[2][1] = g11;
-        h[3][0] = g00, h[3][1] = g01;
-        h[4][0] = g10, h[4][1] = g11;
-        _Pragma("clang loop unroll(full)")
-        for (int k = 0; k < 5; k++) {
-          f32 *o = z + k * 5 * zs + q * co_n + c;
-          st(o, h[k][0]);
-          st(o + zs, wasm_f32x4_add(h[k][0], h[k][1]));
-          st(o + 2 * zs, h[k][1]);
-          st(o + 3 * zs, h[k][0]);
-          st(o + 4 * zs, h[k][1]);
-        }
-      }
-    }
+    s2_dy_transform(dy, z, zs, out_h, out_w, co_n, tiles_w, per_image, t0, nt);
     for (int xi = 0; xi < 25; xi++)
       matmul_acc(v + xi * vs, z + xi * zs, du + xi * ci_n * co_n, co_n, nt, 1, ci_n, 0, ci_n);
   }
@@ -201,35 +206,9 @@ void winograd_s2_input_grad(const f32 *dy, const f32 *ut, f32 *dxp, int p_h, int
   f32 *z = scratch;                        /* [25][zs] */
   f32 *m = scratch + 25 * zs;              /* [25][ms] */
   f32 *tmp = scratch + 25 * zs + 25 * ms; /* 25 vectors */
-  const v128_t zero4 = wasm_f32x4_splat(0.0f);
   for (int t0 = tile_begin; t0 < tile_end; t0 += chunk) {
     const int nt = t0 + chunk < tile_end ? chunk : tile_end - t0;
-    for (int q = 0; q < nt; q++) {
-      const int t = t0 + q, b = t / per_image, r = t - b * per_image, ty = r / tiles_w, tx = r - ty * tiles_w;
-      const int oy = 2 * ty, ox = 2 * tx;
-      const int has_r1 = oy + 1 < out_h, has_c1 = ox + 1 < out_w;
-      const f32 *g = dy + ((b * out_h + oy) * out_w + ox) * co_n;
-      for (int c = 0; c < co_n; c += 4) {
-        const v128_t g00 = ld(g + c), g01 = has_c1 ? ld(g + co_n + c) : zero4;
-        const v128_t g10 = has_r1 ? ld(g + out_w * co_n + c) : zero4;
-        const v128_t g11 = has_r1 && has_c1 ? ld(g + (out_w + 1) * co_n + c) : zero4;
-        v128_t h[5][2];
-        h[0][0] = g00, h[0][1] = g01;
-        h[1][0] = wasm_f32x4_add(g00, g10), h[1][1] = wasm_f32x4_add(g01, g11);
-        h[2][0] = g10, h[2][1] = g11;
-        h[3][0] = g00, h[3][1] = g01;
-        h[4][0] = g10, h[4][1] = g11;
-        _Pragma("clang loop unroll(full)")
-        for (int k = 0; k < 5; k++) {
-          f32 *o = z + k * 5 * zs + q * co_n + c;
-          st(o, h[k][0]);
-          st(o + zs, wasm_f32x4_add(h[k][0], h[k][1]));
-          st(o + 2 * zs, h[k][1]);
-          st(o + 3 * zs, h[k][0]);
-          st(o + 4 * zs, h[k][1]);
-        }
-      }
-    }
+    s2_dy_transform(dy, z, zs, out_h, out_w, co_n, tiles_w, per_image, t0, nt);
     /* M[ξ] = Z[ξ]·Uᵗ[ξ]: [nt × co_n]·[co_n × ci_n]. */
     for (int xi = 0; xi < 25; xi++)
       matmul(z + xi * zs, ut + xi * co_n * ci_n, m + xi * ms, ci_n, co_n, co_n, 1, 0, nt);
