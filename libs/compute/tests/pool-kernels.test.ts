@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '../src/index.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -66,10 +67,11 @@ describe('wasm Tile agrees with cpu', () => {
 });
 
 describe('kernel pool', () => {
-  it('a trap on the calling thread still waits for the workers, so the next call is whole', async () => {
+  // The pool exists only with more than one core (the CI machines have 2).
+  it.skipIf(os.availableParallelism() < 2)('a trap on the calling thread still waits for the workers, so the next call is whole', async () => {
     await tf.setBackend('wasm');
     const backend = tf.backend() as BackendWasm;
-    expect(kernelThreads(backend)).toBeGreaterThan(1); // this test needs the pool (the CI machines have 2 cores)
+    expect(kernelThreads(backend)).toBeGreaterThan(1);
     const [a, b, c] = [tf.randomNormal([1024, 1024]), tf.randomNormal([1024, 1024]), tf.zeros([1024, 1024])];
     const [x, y] = [tf.randomNormal([8, 32, 32, 16]), tf.zeros([8, 34, 34, 16])];
     const pad = (b0: number, b1: number) => {
