@@ -278,9 +278,8 @@ function conv2dDense(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g:
 
 /**
  * The direct kernel, measured per layer on one and two threads (BENCHMARKS.md, bench:conv-layers):
- * it beats XNNPACK everywhere except on outputs narrower than its 4-pixel tile (LeNet's 1×1-output
- * conv3, a plain GEMM that XNNPACK packs well) — on one thread it also lost on the deep 4×4 stage,
- * which Winograd now takes.
+ * it beats XNNPACK everywhere except on outputs narrower than its 4-pixel tile, which XNNPACK runs as
+ * packed GEMMs (the dense ones, such as LeNet's conv3, go to oodkit's matmul before this rule).
  */
 function useSimd(backend: BackendWasm, g: ConvGeometry): boolean {
   if (forwardRoute === 'simd' || !xnnpackAgrees(g)) return true;
