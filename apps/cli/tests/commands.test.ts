@@ -1,25 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '@oodkit/core';
 import { main } from '../src/main.js';
+import { captureOutput } from './capture-output.js';
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    out += String(chunk);
-    return true;
-  });
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    err += String(chunk);
-    return true;
-  });
-});
-afterEach(() => vi.restoreAllMocks());
+const io = captureOutput();
 
 let dir: string;
 beforeAll(async () => {
@@ -35,21 +22,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('oodkit data', { timeout: 60_000 }, () => {
   it('info validates an SIO .npy pair and prints count, shape, histogram and pixel range', async () => {
     expect(await main(['data', 'info', join(dir, 'images.npy'), '--labels', join(dir, 'labels.npy'), '--num-classes', '3'])).toBe(0);
-    expect(out).toMatch(/count\s+6/);
-    expect(out).toMatch(/32×32×3/);
-    expect(out).toMatch(/0:3 1:2 2:1/);
-    expect(out).toMatch(/min 10, max 250/);
+    expect(io.out).toMatch(/count\s+6/);
+    expect(io.out).toMatch(/32×32×3/);
+    expect(io.out).toMatch(/0:3 1:2 2:1/);
+    expect(io.out).toMatch(/min 10, max 250/);
   });
 
   it('info rejects labels outside [0, numClasses) and a truncated file, naming the file', async () => {
     expect(await main(['data', 'info', join(dir, 'images.npy'), '--labels', join(dir, 'labels.npy'), '--num-classes', '2'])).not.toBe(0);
-    expect(err).toContain('labels.npy');
+    expect(io.err).toContain('labels.npy');
     const cut = join(dir, 'cut.npy');
     writeFileSync(cut, readFileSync(join(dir, 'images.npy')));
     truncateSync(cut, 1000);
-    err = '';
+    io.err = '';
     expect(await main(['data', 'info', cut, '--labels', join(dir, 'labels.npy')])).not.toBe(0);
-    expect(err).toContain('cut.npy');
+    expect(io.err).toContain('cut.npy');
   });
 
   it('preview writes a PNG grid', async () => {
@@ -64,14 +51,14 @@ describe('oodkit run / bench usage errors', { timeout: 60_000 }, () => {
     const file = join(dir, 'no-pipeline.yml');
     writeFileSync(file, 'benchmark: mnist\n');
     expect(await main(['run', '--config', file])).toBe(2);
-    expect(err).toMatch(/pipeline: required: which pipeline to run, one of benchmark, feat_extract, test_acc, test_ood, train, train_oe/);
+    expect(io.err).toMatch(/pipeline: required: which pipeline to run, one of benchmark, feat_extract, test_acc, test_ood, train, train_oe/);
   });
 
   it('bench with an unknown profile or a bad key exits 2 before any work', async () => {
     expect(await main(['bench', '--profile', 'nope'])).toBe(2);
-    expect(err).toMatch(/unknown --profile 'nope'/);
-    err = '';
+    expect(io.err).toMatch(/unknown --profile 'nope'/);
+    io.err = '';
     expect(await main(['bench', '--bench.seeds=[0]', '--trian.epochs=1'])).toBe(2);
-    expect(err).toMatch(/unknown key 'trian.epochs'|trian/);
+    expect(io.err).toMatch(/unknown key 'trian.epochs'|trian/);
   });
 });
