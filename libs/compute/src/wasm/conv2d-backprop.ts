@@ -12,7 +12,9 @@ import {
   winogradFits,
   winogradSpan,
   winogradStride2Fits,
+  winogradScratchBytes,
   winogradTiling,
+  WINOGRAD,
   type WinogradKind,
 } from './conv2d.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
@@ -104,17 +106,11 @@ export function conv2dBackpropFilterImpl(
  * take disjoint tile ranges and accumulate separate transformed partials, which one pass sums and maps
  * back with Gᵀ·dU·G.
  */
-const FILTER_GRAD = {
-  f2: { positions: 16, grad: 'winograd_filter_grad', finish: 'winograd_filter_grad_finish' },
-  f4: { positions: 36, grad: 'winograd4_filter_grad', finish: 'winograd4_filter_grad_finish' },
-  s2: { positions: 25, grad: 'winograd_s2_filter_grad', finish: 'winograd_s2_filter_grad_finish' },
-} as const;
-
 function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, kind: WinogradKind): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
   const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, kind);
-  const { positions, grad, finish } = FILTER_GRAD[kind];
-  const partial = positions * g.inC * g.outC;
+  const { alpha, filterGrad, filterGradFinish } = WINOGRAD[kind];
+  const partial = alpha * alpha * g.inC * g.outC;
   const du = allocate(backend, [parts, partial]);
   const out = backend.makeOutput([3, 3, g.inC, g.outC], 'float32');
   withScratch(backend, parts * perThread, (scratch) => {
@@ -123,9 +119,9 @@ function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorI
       px, pdy, pdu + 4 * p * partial, inH, inW, g.inC, g.outH, g.outW, g.outC,
       Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
     ]);
-    runShares(backend, grad, shares);
+    runShares(backend, filterGrad, shares);
   });
-  runShares(backend, finish,
+  runShares(backend, filterGradFinish,
     planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC, begin, end]));
   release(backend, padded, du);
   return out;
@@ -235,7 +231,7 @@ function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: T
   const [src, dst, tap] = [heapOffset(backend, filter), heapOffset(backend, transposed), 4 * g.inC * g.outC];
   for (let t = 0; t < 9; t++) k.transpose2d(src + t * tap, dst + t * tap, g.inC, g.outC);
   const ut = backend.makeOutput([25, g.outC, g.inC], 'float32');
-  runShares(backend, 'winograd_s2_filter',
+  runShares(backend, WINOGRAD.s2.filter,
     planeShares(backend, g).map(([begin, end]) => [dst, heapOffset(backend, ut), g.outC, g.inC, begin, end]));
   const [pH, pW] = [winogradSpan('s2', g.outH), winogradSpan('s2', g.outW)];
   const padded = allocate(backend, [g.batch, pH, pW, g.inC]);
@@ -243,7 +239,7 @@ function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: T
   const threads = kernelThreads(backend);
   const chunk = winogradChunk(g, g.batch * perImage, threads, 's2');
   const parts = Math.min(threads, g.batch);
-  const perThread = 4 * 25 * (chunk * (g.inC + g.outC) + 32 + 4);
+  const perThread = winogradScratchBytes('s2', chunk, g);
   withScratch(backend, parts * perThread, (scratch) => {
     const shares = Array.from({ length: parts }, (_, p) => [
       heapOffset(backend, dy), heapOffset(backend, ut), heapOffset(backend, padded), pH, pW, g.inC, g.outH, g.outW, g.outC,

@@ -110,7 +110,7 @@ export function conv2dForwardSimd(
   return y;
 }
 
-/** 3×3, stride 1, no dilation, channel counts in whole vectors: what winograd_conv handles. */
+/** 3×3, stride 1, no dilation, channel counts in whole vectors: what the stride-1 Winograd kernels handle. */
 export function winogradFits(g: ConvGeometry): boolean {
   return g.kH === 3 && g.kW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
     g.inC % 4 === 0 && g.outC % 4 === 0;
@@ -119,12 +119,13 @@ export function winogradFits(g: ConvGeometry): boolean {
 /**
  * The Winograd kernels (csrc/winograd_*.c): F(2×2, 3×3) and F(4×4, 3×3) for stride 1, and the
  * stride-2 split (2×2 output tiles whose 5×5 input patches start 4 apart). `alpha`: the input patch
- * side (α² products per output tile and channel pair); `step`: input rows between tiles.
+ * side (α² products per output tile and channel pair); `step`: input rows between tiles; then the
+ * kernel names: filter transform, forward conv, filter gradient (per-thread partials) and its finish.
  */
-const WINOGRAD = {
-  f2: { out: 2, alpha: 4, step: 2, filter: 'winograd_filter', conv: 'winograd_conv' },
-  f4: { out: 4, alpha: 6, step: 4, filter: 'winograd4_filter', conv: 'winograd4_conv' },
-  s2: { out: 2, alpha: 5, step: 4, filter: 'winograd_s2_filter', conv: 'winograd_s2_conv' },
+export const WINOGRAD = {
+  f2: { out: 2, alpha: 4, step: 2, filter: 'winograd_filter', conv: 'winograd_conv', filterGrad: 'winograd_filter_grad', filterGradFinish: 'winograd_filter_grad_finish' },
+  f4: { out: 4, alpha: 6, step: 4, filter: 'winograd4_filter', conv: 'winograd4_conv', filterGrad: 'winograd4_filter_grad', filterGradFinish: 'winograd4_filter_grad_finish' },
+  s2: { out: 2, alpha: 5, step: 4, filter: 'winograd_s2_filter', conv: 'winograd_s2_conv', filterGrad: 'winograd_s2_filter_grad', filterGradFinish: 'winograd_s2_filter_grad_finish' },
 } as const;
 export type WinogradKind = keyof typeof WINOGRAD;
 
@@ -161,7 +162,7 @@ export function winogradChunk(g: ConvGeometry, tiles: number, threads: number, k
  * the tile count, the chunk size and how many threads take part.
  */
 export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeometry, kind: WinogradKind = 'f2') {
-  const { out, alpha } = WINOGRAD[kind];
+  const { out } = WINOGRAD[kind];
   const inH = winogradSpan(kind, g.outH);
   const inW = winogradSpan(kind, g.outW);
   const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
@@ -170,9 +171,16 @@ export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeome
   const tiles = g.batch * Math.ceil(g.outH / out) * Math.ceil(g.outW / out);
   const chunk = winogradChunk(g, tiles, kernelThreads(backend), kind);
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
-  // Bytes of chunk buffers per thread: α² planes each of V and M, a cache line apart (PLANE in
-  // csrc/kernels.h), and α² vectors for a tile's half-transformed values.
-  return { padded, inH, inW, tiles, chunk, parts, perThread: 4 * alpha * alpha * (chunk * (g.inC + g.outC) + 32 + 4) };
+  return { padded, inH, inW, tiles, chunk, parts, perThread: winogradScratchBytes(kind, chunk, g) };
+}
+
+/**
+ * Bytes of chunk buffers per thread: α² planes each of the input-side and output-side transforms, a
+ * cache line apart (PLANE in csrc/kernels.h), and α² vectors for a tile's half-transformed values.
+ */
+export function winogradScratchBytes(kind: WinogradKind, chunk: number, g: ConvGeometry): number {
+  const { alpha } = WINOGRAD[kind];
+  return 4 * alpha * alpha * (chunk * (g.inC + g.outC) + 32 + 4);
 }
 
 /**
