@@ -2,7 +2,7 @@ import { initCompute, tf } from '@oodkit/compute';
 import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fdbdDefinition, FdbdPostprocessor, inverseBoundaryDenominators } from '../src/postprocessors/fdbd.js';
-import { gaussianRows, layer, logitsRow, randomLayer, split } from './f2-fixtures.js';
+import { gaussianRows, layer, logitsRow, randomLayer, split } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

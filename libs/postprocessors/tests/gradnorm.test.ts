@@ -3,7 +3,7 @@ import { Rng } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gradnormDefinition, GradnormPostprocessor } from '../src/postprocessors/gradnorm.js';
-import { gaussianRows, layer, randomLayer } from './f2-fixtures.js';
+import { gaussianRows, layer, randomLayer } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

@@ -3,7 +3,7 @@ import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { l2Normalize, NeighbourBank } from '../src/math/neighbors.js';
 import { knnDefinition, KnnPostprocessor } from '../src/postprocessors/knn.js';
-import { clusteredSplit, gaussianRows, layer, randomLayer, split } from './f2-fixtures.js';
+import { clusteredSplit, gaussianRows, layer, randomLayer, split } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

@@ -1,7 +1,7 @@
 import { initCompute, tf } from '@oodkit/compute';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nciDefinition, NciPostprocessor } from '../src/postprocessors/nci.js';
-import { layer, split } from './f2-fixtures.js';
+import { layer, split } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

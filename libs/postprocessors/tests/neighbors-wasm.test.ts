@@ -2,7 +2,7 @@ import { initCompute, tf } from '@oodkit/compute';
 import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { blockProduct, l2Normalize, NeighbourBank } from '../src/math/neighbors.js';
-import { gaussianRows } from './f2-fixtures.js';
+import { gaussianRows } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'wasm' });

@@ -2,7 +2,7 @@ import { initCompute, tf } from '@oodkit/compute';
 import { Rng, type FinalLayer } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nnguideBankSize, nnguideDefinition, NnguidePostprocessor } from '../src/postprocessors/nnguide.js';
-import { clusteredSplit, gaussianRows, logitsRow, logSumExpRow, randomLayer } from './f2-fixtures.js';
+import { clusteredSplit, gaussianRows, logitsRow, logSumExpRow, randomLayer } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

@@ -3,7 +3,7 @@ import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fitHighTail, fitWeibull, weibullCdf, wScore } from '../src/math/weibull.js';
 import { openmaxDefinition, OpenmaxPostprocessor, openmaxProbabilities, type OpenmaxClassModel } from '../src/postprocessors/openmax.js';
-import { clusteredSplit, gaussianRows, layer, split } from './f2-fixtures.js';
+import { clusteredSplit, gaussianRows, layer, split } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

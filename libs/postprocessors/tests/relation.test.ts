@@ -2,7 +2,7 @@ import { initCompute, tf } from '@oodkit/compute';
 import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { relationDefinition, RelationPostprocessor } from '../src/postprocessors/relation.js';
-import { clusteredSplit, gaussianRows, layer, logitsRow, randomLayer, split } from './f2-fixtures.js';
+import { clusteredSplit, gaussianRows, layer, logitsRow, randomLayer, split } from './feature-fixtures.js';
 import type { FinalLayer } from '@oodkit/core';
 
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pinvTimes } from '../src/math/pinv.js';
 import { effectiveVimDim, secondMomentAbout, vimDefinition, VimPostprocessor } from '../src/postprocessors/vim.js';
-import { gaussianRows, layer, split } from './f2-fixtures.js';
+import { gaussianRows, layer, split } from './feature-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

@@ -7,11 +7,11 @@ import { expectClose, referenceScorer } from './math-fixtures.js';
 
 /**
  * Agreement with an independent numpy/scipy implementation of OpenOOD's formulas
- * (fixtures/f1_reference.py → fixtures/f1-reference.json): 120 train / 60 val / 40 test features,
+ * (fixtures/logit_methods_reference.py → fixtures/logit-methods-reference.json): 120 train / 60 val / 40 test features,
  * D = 8, C = 4.
  */
 const registry = registryOf(createOodkitContainer([postprocessorsModule]));
-const { ref, score: fitAndScoreTest } = referenceScorer('f1-reference.json', registry);
+const { ref, score: fitAndScoreTest } = referenceScorer('logit-methods-reference.json', registry);
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

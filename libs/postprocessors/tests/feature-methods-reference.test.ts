@@ -6,10 +6,10 @@ import { expectClose, referenceScorer } from './math-fixtures.js';
 
 /**
  * Agreement with an independent numpy/scipy/sklearn implementation of OpenOOD v1.5's formulas
- * (fixtures/f2_reference.py → fixtures/f2-reference.json): 160 train / 60 val / 40 test, D = 8, C = 4.
+ * (fixtures/feature_methods_reference.py → fixtures/feature-methods-reference.json): 160 train / 60 val / 40 test, D = 8, C = 4.
  */
 const registry = registryOf(createOodkitContainer([postprocessorsModule]));
-const { ref, score: fitAndScoreTest } = referenceScorer('f2-reference.json', registry);
+const { ref, score: fitAndScoreTest } = referenceScorer('feature-methods-reference.json', registry);
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
@@ -21,7 +21,7 @@ async function score(name: string, args: Record<string, unknown>): Promise<Score
   return result;
 }
 
-describe('F2 agreement with the numpy/scipy/sklearn reference', () => {
+describe('feature-space methods: agreement with the numpy/scipy/sklearn reference', () => {
   const cases: [string, string, Record<string, unknown>, number][] = [
     // energy − α·residual cancels (terms ~5, result ~0.7): float32 rounding of the terms shows at ~3e-5.
     ['vim_dim3', 'vim', { dim: 3 }, 5e-5],

@@ -8,16 +8,16 @@ beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
 });
 
-const F2_METHODS = ['vim', 'knn', 'she', 'gradnorm', 'openmax', 'relation', 'nnguide', 'fdbd', 'nci', 'vra', 'residual'];
+const FEATURE_METHODS = ['vim', 'knn', 'she', 'gradnorm', 'openmax', 'relation', 'nnguide', 'fdbd', 'nci', 'vra', 'residual'];
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
 const splitOf = (name: string, rng: Rng, n: number, d: number, c: number): FeatureSplit => classSignalSplit(name, rng, n, d, c, 3);
 
-describe('registered postprocessors (F2 set)', () => {
+describe('registered postprocessors (feature-space methods)', () => {
   const registry = registryOf(createOodkitContainer([postprocessorsModule]));
 
   it('are all registered with valid defaults and grids inside their schemas', () => {
-    for (const name of F2_METHODS) {
+    for (const name of FEATURE_METHODS) {
       expectGridInsideSchema(registry, name);
       expect(registry.validate('postprocessor', { name, args: { nope: 1 } })[0]?.message).toMatch(/unknown key 'nope'/);
     }
@@ -32,7 +32,7 @@ describe('registered postprocessors (F2 set)', () => {
     const model = { finalLayer: { numClasses: c, featureDim: d, weight, bias: Float32Array.from([0.1, 0, -0.1]) } };
     const data = { train: splitOf('train', rng.derive('train'), 60, d, c), val: splitOf('val', rng.derive('val'), 15, d, c) };
     const test = splitOf('test', rng.derive('test'), 8, d, c);
-    for (const name of F2_METHODS) {
+    for (const name of FEATURE_METHODS) {
       const pp = await registry.build<Postprocessor>('postprocessor', name, ctx);
       expect(pp.name).toBe(name);
       expect(pp.needsNetwork).toBe(false);

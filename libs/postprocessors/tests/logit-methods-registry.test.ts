@@ -8,16 +8,16 @@ beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
 });
 
-const F1_METHODS = ['msp', 'temp_scaling', 'odin', 'ebo', 'mls', 'klm', 'gen', 'mds', 'rmds', 'react', 'ash', 'scale', 'dice'];
+const LOGIT_METHODS = ['msp', 'temp_scaling', 'odin', 'ebo', 'mls', 'klm', 'gen', 'mds', 'rmds', 'react', 'ash', 'scale', 'dice'];
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
 const splitOf = (name: string, rng: Rng, n: number, d: number, c: number): FeatureSplit => classSignalSplit(name, rng, n, d, c, 2);
 
-describe('registered postprocessors (F1 set)', () => {
+describe('registered postprocessors (logit and activation methods)', () => {
   const registry = registryOf(createOodkitContainer([postprocessorsModule]));
 
   it('are all registered with valid defaults and grids inside their schemas', () => {
-    for (const name of F1_METHODS) {
+    for (const name of LOGIT_METHODS) {
       expectGridInsideSchema(registry, name);
     }
   });
@@ -30,7 +30,7 @@ describe('registered postprocessors (F1 set)', () => {
     const model = { finalLayer: finalLayer(w, [0.1, 0, -0.1]) };
     const data = { train: splitOf('train', rng.derive('train'), 30, d, c), val: splitOf('val', rng.derive('val'), 15, d, c) };
     const test = splitOf('test', rng.derive('test'), 8, d, c);
-    for (const name of F1_METHODS.filter((m) => m !== 'odin')) {
+    for (const name of LOGIT_METHODS.filter((m) => m !== 'odin')) {
       const pp = await registry.build<Postprocessor>('postprocessor', name, ctx);
       expect(pp.name).toBe(name);
       expect(pp.needsNetwork).toBe(false);
