@@ -11,7 +11,15 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type FilterRoute, type ForwardRoute, type InputRoute } from '@oodkit/compute';
+import {
+  initCompute,
+  setConvBackpropRoutes,
+  setConvForwardRoute,
+  tf,
+  type FilterRoute,
+  type ForwardRoute,
+  type InputRoute,
+} from '@oodkit/compute';
 import { createLogger, writeFileAtomicSync } from '@oodkit/core';
 
 const { values: opts } = parseArgs({
@@ -77,7 +85,12 @@ async function main() {
     const x = tf.randomNormal([l.batch, l.size, l.size, l.cin]) as tf.Tensor4D;
     const w = tf.randomNormal([l.k, l.k, l.cin, l.cout]) as tf.Tensor4D;
     const dy = tf.randomNormal([l.batch, out, out, l.cout]) as tf.Tensor4D;
-    const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [l.pad, l.pad], [l.pad, l.pad], [0, 0]];
+    const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [l.pad, l.pad],
+      [l.pad, l.pad],
+      [0, 0],
+    ];
     const attrs = { strides: l.stride, pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
     const gflop = (2 * l.batch * out * out * l.k * l.k * l.cin * l.cout) / 1e9;
     const forward: Record<string, number> = {};
@@ -86,24 +99,48 @@ async function main() {
     for (let round = 0; round < 2; round++) {
       for (const r of ['simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRoute[]) {
         setConvForwardRoute(r);
-        forward[r] = Math.min(forward[r] ?? Infinity, best(reps, () => tf.conv2d(x, w, l.stride, pad)));
+        forward[r] = Math.min(
+          forward[r] ?? Infinity,
+          best(reps, () => tf.conv2d(x, w, l.stride, pad)),
+        );
       }
       setConvForwardRoute('auto');
       for (const r of ['simd', 'winograd', 'winograd4', 'conv', 'gemm'] as FilterRoute[]) {
         setConvBackpropRoutes({ filter: r });
-        filter[r] = Math.min(filter[r] ?? Infinity, best(reps, () =>
-          tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: w.shape } as unknown as tf.NamedAttrMap) as tf.Tensor));
+        filter[r] = Math.min(
+          filter[r] ?? Infinity,
+          best(
+            reps,
+            () =>
+              tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+                ...attrs,
+                filterShape: w.shape,
+              } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          ),
+        );
       }
       for (const r of ['winograd', 'conv', 'gemm'] as InputRoute[]) {
         setConvBackpropRoutes({ input: r });
-        input[r] = Math.min(input[r] ?? Infinity, best(reps, () =>
-          tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...attrs, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor));
+        input[r] = Math.min(
+          input[r] ?? Infinity,
+          best(
+            reps,
+            () =>
+              tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, {
+                ...attrs,
+                inputShape: x.shape,
+              } as unknown as tf.NamedAttrMap) as tf.Tensor,
+          ),
+        );
       }
       setConvBackpropRoutes({ filter: 'auto', input: 'auto' });
     }
     const row = { layer: l, gflop, forward_ms: forward, filter_grad_ms: filter, input_grad_ms: input };
     rows.push(row);
-    const f = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(' / ');
+    const f = (o: Record<string, number>) =>
+      Object.entries(o)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(' / ');
     console.log(`${l.name.padEnd(26)} fwd ${f(forward)} | dW ${f(filter)} | dX ${f(input)} ms (${gflop.toFixed(2)} GFLOP each)`);
     tf.dispose([x, w, dy]);
   }

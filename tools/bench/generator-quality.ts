@@ -33,7 +33,11 @@ const { values: opts } = parseArgs({
 });
 
 const logger = createLogger('info', 'generator-quality');
-const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 const loadBefore = load();
 await initCompute({ backend: opts.backend as 'wasm', logger });
 const registry = registryOf(createOodkitContainer([dataModule, networksModule, trainersModule, sioModule]));
@@ -54,7 +58,9 @@ const generated = await generateSynthetic({
     }
   },
 });
-logger.info(`generator ${generated.cached ? 'from cache' : 'trained'} (${generated.trainSeconds?.toFixed(1)} s of training): ${generated.imagesPath}`);
+logger.info(
+  `generator ${generated.cached ? 'from cache' : 'trained'} (${generated.trainSeconds?.toFixed(1)} s of training): ${generated.imagesPath}`,
+);
 
 async function predict(network: Classifier, dataset: ImageDataset, preprocess: BatchPreprocess): Promise<Int32Array> {
   const out = new Int32Array(dataset.length);
@@ -106,7 +112,10 @@ for (let r = 0; r < rows; r++) {
   });
 }
 mkdirSync(path.dirname(path.resolve(opts.png)), { recursive: true });
-await sharp(Buffer.from(canvas), { raw: { width: W, height: H, channels: 1 } }).resize(W * 3, H * 3, { kernel: 'nearest' }).png().toFile(opts.png);
+await sharp(Buffer.from(canvas), { raw: { width: W, height: H, channels: 1 } })
+  .resize(W * 3, H * 3, { kernel: 'nearest' })
+  .png()
+  .toFile(opts.png);
 
 const result = {
   generator: opts.generator,
@@ -114,7 +123,12 @@ const result = {
   count: generated.dataset.length,
   trainSeconds: generated.trainSeconds,
   fromCache: generated.cached,
-  classifier: { checkpoint: opts.classifier, network: meta.network.name, epoch: meta.position.epoch, realTestAccuracy: real?.overall ?? null },
+  classifier: {
+    checkpoint: opts.classifier,
+    network: meta.network.name,
+    epoch: meta.position.epoch,
+    realTestAccuracy: real?.overall ?? null,
+  },
   sampleAccuracy: synthetic.overall,
   sampleAccuracyPerClass: synthetic.perClass,
   png: opts.png,

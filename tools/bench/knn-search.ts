@@ -65,7 +65,13 @@ for (const backend of backends) {
   for (const x of [qt, qn, top]) x.dispose();
   bank.dispose();
   const search = t2 - t1;
-  rows.push({ option: `blocked product + topk (${backend})`, setup_ms: t1 - t0, search_ms: search, per_10k_queries_s: (search / q) * 10, gflops: flops / search / 1e6 });
+  rows.push({
+    option: `blocked product + topk (${backend})`,
+    setup_ms: t1 - t0,
+    search_ms: search,
+    per_10k_queries_s: (search / q) * 10,
+    gflops: flops / search / 1e6,
+  });
 }
 
 if (runJs) {
@@ -107,10 +113,18 @@ if (runJs) {
   const t2 = performance.now();
   if (reference) for (let i = 0; i < q; i++) maxDiff = Math.max(maxDiff, Math.abs(kthJs[i] - reference[i]));
   const search = t2 - t1;
-  rows.push({ option: 'plain JS dot loop', setup_ms: t1 - t0, search_ms: search, per_10k_queries_s: (search / q) * 10, gflops: flops / search / 1e6 });
+  rows.push({
+    option: 'plain JS dot loop',
+    setup_ms: t1 - t0,
+    search_ms: search,
+    per_10k_queries_s: (search / q) * 10,
+    gflops: flops / search / 1e6,
+  });
 }
 
-const load = loadavg().map((v) => v.toFixed(2)).join(' ');
+const load = loadavg()
+  .map((v) => v.toFixed(2))
+  .join(' ');
 console.log(`KNN exact search: train ${n}×${d}, ${q} queries, K = ${k}; load average ${load}`);
 for (const r of rows) {
   console.log(

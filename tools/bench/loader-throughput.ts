@@ -21,7 +21,18 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { initCompute, tf } from '@oodkit/compute';
 import { Rng, createOodkitContainer, registryOf, silentLogger, type ImageDataset } from '@oodkit/core';
-import { DataLoader, GeneratedDataset, ImglistDataset, dataModule, disposeBatch, horizontalFlip, loadBenchmark, normalize, randomCrop, type Preprocessor } from '@oodkit/data';
+import {
+  DataLoader,
+  GeneratedDataset,
+  ImglistDataset,
+  dataModule,
+  disposeBatch,
+  horizontalFlip,
+  loadBenchmark,
+  normalize,
+  randomCrop,
+  type Preprocessor,
+} from '@oodkit/data';
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,7 +55,13 @@ interface Figure {
   eventLoopUtilization: number;
 }
 
-async function measure(workload: string, dataset: ImageDataset, chain: Preprocessor[], mode: 'host' | 'tensor', warmWholeEpoch = false): Promise<Figure> {
+async function measure(
+  workload: string,
+  dataset: ImageDataset,
+  chain: Preprocessor[],
+  mode: 'host' | 'tensor',
+  warmWholeEpoch = false,
+): Promise<Figure> {
   const loader = new DataLoader(dataset, { batchSize, shuffle: true, rng: Rng.fromSeed(0), preprocess: chain, prefetch: 4 });
   // warm-up: first batch (JIT, sharp init, page cache), or a whole epoch to fill a decode cache
   for await (const b of loader.hostEpoch(99)) {
@@ -68,7 +85,14 @@ async function measure(workload: string, dataset: ImageDataset, chain: Preproces
   const seconds = (performance.now() - start) / 1000;
   if (tf.memory().numTensors !== before) throw new Error(`${workload}: leaked ${tf.memory().numTensors - before} tensors`);
   const busy = performance.eventLoopUtilization(elu).utilization;
-  const figure = { workload, mode, images, seconds: +seconds.toFixed(3), imagesPerSecond: Math.round(images / seconds), eventLoopUtilization: +busy.toFixed(3) };
+  const figure = {
+    workload,
+    mode,
+    images,
+    seconds: +seconds.toFixed(3),
+    imagesPerSecond: Math.round(images / seconds),
+    eventLoopUtilization: +busy.toFixed(3),
+  };
   console.log(
     `${workload.padEnd(21)} ${mode.padEnd(6)} ${String(figure.imagesPerSecond).padStart(8)} images/s  (${images} images in ${figure.seconds} s, JS thread busy ${(100 * busy).toFixed(0)} %)`,
   );
@@ -101,7 +125,11 @@ await initCompute({ backend: 'cpu' });
 const registry = registryOf(createOodkitContainer([dataModule]));
 const figures: Figure[] = [];
 const mnist = await loadBenchmark('mnist', registry, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
-const mnistTrain = await registry.build<ImageDataset>('dataset', { name: 'mnist', args: { split: 'train' } }, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
+const mnistTrain = await registry.build<ImageDataset>(
+  'dataset',
+  { name: 'mnist', args: { split: 'train' } },
+  { logger: silentLogger, rng: Rng.fromSeed(0), config: {} },
+);
 for (const mode of ['host', 'tensor'] as const) figures.push(await measure('mnist-idx', mnistTrain, mnist.preprocess.train, mode));
 
 const cifarChain = [horizontalFlip(0.5), randomCrop(32, 32, 4), normalize([0.4914, 0.4822, 0.4465], [0.247, 0.2435, 0.2616])];
@@ -111,15 +139,44 @@ try {
   const list32 = await writePngs(path.join(tmp, 's32'), count, 32);
   const ds32 = await ImglistDataset.open({ list: list32, root: path.dirname(list32), numClasses: 10, channels: 3, missing: 'fail' });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-32', ds32, cifarChain, mode));
-  const pooled32 = await ImglistDataset.open({ list: list32, root: path.dirname(list32), numClasses: 10, channels: 3, missing: 'fail', workers: 2 });
+  const pooled32 = await ImglistDataset.open({
+    list: list32,
+    root: path.dirname(list32),
+    numClasses: 10,
+    channels: 3,
+    missing: 'fail',
+    workers: 2,
+  });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-32 w2', pooled32, cifarChain, mode));
   await pooled32.close();
-  const cached32 = await ImglistDataset.open({ list: list32, root: path.dirname(list32), numClasses: 10, channels: 3, missing: 'fail', cache: 'memory' });
+  const cached32 = await ImglistDataset.open({
+    list: list32,
+    root: path.dirname(list32),
+    numClasses: 10,
+    channels: 3,
+    missing: 'fail',
+    cache: 'memory',
+  });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-32+mem', cached32, cifarChain, mode, true));
   const list64 = await writePngs(path.join(tmp, 's64'), count, 64);
-  const ds64 = await ImglistDataset.open({ list: list64, root: path.dirname(list64), numClasses: 10, imageSize: 32, channels: 3, missing: 'fail' });
+  const ds64 = await ImglistDataset.open({
+    list: list64,
+    root: path.dirname(list64),
+    numClasses: 10,
+    imageSize: 32,
+    channels: 3,
+    missing: 'fail',
+  });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-64→32', ds64, cifarChain, mode));
-  const pooled64 = await ImglistDataset.open({ list: list64, root: path.dirname(list64), numClasses: 10, imageSize: 32, channels: 3, missing: 'fail', workers: 2 });
+  const pooled64 = await ImglistDataset.open({
+    list: list64,
+    root: path.dirname(list64),
+    numClasses: 10,
+    imageSize: 32,
+    channels: 3,
+    missing: 'fail',
+    workers: 2,
+  });
   for (const mode of ['host', 'tensor'] as const) figures.push(await measure('imglist-png-64→32 w2', pooled64, cifarChain, mode));
   await pooled64.close();
 } finally {
@@ -128,7 +185,13 @@ try {
 
 const result = {
   command: `npm run bench:loader -- --pngs ${opts.pngs} --epochs ${epochs} --batch ${batchSize}`,
-  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadavg: os.loadavg().map((v) => +v.toFixed(2)), node: process.version, uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)' },
+  machine: {
+    cpus: os.cpus().length,
+    model: os.cpus()[0]?.model,
+    loadavg: os.loadavg().map((v) => +v.toFixed(2)),
+    node: process.version,
+    uvThreadpool: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+  },
   batchSize,
   figures,
 };

@@ -36,14 +36,25 @@ const data = syntheticFeatures(Rng.fromSeed(0).derive('bench.postprocessors'), {
   kinds: { train: 'id', val: 'id', test: 'id', ood1: 'near', ood2: 'near', ood3: 'far' },
 });
 console.log(`synthetic features generated in ${((performance.now() - t0) / 1000).toFixed(1)} s; backend ${info.backend}`);
-const roles = featureSplitsSchema.parse({ train: 'train', val: 'val', test: 'test', ood_val: 'ood1', near: ['ood1', 'ood2'], far: ['ood3'] });
+const roles = featureSplitsSchema.parse({
+  train: 'train',
+  val: 'val',
+  test: 'test',
+  ood_val: 'ood1',
+  near: ['ood1', 'ood2'],
+  far: ['ood3'],
+});
 const source = new InMemoryFeatureSource(data.finalLayer, data.splits, roles, 4096);
 
 const registry = registryOf(createOodkitContainer([postprocessorsModule, evaluatorsModule]));
 const rows: Record<string, unknown>[] = [];
 for (const name of registry.names('postprocessor')) {
   if ((only && !only.includes(name)) || skip.includes(name)) continue;
-  const pp = await registry.build<Postprocessor>('postprocessor', name, { logger: silentLogger, rng: Rng.fromSeed(0).derive(name), config: {} });
+  const pp = await registry.build<Postprocessor>('postprocessor', name, {
+    logger: silentLogger,
+    rng: Rng.fromSeed(0).derive(name),
+    config: {},
+  });
   if (pp.needsNetwork) {
     console.log(`${name.padEnd(14)} skipped (needs the network)`);
     continue;

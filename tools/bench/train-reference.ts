@@ -31,7 +31,11 @@ const { values: opts } = parseArgs({
 
 const logger = createLogger('info', 'train-reference');
 const registry = registryOf(createOodkitContainer([dataModule, networksModule, trainersModule, sioModule]));
-const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 const loadBefore = load();
 const benchmark = (await resolveBenchmarkValue('mnist')) as { preprocessor: { train: { name: string }[] } };
 if (opts['no-flip']) benchmark.preprocessor.train = benchmark.preprocessor.train.filter((step) => step.name !== 'horizontal_flip');
@@ -52,7 +56,10 @@ const summary = await runTraining(
     logger,
     resume: opts.resume,
     hooks: {
-      onEpochEnd: (r) => logger.info(`epoch ${r.epoch + 1}: loss ${r.meanLoss.toFixed(4)} val ${((r.valAccuracy ?? 0) * 100).toFixed(2)}% ${r.seconds.toFixed(1)} s`),
+      onEpochEnd: (r) =>
+        logger.info(
+          `epoch ${r.epoch + 1}: loss ${r.meanLoss.toFixed(4)} val ${((r.valAccuracy ?? 0) * 100).toFixed(2)}% ${r.seconds.toFixed(1)} s`,
+        ),
     },
   },
 );

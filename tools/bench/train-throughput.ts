@@ -89,7 +89,8 @@ async function main() {
   const steps = Number(opts.steps);
   const warmup: number | 'auto' = opts.warmup === 'auto' ? 'auto' : Number(opts.warmup);
   const warmupSeconds = Number(opts['warmup-seconds']);
-  if (warmup !== 'auto' && !(Number.isInteger(warmup) && warmup >= 0)) throw new Error(`--warmup: expected 'auto' or a count ≥ 0, got '${opts.warmup}'`);
+  if (warmup !== 'auto' && !(Number.isInteger(warmup) && warmup >= 0))
+    throw new Error(`--warmup: expected 'auto' or a count ≥ 0, got '${opts.warmup}'`);
   if (!(warmupSeconds >= 0)) throw new Error(`--warmup-seconds: expected a number ≥ 0, got '${opts['warmup-seconds']}'`);
   const rng = Rng.fromSeed(0);
   const results = [];

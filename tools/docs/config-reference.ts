@@ -40,7 +40,8 @@ const SAFE = Number.MAX_SAFE_INTEGER;
 /** typeOfSchema, with lists of unions parenthesised: `(string | mapping)[]`, not `string | mapping[]`. */
 function typeOf(s: JsonSchema): string {
   const items = s.items;
-  if (s.type === 'array' && items && ((items.anyOf ?? items.oneOf ?? []).length > 1 || (items.enum ?? []).length > 1)) return `(${typeOfSchema(items as never)})[]`;
+  if (s.type === 'array' && items && ((items.anyOf ?? items.oneOf ?? []).length > 1 || (items.enum ?? []).length > 1))
+    return `(${typeOfSchema(items as never)})[]`;
   return typeOfSchema(s as never);
 }
 
@@ -78,7 +79,9 @@ function isComponentSectionSchema(schema: z.ZodType | undefined): boolean {
   if (!schema) return false;
   const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const members = json.anyOf ?? [];
-  return members.some((m) => m.type === 'string') && members.some((m) => m.properties?.name !== undefined && m.properties?.args !== undefined);
+  return (
+    members.some((m) => m.type === 'string') && members.some((m) => m.properties?.name !== undefined && m.properties?.args !== undefined)
+  );
 }
 
 function sectionsPart(app: AppContainer): string[] {
@@ -89,7 +92,10 @@ function sectionsPart(app: AppContainer): string[] {
   for (const { section, provider } of app.sections.list()) {
     lines.push(`### \`${section.key}\``, '', `${section.description} — *${provider}*`, '');
     if (isComponentKind(section.key) && isComponentSectionSchema(section.schema)) {
-      lines.push(`A component section: \`${section.key}: <name>\` or \`${section.key}: { name: <name>, args: {...} }\` with a registered ${section.key} (see [${section.key}](#${section.key}-components)).`, '');
+      lines.push(
+        `A component section: \`${section.key}: <name>\` or \`${section.key}: { name: <name>, args: {...} }\` with a registered ${section.key} (see [${section.key}](#${section.key}-components)).`,
+        '',
+      );
       continue;
     }
     if (!section.schema) {
@@ -126,12 +132,18 @@ function componentsPart(app: AppContainer): string[] {
         lines.push('| arg | type | default | constraints | description |', '|---|---|---|---|---|');
         for (const arg of info.args) {
           const def = arg.default !== undefined ? code(arg.default) : arg.required ? 'required' : 'optional';
-          lines.push(`| \`${arg.name}\` | ${cell(arg.type)} | ${def} | ${cell(arg.constraints.join(', '))} | ${cell(arg.description ?? '')} |`);
+          lines.push(
+            `| \`${arg.name}\` | ${cell(arg.type)} | ${def} | ${cell(arg.constraints.join(', '))} | ${cell(arg.description ?? '')} |`,
+          );
         }
         lines.push('');
       }
       const grid = Object.entries(info.grid);
-      if (grid.length > 0) lines.push(`Search grid: ${grid.map(([key, values]) => `\`${key}\` ∈ {${values.map((v) => JSON.stringify(v)).join(', ')}}`).join('; ')}`, '');
+      if (grid.length > 0)
+        lines.push(
+          `Search grid: ${grid.map(([key, values]) => `\`${key}\` ∈ {${values.map((v) => JSON.stringify(v)).join(', ')}}`).join('; ')}`,
+          '',
+        );
     }
   }
   return lines;
@@ -139,7 +151,10 @@ function componentsPart(app: AppContainer): string[] {
 
 /** The whole reference as Markdown (deterministic: registries sort by name, sections keep load order). */
 export async function renderConfigReference(): Promise<string> {
-  const app = await createAppContainer({ builtins: builtinModules, plugins: DOCUMENTED_PLUGINS.map((spec) => ({ spec: `./${spec}`, baseDir: WORKSPACE })) });
+  const app = await createAppContainer({
+    builtins: builtinModules,
+    plugins: DOCUMENTED_PLUGINS.map((spec) => ({ spec: `./${spec}`, baseDir: WORKSPACE })),
+  });
   const lines = [
     '# Config reference',
     '',
@@ -151,7 +166,12 @@ export async function renderConfigReference(): Promise<string> {
     ...sectionsPart(app),
     ...componentsPart(app),
   ];
-  return lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    lines
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

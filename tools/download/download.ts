@@ -78,7 +78,9 @@ function fail(message: string): never {
 const dataDir = path.resolve(opts['data-dir']!);
 const dryRun = opts['dry-run']!;
 if (opts.help || (opts.benchmark!.length === 0 && opts.archive!.length === 0)) {
-  process.stdout.write(`usage: tsx tools/download/download.ts [--benchmark ${Object.keys(BENCHMARK_SETS).join('|')}]... [--archive ${Object.keys(ARCHIVES).join('|')}]... [--data-dir ./data] [--dry-run]\n`);
+  process.stdout.write(
+    `usage: tsx tools/download/download.ts [--benchmark ${Object.keys(BENCHMARK_SETS).join('|')}]... [--archive ${Object.keys(ARCHIVES).join('|')}]... [--data-dir ./data] [--dry-run]\n`,
+  );
   process.exit(opts.help ? 0 : 2);
 }
 for (const b of opts.benchmark!) if (!BENCHMARK_SETS[b]) fail(`unknown benchmark '${b}'; known: ${Object.keys(BENCHMARK_SETS).join(', ')}`);
@@ -88,7 +90,10 @@ async function fetchTo(url: string, file: string): Promise<void> {
   const response = await fetch(url, { redirect: 'follow' });
   if (!response.ok || !response.body) throw new Error(`GET ${url}: HTTP ${response.status}`);
   const type = response.headers.get('content-type') ?? '';
-  if (type.includes('text/html')) throw new Error(`GET ${url}: got an HTML page instead of a file (Drive quota or a changed link); try again later or download it by hand`);
+  if (type.includes('text/html'))
+    throw new Error(
+      `GET ${url}: got an HTML page instead of a file (Drive quota or a changed link); try again later or download it by hand`,
+    );
   const part = `${file}.part`;
   await pipeline(Readable.fromWeb(response.body as never), createWriteStream(part));
   renameSync(part, file);

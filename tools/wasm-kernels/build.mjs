@@ -18,12 +18,27 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const csrc = path.join(root, 'libs/compute/csrc');
 // Sorted, so the link order (and the committed bytes `--check` compares) does not depend on the file system.
-const sources = readdirSync(csrc).filter((f) => f.endsWith('.c')).sort().map((f) => path.join(csrc, f));
+const sources = readdirSync(csrc)
+  .filter((f) => f.endsWith('.c'))
+  .sort()
+  .map((f) => path.join(csrc, f));
 const assets = path.join(root, 'libs/compute/assets');
 const check = process.argv.includes('--check');
 
-const common = ['--target=wasm32', '-O3', '-msimd128', '-mbulk-memory', '-nostdlib', '-ffreestanding', '-Wall', '-Wextra', '-Werror',
-  '-Wl,--no-entry', '-Wl,--import-memory', '-Wl,--strip-debug'];
+const common = [
+  '--target=wasm32',
+  '-O3',
+  '-msimd128',
+  '-mbulk-memory',
+  '-nostdlib',
+  '-ffreestanding',
+  '-Wall',
+  '-Wextra',
+  '-Werror',
+  '-Wl,--no-entry',
+  '-Wl,--import-memory',
+  '-Wl,--strip-debug',
+];
 const variants = [
   { file: 'oodkit-kernels.wasm', flags: [] },
   { file: 'oodkit-kernels-shared.wasm', flags: ['-matomics', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296'] },

@@ -110,7 +110,9 @@ describe('oodkit list', { timeout: 60_000 }, () => {
 
   it('--json gives args with types and defaults, grids and providers', async () => {
     expect(await main(['list', 'postprocessor', '--json', '--config', fixture('with-plugin.yml')])).toBe(0);
-    const listed = JSON.parse(io.out) as { components: Record<string, { name: string; args: unknown[]; grid: unknown; provider: string }[]> };
+    const listed = JSON.parse(io.out) as {
+      components: Record<string, { name: string; args: unknown[]; grid: unknown; provider: string }[]>;
+    };
     const entry = listed.components.postprocessor!.find((c) => c.name === 'fixture_scaled_max')!;
     expect(entry.args).toEqual([{ name: 'factor', type: 'number', default: 2, required: false, constraints: ['> 0'] }]);
     expect(entry.grid).toEqual({ factor: [1, 2, 4] });

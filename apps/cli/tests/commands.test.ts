@@ -41,7 +41,21 @@ describe('oodkit data', { timeout: 60_000 }, () => {
 
   it('preview writes a PNG grid', async () => {
     const png = join(dir, 'grid.png');
-    expect(await main(['data', 'preview', join(dir, 'images.npy'), '--labels', join(dir, 'labels.npy'), '--out', png, '--count', '6', '--cols', '3'])).toBe(0);
+    expect(
+      await main([
+        'data',
+        'preview',
+        join(dir, 'images.npy'),
+        '--labels',
+        join(dir, 'labels.npy'),
+        '--out',
+        png,
+        '--count',
+        '6',
+        '--cols',
+        '3',
+      ]),
+    ).toBe(0);
     expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
   });
 });
@@ -51,7 +65,9 @@ describe('oodkit run / bench usage errors', { timeout: 60_000 }, () => {
     const file = join(dir, 'no-pipeline.yml');
     writeFileSync(file, 'benchmark: mnist\n');
     expect(await main(['run', '--config', file])).toBe(2);
-    expect(io.err).toMatch(/pipeline: required: which pipeline to run, one of benchmark, feat_extract, test_acc, test_ood, train, train_oe/);
+    expect(io.err).toMatch(
+      /pipeline: required: which pipeline to run, one of benchmark, feat_extract, test_acc, test_ood, train, train_oe/,
+    );
   });
 
   it('bench with an unknown profile or a bad key exits 2 before any work', async () => {

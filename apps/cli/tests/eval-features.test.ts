@@ -67,7 +67,15 @@ describe('oodkit eval-features', () => {
     const out = join(root, 'all');
     // Whatever is registered at the time: new methods are covered automatically.
     const registered = registry.names('postprocessor');
-    const report = await runEvalFeatures({ dir: folder, postprocessor: 'all', out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const report = await runEvalFeatures({
+      dir: folder,
+      postprocessor: 'all',
+      out,
+      registry,
+      logger: silentLogger,
+      print: () => undefined,
+      backend: 'cpu',
+    });
     const evaluated = report.evaluations.map((e) => e.postprocessor);
     const skipped = report.skipped.map((s) => s.postprocessor);
     expect([...evaluated, ...skipped].sort()).toEqual(registered);
@@ -106,7 +114,15 @@ describe('oodkit eval-features', () => {
     const out = join(root, 'msp');
     const registry = registryOf(createOodkitContainer(builtinModules));
     if (!registry.has('postprocessor', 'msp')) return;
-    const report = await runEvalFeatures({ dir: folder, postprocessor: 'msp', out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const report = await runEvalFeatures({
+      dir: folder,
+      postprocessor: 'msp',
+      out,
+      registry,
+      logger: silentLogger,
+      print: () => undefined,
+      backend: 'cpu',
+    });
     const id = (await readNpy(join(out, 'msp__test.npy'))).data as Float64Array;
     const far = (await readNpy(join(out, 'msp__farset.npy'))).data as Float64Array;
     const row = report.evaluations[0]!.rows.find((r) => r.dataset === 'farset')!;
@@ -122,7 +138,16 @@ describe('oodkit eval-features', () => {
     if (!withGrid) return;
     const name = withGrid.definition.name;
     const out = join(root, 'aps');
-    const report = await runEvalFeatures({ dir: folder, postprocessor: name, aps: true, out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const report = await runEvalFeatures({
+      dir: folder,
+      postprocessor: name,
+      aps: true,
+      out,
+      registry,
+      logger: silentLogger,
+      print: () => undefined,
+      backend: 'cpu',
+    });
     const json = JSON.parse(readFileSync(join(out, `${name}__metrics.json`), 'utf8'));
     expect(json.aps.trials.length).toBeGreaterThan(1);
     const best = Math.max(...json.aps.trials.map((t: { valAuroc: number }) => t.valAuroc));
@@ -134,7 +159,16 @@ describe('oodkit eval-features', () => {
   it('--postprocessor all --aps: every method with a grid is searched, first best kept', async () => {
     const registry = registryOf(createOodkitContainer(builtinModules));
     const out = join(root, 'all-aps');
-    const report = await runEvalFeatures({ dir: folder, postprocessor: 'all', aps: true, out, registry, logger: silentLogger, print: () => undefined, backend: 'cpu' });
+    const report = await runEvalFeatures({
+      dir: folder,
+      postprocessor: 'all',
+      aps: true,
+      out,
+      registry,
+      logger: silentLogger,
+      print: () => undefined,
+      backend: 'cpu',
+    });
     let searched = 0;
     for (const evaluation of report.evaluations) {
       const grid = (registry.get('postprocessor', evaluation.postprocessor).grid ?? {}) as Record<string, unknown[]>;
@@ -148,7 +182,9 @@ describe('oodkit eval-features', () => {
       expect(json.aps.trials.length, evaluation.postprocessor).toBeGreaterThan(0);
       expect(json.aps.trials.length, evaluation.postprocessor).toBeLessThanOrEqual(combos);
       const best = Math.max(...json.aps.trials.map((t: { valAuroc: number }) => t.valAuroc));
-      expect(json.aps.best, evaluation.postprocessor).toEqual(json.aps.trials.find((t: { valAuroc: number }) => t.valAuroc === best).values);
+      expect(json.aps.best, evaluation.postprocessor).toEqual(
+        json.aps.trials.find((t: { valAuroc: number }) => t.valAuroc === best).values,
+      );
       if (json.aps.trials.length > 1) searched++;
     }
     expect(searched).toBeGreaterThan(0);
@@ -171,21 +207,37 @@ describe('oodkit eval-features', () => {
   });
 
   it('refuses a postprocessor that needs the network, with a clear message', async () => {
-    const err = await runEvalFeatures({ dir: folder, postprocessor: 'needs_net_test', registry: testRegistry(), logger: silentLogger, print: () => undefined, backend: 'cpu' }).catch(
-      (e: unknown) => e,
-    );
+    const err = await runEvalFeatures({
+      dir: folder,
+      postprocessor: 'needs_net_test',
+      registry: testRegistry(),
+      logger: silentLogger,
+      print: () => undefined,
+      backend: 'cpu',
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(/postprocessor 'needs_net_test' needs the network.*trained model/);
   });
 
   it('unknown postprocessors and bad args are configuration errors before any data is read', async () => {
-    await expect(runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined })).rejects.toThrow(ConfigError);
-    await expect(runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined })).rejects.toThrow(/postprocessor.name: unknown postprocessor 'mps' \(did you mean '\w+'\?\)/);
-    await expect(runEvalFeatures({ dir: folder, postprocessor: 'all', args: { K: 5 }, logger: silentLogger, print: () => undefined })).rejects.toThrow(/cannot be combined/);
+    await expect(
+      runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined }),
+    ).rejects.toThrow(ConfigError);
+    await expect(
+      runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined }),
+    ).rejects.toThrow(/postprocessor.name: unknown postprocessor 'mps' \(did you mean '\w+'\?\)/);
+    await expect(
+      runEvalFeatures({ dir: folder, postprocessor: 'all', args: { K: 5 }, logger: silentLogger, print: () => undefined }),
+    ).rejects.toThrow(/cannot be combined/);
   });
 
   it('parses --args tokens', () => {
-    expect(parseArgsOptions(['--args.K=50', '--args.name', 'abc', '--args.flag=true', '--args.list=[1,2]'])).toEqual({ K: 50, name: 'abc', flag: true, list: [1, 2] });
+    expect(parseArgsOptions(['--args.K=50', '--args.name', 'abc', '--args.flag=true', '--args.list=[1,2]'])).toEqual({
+      K: 50,
+      name: 'abc',
+      flag: true,
+      list: [1, 2],
+    });
     expect(() => parseArgsOptions(['--argz.K=1'])).toThrow(/unexpected argument '--argz\.K=1'/);
     expect(() => parseArgsOptions(['--args.K'])).toThrow(/--args\.K needs a value/);
   });
@@ -236,7 +288,9 @@ describe('oodkit metrics', () => {
     await writeNpy(ok, { data: new Float32Array([1, 2]) });
     const short = join(root, 'short.npy');
     await writeNpy(short, { data: new Int32Array([1]) });
-    await expect(runMetrics({ id: ok, ood: ok, idPred: short, idLabels: short })).rejects.toThrow(/short\.npy: 1 predictions for 2 ID scores/);
+    await expect(runMetrics({ id: ok, ood: ok, idPred: short, idLabels: short })).rejects.toThrow(
+      /short\.npy: 1 predictions for 2 ID scores/,
+    );
     await expect(runMetrics({ id: ok, ood: join(root, 'missing.npy') })).rejects.toThrow(/missing\.npy: no such file/);
     await expect(runMetrics({ id: ok, ood: ok, idPred: short })).rejects.toThrow(/go together/);
     expect(existsSync(join(root, 'missing.npy'))).toBe(false);

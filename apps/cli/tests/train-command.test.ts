@@ -99,9 +99,16 @@ describe('oodkit train (lenet on the embedded MNIST, wasm)', () => {
     expect(sio.stream).toMatch(/^SIO: 240 real \+ 60 synthetic.*batch 40 = 30 real \+ 10 synthetic, 6 steps\/epoch/);
 
     const out = join(root, 'features');
-    const result = await runFeatExtract({ checkpoint: join(plain.runDir, 'checkpoints', 'best.ckpt'), benchmark: benchFile, out, backend: 'wasm', logger: silentLogger });
+    const result = await runFeatExtract({
+      checkpoint: join(plain.runDir, 'checkpoints', 'best.ckpt'),
+      benchmark: benchFile,
+      out,
+      backend: 'wasm',
+      logger: silentLogger,
+    });
     expect(result.splits).toEqual(['train', 'val', 'test', 'blobs_val', 'noise']);
-    for (const f of ['fc_weight.npy', 'fc_bias.npy', 'test_features.npy', 'noise_labels.npy', 'splits.yml']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['fc_weight.npy', 'fc_bias.npy', 'test_features.npy', 'noise_labels.npy', 'splits.yml'])
+      expect(existsSync(join(out, f))).toBe(true);
     expect(readFileSync(join(out, 'splits.yml'), 'utf8')).toMatch(/far:\s*\n\s*- noise/);
   }, 120_000);
 
@@ -117,6 +124,8 @@ describe('oodkit train (lenet on the embedded MNIST, wasm)', () => {
     const resumed = await oodkit(['train', '--config', cfg, '--resume']);
     expect(resumed.code).toBe(0);
     expect(resumed.stderr).toMatch(/resuming at epoch/);
-    expect(await weights(join(root, 'killed', 'checkpoints', 'last.ckpt'))).toEqual(await weights(join(root, 'unbroken', 'checkpoints', 'last.ckpt')));
+    expect(await weights(join(root, 'killed', 'checkpoints', 'last.ckpt'))).toEqual(
+      await weights(join(root, 'unbroken', 'checkpoints', 'last.ckpt')),
+    );
   }, 180_000);
 });

@@ -64,7 +64,11 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
   const env = options.env ?? process.env;
   const fromEnv = env[BACKEND_ENV]?.trim();
   const requested = parseBackend(fromEnv || options.backend || 'auto', fromEnv ? BACKEND_ENV : 'compute.backend');
-  const source = fromEnv ? `${BACKEND_ENV}=${fromEnv}` : options.backend && options.backend !== 'auto' ? `compute.backend=${options.backend}` : undefined;
+  const source = fromEnv
+    ? `${BACKEND_ENV}=${fromEnv}`
+    : options.backend && options.backend !== 'auto'
+      ? `compute.backend=${options.backend}`
+      : undefined;
   const threads = parseThreads(env[THREADS_ENV]?.trim() || options.threads || 'auto');
   if (options.convAlgorithms !== undefined) {
     if (!(CONV_ALGORITHM_NAMES as readonly string[]).includes(options.convAlgorithms)) {
@@ -149,12 +153,17 @@ async function resolveAuto(threads: number): Promise<Omit<ComputeInfo, 'threads'
  * that bundle instead of the error. Handlers added while a backend starts are removed again.
  */
 async function withoutEmscriptenHandlers<T>(start: () => Promise<T>): Promise<T> {
-  const before = { exception: new Set(process.listeners('uncaughtException')), rejection: new Set(process.listeners('unhandledRejection')) };
+  const before = {
+    exception: new Set(process.listeners('uncaughtException')),
+    rejection: new Set(process.listeners('unhandledRejection')),
+  };
   try {
     return await start();
   } finally {
-    for (const listener of process.listeners('uncaughtException')) if (!before.exception.has(listener)) process.removeListener('uncaughtException', listener);
-    for (const listener of process.listeners('unhandledRejection')) if (!before.rejection.has(listener)) process.removeListener('unhandledRejection', listener);
+    for (const listener of process.listeners('uncaughtException'))
+      if (!before.exception.has(listener)) process.removeListener('uncaughtException', listener);
+    for (const listener of process.listeners('unhandledRejection'))
+      if (!before.rejection.has(listener)) process.removeListener('unhandledRejection', listener);
   }
 }
 

@@ -107,7 +107,13 @@ describe('initCompute backend resolution', () => {
   it('wasm has the training kernels registered', async () => {
     await initCompute({ backend: 'wasm', env: {} });
     const names = new Set(tf.getKernelsForBackend('wasm').map((k) => k.kernelName));
-    for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'UnsortedSegmentSum']) {
+    for (const k of [
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'DepthwiseConv2dNativeBackpropFilter',
+      'DepthwiseConv2dNativeBackpropInput',
+      'UnsortedSegmentSum',
+    ]) {
       expect(names.has(k), k).toBe(true);
     }
   });

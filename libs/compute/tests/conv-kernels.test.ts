@@ -1,5 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCompute, setConvBackpropRoutes, setConvForwardRoute, tf, type FilterRoute, type ForwardRoute, type InputRoute } from '../src/index.js';
+import {
+  initCompute,
+  setConvBackpropRoutes,
+  setConvForwardRoute,
+  tf,
+  type FilterRoute,
+  type ForwardRoute,
+  type InputRoute,
+} from '../src/index.js';
 import { onBackend, randomArray, relativeError } from './helpers.js';
 
 type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
@@ -16,7 +24,12 @@ interface Case {
   dilation: number;
 }
 
-const explicit = (t: number, b: number, l: number, r: number): Pad => [[0, 0], [t, b], [l, r], [0, 0]];
+const explicit = (t: number, b: number, l: number, r: number): Pad => [
+  [0, 0],
+  [t, b],
+  [l, r],
+  [0, 0],
+];
 
 /*
  * A sampled matrix: every stride {1,2,3}, padding kind {same, valid, number, explicit}, dilation {1,2},
@@ -76,9 +89,7 @@ function dilateFilter(w: tf.Tensor4D, d: number): tf.Tensor4D {
     Array.from({ length: (kh - 1) * d + 1 }, (_, y) =>
       tf.stack(
         Array.from({ length: (kw - 1) * d + 1 }, (_, x) =>
-          y % d === 0 && x % d === 0
-            ? w.slice([y / d, x / d, 0, 0], [1, 1, ci, co]).reshape([ci, co])
-            : tf.zeros([ci, co]),
+          y % d === 0 && x % d === 0 ? w.slice([y / d, x / d, 0, 0], [1, 1, ci, co]).reshape([ci, co]) : tf.zeros([ci, co]),
         ),
       ),
     ),
@@ -122,7 +133,11 @@ describe.each(['auto', 'simd', 'winograd', 'winograd4', 'xnnpack'] as ForwardRou
       // numeric padding that does not divide evenly differently from the kernels' own geometry.
       const conv = (xt: tf.Tensor, wt: tf.Tensor, dilations: number) =>
         tf.engine().runKernel('Conv2D', { x: xt, filter: wt }, {
-          strides: c.stride, pad: c.pad, dataFormat: 'NHWC', dilations, dimRoundingMode: 'floor',
+          strides: c.stride,
+          pad: c.pad,
+          dataFormat: 'NHWC',
+          dilations,
+          dimRoundingMode: 'floor',
         } as unknown as tf.NamedAttrMap) as tf.Tensor;
       const [yWasm] = await onBackend('wasm', [x, w], (xt, wt) => conv(xt!, wt!, c.dilation));
       expect(tf.memory().numTensors).toBe(before);
@@ -142,12 +157,23 @@ describe('wasm convolutions with an empty output', () => {
     const attrs = { strides: [2, 2], pad: 0, dataFormat: 'NHWC', dilations: 1, dimRoundingMode: 'floor' };
     const [y, fused, dw, dx] = await onBackend(
       'wasm',
-      [{ values: randomArray(30, 'empty x'), shape: [1, 3, 2, 5] }, { values: randomArray(90, 'empty w'), shape: [3, 2, 5, 3] }],
+      [
+        { values: randomArray(30, 'empty x'), shape: [1, 3, 2, 5] },
+        { values: randomArray(90, 'empty w'), shape: [3, 2, 5, 3] },
+      ],
       (x, w) => [
         tf.engine().runKernel('Conv2D', { x: x!, filter: w! }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor,
-        tf.engine().runKernel('FusedConv2D', { x: x!, filter: w! }, { ...attrs, activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy: tf.zeros([1, 1, 0, 3]) }, { ...attrs, filterShape: [3, 2, 5, 3] } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.zeros([1, 1, 0, 3]), filter: w! }, { ...attrs, inputShape: [1, 3, 2, 5] } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel('FusedConv2D', { x: x!, filter: w! }, { ...attrs, activation: 'relu' } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropFilter', { x: x!, dy: tf.zeros([1, 1, 0, 3]) }, {
+          ...attrs,
+          filterShape: [3, 2, 5, 3],
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        tf.engine().runKernel('Conv2DBackpropInput', { dy: tf.zeros([1, 1, 0, 3]), filter: w! }, {
+          ...attrs,
+          inputShape: [1, 3, 2, 5],
+        } as unknown as tf.NamedAttrMap) as tf.Tensor,
       ],
     );
     expect(y!.shape).toEqual([1, 1, 0, 3]);
@@ -194,10 +220,18 @@ describe("compute.conv_algorithms steers 'auto'", () => {
     const grad = (route: FilterRoute, algorithms: 'fastest' | 'accurate') =>
       withAlgorithms(algorithms, async () => {
         setConvBackpropRoutes({ filter: route });
-        const [dw] = await onBackend('wasm', [x, dy], (xt, dyt) =>
-          tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
-            strides: 1, pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: w.shape,
-          } as unknown as tf.NamedAttrMap) as tf.Tensor);
+        const [dw] = await onBackend(
+          'wasm',
+          [x, dy],
+          (xt, dyt) =>
+            tf.engine().runKernel('Conv2DBackpropFilter', { x: xt!, dy: dyt! }, {
+              strides: 1,
+              pad: 'same',
+              dataFormat: 'NHWC',
+              dimRoundingMode: undefined,
+              filterShape: w.shape,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        );
         return dw!.data;
       });
     const f4 = await grad('winograd4', 'fastest');
@@ -340,9 +374,7 @@ describe('wasm UnsortedSegmentSum agrees with cpu', () => {
     const ids = [2, 0, 2, -1, 5, 1];
     const runOn = async (backend: 'wasm' | 'cpu') => {
       await tf.setBackend(backend);
-      return tf.tidy(() =>
-        tf.unsortedSegmentSum(tf.tensor(x.values, x.shape), tf.tensor1d(ids, 'int32'), 4).dataSync(),
-      );
+      return tf.tidy(() => tf.unsortedSegmentSum(tf.tensor(x.values, x.shape), tf.tensor1d(ids, 'int32'), 4).dataSync());
     };
     const a = await runOn('wasm');
     const b = await runOn('cpu');
@@ -368,7 +400,14 @@ describe('wasm FusedConv2D (bias + linear/ReLU epilogue) agrees with conv + bias
         const w = { values: randomArray(c.k * c.k * c.shape[3]! * c.cout, `fc w ${c.shape}`), shape: [c.k, c.k, c.shape[3]!, c.cout] };
         const b = { values: randomArray(c.cout, `fc b ${c.shape}`), shape: [c.cout] };
         const [yWasm] = await onBackend('wasm', [x, w, b], (xt, wt, bt) =>
-          tf.fused.conv2d({ x: xt as tf.Tensor4D, filter: wt as tf.Tensor4D, strides: c.stride, pad: c.pad, bias: bt, activation: c.activation }),
+          tf.fused.conv2d({
+            x: xt as tf.Tensor4D,
+            filter: wt as tf.Tensor4D,
+            strides: c.stride,
+            pad: c.pad,
+            bias: bt,
+            activation: c.activation,
+          }),
         );
         const [yCpu] = await onBackend('cpu', [x, w, b], (xt, wt, bt) => {
           const y = tf.add(tf.conv2d(xt as tf.Tensor4D, wt as tf.Tensor4D, c.stride, c.pad), bt!);

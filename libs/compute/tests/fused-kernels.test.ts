@@ -38,15 +38,19 @@ describe('fused batch norm (wasm kernel) equals the composite on cpu', () => {
         const dy = input(shape, `bn dy ${shape}`);
         const dm = input([c], `bn dmean ${shape}`);
         const dv = input([c], `bn dvar ${shape}`);
-        const run = (fused: boolean) => (...t: tf.Tensor[]) => {
-          const [xt, g, b, d, m, v] = t as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor, tf.Tensor, tf.Tensor];
-          const f = (a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
-            const r = fused ? batchNormTrain(a, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-5, { relu }) : batchNormTrainComposite(a, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-5, relu);
-            return tf.addN([tf.sum(tf.mul(r.y, d)), tf.sum(tf.mul(r.mean, m)), tf.sum(tf.mul(r.variance, v))]) as tf.Scalar;
+        const run =
+          (fused: boolean) =>
+          (...t: tf.Tensor[]) => {
+            const [xt, g, b, d, m, v] = t as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor, tf.Tensor, tf.Tensor];
+            const f = (a: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
+              const r = fused
+                ? batchNormTrain(a, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-5, { relu })
+                : batchNormTrainComposite(a, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-5, relu);
+              return tf.addN([tf.sum(tf.mul(r.y, d)), tf.sum(tf.mul(r.mean, m)), tf.sum(tf.mul(r.variance, v))]) as tf.Scalar;
+            };
+            const r = fused ? batchNormTrain(xt, g, b, 1e-5, { relu }) : batchNormTrainComposite(xt, g, b, 1e-5, relu);
+            return [r.y, r.mean, r.variance, ...tf.grads(f)([xt, g, b])];
           };
-          const r = fused ? batchNormTrain(xt, g, b, 1e-5, { relu }) : batchNormTrainComposite(xt, g, b, 1e-5, relu);
-          return [r.y, r.mean, r.variance, ...tf.grads(f)([xt, g, b])];
-        };
         const before = tf.memory().numTensors;
         const wasm = await onBackend('wasm', [x, gamma, beta, dy, dm, dv], run(true));
         expect(tf.memory().numTensors).toBe(before);
@@ -81,17 +85,25 @@ describe('fused batch norm (wasm kernel) equals the composite on cpu', () => {
 });
 
 describe('fused bias + ReLU (wasm kernel) equals relu(x + bias) on cpu', () => {
-  for (const shape of [[7, 5, 3, 6], [4, 9, 9, 1], [3, 1, 1, 120], [2, 3, 3, 5]]) {
+  for (const shape of [
+    [7, 5, 3, 6],
+    [4, 9, 9, 1],
+    [3, 1, 1, 120],
+    [2, 3, 3, 5],
+  ]) {
     it(`[${shape}]: output and the gradients to x and bias`, async () => {
       const c = shape[shape.length - 1]!;
       const x = input(shape, `br x ${shape}`);
       const bias = input([c], `br b ${shape}`, (v) => 0.5 * v);
       const dy = input(shape, `br dy ${shape}`);
-      const run = (fused: boolean) => (...t: tf.Tensor[]) => {
-        const [xt, b, d] = t as [tf.Tensor, tf.Tensor1D, tf.Tensor];
-        const f = (a: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(fused ? biasRelu(a, bb as tf.Tensor1D) : tf.relu(tf.add(a, bb)), d)) as tf.Scalar;
-        return [fused ? biasRelu(xt, b) : tf.relu(tf.add(xt, b)), ...tf.grads(f)([xt, b])];
-      };
+      const run =
+        (fused: boolean) =>
+        (...t: tf.Tensor[]) => {
+          const [xt, b, d] = t as [tf.Tensor, tf.Tensor1D, tf.Tensor];
+          const f = (a: tf.Tensor, bb: tf.Tensor) =>
+            tf.sum(tf.mul(fused ? biasRelu(a, bb as tf.Tensor1D) : tf.relu(tf.add(a, bb)), d)) as tf.Scalar;
+          return [fused ? biasRelu(xt, b) : tf.relu(tf.add(xt, b)), ...tf.grads(f)([xt, b])];
+        };
       const before = tf.memory().numTensors;
       const wasm = await onBackend('wasm', [x, bias, dy], run(true));
       expect(tf.memory().numTensors).toBe(before);
@@ -120,7 +132,9 @@ describe('wasm Sum over the leading axes equals cpu; other reductions still work
       const run = async (backend: 'wasm' | 'cpu') => {
         await tf.setBackend(backend);
         return tf.tidy(() => {
-          const v = randomArray(tf.util.sizeFromShape(c.shape), `sum ${c.shape}`).map((a) => (c.dtype === 'int32' ? Math.round(a * 10) : a));
+          const v = randomArray(tf.util.sizeFromShape(c.shape), `sum ${c.shape}`).map((a) =>
+            c.dtype === 'int32' ? Math.round(a * 10) : a,
+          );
           const r = tf.sum(tf.tensor(v, c.shape, c.dtype), c.axis, c.keepDims);
           return { shape: r.shape, dtype: r.dtype, data: Array.from(r.dataSync()) };
         });

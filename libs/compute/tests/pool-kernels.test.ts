@@ -68,29 +68,39 @@ describe('wasm Tile agrees with cpu', () => {
 
 describe('kernel pool', () => {
   // The pool exists only with more than one core (the CI machines have 2).
-  it.skipIf(os.availableParallelism() < 2)('a trap on the calling thread still waits for the workers, so the next call is whole', async () => {
-    await tf.setBackend('wasm');
-    const backend = tf.backend() as BackendWasm;
-    expect(kernelThreads(backend)).toBeGreaterThan(1);
-    const [a, b, c] = [tf.randomNormal([1024, 1024]), tf.randomNormal([1024, 1024]), tf.zeros([1024, 1024])];
-    const [x, y] = [tf.randomNormal([8, 32, 32, 16]), tf.zeros([8, 34, 34, 16])];
-    const pad = (b0: number, b1: number) => {
-      const [inImage, outImage] = [4 * 32 * 32 * 16, 4 * 34 * 34 * 16];
-      return [heapOffset(backend, x) + b0 * inImage, heapOffset(backend, y) + b0 * outImage, b1 - b0, 32, 32, 16, 1, 1, 1, 1];
-    };
-    const outOfBounds = 0xffffff00; // past the end of the heap: the calling thread's share traps at once
-    // ... while the worker's share, a 1024³ product (tens of ms), is still running when the trap returns.
-    const product = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, c), 1024, 1024, 1024, 1, 0, 1024];
-    expect(() => runShares(backend, 'matmul', [[outOfBounds, outOfBounds, outOfBounds, 1024, 1024, 1024, 1, 0, 1024], product])).toThrow();
-    // Read at once: had the call returned without waiting, the product would still be half-written.
-    const snapshot = heapFloats(backend, heapOffset(backend, c), 1024 * 1024).slice();
-    const reference = tf.matMul(a, b);
-    expect(relativeError(snapshot, reference.dataSync())).toBeLessThan(1e-5);
-    runShares(backend, 'pad_nhwc', [pad(0, 4), pad(4, 8)]);
-    const expected = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-    expect(y.dataSync()).toEqual(expected.dataSync());
-    tf.dispose([a, b, c, x, y, expected, reference]);
-  });
+  it.skipIf(os.availableParallelism() < 2)(
+    'a trap on the calling thread still waits for the workers, so the next call is whole',
+    async () => {
+      await tf.setBackend('wasm');
+      const backend = tf.backend() as BackendWasm;
+      expect(kernelThreads(backend)).toBeGreaterThan(1);
+      const [a, b, c] = [tf.randomNormal([1024, 1024]), tf.randomNormal([1024, 1024]), tf.zeros([1024, 1024])];
+      const [x, y] = [tf.randomNormal([8, 32, 32, 16]), tf.zeros([8, 34, 34, 16])];
+      const pad = (b0: number, b1: number) => {
+        const [inImage, outImage] = [4 * 32 * 32 * 16, 4 * 34 * 34 * 16];
+        return [heapOffset(backend, x) + b0 * inImage, heapOffset(backend, y) + b0 * outImage, b1 - b0, 32, 32, 16, 1, 1, 1, 1];
+      };
+      const outOfBounds = 0xffffff00; // past the end of the heap: the calling thread's share traps at once
+      // ... while the worker's share, a 1024³ product (tens of ms), is still running when the trap returns.
+      const product = [heapOffset(backend, a), heapOffset(backend, b), heapOffset(backend, c), 1024, 1024, 1024, 1, 0, 1024];
+      expect(() =>
+        runShares(backend, 'matmul', [[outOfBounds, outOfBounds, outOfBounds, 1024, 1024, 1024, 1, 0, 1024], product]),
+      ).toThrow();
+      // Read at once: had the call returned without waiting, the product would still be half-written.
+      const snapshot = heapFloats(backend, heapOffset(backend, c), 1024 * 1024).slice();
+      const reference = tf.matMul(a, b);
+      expect(relativeError(snapshot, reference.dataSync())).toBeLessThan(1e-5);
+      runShares(backend, 'pad_nhwc', [pad(0, 4), pad(4, 8)]);
+      const expected = tf.pad(x, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]);
+      expect(y.dataSync()).toEqual(expected.dataSync());
+      tf.dispose([a, b, c, x, y, expected, reference]);
+    },
+  );
 });
 
 describe('wasm Identity', () => {

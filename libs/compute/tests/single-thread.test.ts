@@ -25,7 +25,9 @@ describe('single-threaded wasm', () => {
     const b = { values: randomArray(6, 'st bn b'), shape: [6] };
     const f = (fused: boolean) => (a: tf.Tensor, c: tf.Tensor) =>
       tf.grads((p: tf.Tensor, q: tf.Tensor) => {
-        const bn = fused ? batchNormTrain(p, q as tf.Tensor1D, q as tf.Tensor1D, 1e-5, { relu: true }).y : batchNormTrainComposite(p, q as tf.Tensor1D, q as tf.Tensor1D, 1e-5, true).y;
+        const bn = fused
+          ? batchNormTrain(p, q as tf.Tensor1D, q as tf.Tensor1D, 1e-5, { relu: true }).y
+          : batchNormTrainComposite(p, q as tf.Tensor1D, q as tf.Tensor1D, 1e-5, true).y;
         const h = fused ? biasRelu(bn, q as tf.Tensor1D) : tf.relu(tf.add(bn, q));
         return tf.sum(tf.square(tf.maxPool(h as tf.Tensor4D, 2, 2, 'valid')));
       })([a, c]);

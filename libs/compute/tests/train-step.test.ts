@@ -12,7 +12,12 @@ import { randomArray, relativeError } from './helpers.js';
  */
 
 type Params = Record<string, number[]>;
-type Net = { params: Params; input: [number, number, number, number]; labels: number; loss: (p: Record<string, tf.Tensor>, x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar };
+type Net = {
+  params: Params;
+  input: [number, number, number, number];
+  labels: number;
+  loss: (p: Record<string, tf.Tensor>, x: tf.Tensor4D, y: tf.Tensor2D) => tf.Scalar;
+};
 
 const N = 4;
 
@@ -25,18 +30,41 @@ const CLASSIFIER: Net = {
   input: [N, 13, 13, 3],
   labels: 5,
   params: {
-    w1: [3, 3, 3, 8], g1: [8], be1: [8],
-    w2: [3, 3, 8, 7], dw: [3, 3, 7, 2], sep_d: [3, 3, 14, 1], sep_p: [1, 1, 14, 6],
-    fc: [6, 5], fcb: [5],
+    w1: [3, 3, 3, 8],
+    g1: [8],
+    be1: [8],
+    w2: [3, 3, 8, 7],
+    dw: [3, 3, 7, 2],
+    sep_d: [3, 3, 14, 1],
+    sep_p: [1, 1, 14, 6],
+    fc: [6, 5],
+    fcb: [5],
   },
   loss: (p, x, y) => {
     // (no conv bias before batch norm: its gradient is exactly zero)
     let h = tf.relu(bn(tf.conv2d(x, p.w1 as tf.Tensor4D, 1, 'same'), p.g1!, p.be1!));
     h = tf.maxPool(h, 2, 2, 'valid'); // 6×6
-    h = tf.relu(tf.conv2d(h, p.w2 as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 0], [0, 0]])); // 3×3
+    h = tf.relu(
+      tf.conv2d(h, p.w2 as tf.Tensor4D, 2, [
+        [0, 0],
+        [1, 1],
+        [1, 0],
+        [0, 0],
+      ]),
+    ); // 3×3
     h = tf.depthwiseConv2d(h, p.dw as tf.Tensor4D, 1, 'same');
     h = tf.separableConv2d(h, p.sep_d as tf.Tensor4D, p.sep_p as tf.Tensor4D, 1, 'valid'); // 1×1? no: 3×3 valid → 1×1
-    h = tf.avgPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]), 2, 1, 'valid');
+    h = tf.avgPool(
+      tf.pad(h, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+      2,
+      1,
+      'valid',
+    );
     const z = tf.mean(h, [1, 2]) as tf.Tensor2D;
     const logits = tf.add(tf.matMul(z, p.fc as tf.Tensor2D), p.fcb!) as tf.Tensor2D;
     return tf.losses.softmaxCrossEntropy(y, logits) as tf.Scalar;
@@ -47,14 +75,43 @@ const RESIDUAL: Net = {
   input: [N, 9, 9, 4],
   labels: 3,
   params: {
-    stem: [3, 3, 4, 6], a: [3, 3, 6, 6], b: [3, 3, 6, 6], ga: [6], ba: [6],
-    down: [3, 3, 6, 10], short: [1, 1, 6, 10], fb: [10], emb: [3, 10], head: [20, 3],
+    stem: [3, 3, 4, 6],
+    a: [3, 3, 6, 6],
+    b: [3, 3, 6, 6],
+    ga: [6],
+    ba: [6],
+    down: [3, 3, 6, 10],
+    short: [1, 1, 6, 10],
+    fb: [10],
+    emb: [3, 10],
+    head: [20, 3],
   },
   loss: (p, x, y) => {
     const h0 = tf.fused.conv2d({ x, filter: p.stem as tf.Tensor4D, strides: 1, pad: 'same', activation: 'relu' });
-    let h = tf.relu(bn(tf.conv2d(h0, p.a as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]), p.ga!, p.ba!));
+    let h = tf.relu(
+      bn(
+        tf.conv2d(h0, p.a as tf.Tensor4D, 1, [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ]),
+        p.ga!,
+        p.ba!,
+      ),
+    );
     h = tf.add(tf.conv2d(h, p.b as tf.Tensor4D, 1, 'same'), h0) as tf.Tensor4D;
-    const down = tf.conv2d(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]), p.down as tf.Tensor4D, 2, 'valid'); // 5×5
+    const down = tf.conv2d(
+      tf.pad(h, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
+      p.down as tf.Tensor4D,
+      2,
+      'valid',
+    ); // 5×5
     const short = tf.conv2d(h, p.short as tf.Tensor4D, 2, 'valid'); // 5×5
     h = tf.leakyRelu(tf.add(tf.add(down, short), p.fb!) as tf.Tensor4D, 0.1);
     const t = tf.transpose(h, [0, 3, 1, 2]); // NCHW view, as some methods take
@@ -70,8 +127,13 @@ const GENERATOR: Net = {
   input: [N, 1, 1, 8],
   labels: 1,
   params: {
-    g1: [4, 4, 12, 8], gg: [12], gb: [12], g2: [4, 4, 5, 12], g3: [3, 3, 3, 5],
-    d1: [4, 4, 3, 6], d2: [3, 3, 6, 1],
+    g1: [4, 4, 12, 8],
+    gg: [12],
+    gb: [12],
+    g2: [4, 4, 5, 12],
+    g3: [3, 3, 3, 5],
+    d1: [4, 4, 3, 6],
+    d2: [3, 3, 6, 1],
   },
   loss: (p, z, y) => {
     // DCGAN-style: the forward of conv2dTranspose is Conv2DBackpropInput; its grads need Conv2D and Conv2DBackpropFilter.
@@ -95,7 +157,9 @@ function makeInputs(name: string, net: Net) {
     Object.entries(net.params).map(([k, shape]) => {
       const fanIn = shape.length === 4 ? shape[0]! * shape[1]! * shape[2]! : shape[0]!;
       const scale = shape.length === 1 ? 0.1 : 1 / Math.sqrt(fanIn);
-      const v = randomArray(tf.util.sizeFromShape(shape), `${name}.${k}`).map((a) => a * scale + (k.startsWith('g') && shape.length === 1 ? 1 : 0));
+      const v = randomArray(tf.util.sizeFromShape(shape), `${name}.${k}`).map(
+        (a) => a * scale + (k.startsWith('g') && shape.length === 1 ? 1 : 0),
+      );
       return [k, v] as const;
     }),
   );
@@ -131,7 +195,10 @@ describe('one training step on wasm matches cpu', () => {
       await tf.setBackend('wasm');
       for (const k of Object.keys(net.params)) {
         expect(relativeError(onWasm[k]!, onCpu[k]!), k).toBeLessThan(1e-4);
-        expect(onCpu[k]!.some((v) => v !== 0), `${k} gets a gradient`).toBe(true);
+        expect(
+          onCpu[k]!.some((v) => v !== 0),
+          `${k} gets a gradient`,
+        ).toBe(true);
       }
     });
   }
@@ -190,9 +257,7 @@ describe('training on wasm holds memory and stack steady', () => {
     await tf.setBackend('wasm');
     const depth = 60;
     const rng = randomArray(depth * 3 * 3 * 4 * 4, 'deep');
-    const ws = Array.from({ length: depth }, (_, i) =>
-      tf.variable(tf.tensor(rng.subarray(i * 144, (i + 1) * 144), [3, 3, 4, 4]).mul(0.3)),
-    );
+    const ws = Array.from({ length: depth }, (_, i) => tf.variable(tf.tensor(rng.subarray(i * 144, (i + 1) * 144), [3, 3, 4, 4]).mul(0.3)));
     const x = tf.tensor(randomArray(2 * 6 * 6 * 4, 'deep.x'), [2, 6, 6, 4]) as tf.Tensor4D;
     const before = tf.memory().numTensors;
     const { value, grads } = tf.variableGrads(() => {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, applyOverrides, loadConfig, parseOverrideArgs, readConfigFiles, resolveReferences, schemaBelow, type ConfigIssue } from '../src/index.js';
+import {
+  ConfigError,
+  applyOverrides,
+  loadConfig,
+  parseOverrideArgs,
+  readConfigFiles,
+  resolveReferences,
+  schemaBelow,
+  type ConfigIssue,
+} from '../src/index.js';
 import { writeFiles } from './fixtures/write-files.js';
 
 function issuesOf(fn: () => unknown): ConfigIssue[] {
@@ -21,10 +30,7 @@ function load(texts: string[], overrides: string[] = [], schema?: Parameters<typ
 
 describe('merge', () => {
   it('merges leaf by leaf, later files win, lists are replaced whole', () => {
-    const { value } = load([
-      'a: {b: 1, c: 2, list: [1, 2, 3]}\nkeep: x\n',
-      'a:\n  c: 20\n  d: 4\n  list: [9]\n',
-    ]);
+    const { value } = load(['a: {b: 1, c: 2, list: [1, 2, 3]}\nkeep: x\n', 'a:\n  c: 20\n  d: 4\n  list: [9]\n']);
     expect(value).toEqual({ a: { b: 1, c: 20, d: 4, list: [9] }, keep: 'x' });
   });
 
@@ -142,7 +148,9 @@ describe('references', () => {
       ['net.n', 3],
       ['net.m', 4],
     ]);
-    expect(issues[0]!.message).toBe("@{dataset.num_clases} refers to a missing key 'dataset.num_clases' (did you mean 'dataset.num_classes'?)");
+    expect(issues[0]!.message).toBe(
+      "@{dataset.num_clases} refers to a missing key 'dataset.num_clases' (did you mean 'dataset.num_classes'?)",
+    );
   });
 
   it('mappings cannot be interpolated into strings; malformed references are errors', () => {
@@ -173,7 +181,19 @@ describe('overrides', () => {
   });
 
   it('coerce to the existing type', () => {
-    const { value } = load([base], ['--train.epochs', '3', '--train.lr=1e-3', '--train.nesterov=0', '--train.name=123', '--train.milestones=[5, 6]', '--train.opt={m: 0.5}', '--train.maybe=7']);
+    const { value } = load(
+      [base],
+      [
+        '--train.epochs',
+        '3',
+        '--train.lr=1e-3',
+        '--train.nesterov=0',
+        '--train.name=123',
+        '--train.milestones=[5, 6]',
+        '--train.opt={m: 0.5}',
+        '--train.maybe=7',
+      ],
+    );
     expect(value.train).toEqual({ epochs: 3, lr: 0.001, nesterov: false, name: '123', milestones: [5, 6], opt: { m: 0.5 }, maybe: 7 });
   });
 
@@ -193,7 +213,9 @@ describe('overrides', () => {
   });
 
   it('wrong types and unknown keys are all reported, with suggestions', () => {
-    const issues = issuesOf(() => load([base], ['--train.epochs=ten', '--train.nesterov=yes', '--train.epoch=3', '--train.milestones=5', '--train.name.x=1']));
+    const issues = issuesOf(() =>
+      load([base], ['--train.epochs=ten', '--train.nesterov=yes', '--train.epoch=3', '--train.milestones=5', '--train.name.x=1']),
+    );
     expect(issues.map((i) => i.message)).toEqual([
       "expected a number, got 'ten'",
       "expected a boolean (true/false/1/0), got 'yes'",
@@ -211,7 +233,9 @@ describe('overrides', () => {
   it('keys the file omits are accepted when the schema knows them, typed by it', () => {
     const args = z.strictObject({ temperature: z.number().default(1), flip: z.boolean().default(false) });
     const schema = (path: readonly string[]) => (path[0] === 'post' && path[1] === 'args' ? schemaBelow(args, path.slice(2)) : undefined);
-    const { value, sources } = load(['post: {name: msp}\n'], ['--post.args.temperature=1000', '--post.args.flip=1'], (p) => (p.length === 2 && p[1] === 'args' ? args : schema(p)));
+    const { value, sources } = load(['post: {name: msp}\n'], ['--post.args.temperature=1000', '--post.args.flip=1'], (p) =>
+      p.length === 2 && p[1] === 'args' ? args : schema(p),
+    );
     expect(value.post).toEqual({ name: 'msp', args: { temperature: 1000, flip: true } });
     expect(sources.get('post.args.temperature')).toEqual({ file: 'command line' });
     expect(issuesOf(() => load(['post: {name: msp}\n'], ['--post.args.temprature=1'], schema))[0]!.message).toBe(

@@ -42,7 +42,10 @@ const datasetSection = schemaSection(
 );
 const testModule = libraryModule('test-lib', {
   components: [msp, lenet],
-  sections: [datasetSection, componentSection('benchmark', 'postprocessor', 'a test component key', { extra: { search: z.boolean().default(false) } })],
+  sections: [
+    datasetSection,
+    componentSection('benchmark', 'postprocessor', 'a test component key', { extra: { search: z.boolean().default(false) } }),
+  ],
 });
 
 async function app(): Promise<AppContainer> {
@@ -60,7 +63,8 @@ async function resolveTexts(texts: Record<string, string>, overrides: string[] =
 describe('validation', () => {
   it('fills core and component defaults and keeps the written order', async () => {
     const { resolve } = await resolveTexts({
-      'c.yml': 'dataset: {name: d, num_classes: 10}\nnetwork: {name: lenet, args: {num_classes: "@{dataset.num_classes}"}}\npostprocessor: msp\n',
+      'c.yml':
+        'dataset: {name: d, num_classes: 10}\nnetwork: {name: lenet, args: {num_classes: "@{dataset.num_classes}"}}\npostprocessor: msp\n',
     });
     const { value } = resolve();
     expect(Object.keys(value).slice(0, 3)).toEqual(['dataset', 'network', 'postprocessor']);
@@ -130,35 +134,53 @@ describe('validation', () => {
   });
 
   it('overrides of args the file omits are typed by the component schema', async () => {
-    const { resolve } = await resolveTexts({ 'c.yml': 'dataset: {name: d, num_classes: 2}\npostprocessor: {name: msp}\n' }, ['--postprocessor.args.temperature=1000', '--seed=4', '--compute.backend=cpu']);
+    const { resolve } = await resolveTexts({ 'c.yml': 'dataset: {name: d, num_classes: 2}\npostprocessor: {name: msp}\n' }, [
+      '--postprocessor.args.temperature=1000',
+      '--seed=4',
+      '--compute.backend=cpu',
+    ]);
     expect(resolve().value).toMatchObject({ postprocessor: { args: { temperature: 1000 } }, seed: 4, compute: { backend: 'cpu' } });
   });
 
   it('a component given by name only can still have its args overridden', async () => {
-    const { resolve, loaded } = await resolveTexts({ 'c.yml': 'dataset: {name: d, num_classes: 2}\npostprocessor: msp\n' }, ['--postprocessor.args.temperature=5']);
+    const { resolve, loaded } = await resolveTexts({ 'c.yml': 'dataset: {name: d, num_classes: 2}\npostprocessor: msp\n' }, [
+      '--postprocessor.args.temperature=5',
+    ]);
     expect(resolve().value.postprocessor).toEqual({ name: 'msp', args: { temperature: 5 } });
     expect(loaded.sources.get('postprocessor.name')?.line).toBe(2);
     // without a schema that knows the key, a string is not silently turned into a mapping
-    await expect(resolveTexts({ 'c.yml': 'exp_name: x\n' }, ['--exp_name.args.t=5'])).rejects.toThrow(/'exp_name' is a string, not a mapping/);
+    await expect(resolveTexts({ 'c.yml': 'exp_name: x\n' }, ['--exp_name.args.t=5'])).rejects.toThrow(
+      /'exp_name' is a string, not a mapping/,
+    );
   });
 
   it('a failed override leaves the config as it was (no half-created sections)', async () => {
     const a = await app();
     const loaded = loadConfig({ files: [writeFiles({ 'c.yml': 'postprocessor: msp\n' }).path('c.yml')] });
-    const { config, issues } = applyOverridesCollecting(loaded, ['--postprocessor.args.temperature=hot', '--network.args.width=3'], createSchemaLookup(a.registry, a.sections));
+    const { config, issues } = applyOverridesCollecting(
+      loaded,
+      ['--postprocessor.args.temperature=hot', '--network.args.width=3'],
+      createSchemaLookup(a.registry, a.sections),
+    );
     expect(issues.map((i) => i.message)).toEqual(["expected a number, got 'hot'", "unknown key 'network.args.width'"]);
     expect(config.value).toEqual({ postprocessor: 'msp' });
   });
 
   it('unknown override keys get suggestions from the registered sections', async () => {
-    await expect(resolveTexts({ 'c.yml': 'postprocessor: {name: msp}\n' }, ['--sed=4'])).rejects.toThrow(/unknown key 'sed' \(did you mean 'seed'\?\)/);
-    await expect(resolveTexts({ 'c.yml': 'postprocessor: {name: msp}\n' }, ['--postprocessor.args.tmp=4'])).rejects.toThrow(/unknown key 'postprocessor.args.tmp'/);
+    await expect(resolveTexts({ 'c.yml': 'postprocessor: {name: msp}\n' }, ['--sed=4'])).rejects.toThrow(
+      /unknown key 'sed' \(did you mean 'seed'\?\)/,
+    );
+    await expect(resolveTexts({ 'c.yml': 'postprocessor: {name: msp}\n' }, ['--postprocessor.args.tmp=4'])).rejects.toThrow(
+      /unknown key 'postprocessor.args.tmp'/,
+    );
   });
 
   it('a key contributed twice names both providers', async () => {
     const other = libraryModule('other-lib', { sections: [schemaSection('dataset', z.string(), 'x')] });
     await expect(createAppContainer({ builtins: [testModule, other] })).rejects.toThrow(RegistryError);
-    await expect(createAppContainer({ builtins: [testModule, other] })).rejects.toThrow(/config key 'dataset' is contributed twice: by 'test-lib' and by 'other-lib'/);
+    await expect(createAppContainer({ builtins: [testModule, other] })).rejects.toThrow(
+      /config key 'dataset' is contributed twice: by 'test-lib' and by 'other-lib'/,
+    );
   });
 });
 

@@ -219,7 +219,9 @@ describe('NpyFile lazy rows', () => {
 describe('checked conversions', () => {
   it('int64 labels → Int32Array, with range checks', async () => {
     expect([...(await readNpyAsInt32(fx('i8_labels.npy'))).data]).toEqual([0, 1, 2, -1, 9]);
-    await expect(readNpyAsInt32(fx('i8_big.npy'))).rejects.toThrow(/i8_big\.npy: int64 value 1099511627776 at index 1 does not fit in int32/);
+    await expect(readNpyAsInt32(fx('i8_big.npy'))).rejects.toThrow(
+      /i8_big\.npy: int64 value 1099511627776 at index 1 does not fit in int32/,
+    );
     await expect(readNpyAsInt32(fx('u4.npy'))).rejects.toThrow(/does not fit in int32/);
     expect([...npyToInt32({ dtype: 'float32', shape: [2], data: new Float32Array([3, -1]) })]).toEqual([3, -1]);
     expect(() => npyToInt32({ dtype: 'float32', shape: [1], data: new Float32Array([0.5]) }, 'x.npy')).toThrow(/x\.npy: expected integers/);

@@ -58,7 +58,9 @@ describe('loadPlugins', () => {
     expect(error.plugin).toBe('./does-not-exist');
     expect(error.message).toMatch(/^plugin '\.\/does-not-exist': not found/);
     expect(error.exitCode).toBe(2);
-    expect((await failure(loadPlugins(['oodkit-no-such-package-xyz'], fixtures))).message).toMatch(/no package 'oodkit-no-such-package-xyz' is installed/);
+    expect((await failure(loadPlugins(['oodkit-no-such-package-xyz'], fixtures))).message).toMatch(
+      /no package 'oodkit-no-such-package-xyz' is installed/,
+    );
   });
 
   it('a plugin that throws on import is reported with the cause', async () => {
@@ -95,7 +97,9 @@ describe('loadPlugins', () => {
 
   it('a ContainerModule that throws while loading is reported by plugin', async () => {
     const error = await failure(createAppContainer({ builtins: [], plugins: ['./load-throws-plugin.ts'], baseDir: fixtures }));
-    expect(error.message).toMatch(/plugin '\.\/load-throws-plugin\.ts': its ContainerModule failed to load: cannot register: missing licence key/);
+    expect(error.message).toMatch(
+      /plugin '\.\/load-throws-plugin\.ts': its ContainerModule failed to load: cannot register: missing licence key/,
+    );
   });
 });
 
@@ -114,7 +118,11 @@ describe('plugins from a config', () => {
       'plugins/p.yml': `plugins: ['${join(fixtures, 'good-plugin')}']\n`,
       'run.yml': 'postprocessor: {name: fixture_scaled_max}\nfixture: {level: 3}\n',
     });
-    const run = await loadRun({ files: [fs.path('plugins/p.yml'), fs.path('run.yml')], overrides: ['--postprocessor.args.factor=5'], builtins: [] });
+    const run = await loadRun({
+      files: [fs.path('plugins/p.yml'), fs.path('run.yml')],
+      overrides: ['--postprocessor.args.factor=5'],
+      builtins: [],
+    });
     expect(run.config.value.postprocessor).toEqual({ name: 'fixture_scaled_max', args: { factor: 5 } });
     expect(run.config.value.fixture).toEqual({ level: 3 });
     expect(run.app.plugins.map((p) => p.spec)).toEqual([join(fixtures, 'good-plugin')]);

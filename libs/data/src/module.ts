@@ -46,7 +46,11 @@ export const dataSections: readonly ConfigSection[] = [
   benchmarkConfigSection,
   preprocessorConfigSection,
   schemaSection('data_dir', z.string().min(1).optional(), 'root for relative dataset paths (default: the working directory)'),
-  schemaSection('cache_dir', z.string().min(1).optional(), 'where converted package data is cached (default: OODKIT_CACHE_DIR, else <project>/.cache/oodkit)'),
+  schemaSection(
+    'cache_dir',
+    z.string().min(1).optional(),
+    'where converted package data is cached (default: OODKIT_CACHE_DIR, else <project>/.cache/oodkit)',
+  ),
 ];
 
 /** The ContainerModule of @oodkit/data: its components and config keys. */

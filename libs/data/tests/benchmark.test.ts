@@ -50,7 +50,9 @@ describe('benchmarks', () => {
       await writeFile(file, stringify({ benchmark: value }));
       const fromFile = benchmarkConfigSection.validate(file, { registry, config: {} });
       expect(fromFile.find((i) => i.path === 'benchmark.id.test.name')?.message).toMatch(/unknown dataset 'minst'.*\(in .*b\.yml\)/);
-      expect(benchmarkConfigSection.validate(join(dir, 'none.yml'), { registry, config: {} })[0].message).toMatch(/no benchmark file .*none\.yml \(shipped benchmarks: cifar10, cifar100, imagenet200, mnist\)/);
+      expect(benchmarkConfigSection.validate(join(dir, 'none.yml'), { registry, config: {} })[0].message).toMatch(
+        /no benchmark file .*none\.yml \(shipped benchmarks: cifar10, cifar100, imagenet200, mnist\)/,
+      );
     });
     await expect(resolveBenchmarkValue('nope')).rejects.toThrow(/no benchmark file .*nope\.yml/);
   });
@@ -106,6 +108,8 @@ describe('benchmarks', () => {
   it('rejects a dataset whose shape does not match the benchmark', async () => {
     const value = structuredClone((await resolveBenchmarkValue('mnist')) as Mutable);
     value.ood.far[0].dataset.args.shape = [32, 32, 3];
-    await expect(loadBenchmark(value, registry, ctx)).rejects.toThrow(/benchmark\.ood\.far\.0\.dataset: 'gaussian_noise' has images of shape \[32, 32, 3\] but benchmark 'mnist' declares image_shape \[28, 28, 1\]/);
+    await expect(loadBenchmark(value, registry, ctx)).rejects.toThrow(
+      /benchmark\.ood\.far\.0\.dataset: 'gaussian_noise' has images of shape \[32, 32, 3\] but benchmark 'mnist' declares image_shape \[28, 28, 1\]/,
+    );
   });
 });

@@ -9,7 +9,13 @@ import { readCifarBinary } from '../src/formats/cifar.js';
 import { build, range, withTempDir } from './helpers.js';
 
 const tiny = (name: string, n: number, offset: number, labels?: number[]) =>
-  new MemoryDataset(name, Uint8Array.from(range(n * 4), (v) => (offset + Math.floor(v / 4)) % 256), [2, 2, 1], 3, Int32Array.from(labels ?? range(n).map((i) => i % 3)));
+  new MemoryDataset(
+    name,
+    Uint8Array.from(range(n * 4), (v) => (offset + Math.floor(v / 4)) % 256),
+    [2, 2, 1],
+    3,
+    Int32Array.from(labels ?? range(n).map((i) => i % 3)),
+  );
 
 describe('generated far-OOD sets', () => {
   it('are a pure function of (kind, seed, index), independent of read order', async () => {
@@ -17,7 +23,9 @@ describe('generated far-OOD sets', () => {
     const b = await build('generated', { kind: 'perlin', count: 10, seed: 3 });
     const c = await build('generated', { kind: 'perlin', count: 10, seed: 4 });
     const ab = await a.readImages([0, 1, 2]);
-    expect(await b.readImages([2, 1, 0])).toEqual(Uint8Array.from([...ab.subarray(1568), ...ab.subarray(784, 1568), ...ab.subarray(0, 784)]));
+    expect(await b.readImages([2, 1, 0])).toEqual(
+      Uint8Array.from([...ab.subarray(1568), ...ab.subarray(784, 1568), ...ab.subarray(0, 784)]),
+    );
     expect(await c.readImages([0])).not.toEqual(ab.subarray(0, 784));
     expect(ab.subarray(0, 784)).not.toEqual(ab.subarray(784, 1568));
     expect([...a.labels]).toEqual(new Array(10).fill(-1));
@@ -89,8 +97,15 @@ describe('subset and concat', () => {
     expect(c.length).toBe(5);
     expect([...c.labels]).toEqual([0, 1, 2, 0, 1]);
     expect([...(await c.readImages([4, 0, 3]))]).toEqual([101, 101, 101, 101, 0, 0, 0, 0, 100, 100, 100, 100]);
-    expect(() => new ConcatDataset('bad', [tiny('a', 1, 0), new MemoryDataset('rgb', new Uint8Array(12), [2, 2, 3], 3, new Int32Array(1))])).toThrow(/'rgb' has image shape \[2, 2, 3\]/);
-    const viaRegistry = await build('concat', { datasets: [{ name: 'generated', args: { kind: 'uniform', count: 4 } }, { name: 'generated', args: { kind: 'stripes', count: 3 } }] });
+    expect(
+      () => new ConcatDataset('bad', [tiny('a', 1, 0), new MemoryDataset('rgb', new Uint8Array(12), [2, 2, 3], 3, new Int32Array(1))]),
+    ).toThrow(/'rgb' has image shape \[2, 2, 3\]/);
+    const viaRegistry = await build('concat', {
+      datasets: [
+        { name: 'generated', args: { kind: 'uniform', count: 4 } },
+        { name: 'generated', args: { kind: 'stripes', count: 3 } },
+      ],
+    });
     expect(viaRegistry.length).toBe(7);
   });
 });
@@ -121,17 +136,24 @@ describe('json_digits (per-class JSON → cached idx)', () => {
   it('names the file and image of bad content', async () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, '0.json'), JSON.stringify({ data: [[1, 2, 3, 300]] }));
-      await expect(build('json_digits', { dir, num_classes: 1, shape: [2, 2, 1] }, { cache_dir: join(dir, 'c') })).rejects.toThrow(/0\.json: image 0, pixel 3 is 300/);
+      await expect(build('json_digits', { dir, num_classes: 1, shape: [2, 2, 1] }, { cache_dir: join(dir, 'c') })).rejects.toThrow(
+        /0\.json: image 0, pixel 3 is 300/,
+      );
       await writeFile(join(dir, '0.json'), JSON.stringify({ data: [[1, 2, 3]] }));
-      await expect(build('json_digits', { dir, num_classes: 1, shape: [2, 2, 1] }, { cache_dir: join(dir, 'c') })).rejects.toThrow(/0\.json: image 0 has 3 values, expected 4/);
-      await expect(build('json_digits', { dir, num_classes: 2, shape: [2, 2, 1] }, { cache_dir: join(dir, 'c') })).rejects.toThrow(/1\.json: missing/);
+      await expect(build('json_digits', { dir, num_classes: 1, shape: [2, 2, 1] }, { cache_dir: join(dir, 'c') })).rejects.toThrow(
+        /0\.json: image 0 has 3 values, expected 4/,
+      );
+      await expect(build('json_digits', { dir, num_classes: 2, shape: [2, 2, 1] }, { cache_dir: join(dir, 'c') })).rejects.toThrow(
+        /1\.json: missing/,
+      );
       expect(existsSync(join(dir, 'c', 'json_digits')) ? (await readdir(join(dir, 'c', 'json_digits'))).length : 0).toBe(0);
     });
   });
 });
 
 describe('cifar_binary', () => {
-  const record = (label: number[], seed: number) => Uint8Array.from([...label, ...range(3072).map((p) => (p * seed + Math.floor(p / 1024) * 50) % 256)]);
+  const record = (label: number[], seed: number) =>
+    Uint8Array.from([...label, ...range(3072).map((p) => (p * seed + Math.floor(p / 1024) * 50) % 256)]);
 
   it('converts RGB planes to HWC and reads CIFAR-10 and CIFAR-100 (fine/coarse) labels', async () => {
     await withTempDir(async (dir) => {
@@ -154,9 +176,13 @@ describe('cifar_binary', () => {
   it('rejects truncated files and bad labels, naming the record', async () => {
     await withTempDir(async (dir) => {
       await writeFile(join(dir, 'cut.bin'), Buffer.concat([record([1], 1), record([2], 1).subarray(0, 100)]));
-      await expect(readCifarBinary([join(dir, 'cut.bin')], 'cifar10')).rejects.toThrow(/cut\.bin: truncated or corrupt cifar10 batch: 3173 bytes .* record 1 starts at byte 3073 and is incomplete/);
+      await expect(readCifarBinary([join(dir, 'cut.bin')], 'cifar10')).rejects.toThrow(
+        /cut\.bin: truncated or corrupt cifar10 batch: 3173 bytes .* record 1 starts at byte 3073 and is incomplete/,
+      );
       await writeFile(join(dir, 'lab.bin'), Buffer.concat([record([1], 1), record([12], 1)]));
-      await expect(readCifarBinary([join(dir, 'lab.bin')], 'cifar10')).rejects.toThrow(/lab\.bin: record 1 \(byte 3073\) has label 12, outside \[0, 10\)/);
+      await expect(readCifarBinary([join(dir, 'lab.bin')], 'cifar10')).rejects.toThrow(
+        /lab\.bin: record 1 \(byte 3073\) has label 12, outside \[0, 10\)/,
+      );
     });
   });
 });

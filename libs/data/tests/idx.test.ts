@@ -21,7 +21,11 @@ describe('idx format', () => {
       await writeFile(join(dir, 'lab'), f.labelsIdx);
       const order = [4, 0, 1, 2, 3, 1];
       const expected = Uint8Array.from(order.flatMap((i) => [...f.pixels.subarray(i * 6, i * 6 + 6)]));
-      for (const [file, lazy] of [['img', undefined], ['img.gz', undefined], ['img', 0]] as const) {
+      for (const [file, lazy] of [
+        ['img', undefined],
+        ['img.gz', undefined],
+        ['img', 0],
+      ] as const) {
         const ds = await openIdxDataset({ images: join(dir, file), labels: join(dir, 'lab'), numClasses: 3, lazyAboveBytes: lazy });
         expect(ds.length).toBe(5);
         expect(ds.imageShape).toEqual([3, 2, 1]);
@@ -71,8 +75,12 @@ describe('idx format', () => {
       await writeFile(join(dir, 'img'), f.images);
       await writeFile(join(dir, 'lab3'), encodeIdx([3], Uint8Array.from([0, 1, 2])));
       await writeFile(join(dir, 'lab-bad'), encodeIdx([4], Uint8Array.from([0, 1, 7, 2])));
-      await expect(openIdxDataset({ images: join(dir, 'img'), labels: join(dir, 'lab3'), numClasses: 3 })).rejects.toThrow(/lab3: 3 labels but .*img has 4 images/);
-      await expect(openIdxDataset({ images: join(dir, 'img'), labels: join(dir, 'lab-bad'), numClasses: 3 })).rejects.toThrow(/lab-bad: label 7 at index 2 is outside \[0, 3\)/);
+      await expect(openIdxDataset({ images: join(dir, 'img'), labels: join(dir, 'lab3'), numClasses: 3 })).rejects.toThrow(
+        /lab3: 3 labels but .*img has 4 images/,
+      );
+      await expect(openIdxDataset({ images: join(dir, 'img'), labels: join(dir, 'lab-bad'), numClasses: 3 })).rejects.toThrow(
+        /lab-bad: label 7 at index 2 is outside \[0, 3\)/,
+      );
       const ds = await openIdxDataset({ images: join(dir, 'img'), labels: join(dir, 'lab-bad'), numClasses: 10 });
       await expect(ds.readImages([4])).rejects.toThrow(/index 4 \(position 0\) is out of range \[0, 4\)/);
     });

@@ -13,7 +13,9 @@ async function png(path: string, w: number, h: number, k: number, channels: 1 | 
     const ch = i % channels;
     return channels === 1 ? (p * 3 + k) % 256 : [6 * (p % w), 6 * Math.floor(p / w), k][ch];
   });
-  await sharp(data, { raw: { width: w, height: h, channels } }).png().toFile(path);
+  await sharp(data, { raw: { width: w, height: h, channels } })
+    .png()
+    .toFile(path);
   return data;
 }
 
@@ -39,7 +41,15 @@ describe('imglist dataset', () => {
       await png(join(dir, 'wide.png'), 40, 20, 5);
       await png(join(dir, 'gray.png'), 10, 10, 0, 1);
       await writeFile(join(dir, 'l.txt'), 'wide.png 0\ngray.png 1\n');
-      const ds = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 2, imageSize: 8, preSize: 10, channels: 3, missing: 'fail' });
+      const ds = await ImglistDataset.open({
+        list: join(dir, 'l.txt'),
+        root: dir,
+        numClasses: 2,
+        imageSize: 8,
+        preSize: 10,
+        channels: 3,
+        missing: 'fail',
+      });
       expect(ds.imageShape).toEqual([8, 8, 3]);
       const px = await ds.readImages([0, 1]);
       expect(px.length).toBe(2 * 8 * 8 * 3);
@@ -52,7 +62,14 @@ describe('imglist dataset', () => {
       const g = px.subarray(192);
       expect(g[0]).toBe(g[1]);
       expect(g[1]).toBe(g[2]);
-      const gray = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 2, imageSize: 8, channels: 1, missing: 'fail' });
+      const gray = await ImglistDataset.open({
+        list: join(dir, 'l.txt'),
+        root: dir,
+        numClasses: 2,
+        imageSize: 8,
+        channels: 1,
+        missing: 'fail',
+      });
       expect((await gray.readImages([1])).length).toBe(64);
     });
   });
@@ -61,7 +78,14 @@ describe('imglist dataset', () => {
     await withTempDir(async (dir) => {
       const a = await png(join(dir, 'a.png'), 3, 3, 9);
       await writeFile(join(dir, 'l.txt'), 'a.png 0\n');
-      const cached = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 1, channels: 3, missing: 'fail', cache: 'memory' });
+      const cached = await ImglistDataset.open({
+        list: join(dir, 'l.txt'),
+        root: dir,
+        numClasses: 1,
+        channels: 3,
+        missing: 'fail',
+        cache: 'memory',
+      });
       const plain = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 1, channels: 3, missing: 'fail' });
       expect(await cached.readImages([0])).toEqual(a);
       await rm(join(dir, 'a.png'));
@@ -79,7 +103,15 @@ describe('imglist dataset', () => {
       }
       await writeFile(join(dir, 'broken.png'), Buffer.from('not a png'));
       await writeFile(join(dir, 'l.txt'), `${lines.join('\n')}\nbroken.png 0\n`);
-      const options = { list: join(dir, 'l.txt'), root: dir, numClasses: 2, imageSize: 8, preSize: 10, channels: 3 as const, missing: 'fail' as const };
+      const options = {
+        list: join(dir, 'l.txt'),
+        root: dir,
+        numClasses: 2,
+        imageSize: 8,
+        preSize: 10,
+        channels: 3 as const,
+        missing: 'fail' as const,
+      };
       const local = await ImglistDataset.open(options);
       const pooled = await ImglistDataset.open({ ...options, workers: 2, cache: 'memory' });
       try {
@@ -97,11 +129,18 @@ describe('imglist dataset', () => {
     await withTempDir(async (dir) => {
       await png(join(dir, 'ok.png'), 2, 2, 0);
       await writeFile(join(dir, 'l.txt'), 'ok.png 0\ngone.png 1\nalso-gone.png 1\n');
-      await expect(ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 2, channels: 3, missing: 'fail' })).rejects.toThrow(
-        /l\.txt:2: image 'gone\.png' not found under .* \(and 1 more missing; set missing: skip/,
-      );
+      await expect(
+        ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 2, channels: 3, missing: 'fail' }),
+      ).rejects.toThrow(/l\.txt:2: image 'gone\.png' not found under .* \(and 1 more missing; set missing: skip/);
       const lines: string[] = [];
-      const ds = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: dir, numClasses: 2, channels: 3, missing: 'skip', logger: createLogger('warn', '', (l) => lines.push(l)) });
+      const ds = await ImglistDataset.open({
+        list: join(dir, 'l.txt'),
+        root: dir,
+        numClasses: 2,
+        channels: 3,
+        missing: 'skip',
+        logger: createLogger('warn', '', (l) => lines.push(l)),
+      });
       expect(ds.length).toBe(1);
       expect(ds.skipped.map((e) => e.line)).toEqual([2, 3]);
       expect(lines.join('\n')).toMatch(/skipped 2 missing image\(s\), e\.g\. line 2 'gone\.png'/);
@@ -126,10 +165,18 @@ describe('imglist dataset', () => {
       ];
       for (const [text, pattern] of cases) {
         await writeFile(join(dir, 'l.txt'), text);
-        await expect(ImglistDataset.open({ list: join(dir, 'l.txt'), root: join(dir, 'root'), numClasses: 2, channels: 3, missing: 'fail' })).rejects.toThrow(pattern);
+        await expect(
+          ImglistDataset.open({ list: join(dir, 'l.txt'), root: join(dir, 'root'), numClasses: 2, channels: 3, missing: 'fail' }),
+        ).rejects.toThrow(pattern);
       }
       await writeFile(join(dir, 'l.txt'), 'in.png 0\nbroken.png 1\nbig.png 1\n');
-      const ds = await ImglistDataset.open({ list: join(dir, 'l.txt'), root: join(dir, 'root'), numClasses: 2, channels: 3, missing: 'fail' });
+      const ds = await ImglistDataset.open({
+        list: join(dir, 'l.txt'),
+        root: join(dir, 'root'),
+        numClasses: 2,
+        channels: 3,
+        missing: 'fail',
+      });
       await expect(ds.readImages([1])).rejects.toThrow(/l\.txt:2: 'broken\.png': cannot decode image/);
       await expect(ds.readImages([2])).rejects.toThrow(/l\.txt:3: 'big\.png': image is 3×2, the dataset's images are 2×2; set image_size/);
     });

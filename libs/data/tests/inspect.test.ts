@@ -32,7 +32,13 @@ describe('data info / preview', () => {
   });
 
   it('previewGrid places each (upscaled) image in its cell', async () => {
-    const ds = new MemoryDataset('t', Uint8Array.from([10, 10, 10, 10, 200, 200, 200, 200, 90, 90, 90, 90]), [2, 2, 1], 3, Int32Array.from([0, 1, 2]));
+    const ds = new MemoryDataset(
+      't',
+      Uint8Array.from([10, 10, 10, 10, 200, 200, 200, 200, 90, 90, 90, 90]),
+      [2, 2, 1],
+      3,
+      Int32Array.from([0, 1, 2]),
+    );
     const png = await previewGrid(ds, [1, 0, 2], { cols: 2, scale: 2, gap: 1 });
     expect((await sharp(png).metadata()).channels).toBe(1);
     const { data, info } = await sharp(png).extractChannel(0).raw().toBuffer({ resolveWithObject: true });
@@ -55,9 +61,17 @@ describe('data info / preview', () => {
       await writeFile(join(dir, 'lonely.npy'), '');
       await expect(openTarget(join(dir, 'lonely.npy'), {}, registry, ctx)).rejects.toThrow(/cannot guess the labels file; give --labels/);
     });
-    expect((await openTarget(undefined, { dataset: 'generated', args: '{kind: perlin, count: 3}' }, registry, ctx))[0].dataset.length).toBe(3);
+    expect((await openTarget(undefined, { dataset: 'generated', args: '{kind: perlin, count: 3}' }, registry, ctx))[0].dataset.length).toBe(
+      3,
+    );
     const far = await openTarget('mnist', { set: 'far' }, registry, ctx);
-    expect(far.map((s) => s.name)).toEqual(['far.gaussian_noise', 'far.uniform_noise', 'far.stripes', 'far.checkerboard', 'far.perlin_noise']);
+    expect(far.map((s) => s.name)).toEqual([
+      'far.gaussian_noise',
+      'far.uniform_noise',
+      'far.stripes',
+      'far.checkerboard',
+      'far.perlin_noise',
+    ]);
     await expect(openTarget('mnist', { set: 'nope' }, registry, ctx)).rejects.toThrow(/has no set 'nope'; sets: id\.train, id\.val/);
     await expect(openTarget('no-such-thing', {}, registry, ctx)).rejects.toThrow(/not a file oodkit can read/);
   });

@@ -15,7 +15,13 @@ beforeAll(async () => {
 
 /** Image i is filled with the value i % 256, label i % 10: batches reveal exactly which samples they hold. */
 const labelled = (n: number, value = (i: number) => i % 256): ImageDataset =>
-  new MemoryDataset('seq', Uint8Array.from(range(n * 4), (p) => value(Math.floor(p / 4))), [2, 2, 1], 10, Int32Array.from(range(n), (i) => i % 10));
+  new MemoryDataset(
+    'seq',
+    Uint8Array.from(range(n * 4), (p) => value(Math.floor(p / 4))),
+    [2, 2, 1],
+    10,
+    Int32Array.from(range(n), (i) => i % 10),
+  );
 
 describe('DataLoader', () => {
   it('covers every sample once per epoch, shuffled reproducibly, with float32 NHWC x and int32 y', async () => {
@@ -50,7 +56,14 @@ describe('DataLoader', () => {
     const ds = labelled(64, (i) => i * 3);
     const run = async (prefetch: number) => {
       const progress: BatchProgress[] = [];
-      const loader = new DataLoader(ds, { batchSize: 16, shuffle: true, rng: Rng.fromSeed(2), preprocess: [horizontalFlip(0.5), normalize([0.5], [0.25])], prefetch, onBatch: (p) => progress.push(p) });
+      const loader = new DataLoader(ds, {
+        batchSize: 16,
+        shuffle: true,
+        rng: Rng.fromSeed(2),
+        preprocess: [horizontalFlip(0.5), normalize([0.5], [0.25])],
+        prefetch,
+        onBatch: (p) => progress.push(p),
+      });
       const xs: number[] = [];
       for await (const host of loader.hostEpoch(3)) xs.push(...host.data);
       return { xs, progress };
@@ -58,7 +71,12 @@ describe('DataLoader', () => {
     const a = await run(1);
     const b = await run(4);
     expect(b.xs).toEqual(a.xs);
-    expect(a.progress.map((p) => [p.batch, p.batches, p.size, p.seen])).toEqual([[0, 4, 16, 16], [1, 4, 16, 32], [2, 4, 16, 48], [3, 4, 16, 64]]);
+    expect(a.progress.map((p) => [p.batch, p.batches, p.size, p.seen])).toEqual([
+      [0, 4, 16, 16],
+      [1, 4, 16, 32],
+      [2, 4, 16, 48],
+      [3, 4, 16, 64],
+    ]);
   });
 
   it('stopping early leaks no tensors', async () => {
@@ -90,11 +108,21 @@ describe('DataLoader', () => {
   });
 
   it('propagates read errors to the consumer', async () => {
-    const broken: ImageDataset = { ...labelled(20), readImages: () => Promise.reject(new Error('disk on fire')), labels: new Int32Array(20), name: 'b', length: 20, imageShape: [2, 2, 1], numClasses: 10 };
+    const broken: ImageDataset = {
+      ...labelled(20),
+      readImages: () => Promise.reject(new Error('disk on fire')),
+      labels: new Int32Array(20),
+      name: 'b',
+      length: 20,
+      imageShape: [2, 2, 1],
+      numClasses: 10,
+    };
     const loader = new DataLoader(broken, { batchSize: 5 });
-    await expect((async () => {
-      for await (const b of loader.hostEpoch()) void b;
-    })()).rejects.toThrow(/disk on fire/);
+    await expect(
+      (async () => {
+        for await (const b of loader.hostEpoch()) void b;
+      })(),
+    ).rejects.toThrow(/disk on fire/);
     expect(() => new DataLoader(broken, { batchSize: 5, shuffle: true })).toThrow(/need an rng/);
   });
 });

@@ -38,11 +38,16 @@ describe('npy dataset (SIO synthetic format)', () => {
       await writeNpy(join(dir, 'labels.npy'), { data: BigInt64Array.from([0n, 1n, 2n, 3n, 4n, 9n]) });
       const ds = await openNpyPair({ images: join(dir, 'images.npy'), labels: join(dir, 'labels.npy'), numClasses: 10 });
       expect([...ds.labels]).toEqual([0, 1, 2, 3, 4, 9]);
-      expect(await ds.readImages([5, 1, 2])).toEqual(Uint8Array.from([...pixels.subarray(5 * 3072, 6 * 3072), ...pixels.subarray(3072, 3 * 3072)]));
+      expect(await ds.readImages([5, 1, 2])).toEqual(
+        Uint8Array.from([...pixels.subarray(5 * 3072, 6 * 3072), ...pixels.subarray(3072, 3 * 3072)]),
+      );
       await ds.close();
       // grayscale (N, H, W) and big-endian int32 / uint8 labels
       await writeNpy(join(dir, 'gray.npy'), { data: new Uint8Array(2 * 4 * 4), shape: [2, 4, 4] });
-      await writeFile(join(dir, 'be.npy'), patchHeader(encodeNpy({ data: Int32Array.from([1, 2]).map((v) => ((v & 0xff) << 24) | (v >>> 8)) }), "'<i4'", "'>i4'"));
+      await writeFile(
+        join(dir, 'be.npy'),
+        patchHeader(encodeNpy({ data: Int32Array.from([1, 2]).map((v) => ((v & 0xff) << 24) | (v >>> 8)) }), "'<i4'", "'>i4'"),
+      );
       const gray = await openNpyPair({ images: join(dir, 'gray.npy'), labels: join(dir, 'be.npy'), numClasses: 3 });
       expect(gray.imageShape).toEqual([4, 4, 1]);
       expect([...gray.labels]).toEqual([1, 2]);

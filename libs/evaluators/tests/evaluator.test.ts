@@ -121,7 +121,11 @@ async function makeFolder(extra: { csid?: boolean } = {}): Promise<{ dir: string
   const sizes = { ...spec.sizes, ...(extra.csid ? { shifted: 60 } : {}) };
   const kinds = { ...spec.kinds, ...(extra.csid ? { shifted: 'id' as const } : {}) };
   const data = syntheticFeatures(Rng.fromSeed(3), { numClasses: 4, featureDim: 8, sizes, kinds });
-  await writeFeatureFolder(dir, { finalLayer: data.finalLayer, splits: data.splits, roles: { ...roles, ...(extra.csid ? { csid: ['shifted'] } : {}) } });
+  await writeFeatureFolder(dir, {
+    finalLayer: data.finalLayer,
+    splits: data.splits,
+    roles: { ...roles, ...(extra.csid ? { csid: ['shifted'] } : {}) },
+  });
   return { dir, data };
 }
 
@@ -146,7 +150,11 @@ describe('APS', () => {
   it('keeps the best AUROC, first wins on ties, and leaves the best values set', async () => {
     const pp = new ShrunkMaxLogit();
     const aurocByShrink: Record<number, number> = { 0: 0.7, 1: 0.9, 2: 0.9, 3: 0.8 };
-    const result = await searchHyperparameters(pp, { shrink: [0, 1, 2, 3] }, async (p) => aurocByShrink[p.hyperparameters().shrink as number]!);
+    const result = await searchHyperparameters(
+      pp,
+      { shrink: [0, 1, 2, 3] },
+      async (p) => aurocByShrink[p.hyperparameters().shrink as number]!,
+    );
     expect(result.best).toEqual({ shrink: 1 });
     expect(result.bestAuroc).toBe(0.9);
     expect(result.trials.map((t) => t.auroc)).toEqual([0.7, 0.9, 0.9, 0.8]);
@@ -164,7 +172,10 @@ describe('APS', () => {
     const valAuroc = grid.shrink.map((s) => {
       const id = splitOf(data, 'val');
       const ood = splitOf(data, 'oodval');
-      return computeOodMetrics(hostScores(data.finalLayer, mean, s, id.features, id.count).conf, hostScores(data.finalLayer, mean, s, ood.features, ood.count).conf).auroc;
+      return computeOodMetrics(
+        hostScores(data.finalLayer, mean, s, id.features, id.count).conf,
+        hostScores(data.finalLayer, mean, s, ood.features, ood.count).conf,
+      ).auroc;
     });
     const bestIndex = valAuroc.indexOf(Math.max(...valAuroc));
     expect(evaluation.aps!.trials.map((t) => t.auroc)).toEqual(valAuroc);
@@ -185,7 +196,10 @@ describe('evaluateOod', () => {
     const id = hostScores(data.finalLayer, mean, 0.1, test.features, test.count);
     for (const name of ['nearset', 'farset']) {
       const ood = splitOf(data, name);
-      const expected = computeOodMetrics(id.conf, hostScores(data.finalLayer, mean, 0.1, ood.features, ood.count).conf, { idPred: id.pred, idLabels: test.labels });
+      const expected = computeOodMetrics(id.conf, hostScores(data.finalLayer, mean, 0.1, ood.features, ood.count).conf, {
+        idPred: id.pred,
+        idLabels: test.labels,
+      });
       const row = evaluation.rows.find((r) => r.dataset === name)!;
       expect(row.auroc).toBeCloseTo(expected.auroc, 12);
       expect(row.fpr95).toBeCloseTo(expected.fpr95, 12);
@@ -238,18 +252,24 @@ describe('evaluateOod', () => {
     Object.defineProperty(src2, 'splits', { get: () => noTrain });
     const origSetup = src2.setupSplit.bind(src2);
     src2.setupSplit = async (role) => (role === 'train' ? undefined : origSetup(role));
-    await expect(evaluateOod({ postprocessor: new ShrunkMaxLogit(), source: src2 })).rejects.toThrow(/fits on the ID train split, but the split map names no 'train'/);
+    await expect(evaluateOod({ postprocessor: new ShrunkMaxLogit(), source: src2 })).rejects.toThrow(
+      /fits on the ID train split, but the split map names no 'train'/,
+    );
   });
 
   it('is built by the registry as evaluator "ood" and uses the registered grid only with aps', async () => {
     const registry = registryOf(createOodkitContainer([evaluatorsModule]));
     expect(registry.names('evaluator')).toContain('ood');
-    const evaluator = await registry.build<OodEvaluator>('evaluator', { name: 'ood', args: { aps: true } }, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
+    const evaluator = await registry.build<OodEvaluator>(
+      'evaluator',
+      { name: 'ood', args: { aps: true } },
+      { logger: silentLogger, rng: Rng.fromSeed(0), config: {} },
+    );
     expect(evaluator).toBeInstanceOf(OodEvaluator);
     expect(evaluator.args).toEqual({ aps: true, tpr: 0.95, save_scores: true });
-    await expect(registry.build('evaluator', { name: 'ood', args: { apss: true } }, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} })).rejects.toThrow(
-      /unknown key 'apss'/,
-    );
+    await expect(
+      registry.build('evaluator', { name: 'ood', args: { apss: true } }, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} }),
+    ).rejects.toThrow(/unknown key 'apss'/);
   });
 });
 
@@ -280,7 +300,9 @@ describe('reports', () => {
     expect(csv.map((l) => l.split(',')[0])).toEqual(['dataset', 'nearset', 'nearood', 'farset', 'farood']);
     const near = evaluation.rows[0]!;
     expect(csv[1]).toBe(
-      ['nearset', near.fpr95, near.auroc, near.auprIn, near.auprOut, near.acc].map((v, i) => (i === 0 ? v : formatFixed2(100 * (v as number)))).join(','),
+      ['nearset', near.fpr95, near.auroc, near.auprIn, near.auprOut, near.acc]
+        .map((v, i) => (i === 0 ? v : formatFixed2(100 * (v as number))))
+        .join(','),
     );
     expect(metricsCsv(evaluation.rows)).toBe(readFileSync(written.csv, 'utf8'));
     const json = JSON.parse(readFileSync(written.json, 'utf8'));
@@ -309,7 +331,9 @@ describe('reports', () => {
     const csv = aggregateCsv(agg).split('\n');
     expect(csv[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC');
     expect(csv[1]).toBe('cifar100,20.00 ± 8.16,21.00 ± 8.16,22.00 ± 8.16,23.00 ± 8.16,90.00 ± 0.00');
-    expect(() => aggregateRuns([runs[0]!, { run: 's9', rows: [row('tin', 1), row('nearood', 1)] }])).toThrow(/run 's9' has datasets \[tin, nearood\]/);
+    expect(() => aggregateRuns([runs[0]!, { run: 's9', rows: [row('tin', 1), row('nearood', 1)] }])).toThrow(
+      /run 's9' has datasets \[tin, nearood\]/,
+    );
     expect(() => aggregateRuns([])).toThrow(/no run/);
   });
 });
@@ -328,10 +352,11 @@ describe('network source', () => {
       numClasses: layer.numClasses,
       featureDim: d,
       forward: (x) => tf.tidy(() => head(features(x))),
-      forwardFeatures: (x) => tf.tidy(() => {
-        const z = features(x);
-        return { logits: head(z), features: z };
-      }),
+      forwardFeatures: (x) =>
+        tf.tidy(() => {
+          const z = features(x);
+          return { logits: head(z), features: z };
+        }),
       forwardBlocks: () => {
         throw new Error('unused');
       },

@@ -24,7 +24,15 @@ describe('feature folder round trip', () => {
     expect(folder.numClasses).toBe(3);
     expect(folder.featureDim).toBe(4);
     expect(folder.finalLayer.weight).toEqual(data.finalLayer.weight);
-    expect(folder.splits).toEqual({ train: 'train', val: 'val', test: 'test', ood_val: 'oodval', near: ['nearset'], far: ['farset'], csid: [] });
+    expect(folder.splits).toEqual({
+      train: 'train',
+      val: 'val',
+      test: 'test',
+      ood_val: 'oodval',
+      near: ['nearset'],
+      far: ['farset'],
+      csid: [],
+    });
     const test = await folder.split('test');
     const original = data.splits.find((s) => s.name === 'test')!;
     expect(test.features).toEqual(original.features);
@@ -87,7 +95,9 @@ describe('feature folder bad input', () => {
   it('ID labels outside [0, C) and float labels', async () => {
     const { dir } = await writeSmall();
     await writeNpy(join(dir, 'test_labels.npy'), { data: new Int32Array(30).fill(-1) });
-    await expect((await FeatureFolder.open(dir)).split('test')).rejects.toThrow(/label -1 at index 0 of ID split 'test' is outside \[0, 3\)/);
+    await expect((await FeatureFolder.open(dir)).split('test')).rejects.toThrow(
+      /label -1 at index 0 of ID split 'test' is outside \[0, 3\)/,
+    );
     await writeNpy(join(dir, 'test_labels.npy'), { data: new Float32Array(30) });
     await expect(FeatureFolder.open(dir)).rejects.toThrow(/test_labels\.npy: dtype float32, expected an integer dtype/);
   });

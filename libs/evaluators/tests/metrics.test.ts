@@ -1,21 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DataError, Rng } from '@oodkit/core';
-import {
-  accuracy,
-  auprIn,
-  auprOut,
-  auroc,
-  computeOodMetrics,
-  fprAtTpr,
-  prCurve,
-  rankConfidences,
-  rocCurve,
-} from '../src/index.js';
+import { accuracy, auprIn, auprOut, auroc, computeOodMetrics, fprAtTpr, prCurve, rankConfidences, rocCurve } from '../src/index.js';
 
 const TOL = 1e-9;
 
-function expectMetrics(actual: ReturnType<typeof computeOodMetrics>, expected: { fpr95: number; auroc: number; auprIn: number; auprOut: number }, tol = TOL): void {
+function expectMetrics(
+  actual: ReturnType<typeof computeOodMetrics>,
+  expected: { fpr95: number; auroc: number; auprIn: number; auprOut: number },
+  tol = TOL,
+): void {
   expect(Math.abs(actual.fpr95 - expected.fpr95)).toBeLessThan(tol);
   expect(Math.abs(actual.auroc - expected.auroc)).toBeLessThan(tol);
   expect(Math.abs(actual.auprIn - expected.auprIn)).toBeLessThan(tol);
@@ -170,7 +164,11 @@ describe('properties', () => {
   });
 
   it('all tied: AUROC ½, FPR@95 1, AUPR = (1 + class share)/2', () => {
-    for (const [nI, nO] of [[1, 1], [5, 2], [2, 9]] as const) {
+    for (const [nI, nO] of [
+      [1, 1],
+      [5, 2],
+      [2, 9],
+    ] as const) {
       const m = computeOodMetrics(new Array(nI).fill(0.42), new Array(nO).fill(0.42));
       expect(m.auroc).toBe(0.5);
       expect(m.fpr95).toBe(1);

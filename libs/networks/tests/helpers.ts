@@ -5,7 +5,11 @@ import { networksModule } from '../src/index.js';
 export const registry = registryOf(createOodkitContainer([networksModule]));
 
 export async function build(name: string, args: Record<string, unknown> = {}, seed = 0): Promise<Classifier> {
-  return registry.build<Classifier>('network', { name, args }, { logger: silentLogger, rng: Rng.fromSeed(seed).derive('network'), config: {} });
+  return registry.build<Classifier>(
+    'network',
+    { name, args },
+    { logger: silentLogger, rng: Rng.fromSeed(seed).derive('network'), config: {} },
+  );
 }
 
 /** Deterministic pseudo-random input (independent of the network's own seeds). */

@@ -51,8 +51,16 @@ describe('lenet', () => {
     expect(net.featureDim).toBe(84);
     const names = [...net.namedVariables().keys()];
     expect(names).toEqual([
-      'block1.0.weight', 'block1.0.bias', 'block2.0.weight', 'block2.0.bias', 'block3.0.weight', 'block3.0.bias',
-      'classifier.0.weight', 'classifier.0.bias', 'classifier.2.weight', 'classifier.2.bias',
+      'block1.0.weight',
+      'block1.0.bias',
+      'block2.0.weight',
+      'block2.0.bias',
+      'block3.0.weight',
+      'block3.0.bias',
+      'classifier.0.weight',
+      'classifier.0.bias',
+      'classifier.2.weight',
+      'classifier.2.bias',
     ]);
     const count = net.trainableVariables().reduce((s, v) => s + v.size, 0);
     expect(count).toBe(156 + 2416 + 48120 + 10164 + 850);
@@ -60,7 +68,11 @@ describe('lenet', () => {
     const { logits, features, blocks } = net.forwardBlocks(x);
     expect(logits.shape).toEqual([3, 10]);
     expect(features.shape).toEqual([3, 84]);
-    expect(blocks.map((b) => b.shape)).toEqual([[3, 14, 14, 6], [3, 5, 5, 16], [3, 1, 1, 120]]);
+    expect(blocks.map((b) => b.shape)).toEqual([
+      [3, 14, 14, 6],
+      [3, 5, 5, 16],
+      [3, 1, 1, 120],
+    ]);
     tf.dispose([x, logits, features, ...blocks]);
     net.dispose();
   });
@@ -174,8 +186,14 @@ describe('lenet', () => {
 
   it('builds through the registry context rng (different component streams give different weights)', async () => {
     const ctx = { logger: silentLogger, config: {} };
-    const a = await registry.build<{ namedVariables(): ReadonlyMap<string, tf.Variable>; dispose(): void }>('network', 'lenet', { ...ctx, rng: Rng.fromSeed(5).derive('network') });
-    const b = await registry.build<{ namedVariables(): ReadonlyMap<string, tf.Variable>; dispose(): void }>('network', 'lenet', { ...ctx, rng: Rng.fromSeed(5).derive('other') });
+    const a = await registry.build<{ namedVariables(): ReadonlyMap<string, tf.Variable>; dispose(): void }>('network', 'lenet', {
+      ...ctx,
+      rng: Rng.fromSeed(5).derive('network'),
+    });
+    const b = await registry.build<{ namedVariables(): ReadonlyMap<string, tf.Variable>; dispose(): void }>('network', 'lenet', {
+      ...ctx,
+      rng: Rng.fromSeed(5).derive('other'),
+    });
     expect(maxAbsDiff(a.namedVariables().get('classifier.2.weight')!, b.namedVariables().get('classifier.2.weight')!)).toBeGreaterThan(0);
     a.dispose();
     b.dispose();

@@ -17,7 +17,14 @@ describe('resnet18_32x32', () => {
   it('has the OpenOOD structure: names, parameter count, block shapes', async () => {
     const net = await build('resnet18_32x32', { image_size: 16 });
     const names = [...net.namedVariables().keys()];
-    expect(names.slice(0, 6)).toEqual(['conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'layer1.0.conv1.weight']);
+    expect(names.slice(0, 6)).toEqual([
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'layer1.0.conv1.weight',
+    ]);
     expect(names).toContain('layer2.0.shortcut.0.weight');
     expect(names).toContain('layer4.1.bn2.running_var');
     expect(names).not.toContain('layer1.0.shortcut.0.weight');
@@ -28,7 +35,13 @@ describe('resnet18_32x32', () => {
     const { logits, features, blocks } = net.forwardBlocks(x);
     expect(logits.shape).toEqual([2, 10]);
     expect(features.shape).toEqual([2, 512]);
-    expect(blocks.map((b) => b.shape)).toEqual([[2, 16, 16, 64], [2, 16, 16, 64], [2, 8, 8, 128], [2, 4, 4, 256], [2, 1, 1, 512]]);
+    expect(blocks.map((b) => b.shape)).toEqual([
+      [2, 16, 16, 64],
+      [2, 16, 16, 64],
+      [2, 8, 8, 128],
+      [2, 4, 4, 256],
+      [2, 1, 1, 512],
+    ]);
     tf.dispose([x, logits, features, ...blocks]);
     net.dispose();
   });
@@ -74,7 +87,12 @@ describe('resnet18_32x32', () => {
     expect([...rm()].every((v) => v === 0)).toBe(true);
     // The stem's batch statistics, computed independently from conv1's output.
     const stem = tf.tidy(() =>
-      tf.conv2d(x, net.namedVariables().get('conv1.weight') as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+      tf.conv2d(x, net.namedVariables().get('conv1.weight') as tf.Tensor4D, 1, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+        [0, 0],
+      ]),
     );
     const values = stem.arraySync() as number[][][][];
     stem.dispose();
@@ -125,7 +143,13 @@ describe('resnet18_224x224', () => {
     const { logits, features, blocks } = net.forwardBlocks(x);
     expect(logits.shape).toEqual([2, 10]);
     expect(features.shape).toEqual([2, 512]);
-    expect(blocks.map((b) => b.shape)).toEqual([[2, 16, 16, 64], [2, 16, 16, 64], [2, 8, 8, 128], [2, 4, 4, 256], [2, 1, 1, 512]]);
+    expect(blocks.map((b) => b.shape)).toEqual([
+      [2, 16, 16, 64],
+      [2, 16, 16, 64],
+      [2, 8, 8, 128],
+      [2, 4, 4, 256],
+      [2, 1, 1, 512],
+    ]);
     tf.dispose([x, logits, features, ...blocks]);
     net.dispose();
   });
@@ -137,12 +161,26 @@ describe('resnet18_224x224', () => {
     expect(blocks[0].shape).toEqual([1, 8, 8, 64]);
     // Fresh BN in eval mode is y = x/√(1+eps); the stem is then relu(conv) scaled.
     const stem = tf.tidy(() =>
-      tf.relu(tf.div(tf.conv2d(x, net.namedVariables().get('conv1.weight') as tf.Tensor4D, 2, [[0, 0], [3, 3], [3, 3], [0, 0]]), Math.sqrt(1 + 1e-5))),
+      tf.relu(
+        tf.div(
+          tf.conv2d(x, net.namedVariables().get('conv1.weight') as tf.Tensor4D, 2, [
+            [0, 0],
+            [3, 3],
+            [3, 3],
+            [0, 0],
+          ]),
+          Math.sqrt(1 + 1e-5),
+        ),
+      ),
     );
     expect(stem.shape).toEqual([1, 16, 16, 64]);
     const s = (stem.arraySync() as number[][][][])[0];
     const pooled = blocks[0].arraySync() as number[][][][];
-    for (const [i, j] of [[0, 0], [3, 5], [7, 7]]) {
+    for (const [i, j] of [
+      [0, 0],
+      [3, 5],
+      [7, 7],
+    ]) {
       for (let c = 0; c < 64; c += 9) {
         let m = -Infinity;
         for (let di = -1; di <= 1; di++)
@@ -196,7 +234,13 @@ describe('resnet18_224x224', () => {
     const x = input([1, 224, 224, 3]);
     const { logits, blocks, features } = net.forwardBlocks(x);
     expect(logits.shape).toEqual([1, 200]);
-    expect(blocks.map((b) => b.shape.slice(1))).toEqual([[56, 56, 64], [56, 56, 64], [28, 28, 128], [14, 14, 256], [1, 1, 512]]);
+    expect(blocks.map((b) => b.shape.slice(1))).toEqual([
+      [56, 56, 64],
+      [56, 56, 64],
+      [28, 28, 128],
+      [14, 14, 256],
+      [1, 1, 512],
+    ]);
     tf.dispose([x, logits, features, ...blocks]);
     net.dispose();
   });
@@ -228,8 +272,20 @@ describe('batchNorm', () => {
 describe('convBatchNorm', () => {
   it('eval mode (batch norm folded into the conv) equals batchNorm(conv2d(x)) [+ ReLU], with and without conv bias', () => {
     const store = new ParameterStore(Rng.fromSeed(3));
-    for (const [bias, relu, stride, pad] of [[false, true, 1, 1], [true, false, 2, 0], [false, false, 2, 1]] as const) {
-      const conv = makeConv(store, `c${bias}${relu}${stride}`, { inChannels: 16, outChannels: 24, kernel: 3, stride, pad, bias, init: 'torch_default' });
+    for (const [bias, relu, stride, pad] of [
+      [false, true, 1, 1],
+      [true, false, 2, 0],
+      [false, false, 2, 1],
+    ] as const) {
+      const conv = makeConv(store, `c${bias}${relu}${stride}`, {
+        inChannels: 16,
+        outChannels: 24,
+        kernel: 3,
+        stride,
+        pad,
+        bias,
+        init: 'torch_default',
+      });
       const bn = makeBatchNorm(store, `b${bias}${relu}${stride}`, 24);
       const r = Rng.fromSeed(9);
       const vec = (f: () => number) => tf.tensor1d(Array.from({ length: 24 }, f));

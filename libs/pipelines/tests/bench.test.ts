@@ -12,7 +12,16 @@ import { evaluatorsModule } from '@oodkit/evaluators';
 import { sioModule } from '@oodkit/sio';
 import { RunLockedError, lockResultsDir, pipelinesModule, runBenchmark, type BenchEvent } from '../src/index.js';
 
-const builtins = [computeModule, dataModule, networksModule, postprocessorsModule, trainersModule, evaluatorsModule, sioModule, pipelinesModule];
+const builtins = [
+  computeModule,
+  dataModule,
+  networksModule,
+  postprocessorsModule,
+  trainersModule,
+  evaluatorsModule,
+  sioModule,
+  pipelinesModule,
+];
 
 /** A tiny but complete matrix: baseline and +SIO (user .npy files), one seed, three methods. */
 function benchYaml(dir: string, extra = ''): string {
@@ -44,7 +53,11 @@ describe('oodkit bench pipeline', () => {
     dir = mkdtempSync(join(tmpdir(), 'oodkit-bench-'));
     // "Synthetic" images in the SIO format: real MNIST digits stand in for a generator's output.
     const registry = registryOf(createOodkitContainer([dataModule]));
-    const mnist = await registry.build<ImageDataset>('dataset', { name: 'mnist', args: { split: 'test' } }, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
+    const mnist = await registry.build<ImageDataset>(
+      'dataset',
+      { name: 'mnist', args: { split: 'test' } },
+      { logger: silentLogger, rng: Rng.fromSeed(0), config: {} },
+    );
     const idx = Array.from({ length: 200 }, (_, i) => i + 5000);
     await writeNpy(join(dir, 'images.npy'), { data: await mnist.readImages(idx), shape: [200, 28, 28, 1] });
     await writeNpy(join(dir, 'labels.npy'), { data: BigInt64Array.from(idx.map((i) => BigInt(mnist.labels[i]!))) });
@@ -94,10 +107,17 @@ describe('oodkit bench pipeline', () => {
     }
     const html = readFileSync(result.reportPath, 'utf8');
     for (const method of ['msp', 'ebo', 'knn']) expect(html).toContain(`data-method="${method}"`);
-    expect(readdirSync(join(outDir, 'tables')).sort()).toEqual(
-      ['base_baseline_ebo.csv', 'base_baseline_knn.csv', 'base_baseline_msp.csv', 'base_sio_ebo.csv', 'base_sio_knn.csv', 'base_sio_msp.csv'],
+    expect(readdirSync(join(outDir, 'tables')).sort()).toEqual([
+      'base_baseline_ebo.csv',
+      'base_baseline_knn.csv',
+      'base_baseline_msp.csv',
+      'base_sio_ebo.csv',
+      'base_sio_knn.csv',
+      'base_sio_msp.csv',
+    ]);
+    expect(readFileSync(join(outDir, 'tables', 'base_sio_msp.csv'), 'utf8').split('\n')[0]).toBe(
+      'dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC',
     );
-    expect(readFileSync(join(outDir, 'tables', 'base_sio_msp.csv'), 'utf8').split('\n')[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC');
     expect(readFileSync(join(outDir, 'config.yml'), 'utf8')).toContain('realRatio: 0.75');
 
     // A third run recomputes nothing.
@@ -119,7 +139,10 @@ describe('oodkit bench pipeline', () => {
 
   it('a bad config fails before any work, listing every problem', async () => {
     const bad = join(dir, 'bad.yml');
-    writeFileSync(bad, benchYaml(dir).replace('[msp, ebo,', '[msq, ebo,').replace('seeds: [0]', 'seeds: [-1]').replace('epochs: 1', 'epochs: 0'));
+    writeFileSync(
+      bad,
+      benchYaml(dir).replace('[msp, ebo,', '[msq, ebo,').replace('seeds: [0]', 'seeds: [-1]').replace('epochs: 1', 'epochs: 0'),
+    );
     const error = await loadRun({ files: [bad], builtins }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     const paths = (error as ConfigError).issues.map((i) => i.path).sort();

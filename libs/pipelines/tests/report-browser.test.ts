@@ -16,8 +16,7 @@ if (!haveBrowser) console.warn(`report-browser test skipped: no browser at ${CHR
 const methods = ['msp', 'ebo', 'knn', 'vim'];
 const ms = (mean: number) => ({ mean, std: 0.5, n: 2 });
 // A 2×2 PNG (red, green / blue, white).
-const PNG =
-  'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==';
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==';
 
 function model(): ReportModel {
   return {
@@ -68,7 +67,15 @@ describe.skipIf(!haveBrowser)('report.html in headless Chromium', () => {
     writeFileSync(file, renderHtmlReport(model()));
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage();
@@ -96,7 +103,9 @@ describe.skipIf(!haveBrowser)('report.html in headless Chromium', () => {
       // +SIO has no histogram in this model: the card says so instead of showing stale data.
       expect(await page.$$eval('.card h3', (hs) => hs.map((h) => h.textContent))).toContain('+SIO: not run');
       expect(errors).toEqual([]);
-      expect(await page.$$eval('.images img', (imgs) => imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth === 2))).toBe(true);
+      expect(
+        await page.$$eval('.images img', (imgs) => imgs.every((i) => (i as unknown as { naturalWidth: number }).naturalWidth === 2)),
+      ).toBe(true);
       expect(await page.title()).toContain('</script> escaping');
     } finally {
       await browser.close();

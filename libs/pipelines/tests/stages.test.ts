@@ -20,17 +20,39 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
   let checkpoint: string;
 
   const build = (config: Record<string, unknown>) =>
-    registry.build<RunnablePipeline>('pipeline', config.pipeline as never, { logger: silentLogger, rng: Rng.fromSeed(0), config }, 'pipeline');
+    registry.build<RunnablePipeline>(
+      'pipeline',
+      config.pipeline as never,
+      { logger: silentLogger, rng: Rng.fromSeed(0), config },
+      'pipeline',
+    );
 
   beforeAll(async () => {
     await initCompute({ backend: 'wasm' });
     dir = mkdtempSync(join(tmpdir(), 'oodkit-stages-'));
-    registry = registryOf(createOodkitContainer([computeModule, dataModule, networksModule, postprocessorsModule, trainersModule, evaluatorsModule, sioModule, pipelinesModule]));
+    registry = registryOf(
+      createOodkitContainer([
+        computeModule,
+        dataModule,
+        networksModule,
+        postprocessorsModule,
+        trainersModule,
+        evaluatorsModule,
+        sioModule,
+        pipelinesModule,
+      ]),
+    );
     const raw = (await resolveBenchmarkValue('mnist')) as Record<string, unknown>;
     const full = await loadBenchmark(raw, registry, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
     const benchmark = limitBenchmark(raw, full, { train: 512, val: 128, test: 256, ood: 128 });
     base = { benchmark, seed: 0, output_dir: dir, network: { name: 'lenet', args: { num_classes: 10, in_channels: 1 } } };
-    const trainer = await build({ ...base, exp_name: 'trained', trainer: { name: 'base' }, train: { epochs: 1, batch_size: 64, val_batch_size: 128 }, pipeline: { name: 'train' } });
+    const trainer = await build({
+      ...base,
+      exp_name: 'trained',
+      trainer: { name: 'base' },
+      train: { epochs: 1, batch_size: 64, val_batch_size: 128 },
+      pipeline: { name: 'train' },
+    });
     await trainer.run({ logger: silentLogger });
     checkpoint = join(dir, 'trained', 'checkpoints', 'last.ckpt');
   });
@@ -38,7 +60,10 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('test_acc equals the accuracy recomputed from the feature folder logits (z·Wᵀ + b)', async () => {
-    const acc = (await build({ ...base, exp_name: 'acc', pipeline: { name: 'test_acc', args: { checkpoint } } }).then((p) => p.run())) as { accuracy: number; count: number };
+    const acc = (await build({ ...base, exp_name: 'acc', pipeline: { name: 'test_acc', args: { checkpoint } } }).then((p) => p.run())) as {
+      accuracy: number;
+      count: number;
+    };
     await build({ ...base, exp_name: 'feats', pipeline: { name: 'feat_extract', args: { checkpoint } } }).then((p) => p.run());
     const folder = await FeatureFolder.open(join(dir, 'feats'));
     const test = await folder.split('test');
@@ -62,15 +87,35 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
   it('test_ood gives the same metrics from the checkpoint as from its feature folder, and runs ODIN through the network', async () => {
     await build({ ...base, exp_name: 'feats2', pipeline: { name: 'feat_extract', args: { checkpoint } } }).then((p) => p.run());
     type Result = { rows: { dataset: string; AUROC: number; 'FPR@95': number }[]; idAccuracy: number };
-    const viaNet = (await build({ ...base, exp_name: 'ood_net', postprocessor: { name: 'msp' }, pipeline: { name: 'test_ood', args: { checkpoint } } }).then((p) => p.run())) as Result;
-    const viaFeat = (await build({ ...base, exp_name: 'ood_feat', postprocessor: { name: 'msp' }, pipeline: { name: 'test_ood', args: { features: join(dir, 'feats2') } } }).then((p) => p.run())) as Result;
+    const viaNet = (await build({
+      ...base,
+      exp_name: 'ood_net',
+      postprocessor: { name: 'msp' },
+      pipeline: { name: 'test_ood', args: { checkpoint } },
+    }).then((p) => p.run())) as Result;
+    const viaFeat = (await build({
+      ...base,
+      exp_name: 'ood_feat',
+      postprocessor: { name: 'msp' },
+      pipeline: { name: 'test_ood', args: { features: join(dir, 'feats2') } },
+    }).then((p) => p.run())) as Result;
     expect(viaNet.rows.map((r) => r.dataset)).toEqual(viaFeat.rows.map((r) => r.dataset));
     viaNet.rows.forEach((r, i) => expect(r.AUROC).toBeCloseTo(viaFeat.rows[i]!.AUROC, 9));
     expect(viaNet.idAccuracy).toBeCloseTo(viaFeat.idAccuracy, 9);
-    const odin = (await build({ ...base, exp_name: 'ood_odin', postprocessor: { name: 'odin' }, pipeline: { name: 'test_ood', args: { checkpoint } } }).then((p) => p.run())) as Result;
+    const odin = (await build({
+      ...base,
+      exp_name: 'ood_odin',
+      postprocessor: { name: 'odin' },
+      pipeline: { name: 'test_ood', args: { checkpoint } },
+    }).then((p) => p.run())) as Result;
     expect(odin.rows.find((r) => r.dataset === 'nearood')!.AUROC).toBeGreaterThan(0);
     await expect(
-      build({ ...base, exp_name: 'bad', postprocessor: { name: 'odin' }, pipeline: { name: 'test_ood', args: { features: join(dir, 'feats2') } } }).then((p) => p.run()),
+      build({
+        ...base,
+        exp_name: 'bad',
+        postprocessor: { name: 'odin' },
+        pipeline: { name: 'test_ood', args: { features: join(dir, 'feats2') } },
+      }).then((p) => p.run()),
     ).rejects.toThrow(/needs the network/);
   });
 

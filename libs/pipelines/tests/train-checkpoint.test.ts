@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute } from '@oodkit/compute';
 import { DataError } from '@oodkit/core';
-import { decodeCheckpoint, encodeCheckpoint, readCheckpoint, restoreVariables, writeCheckpoint, type Checkpoint } from '../src/train/checkpoint.js';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  readCheckpoint,
+  restoreVariables,
+  writeCheckpoint,
+  type Checkpoint,
+} from '../src/train/checkpoint.js';
 import { TinyNet, weightsOf } from './fixtures/tiny.js';
 
 let root: string;
@@ -61,18 +68,24 @@ describe('checkpoint file', () => {
     writeFileSync(join(root, 'foreign.ckpt'), 'hello world, not a checkpoint');
     await expect(readCheckpoint(join(root, 'foreign.ckpt'))).rejects.toThrow(/foreign\.ckpt: not an oodkit checkpoint/);
     await expect(readCheckpoint(join(root, 'none.ckpt'))).rejects.toBeInstanceOf(DataError);
-    expect(() => decodeCheckpoint(Buffer.concat(encodeCheckpoint(sample())).subarray(0, 20), 'x')).toThrow(/x: truncated checkpoint header/);
+    expect(() => decodeCheckpoint(Buffer.concat(encodeCheckpoint(sample())).subarray(0, 20), 'x')).toThrow(
+      /x: truncated checkpoint header/,
+    );
   });
 
   it('restores weights into a network and rejects a checkpoint of another architecture', async () => {
     const a = new TinyNet([4, 4, 1], 3, 1);
     const b = new TinyNet([4, 4, 1], 3, 2);
     expect(await weightsOf(a)).not.toEqual(await weightsOf(b));
-    const vars = new Map([...a.namedVariables()].map(([name, v]) => [name, { dtype: 'float32' as const, shape: v.shape, data: v.dataSync() as Float32Array }]));
+    const vars = new Map(
+      [...a.namedVariables()].map(([name, v]) => [name, { dtype: 'float32' as const, shape: v.shape, data: v.dataSync() as Float32Array }]),
+    );
     restoreVariables(b, vars, 'mem');
     expect(await weightsOf(b)).toEqual(await weightsOf(a));
     const other = new TinyNet([4, 4, 1], 5, 1);
-    expect(() => restoreVariables(other, vars, 'c.ckpt')).toThrow(/c\.ckpt: variable 'fc\.weight' has shape \[8, 3\] in the checkpoint, the network expects \[8, 5\]/);
+    expect(() => restoreVariables(other, vars, 'c.ckpt')).toThrow(
+      /c\.ckpt: variable 'fc\.weight' has shape \[8, 3\] in the checkpoint, the network expects \[8, 5\]/,
+    );
     const fewer = new Map(vars);
     fewer.delete('fc.bias');
     expect(() => restoreVariables(a, fewer, 'd.ckpt')).toThrow(/missing variables: fc\.bias/);

@@ -39,7 +39,11 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
     compute: { backend: 'cpu' },
     benchmark: {
       name: 'tinybench',
-      id: { train: { name: 'tiny', args: { count: 40, seed: 1 } }, val: { name: 'tiny', args: { count: 15, seed: 2 } }, test: { name: 'tiny', args: { count: 15, seed: 3 } } },
+      id: {
+        train: { name: 'tiny', args: { count: 40, seed: 1 } },
+        val: { name: 'tiny', args: { count: 15, seed: 2 } },
+        test: { name: 'tiny', args: { count: 15, seed: 3 } },
+      },
       normalization: { mean: [0.5], std: [0.5] },
     },
     network: { name: 'tiny_mlp' },
@@ -61,7 +65,8 @@ describe('runTraining (train pipeline from a config)', () => {
   it('trains without SIO: run folder with config.yml, train.json, best/last checkpoints and test accuracy', async () => {
     const summary = await runTraining(config({ exp_name: 'plain' }), { registry });
     expect(summary.runDir).toBe(join(root, 'plain'));
-    for (const f of ['config.yml', 'train.json', 'checkpoints/last.ckpt', 'checkpoints/best.ckpt']) expect(existsSync(join(summary.runDir, f))).toBe(true);
+    for (const f of ['config.yml', 'train.json', 'checkpoints/last.ckpt', 'checkpoints/best.ckpt'])
+      expect(existsSync(join(summary.runDir, f))).toBe(true);
     expect(summary.history).toHaveLength(2);
     expect(summary.testAccuracy).not.toBeNull();
     expect(summary.stream).toMatch(/40 images, batch 10, 4 steps\/epoch/);
@@ -111,7 +116,9 @@ describe('runTraining (train pipeline from a config)', () => {
     const again = await runTraining(cfg, { registry, resume: true });
     expect(seenBatches).toHaveLength(0);
     expect(again.resumedFrom).toEqual({ epoch: 2, stepInEpoch: 0, globalStep: 8 });
-    await expect(runTraining({ ...cfg, train: { epochs: 3, batch_size: 10 } }, { registry, resume: true })).rejects.toThrow(/different training config/);
+    await expect(runTraining({ ...cfg, train: { epochs: 3, batch_size: 10 } }, { registry, resume: true })).rejects.toThrow(
+      /different training config/,
+    );
   });
 
   it('is registered as pipeline component `train` and runs the config it was built with', async () => {

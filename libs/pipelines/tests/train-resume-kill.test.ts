@@ -21,14 +21,23 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Run the child; with `killAfterCheckpoint`, SIGKILL it right after it reports that checkpoint. */
-function runChild(outputDir: string, mode: 'fresh' | 'resume', weightsOut: string, killAfterCheckpoint?: number): Promise<{ code: number | null; signal: string | null; stdout: string }> {
+function runChild(
+  outputDir: string,
+  mode: 'fresh' | 'resume',
+  weightsOut: string,
+  killAfterCheckpoint?: number,
+): Promise<{ code: number | null; signal: string | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, outputDir, mode, weightsOut], { cwd: workspace, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, outputDir, mode, weightsOut], {
+      cwd: workspace,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      if (killAfterCheckpoint !== undefined && stdout.includes(`checkpoint last ${killAfterCheckpoint}\n`) && proc.exitCode === null) proc.kill('SIGKILL');
+      if (killAfterCheckpoint !== undefined && stdout.includes(`checkpoint last ${killAfterCheckpoint}\n`) && proc.exitCode === null)
+        proc.kill('SIGKILL');
     });
     proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     proc.on('error', reject);

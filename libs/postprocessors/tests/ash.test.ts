@@ -46,7 +46,10 @@ describe('ash (ASH-B)', () => {
     ];
     const pp = new AshPostprocessor(ashArgs, ashArgs.parse({ percentile: 50 }));
     const r = await fitAndScore(pp, { finalLayer: layer }, {}, rows);
-    expectClose(r.conf, shaped.map((z) => lse64(logits64(layer, z))));
+    expectClose(
+      r.conf,
+      shaped.map((z) => lse64(logits64(layer, z))),
+    );
     expect(Array.from(r.pred)).toEqual(shaped.map((z) => argmax64(logits64(layer, z))));
     pp.dispose();
     expect(ashArgs.parse({}).percentile).toBe(90);

@@ -46,7 +46,10 @@ describe('dice', () => {
     const r = await fitAndScore(pp, { finalLayer: finalLayer(W, B) }, { train }, test);
     expect(pp.kept).toBe(2);
     const e = test.map((z) => dice64(z, mask50));
-    expectClose(r.conf, e.map((x) => x.conf));
+    expectClose(
+      r.conf,
+      e.map((x) => x.conf),
+    );
     expect(Array.from(r.pred)).toEqual(e.map((x) => x.pred));
     pp.dispose();
   });
@@ -55,7 +58,10 @@ describe('dice', () => {
     await pp.setup({ finalLayer: finalLayer(W, B) }, { train });
     await pp.setHyperparameters({ p: 25 });
     expect(pp.kept).toBe(6);
-    expectClose((await scoreRows(pp, test)).conf, test.map((z) => dice64(z, mask25).conf));
+    expectClose(
+      (await scoreRows(pp, test)).conf,
+      test.map((z) => dice64(z, mask25).conf),
+    );
     pp.dispose();
     expect(diceArgs.parse({}).p).toBe(90);
   });

@@ -30,7 +30,10 @@ describe('ebo', () => {
     expectClose(r1.conf, [lse64([1, 2, 3, 4]), Math.log(4), lse64([10, -10, 5, 0])]);
     await pp.setHyperparameters({ temperature: 10 });
     const r10 = await scoreRows(pp, rows);
-    expectClose(r10.conf, rows.map((l) => 10 * lse64(l.map((v) => v / 10))));
+    expectClose(
+      r10.conf,
+      rows.map((l) => 10 * lse64(l.map((v) => v / 10))),
+    );
     expect(Array.from(r10.pred)).toEqual([3, 0, 0]);
     pp.dispose();
   });

@@ -39,7 +39,10 @@ describe('fdbd', () => {
     await pp.setup({ finalLayer: rl }, { train: tr });
     const q = tf.tensor2d(feats, [4, d]);
     const r = await pp.score({ features: q });
-    const mu = Array.from({ length: d }, (_, j) => Array.from({ length: 30 }, (_, i) => tr.features[i * d + j]).reduce((a, b) => a + b, 0) / 30);
+    const mu = Array.from(
+      { length: d },
+      (_, j) => Array.from({ length: 30 }, (_, i) => tr.features[i * d + j]).reduce((a, b) => a + b, 0) / 30,
+    );
     for (let i = 0; i < 4; i++) {
       const l = logitsRow(rl, feats, i * d);
       const p = l.indexOf(Math.max(...l));
@@ -54,7 +57,12 @@ describe('fdbd', () => {
       expect(r.pred[i]).toBe(p);
       expect(r.conf[i]).toBeCloseTo(s / norm, 4);
     }
-    expect(Array.from(inverseBoundaryDenominators([1, 0, 0, 1], 2, 2))).toEqual([1, Math.fround(1 / Math.SQRT2), Math.fround(1 / Math.SQRT2), 1]);
+    expect(Array.from(inverseBoundaryDenominators([1, 0, 0, 1], 2, 2))).toEqual([
+      1,
+      Math.fround(1 / Math.SQRT2),
+      Math.fround(1 / Math.SQRT2),
+      1,
+    ]);
     q.dispose();
     pp.dispose();
   });

@@ -28,7 +28,7 @@ describe('registered postprocessors (feature-space methods)', () => {
     const c = 3;
     const d = 9;
     // W aligned with the class signal so every class has correctly classified train samples (SHE, OpenMax).
-    const weight = Float32Array.from({ length: c * d }, (_, i) => (i % d) % c === Math.floor(i / d) ? 1 : 0);
+    const weight = Float32Array.from({ length: c * d }, (_, i) => ((i % d) % c === Math.floor(i / d) ? 1 : 0));
     const model = { finalLayer: { numClasses: c, featureDim: d, weight, bias: Float32Array.from([0.1, 0, -0.1]) } };
     const data = { train: splitOf('train', rng.derive('train'), 60, d, c), val: splitOf('val', rng.derive('val'), 15, d, c) };
     const test = splitOf('test', rng.derive('test'), 8, d, c);
@@ -40,7 +40,10 @@ describe('registered postprocessors (feature-space methods)', () => {
       await pp.setup(model, data);
       const defGrid = registry.get('postprocessor', name).grid ?? {};
       const grid = (pp.searchGrid?.(defGrid) ?? defGrid) as Record<string, unknown[]>;
-      const combos = Object.entries(grid).reduce<Record<string, unknown>[]>((acc, [k, vs]) => vs.flatMap((v) => acc.map((a) => ({ ...a, [k]: v }))), [{}]);
+      const combos = Object.entries(grid).reduce<Record<string, unknown>[]>(
+        (acc, [k, vs]) => vs.flatMap((v) => acc.map((a) => ({ ...a, [k]: v }))),
+        [{}],
+      );
       const features = tf.tensor2d(test.features, [test.count, d]);
       for (const combo of combos) {
         await pp.setHyperparameters(combo);

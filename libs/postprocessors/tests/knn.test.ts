@@ -102,6 +102,8 @@ describe('knn', () => {
     expect(pp.effectiveK).toBe(3);
     expect(pp.searchGrid(knnDefinition.grid as never)).toEqual({ K: [3] });
     pp.dispose();
-    await expect(new KnnPostprocessor(knnDefinition.args, { K: 1 }).setup({ finalLayer: layer([1, 0], [0], 1, 2) }, {})).rejects.toThrow(/train/);
+    await expect(new KnnPostprocessor(knnDefinition.args, { K: 1 }).setup({ finalLayer: layer([1, 0], [0], 1, 2) }, {})).rejects.toThrow(
+      /train/,
+    );
   });
 });

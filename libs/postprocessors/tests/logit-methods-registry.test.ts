@@ -36,8 +36,13 @@ describe('registered postprocessors (logit and activation methods)', () => {
       expect(pp.needsNetwork).toBe(false);
       const before = tf.memory().numTensors;
       await pp.setup(model, data);
-      const grid = (pp.searchGrid?.(registry.get('postprocessor', name).grid ?? {}) ?? registry.get('postprocessor', name).grid ?? {}) as Record<string, unknown[]>;
-      const combos = Object.entries(grid).reduce<Record<string, unknown>[]>((acc, [k, vs]) => vs.flatMap((v) => acc.map((a) => ({ ...a, [k]: v }))), [{}]);
+      const grid = (pp.searchGrid?.(registry.get('postprocessor', name).grid ?? {}) ??
+        registry.get('postprocessor', name).grid ??
+        {}) as Record<string, unknown[]>;
+      const combos = Object.entries(grid).reduce<Record<string, unknown>[]>(
+        (acc, [k, vs]) => vs.flatMap((v) => acc.map((a) => ({ ...a, [k]: v }))),
+        [{}],
+      );
       const features = tf.tensor2d(test.features, [test.count, d]);
       for (const combo of combos) {
         await pp.setHyperparameters(combo);

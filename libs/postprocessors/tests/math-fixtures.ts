@@ -2,11 +2,24 @@ import { readFileSync } from 'node:fs';
 import { tf } from '@oodkit/compute';
 import { expect } from 'vitest';
 import { Rng, silentLogger } from '@oodkit/core';
-import type { ComponentRegistry, FeatureSplit, FinalLayer, Postprocessor, PostprocessorSetupData, ScoreResult, ScoringModel } from '@oodkit/core';
+import type {
+  ComponentRegistry,
+  FeatureSplit,
+  FinalLayer,
+  Postprocessor,
+  PostprocessorSetupData,
+  ScoreResult,
+  ScoringModel,
+} from '@oodkit/core';
 
 /** Final layer from rows of W [C][D] and b [C]. */
 export function finalLayer(weight: number[][], bias: number[]): FinalLayer {
-  return { numClasses: weight.length, featureDim: weight[0].length, weight: Float32Array.from(weight.flat()), bias: Float32Array.from(bias) };
+  return {
+    numClasses: weight.length,
+    featureDim: weight[0].length,
+    weight: Float32Array.from(weight.flat()),
+    bias: Float32Array.from(bias),
+  };
 }
 
 export function featureSplit(name: string, rows: number[][], labels?: number[]): FeatureSplit {
@@ -20,7 +33,12 @@ export function featureSplit(name: string, rows: number[][], labels?: number[]):
 }
 
 /** setup + score rows, checking that scoring leaves no tensor behind. */
-export async function fitAndScore(pp: Postprocessor, model: ScoringModel, data: PostprocessorSetupData, rows: number[][]): Promise<ScoreResult> {
+export async function fitAndScore(
+  pp: Postprocessor,
+  model: ScoringModel,
+  data: PostprocessorSetupData,
+  rows: number[][],
+): Promise<ScoreResult> {
   await pp.setup(model, data);
   return scoreRows(pp, rows);
 }
@@ -124,7 +142,9 @@ export function referenceScorer(file: string, registry: ComponentRegistry) {
     features: Float32Array.from(f),
     labels: Int32Array.from(labels),
   });
-  const model = { finalLayer: { numClasses: ref.C, featureDim: ref.D, weight: Float32Array.from(ref.weight), bias: Float32Array.from(ref.bias) } };
+  const model = {
+    finalLayer: { numClasses: ref.C, featureDim: ref.D, weight: Float32Array.from(ref.weight), bias: Float32Array.from(ref.bias) },
+  };
   const data = { train: split('train', ref.train, ref.train_labels), val: split('val', ref.val, ref.val_labels) };
   const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
   const score = async (name: string, args: Record<string, unknown> = {}): Promise<{ pp: Postprocessor; result: ScoreResult }> => {

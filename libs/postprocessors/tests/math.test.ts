@@ -47,7 +47,7 @@ describe('percentile (numpy linear)', () => {
   });
   it('agrees with a full sort on random data with duplicates', () => {
     let s = 12345;
-    const rand = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
     const v = Array.from({ length: 1001 }, () => Math.floor(rand() * 50) / 7);
     const sorted = [...v].sort((x, y) => x - y);
     for (const q of [1, 12.5, 50, 85, 90, 95, 99]) {
@@ -137,7 +137,13 @@ describe('linear algebra', () => {
     expect(c2[3]).toBeCloseTo(8 / 3, 12);
   });
   it('classMeans and classCentredRows; a class without samples is a clear error', () => {
-    const split = { name: 'train', count: 4, dim: 2, features: Float32Array.from([0, 0, 2, 2, 10, 0, 12, 4]), labels: Int32Array.from([0, 0, 1, 1]) };
+    const split = {
+      name: 'train',
+      count: 4,
+      dim: 2,
+      features: Float32Array.from([0, 0, 2, 2, 10, 0, 12, 4]),
+      labels: Int32Array.from([0, 0, 1, 1]),
+    };
     const means = classMeans(split, 2);
     expect(Array.from(means)).toEqual([1, 1, 11, 2]);
     const src = classCentredRows(split, means);
@@ -149,7 +155,10 @@ describe('linear algebra', () => {
   it('SharedPrecisionGaussians gives (z−μ)ᵀΣ⁻¹(z−μ)', () => {
     // Σ = [[4,2],[2,3]] → Σ⁻¹ = [[3,-2],[-2,4]]/8
     const g = new SharedPrecisionGaussians(Float64Array.from([0, 0, 1, -1]), 2, Float64Array.from([4, 2, 2, 3]), 2);
-    const z = tf.tensor2d([[1, 2], [0, 0]]);
+    const z = tf.tensor2d([
+      [1, 2],
+      [0, 0],
+    ]);
     const d = g.squaredDistances(z);
     const got = d.arraySync();
     const m = (x: number, y: number) => (3 * x * x - 4 * x * y + 4 * y * y) / 8;
@@ -165,7 +174,12 @@ describe('linear algebra', () => {
 
 describe('logits and energy', () => {
   it('LinearHead computes z·Wᵀ + b and rejects a wrong feature width', () => {
-    const head = new LinearHead({ numClasses: 2, featureDim: 3, weight: Float32Array.from([1, 0, -1, 2, 1, 0]), bias: Float32Array.from([0.5, -1]) });
+    const head = new LinearHead({
+      numClasses: 2,
+      featureDim: 3,
+      weight: Float32Array.from([1, 0, -1, 2, 1, 0]),
+      bias: Float32Array.from([0.5, -1]),
+    });
     const z = tf.tensor2d([[1, 2, 3]]);
     const l = head.logits(z);
     expect(Array.from(l.dataSync())).toEqual([1 - 3 + 0.5, 2 + 2 - 1]);
@@ -175,7 +189,10 @@ describe('logits and energy', () => {
     head.dispose();
   });
   it('logSumExp and T·logsumexp(ℓ/T) match float64 values', () => {
-    const rows = [[1, 2, 3], [1000, 1000, 990]];
+    const rows = [
+      [1, 2, 3],
+      [1000, 1000, 990],
+    ];
     const l = tf.tensor2d(rows);
     const lse = logSumExp(l).dataSync();
     const e10 = energyScore(l, 10).dataSync();

@@ -1,7 +1,17 @@
 import { initCompute } from '@oodkit/compute';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mdsArgs, MdsPostprocessor } from '../src/postprocessors/mds.js';
-import { argmax64, expectClose, featureSplit, finalLayer, fitAndScore, logits64, mdsLayer as layer, mdsTrainLabels as trainLabels, mdsTrainRows as trainRows } from './math-fixtures.js';
+import {
+  argmax64,
+  expectClose,
+  featureSplit,
+  finalLayer,
+  fitAndScore,
+  logits64,
+  mdsLayer as layer,
+  mdsTrainLabels as trainLabels,
+  mdsTrainRows as trainRows,
+} from './math-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
@@ -40,20 +50,49 @@ describe('mds', () => {
       [1.5, 5],
       [7, -3],
     ];
-    const r = await fitAndScore(pp, { finalLayer: finalLayer([[1, 0], [0, 1]], [0, 0]) }, { train: featureSplit('train', rows, labels) }, test);
+    const r = await fitAndScore(
+      pp,
+      {
+        finalLayer: finalLayer(
+          [
+            [1, 0],
+            [0, 1],
+          ],
+          [0, 0],
+        ),
+      },
+      { train: featureSplit('train', rows, labels) },
+      test,
+    );
     // the constant direction is ignored entirely (pinv zeroes it), so [7, −3] scores as if on the line
-    expectClose(r.conf, test.map(([x]) => Math.max(-((x - 1) ** 2) / v, -((x - 12) ** 2) / v)), 1e-5);
+    expectClose(
+      r.conf,
+      test.map(([x]) => Math.max(-((x - 1) ** 2) / v, -((x - 12) ** 2) / v)),
+      1e-5,
+    );
     pp.dispose();
   });
   it('a class without train samples is a clear error', async () => {
     const pp = new MdsPostprocessor(mdsArgs, {});
-    await expect(pp.setup({ finalLayer: finalLayer([[1], [1], [1]], [0, 0, 0]) }, { train: featureSplit('train', [[1], [2]], [0, 1]) })).rejects.toThrow(
-      /class 2 has no samples/,
-    );
+    await expect(
+      pp.setup({ finalLayer: finalLayer([[1], [1], [1]], [0, 0, 0]) }, { train: featureSplit('train', [[1], [2]], [0, 1]) }),
+    ).rejects.toThrow(/class 2 has no samples/);
     await expect(pp.setup({ finalLayer: layer }, {})).rejects.toThrow(/train split/);
-    await expect(pp.setup({ finalLayer: layer }, { train: featureSplit('train', [[1, 2], [NaN, 0]], [0, 1]) })).rejects.toThrow(
-      /non-finite feature \(NaN\) at sample 1, dim 0/,
-    );
+    await expect(
+      pp.setup(
+        { finalLayer: layer },
+        {
+          train: featureSplit(
+            'train',
+            [
+              [1, 2],
+              [NaN, 0],
+            ],
+            [0, 1],
+          ),
+        },
+      ),
+    ).rejects.toThrow(/non-finite feature \(NaN\) at sample 1, dim 0/);
     await expect(pp.setup({ finalLayer: layer }, { train: featureSplit('train', [[1, 2, 3]], [0]) })).rejects.toThrow(/feature dim 3/);
   });
 });
@@ -70,7 +109,14 @@ describe('mds / rmds properties', () => {
     const m = Array.from({ length: d }, (_, i) => Array.from({ length: d }, (_, j) => (i === j ? 2 : 0) + 0.3 * rand()));
     const shift = Array.from({ length: d }, () => rand());
     const map = (z: number[]) => m.map((row, i) => row.reduce((acc, v, j) => acc + v * z[j], shift[i]));
-    const head = finalLayer([[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0]], [0, 0, 0]);
+    const head = finalLayer(
+      [
+        [1, 0, 0, 0, 0],
+        [0, 1, 0, 0, 0],
+        [0, 0, 1, 0, 0],
+      ],
+      [0, 0, 0],
+    );
     for (const make of [() => new MdsPostprocessor(mdsArgs, {}), () => new RmdsPostprocessor(rmdsArgs, {})]) {
       const a = make();
       const plain = await fitAndScore(a, { finalLayer: head }, { train: featureSplit('train', rows, labels) }, test);

@@ -28,7 +28,10 @@ describe('msp', () => {
     const pp = new MspPostprocessor(mspArgs, mspArgs.parse({}));
     const r = await fitAndScore(pp, { finalLayer: layer }, {}, rows);
     const l = rows.map((z) => logits64(layer, z));
-    expectClose(r.conf, l.map((v) => Math.max(...softmax64(v))));
+    expectClose(
+      r.conf,
+      l.map((v) => Math.max(...softmax64(v))),
+    );
     expect(Array.from(r.pred)).toEqual(l.map(argmax64));
     pp.dispose();
   });

@@ -72,13 +72,19 @@ describe('odin', () => {
     const r = await pp.score({ features, inputs });
     expect(tf.memory().numTensors).toBe(before);
     const expected = xs.map((x) => odin64(x, 2, 0.05));
-    expectClose(r.conf, expected.map((e) => e.conf));
+    expectClose(
+      r.conf,
+      expected.map((e) => e.conf),
+    );
     expect(Array.from(r.pred)).toEqual(expected.map((e) => e.pred));
     // the perturbation must change the score (guards against a no-op gradient)
     const plain = xs.map((x) => Math.max(...softmax64(lin(x).map((v) => v / 2))));
     expected.forEach((e, i) => expect(Math.abs(e.conf - plain[i])).toBeGreaterThan(1e-3));
     await pp.setHyperparameters({ temperature: 1000, noise: 0.0028 });
-    expectClose((await pp.score({ features, inputs })).conf, xs.map((x) => odin64(x, 1000, 0.0028).conf));
+    expectClose(
+      (await pp.score({ features, inputs })).conf,
+      xs.map((x) => odin64(x, 1000, 0.0028).conf),
+    );
     [inputs, features].forEach((t) => t.dispose());
     pp.dispose();
     net.dispose();

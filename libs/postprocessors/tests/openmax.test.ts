@@ -84,15 +84,17 @@ describe('openmax', () => {
     const c = 3;
     const train = clusteredSplit(rng.derive('t'), 'train', 300, c, d);
     // W: least squares-free choice — class centres as weights make most train samples correct.
-    const centres = Array.from({ length: c }, (_, k) => Array.from({ length: d }, (_, j) => {
-      let s = 0;
-      let n = 0;
-      for (let i = k; i < 300; i += c) {
-        s += train.features[i * d + j];
-        n++;
-      }
-      return s / n;
-    }));
+    const centres = Array.from({ length: c }, (_, k) =>
+      Array.from({ length: d }, (_, j) => {
+        let s = 0;
+        let n = 0;
+        for (let i = k; i < 300; i += c) {
+          s += train.features[i * d + j];
+          n++;
+        }
+        return s / n;
+      }),
+    );
     const fl = layer(centres.flat(), [0, 0, 0], c, d);
     const pp = new OpenmaxPostprocessor(openmaxDefinition.args, openmaxDefinition.args.parse({}));
     await pp.setup({ finalLayer: fl }, { train });
@@ -123,6 +125,8 @@ describe('openmax', () => {
   it('a class with fewer than two correctly classified train samples is a clear error', async () => {
     const pp = new OpenmaxPostprocessor(openmaxDefinition.args, openmaxDefinition.args.parse({}));
     const fl = layer([1, 0, 0, 1], [0, 0], 2, 2);
-    await expect(pp.setup({ finalLayer: fl }, { train: split('train', [2, 0, 3, 0, 5, 0, 0, 1], [0, 0, 0, 1], 2) })).rejects.toThrow(/class 1 has 1/);
+    await expect(pp.setup({ finalLayer: fl }, { train: split('train', [2, 0, 3, 0, 5, 0, 0, 1], [0, 0, 0, 1], 2) })).rejects.toThrow(
+      /class 1 has 1/,
+    );
   });
 });

@@ -27,7 +27,10 @@ const test = [
 ];
 
 function react64(z: number[], t: number) {
-  const l = logits64(layer, z.map((v) => Math.min(v, t)));
+  const l = logits64(
+    layer,
+    z.map((v) => Math.min(v, t)),
+  );
   return { conf: lse64(l), pred: argmax64(l) };
 }
 
@@ -37,7 +40,10 @@ describe('react', () => {
     const r = await fitAndScore(pp, { finalLayer: layer }, { val }, test);
     expect(pp.threshold).toBe(Math.fround(9.9));
     const e = test.map((z) => react64(z, 9.9));
-    expectClose(r.conf, e.map((x) => x.conf));
+    expectClose(
+      r.conf,
+      e.map((x) => x.conf),
+    );
     expect(Array.from(r.pred)).toEqual(e.map((x) => x.pred));
     pp.dispose();
   });
@@ -48,7 +54,10 @@ describe('react', () => {
     await pp.setHyperparameters({ percentile: 50 });
     expect(pp.threshold).toBe(5.5);
     const r50 = await scoreRows(pp, test);
-    expectClose(r50.conf, test.map((z) => react64(z, 5.5).conf));
+    expectClose(
+      r50.conf,
+      test.map((z) => react64(z, 5.5).conf),
+    );
     expect(r50.conf[0]).not.toBeCloseTo(r90.conf[0], 3);
     pp.dispose();
     expect(reactDefinition.grid).toEqual({ percentile: [85, 90, 95, 99] });

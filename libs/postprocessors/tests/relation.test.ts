@@ -28,7 +28,10 @@ function naiveRelation(fl: FinalLayer, train: Float32Array, queries: Float32Arra
     const q = prep(queries, i);
     let s = 0;
     for (const t of bank) {
-      const dot = Math.max(0, q.f.reduce((a, v, j) => a + v * t.f[j], 0));
+      const dot = Math.max(
+        0,
+        q.f.reduce((a, v, j) => a + v * t.f[j], 0),
+      );
       const sim = q.p.reduce((a, v, j) => a + v * t.p[j], 0);
       const rel = dot * sim;
       if (rel > 0.03) s += rel ** pow;

@@ -1,7 +1,16 @@
 import { initCompute } from '@oodkit/compute';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { rmdsArgs, RmdsPostprocessor } from '../src/postprocessors/rmds.js';
-import { argmax64, expectClose, featureSplit, fitAndScore, logits64, mdsLayer as layer, mdsTrainLabels as trainLabels, mdsTrainRows as trainRows } from './math-fixtures.js';
+import {
+  argmax64,
+  expectClose,
+  featureSplit,
+  fitAndScore,
+  logits64,
+  mdsLayer as layer,
+  mdsTrainLabels as trainLabels,
+  mdsTrainRows as trainRows,
+} from './math-fixtures.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });

@@ -21,8 +21,14 @@ describe('scale', () => {
   ];
   function scale64(z: number[], k: number) {
     const s1 = z.reduce((a, b) => a + b, 0);
-    const s2 = [...z].sort((a, b) => b - a).slice(0, k).reduce((a, b) => a + b, 0);
-    const l = logits64(layer, z.map((v) => v * Math.exp(s1 / s2)));
+    const s2 = [...z]
+      .sort((a, b) => b - a)
+      .slice(0, k)
+      .reduce((a, b) => a + b, 0);
+    const l = logits64(
+      layer,
+      z.map((v) => v * Math.exp(s1 / s2)),
+    );
     return { conf: lse64(l), pred: argmax64(l) };
   }
   it('score equals the energy of z·exp(Σz / Σ top-k z)', async () => {
@@ -30,10 +36,16 @@ describe('scale', () => {
     const r = await fitAndScore(pp, { finalLayer: layer }, {}, rows);
     // row 0 by hand: s1 = 8, s2 = 7 → scale e^{8/7}
     const e = rows.map((z) => scale64(z, 2));
-    expectClose(r.conf, e.map((x) => x.conf));
+    expectClose(
+      r.conf,
+      e.map((x) => x.conf),
+    );
     expect(Array.from(r.pred)).toEqual(e.map((x) => x.pred));
     await pp.setHyperparameters({ percentile: 75 }); // k = 1
-    expectClose((await scoreRows(pp, rows)).conf, rows.map((z) => scale64(z, 1).conf));
+    expectClose(
+      (await scoreRows(pp, rows)).conf,
+      rows.map((z) => scale64(z, 1).conf),
+    );
     pp.dispose();
   });
   it('defaults and grid follow OpenOOD', () => {

@@ -90,7 +90,10 @@ describe('vim', () => {
     const rng = Rng.fromSeed(9);
     const pp = new VimPostprocessor(vimDefinition.args, vimDefinition.args.parse({}));
     const d = 10;
-    await pp.setup({ finalLayer: layer(gaussianRows(rng, 4, d), [0, 0.1, 0.2, 0.3], 4, d) }, { train: split('train', gaussianRows(rng, 50, d), Array(50).fill(0), d) });
+    await pp.setup(
+      { finalLayer: layer(gaussianRows(rng, 4, d), [0, 0.1, 0.2, 0.3], 4, d) },
+      { train: split('train', gaussianRows(rng, 50, d), Array(50).fill(0), d) },
+    );
     const before = tf.memory().numTensors;
     for (const dim of [3, 7, 5]) await pp.setHyperparameters({ dim });
     const q = tf.tensor2d(gaussianRows(rng, 5, d), [5, d]);

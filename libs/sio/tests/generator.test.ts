@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
 import { Rng, silentLogger, ComponentRegistry, componentModule } from '@oodkit/core';
 import { Container } from 'inversify';
-import { ArrayDataset, ConditionalVae, PerClassVae, cvaeArgs, datasetFingerprint, generateSynthetic, sioDefinitions, stableStringify } from '../src/index.js';
+import {
+  ArrayDataset,
+  ConditionalVae,
+  PerClassVae,
+  cvaeArgs,
+  datasetFingerprint,
+  generateSynthetic,
+  sioDefinitions,
+  stableStringify,
+} from '../src/index.js';
 
 let root: string;
 beforeAll(async () => {
@@ -109,7 +118,9 @@ describe('generateSynthetic (cache)', () => {
     expect(otherCount.cacheKey).not.toBe(first.cacheKey);
     const otherData = await generateSynthetic({ generator, count: 10, real: halves(60, 2), cacheRoot: root, ctx });
     expect(otherData.cacheKey).not.toBe(first.cacheKey);
-    await expect(generateSynthetic({ generator: { name: 'cvea' }, count: 1, real: data, cacheRoot: root, ctx })).rejects.toThrow(/unknown generator 'cvea'.*did you mean 'cvae'/);
+    await expect(generateSynthetic({ generator: { name: 'cvea' }, count: 1, real: data, cacheRoot: root, ctx })).rejects.toThrow(
+      /unknown generator 'cvea'.*did you mean 'cvae'/,
+    );
   });
 
   it('fingerprint and stable stringify are order-insensitive but content-sensitive', async () => {

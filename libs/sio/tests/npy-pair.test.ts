@@ -15,7 +15,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const target = { imageShape: [2, 2, 1] as const, numClasses: 3 };
 
-async function pair(name: string, images: { data: Uint8Array | Float32Array; shape: number[] }, labels: { data: BigInt64Array | Int32Array | Float32Array | Uint8Array; shape?: number[] }) {
+async function pair(
+  name: string,
+  images: { data: Uint8Array | Float32Array; shape: number[] },
+  labels: { data: BigInt64Array | Int32Array | Float32Array | Uint8Array; shape?: number[] },
+) {
   const imagesPath = join(root, `${name}-images.npy`);
   const labelsPath = join(root, `${name}-labels.npy`);
   await writeNpy(imagesPath, images);
@@ -38,13 +42,19 @@ describe('loadSyntheticPair (the SIO .npy format)', () => {
   it('rejects wrong dtypes, lengths, label ranges and truncated files, naming the file', async () => {
     const px = new Uint8Array(12);
     const f = await pair('float', { data: new Float32Array(12), shape: [3, 2, 2, 1] }, { data: new BigInt64Array(3) });
-    await expect(loadSyntheticPair(f.imagesPath, f.labelsPath, target)).rejects.toThrow(/float-images\.npy: synthetic images must be uint8/);
+    await expect(loadSyntheticPair(f.imagesPath, f.labelsPath, target)).rejects.toThrow(
+      /float-images\.npy: synthetic images must be uint8/,
+    );
     const len = await pair('len', { data: px, shape: [3, 2, 2, 1] }, { data: new BigInt64Array(2) });
     await expect(loadSyntheticPair(len.imagesPath, len.labelsPath, target)).rejects.toThrow(/len-labels\.npy: 2 labels for 3 images/);
     const range = await pair('range', { data: px, shape: [3, 2, 2, 1] }, { data: new BigInt64Array([0n, 3n, 1n]) });
-    await expect(loadSyntheticPair(range.imagesPath, range.labelsPath, target)).rejects.toThrow(/range-labels\.npy: label 3 at index 1 is outside \[0, 3\)/);
+    await expect(loadSyntheticPair(range.imagesPath, range.labelsPath, target)).rejects.toThrow(
+      /range-labels\.npy: label 3 at index 1 is outside \[0, 3\)/,
+    );
     const fl = await pair('flabels', { data: px, shape: [3, 2, 2, 1] }, { data: new Float32Array(3) });
-    await expect(loadSyntheticPair(fl.imagesPath, fl.labelsPath, target)).rejects.toThrow(/flabels-labels\.npy: labels must have an integer dtype/);
+    await expect(loadSyntheticPair(fl.imagesPath, fl.labelsPath, target)).rejects.toThrow(
+      /flabels-labels\.npy: labels must have an integer dtype/,
+    );
     const cut = await pair('cut', { data: px, shape: [3, 2, 2, 1] }, { data: new BigInt64Array(3) });
     writeFileSync(cut.imagesPath, readFileSync(cut.imagesPath).subarray(0, 130));
     await expect(loadSyntheticPair(cut.imagesPath, cut.labelsPath, target)).rejects.toThrow(/cut-images\.npy: truncated/);
@@ -68,7 +78,13 @@ describe('loadSyntheticPair (the SIO .npy format)', () => {
   });
 
   it('writeSyntheticPair writes the SIO format (uint8 NHWC, int64 labels) that loads back', async () => {
-    const ds = new ArrayDataset('g', [2, 2, 1], 3, Uint8Array.from({ length: 8 }, (_, i) => i), new Int32Array([2, 0]));
+    const ds = new ArrayDataset(
+      'g',
+      [2, 2, 1],
+      3,
+      Uint8Array.from({ length: 8 }, (_, i) => i),
+      new Int32Array([2, 0]),
+    );
     const imagesPath = join(root, 'w-images.npy');
     const labelsPath = join(root, 'w-labels.npy');
     await writeSyntheticPair(imagesPath, labelsPath, ds);

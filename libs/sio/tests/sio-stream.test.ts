@@ -9,17 +9,37 @@ beforeAll(async () => {
 
 /** Real images are all 10, synthetic ones all 200: after preprocessing each sample reveals its source. */
 function sources(realCount: number, synCount: number) {
-  const real = new ArrayDataset('real', [2, 2, 1], 2, new Uint8Array(realCount * 4).fill(10), Int32Array.from({ length: realCount }, (_, i) => i % 2));
-  const syn = new ArrayDataset('syn', [2, 2, 1], 2, new Uint8Array(synCount * 4).fill(200), Int32Array.from({ length: synCount }, (_, i) => (i + 1) % 2));
+  const real = new ArrayDataset(
+    'real',
+    [2, 2, 1],
+    2,
+    new Uint8Array(realCount * 4).fill(10),
+    Int32Array.from({ length: realCount }, (_, i) => i % 2),
+  );
+  const syn = new ArrayDataset(
+    'syn',
+    [2, 2, 1],
+    2,
+    new Uint8Array(synCount * 4).fill(200),
+    Int32Array.from({ length: synCount }, (_, i) => (i + 1) % 2),
+  );
   return { real, syn };
 }
 
-const scale: BatchPreprocess = (pixels, count, [h, w, c]) => tf.tidy(() => tf.tensor4d(Float32Array.from(pixels), [count, h, w, c]).div(255) as tf.Tensor4D);
+const scale: BatchPreprocess = (pixels, count, [h, w, c]) =>
+  tf.tidy(() => tf.tensor4d(Float32Array.from(pixels), [count, h, w, c]).div(255) as tf.Tensor4D);
 
 describe('sioStream', () => {
   it('batches hold realBs real and synBs synthetic samples, all preprocessed the same way', async () => {
     const { real, syn } = sources(50, 40);
-    const stream = sioStream({ real, synthetic: syn, sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' }, batchSize: 10, preprocess: scale, rng: Rng.fromSeed(3) });
+    const stream = sioStream({
+      real,
+      synthetic: syn,
+      sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' },
+      batchSize: 10,
+      preprocess: scale,
+      rng: Rng.fromSeed(3),
+    });
     expect(stream.stepsPerEpoch).toBe(5);
     const batches = stream.epochIndices(0);
     for (let k = 0; k < batches.length; k++) {
@@ -43,14 +63,28 @@ describe('sioStream', () => {
 
   it('runs short of synthetic samples when S < steps × synBs (no wrap-around)', () => {
     const { real, syn } = sources(50, 3);
-    const stream = sioStream({ real, synthetic: syn, sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' }, batchSize: 10, preprocess: scale, rng: Rng.fromSeed(3) });
+    const stream = sioStream({
+      real,
+      synthetic: syn,
+      sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' },
+      batchSize: 10,
+      preprocess: scale,
+      rng: Rng.fromSeed(3),
+    });
     const synPerBatch = stream.epochIndices(0).map((b) => b.synCount);
     expect(synPerBatch).toEqual([2, 1, 0, 0, 0]);
   });
 
   it('ratio 1 with no synthetic samples draws the same batches as the plain stream', () => {
     const { real, syn } = sources(23, 0);
-    const a = sioStream({ real, synthetic: syn, sio: { realRatio: 1, extraPercent: 100, mode: 'faithful' }, batchSize: 5, preprocess: scale, rng: Rng.fromSeed(9) });
+    const a = sioStream({
+      real,
+      synthetic: syn,
+      sio: { realRatio: 1, extraPercent: 100, mode: 'faithful' },
+      batchSize: 5,
+      preprocess: scale,
+      rng: Rng.fromSeed(9),
+    });
     const b = plainStream({ dataset: real, batchSize: 5, preprocess: scale, rng: Rng.fromSeed(9) });
     expect(a.epochIndices(2).map((x) => Array.from(x.indices))).toEqual(b.epochIndices(2).map((x) => Array.from(x.indices)));
     expect(b.epochIndices(0).map((x) => x.indices.length)).toEqual([5, 5, 5, 5, 3]);
@@ -74,7 +108,10 @@ describe('parseSioConfig', () => {
       resize: false,
       synthetic: { images: 'a.npy', labels: 'b.npy' },
     });
-    expect(parseSioConfig({ realRatio: 0.9, synthetic: { generator: 'cdcgan', count: 100 } })?.synthetic).toEqual({ generator: 'cdcgan', count: 100 });
+    expect(parseSioConfig({ realRatio: 0.9, synthetic: { generator: 'cdcgan', count: 100 } })?.synthetic).toEqual({
+      generator: 'cdcgan',
+      count: 100,
+    });
     expect(parseSioConfig(undefined)).toBeUndefined();
     expect(parseSioConfig({ enabled: false })).toBeUndefined();
   });

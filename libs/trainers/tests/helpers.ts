@@ -106,8 +106,14 @@ export const softCe = (l: number[], q: number[]) => -dot(q, logSoftmax(l));
 export const SHAPE: [number, number, number] = [4, 4, 1];
 export const D = 16;
 export const C = 3;
-export const X = Array.from({ length: 6 }, (_, i) => Array.from({ length: D }, (_, j) => Math.round(100 * Math.sin(1.3 * i + 0.7 * j + 0.5 * (i % 3) * j)) / 100));
+export const X = Array.from({ length: 6 }, (_, i) =>
+  Array.from({ length: D }, (_, j) => Math.round(100 * Math.sin(1.3 * i + 0.7 * j + 0.5 * (i % 3) * j)) / 100),
+);
 export const Y = [0, 1, 2, 0, 1, 2];
-export const OUTLIERS = Array.from({ length: 6 }, (_, i) => Array.from({ length: D }, (_, j) => Math.round(100 * Math.cos(2.1 * i - 0.4 * j)) / 100));
-export const W0 = Array.from({ length: C }, (_, c) => Array.from({ length: D }, (_, j) => Math.round(1000 * 0.1 * Math.sin(5 * c + j)) / 1000));
+export const OUTLIERS = Array.from({ length: 6 }, (_, i) =>
+  Array.from({ length: D }, (_, j) => Math.round(100 * Math.cos(2.1 * i - 0.4 * j)) / 100),
+);
+export const W0 = Array.from({ length: C }, (_, c) =>
+  Array.from({ length: D }, (_, j) => Math.round(1000 * 0.1 * Math.sin(5 * c + j)) / 1000),
+);
 export const B0 = [0.01, -0.02, 0.03];

@@ -17,7 +17,12 @@ function randomBatch(n: number, shape: [number, number, number], classes: number
   const rng = Rng.fromSeed(seed);
   const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
   // Class-dependent mean so the batch is learnable.
-  const x = tf.tidy(() => tf.add(tf.randomNormal([n, ...shape], 0, 1, 'float32', rng.nextSeed()), tf.reshape(tf.mul(tf.tensor1d(labels, 'float32'), 0.5), [n, 1, 1, 1])));
+  const x = tf.tidy(() =>
+    tf.add(
+      tf.randomNormal([n, ...shape], 0, 1, 'float32', rng.nextSeed()),
+      tf.reshape(tf.mul(tf.tensor1d(labels, 'float32'), 0.5), [n, 1, 1, 1]),
+    ),
+  );
   return { x: x as tf.Tensor4D, y: tf.tensor1d(labels, 'int32'), indices: Int32Array.from(labels.keys()) };
 }
 
@@ -44,7 +49,11 @@ describe('training real networks on wasm', () => {
   });
 
   it('oe trains resnet18_32x32 (batch norm in training mode over the joint batch) and updates running stats', async () => {
-    const net = await registry.build<Classifier>('network', { name: 'resnet18_32x32', args: { image_size: 8, num_classes: 4 } }, ctx(0, 'network'));
+    const net = await registry.build<Classifier>(
+      'network',
+      { name: 'resnet18_32x32', args: { image_size: 8, num_classes: 4 } },
+      ctx(0, 'network'),
+    );
     const trainer = await registry.build<Trainer>('trainer', { name: 'oe', args: { lr: 0.01 } }, ctx(0, 'trainer'));
     const batch = randomBatch(4, [8, 8, 3], 4, 2);
     const outliers = randomBatch(4, [8, 8, 3], 4, 3);
@@ -60,7 +69,11 @@ describe('training real networks on wasm', () => {
 
   it('vos trains lenet once its queues are full', async () => {
     const net = await registry.build<Classifier>('network', { name: 'lenet', args: { num_classes: 2 } }, ctx(1, 'network'));
-    const trainer = await registry.build<Trainer>('trainer', { name: 'vos', args: { lr: 0.05, sample_number: 4, sample_from: 100 } }, ctx(1, 'trainer'));
+    const trainer = await registry.build<Trainer>(
+      'trainer',
+      { name: 'vos', args: { lr: 0.05, sample_number: 4, sample_from: 100 } },
+      ctx(1, 'trainer'),
+    );
     const batch = randomBatch(8, [28, 28, 1], 2, 4);
     const losses = await run(net, trainer, batch, undefined, 6);
     expect(losses.every(Number.isFinite)).toBe(true);

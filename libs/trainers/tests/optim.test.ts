@@ -19,7 +19,10 @@ describe('PyTorch SGD (Nesterov, coupled weight decay)', () => {
     const s2 = sgdUpdate(s1.param, tf.tensor1d([0.1, -0.3]), s1.buffer, 0.05, opts);
     // d = [0.1886, -0.50095]; buf = 0.9·[0.6, 0.05] + d = [0.7286, -0.45595]; d + 0.9·buf = [0.84434, -0.911305]
     expect(Array.from(s2.buffer!.dataSync())).toEqual([expect.closeTo(0.7286, 5), expect.closeTo(-0.45595, 5)]);
-    expect(Array.from(s2.param.dataSync())).toEqual([expect.closeTo(0.886 - 0.05 * 0.84434, 5), expect.closeTo(-2.0095 + 0.05 * 0.911305, 5)]);
+    expect(Array.from(s2.param.dataSync())).toEqual([
+      expect.closeTo(0.886 - 0.05 * 0.84434, 5),
+      expect.closeTo(-2.0095 + 0.05 * 0.911305, 5),
+    ]);
   });
 
   it('plain momentum uses the buffer as the direction; dampening scales the gradient after the first step', () => {
@@ -69,7 +72,12 @@ describe('cosine schedule (OpenOOD LambdaLR cosine_annealing)', () => {
 describe('random draws', () => {
   it('Beta samples have the right mean and variance', () => {
     const rng = Rng.fromSeed(1);
-    for (const [a, b] of [[2, 5], [0.2, 0.2], [0.1, 1], [20, 20]]) {
+    for (const [a, b] of [
+      [2, 5],
+      [0.2, 0.2],
+      [0.1, 1],
+      [20, 20],
+    ]) {
       const n = 20000;
       const xs = Array.from({ length: n }, () => sampleBeta(rng, a, b));
       const m = xs.reduce((s, v) => s + v, 0) / n;

@@ -3,8 +3,24 @@ import { initCompute, tf } from '@oodkit/compute';
 import type { Trainer } from '@oodkit/core';
 import { cosineLearningRate, drawCutMix, drawMixOe, drawMixup } from '../src/index.js';
 import {
-  B0, C, D, LinearClassifier, OUTLIERS, SHAPE, W0, X, Y,
-  buildTrainer, ce, disposeBatch, logitsOf, makeBatch, mean, softCe, softmax, trainerRng,
+  B0,
+  C,
+  D,
+  LinearClassifier,
+  OUTLIERS,
+  SHAPE,
+  W0,
+  X,
+  Y,
+  buildTrainer,
+  ce,
+  disposeBatch,
+  logitsOf,
+  makeBatch,
+  mean,
+  softCe,
+  softmax,
+  trainerRng,
 } from './helpers.js';
 
 beforeAll(async () => {
@@ -20,7 +36,11 @@ afterEach(() => {
 function setup(): { net: LinearClassifier; batch: ReturnType<typeof makeBatch>; outliers: ReturnType<typeof makeBatch> } {
   const net = new LinearClassifier(SHAPE, C, W0, B0);
   const batch = makeBatch(X, Y, SHAPE);
-  const outliers = makeBatch(OUTLIERS, OUTLIERS.map(() => -1), SHAPE);
+  const outliers = makeBatch(
+    OUTLIERS,
+    OUTLIERS.map(() => -1),
+    SHAPE,
+  );
   cleanup.push(net, { dispose: () => disposeBatch(batch) }, { dispose: () => disposeBatch(outliers) });
   return { net, batch, outliers };
 }
@@ -34,7 +54,11 @@ const normalized = (l: number[], tau: number) => {
 const logitNormCe = (net: LinearClassifier) => mean(X.map((x, i) => ce(normalized(logitsOf(net.w, net.b, x), 0.04), Y[i])));
 const oneHot = (y: number) => Array.from({ length: C }, (_, c) => (c === y ? 1 : 0));
 
-async function trained(name: string, args: Record<string, unknown> = {}, seed = 0): Promise<{ trainer: Trainer; net: LinearClassifier } & ReturnType<typeof setup>> {
+async function trained(
+  name: string,
+  args: Record<string, unknown> = {},
+  seed = 0,
+): Promise<{ trainer: Trainer; net: LinearClassifier } & ReturnType<typeof setup>> {
   const s = setup();
   const trainer = await buildTrainer(name, args, seed);
   trainer.init(s.net, plan);
@@ -82,7 +106,11 @@ describe('base', () => {
     const { batch, net } = setup();
     await expect(trainer.step(batch)).rejects.toThrow(/init\(network, plan\)/);
     trainer.init(net, plan);
-    const bad = makeBatch(X.map((x) => x.map(() => NaN)), Y, SHAPE);
+    const bad = makeBatch(
+      X.map((x) => x.map(() => NaN)),
+      Y,
+      SHAPE,
+    );
     const { loss } = await trainer.step(bad);
     disposeBatch(bad);
     expect(Number.isNaN(loss)).toBe(true);
@@ -107,9 +135,7 @@ describe('logitnorm', () => {
   it('CE on ℓ/((‖ℓ‖+1e-7)·τ), τ 0.04', async () => {
     const { trainer, batch } = await trained('logitnorm');
     const { loss } = await trainer.step(batch);
-    const expected = mean(
-      X.map((x, i) => ce(normalized(logitsOf(W0, B0, x), 0.04), Y[i])),
-    );
+    const expected = mean(X.map((x, i) => ce(normalized(logitsOf(W0, B0, x), 0.04), Y[i])));
     expect(loss).toBeCloseTo(expected, 4);
   });
 });
@@ -142,7 +168,13 @@ describe('cutmix', () => {
     const { loss } = await trainer.step(batch);
     const { box, lam, perm } = draw;
     const inBox = (j: number) => Math.floor(j / 4) >= box.r1 && Math.floor(j / 4) < box.r2 && j % 4 >= box.c1 && j % 4 < box.c2;
-    const logits = X.map((x, i) => logitsOf(W0, B0, x.map((v, j) => (inBox(j) ? X[perm[i]][j] : v))));
+    const logits = X.map((x, i) =>
+      logitsOf(
+        W0,
+        B0,
+        x.map((v, j) => (inBox(j) ? X[perm[i]][j] : v)),
+      ),
+    );
     const expected = lam * mean(logits.map((l, i) => ce(l, Y[i]))) + (1 - lam) * mean(logits.map((l, i) => ce(l, Y[perm[i]])));
     expect(loss).toBeCloseTo(expected, 5);
   });
@@ -160,7 +192,13 @@ describe('regmixup', () => {
     const { lam, perm } = drawMixup(trainerRng(0).derive('draws'), 20, 6);
     const { loss } = await trainer.step(batch);
     const clean = X.map((x) => logitsOf(W0, B0, x));
-    const mixed = X.map((x, i) => logitsOf(W0, B0, x.map((v, j) => lam * v + (1 - lam) * X[perm[i]][j])));
+    const mixed = X.map((x, i) =>
+      logitsOf(
+        W0,
+        B0,
+        x.map((v, j) => lam * v + (1 - lam) * X[perm[i]][j]),
+      ),
+    );
     const all = [...clean, ...mixed];
     const a = [...Y, ...Y];
     const b = [...Y, ...Y.map((_, i) => Y[perm[i]])];
@@ -178,7 +216,14 @@ describe('mixoe', () => {
       const inBox = (j: number) => !!box && Math.floor(j / 4) >= box.r1 && Math.floor(j / 4) < box.r2 && j % 4 >= box.c1 && j % 4 < box.c2;
       const mixed = X.map((x, i) => x.map((v, j) => (box ? (inBox(j) ? OUTLIERS[i][j] : v) : lam * v + (1 - lam) * OUTLIERS[i][j])));
       const idLoss = mean(X.map((x, i) => ce(logitsOf(W0, B0, x), Y[i])));
-      const mixLoss = mean(mixed.map((x, i) => softCe(logitsOf(W0, B0, x), oneHot(Y[i]).map((v) => lam * v + (1 - lam) / C))));
+      const mixLoss = mean(
+        mixed.map((x, i) =>
+          softCe(
+            logitsOf(W0, B0, x),
+            oneHot(Y[i]).map((v) => lam * v + (1 - lam) / C),
+          ),
+        ),
+      );
       expect(loss).toBeCloseTo(idLoss + mixLoss, 5);
     });
   }
@@ -193,8 +238,22 @@ describe('mixoe', () => {
 
 describe('registry', () => {
   it('declares which trainers need outliers and validates args with suggestions', async () => {
-    const needs = await Promise.all(['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos'].map(async (n) => [n, (await buildTrainer(n)).needsOutliers]));
-    expect(Object.fromEntries(needs)).toEqual({ base: false, oe: true, mixoe: true, logitnorm: false, mixup: false, cutmix: false, regmixup: false, vos: false });
+    const needs = await Promise.all(
+      ['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos'].map(async (n) => [
+        n,
+        (await buildTrainer(n)).needsOutliers,
+      ]),
+    );
+    expect(Object.fromEntries(needs)).toEqual({
+      base: false,
+      oe: true,
+      mixoe: true,
+      logitnorm: false,
+      mixup: false,
+      cutmix: false,
+      regmixup: false,
+      vos: false,
+    });
     await expect(buildTrainer('oe', { lamda_oe: 1 })).rejects.toThrow(/unknown key 'lamda_oe' \(did you mean 'lambda_oe'\?\)/);
     await expect(buildTrainer('mixoe', { mix_op: 'blend' })).rejects.toThrow(/mix_op/);
     await expect(buildTrainer('base', { lr: -1 })).rejects.toThrow(/trainer\.args\.lr/);

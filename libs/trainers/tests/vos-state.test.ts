@@ -1,7 +1,23 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
 import { cholesky } from '../src/index.js';
-import { B0, C, D, LinearClassifier, SHAPE, W0, X, Y, buildTrainer, ce, disposeBatch, logitsOf, makeBatch, mean, trainerRng } from './helpers.js';
+import {
+  B0,
+  C,
+  D,
+  LinearClassifier,
+  SHAPE,
+  W0,
+  X,
+  Y,
+  buildTrainer,
+  ce,
+  disposeBatch,
+  logitsOf,
+  makeBatch,
+  mean,
+  trainerRng,
+} from './helpers.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'wasm' });
@@ -22,7 +38,11 @@ describe('vos', () => {
     const net = new LinearClassifier(SHAPE, C, W0, B0);
     const b1 = makeBatch(X, Y, SHAPE);
     const b2 = makeBatch(X2, Y, SHAPE);
-    cleanup.push(() => net.dispose(), () => disposeBatch(b1), () => disposeBatch(b2));
+    cleanup.push(
+      () => net.dispose(),
+      () => disposeBatch(b1),
+      () => disposeBatch(b2),
+    );
     const sampleFrom = 40;
     const trainer = await buildTrainer('vos', { sample_number: 2, sample_from: sampleFrom });
     trainer.init(net, { epochs: 1, stepsPerEpoch: 10 });
@@ -41,12 +61,16 @@ describe('vos', () => {
     const members = [0, 1, 2].map((c) => [X2[c], X2[c + 3]]);
     const means = members.map((m) => m[0].map((_, j) => (m[0][j] + m[1][j]) / 2));
     const cov = new Array(D * D).fill(0);
-    members.forEach((m, c) => m.forEach((f) => {
-      for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) cov[i * D + j] += ((f[i] - means[c][i]) * (f[j] - means[c][j])) / 6;
-    }));
+    members.forEach((m, c) =>
+      m.forEach((f) => {
+        for (let i = 0; i < D; i++) for (let j = 0; j < D; j++) cov[i * D + j] += ((f[i] - means[c][i]) * (f[j] - means[c][j])) / 6;
+      }),
+    );
     for (let i = 0; i < D; i++) cov[i * D + i] += 1e-4;
     const L = cholesky(cov, D);
-    const eps = tf.tidy(() => tf.randomNormal([C, sampleFrom, D], 0, 1, 'float32', trainerRng(0).derive('draws').nextSeed()).arraySync()) as number[][][];
+    const eps = tf.tidy(() =>
+      tf.randomNormal([C, sampleFrom, D], 0, 1, 'float32', trainerRng(0).derive('draws').nextSeed()).arraySync(),
+    ) as number[][][];
     const outliers = eps.map((rows, c) => {
       const norms = rows.map((r) => r.reduce((s, v) => s + v * v, 0));
       const e = rows[norms.indexOf(Math.max(...norms))];
@@ -66,7 +90,10 @@ describe('vos', () => {
   it('before start_epoch it only fills/refreshes the queues', async () => {
     const net = new LinearClassifier(SHAPE, C, W0, B0);
     const b1 = makeBatch(X, Y, SHAPE);
-    cleanup.push(() => net.dispose(), () => disposeBatch(b1));
+    cleanup.push(
+      () => net.dispose(),
+      () => disposeBatch(b1),
+    );
     const trainer = await buildTrainer('vos', { sample_number: 2, sample_from: 10, start_epoch: 1 });
     trainer.init(net, { epochs: 2, stepsPerEpoch: 10 });
     await trainer.step(b1);
@@ -86,7 +113,11 @@ describe('trainer state', () => {
       const a = new LinearClassifier(SHAPE, C, W0, B0);
       const b = new LinearClassifier(SHAPE, C, W0, B0);
       const batch = makeBatch(X, Y, SHAPE);
-      cleanup.push(() => a.dispose(), () => b.dispose(), () => disposeBatch(batch));
+      cleanup.push(
+        () => a.dispose(),
+        () => b.dispose(),
+        () => disposeBatch(batch),
+      );
       const plan = { epochs: 1, stepsPerEpoch: 8 };
       const original = await buildTrainer(name, args, 3);
       original.init(a, plan);
@@ -95,7 +126,11 @@ describe('trainer state', () => {
       expect(state.step).toBe(3);
       expect(Object.keys(state.slots)).toEqual(expect.arrayContaining(['momentum/fc.weight', 'momentum/fc.bias']));
       // Checkpoints carry host data only: a JSON-like copy must be enough.
-      const copy = { step: state.step, slots: Object.fromEntries(Object.entries(state.slots).map(([k, v]) => [k, Float32Array.from(v)])), extra: JSON.parse(JSON.stringify(state.extra)) };
+      const copy = {
+        step: state.step,
+        slots: Object.fromEntries(Object.entries(state.slots).map(([k, v]) => [k, Float32Array.from(v)])),
+        extra: JSON.parse(JSON.stringify(state.extra)),
+      };
       const resumed = await buildTrainer(name, args, 99); // a different seed: everything must come from the state
       resumed.init(b, plan);
       b.weight.assign(a.weight);

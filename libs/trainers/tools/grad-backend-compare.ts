@@ -13,7 +13,14 @@ const size = Number(process.argv[2] ?? 64);
 const netName = process.argv[3] ?? 'resnet18_224x224';
 async function grads(backend: 'cpu' | 'wasm') {
   await initCompute({ backend });
-  const net = await registry.build<Classifier>('network', { name: netName, args: netName === 'resnet18_224x224' ? { image_size: size, dropout: 0, num_classes: 10 } : { image_size: size, num_classes: 10 } }, { logger: silentLogger, rng: Rng.fromSeed(11).derive(netName), config: {} });
+  const net = await registry.build<Classifier>(
+    'network',
+    {
+      name: netName,
+      args: netName === 'resnet18_224x224' ? { image_size: size, dropout: 0, num_classes: 10 } : { image_size: size, num_classes: 10 },
+    },
+    { logger: silentLogger, rng: Rng.fromSeed(11).derive(netName), config: {} },
+  );
   const x = tf.randomNormal([4, size, size, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
   const y = tf.tensor1d([1, 4, 7, 0], 'int32');
   const { value, grads } = tf.variableGrads(() => crossEntropy(net.forward(x, true), y), net.trainableVariables());
@@ -24,8 +31,25 @@ async function grads(backend: 'cpu' | 'wasm') {
   return out;
 }
 const cmp = (a: Map<string, Float32Array>, b: Map<string, Float32Array>, label: string) => {
-  const rows = [...a].map(([n, ga]) => { const gb = b.get(n)!; let d = 0, m = 0; for (let i = 0; i < ga.length; i++) { d = Math.max(d, Math.abs(ga[i] - gb[i])); m = Math.max(m, Math.abs(ga[i])); } return [n, d / m] as const; }).sort((p, q) => q[1] - p[1]);
-  console.log(label, rows.slice(0, 4).map(([n, r]) => `${n} ${r.toExponential(2)}`).join(' | '));
+  const rows = [...a]
+    .map(([n, ga]) => {
+      const gb = b.get(n)!;
+      let d = 0,
+        m = 0;
+      for (let i = 0; i < ga.length; i++) {
+        d = Math.max(d, Math.abs(ga[i] - gb[i]));
+        m = Math.max(m, Math.abs(ga[i]));
+      }
+      return [n, d / m] as const;
+    })
+    .sort((p, q) => q[1] - p[1]);
+  console.log(
+    label,
+    rows
+      .slice(0, 4)
+      .map(([n, r]) => `${n} ${r.toExponential(2)}`)
+      .join(' | '),
+  );
 };
 const w1 = await grads('wasm');
 const w2 = await grads('wasm');

@@ -38,17 +38,26 @@ for (const c of cases) {
   const net = await registry.build<Classifier>('network', { name: c.net, args: c.args }, ctx);
   const n = 4;
   const x = tf.randomNormal([n, ...c.shape], 0, 1, 'float32', 5) as tf.Tensor4D;
-  const y = tf.tensor1d(Array.from({ length: n }, (_, i) => (3 * i + 1) % c.classes), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: n }, (_, i) => (3 * i + 1) % c.classes),
+    'int32',
+  );
   const dir = path.join(outDir, c.net);
   const before = dump(path.join(dir, 'before'), Object.fromEntries(net.namedVariables()));
   const evalLogits = net.forward(x);
   const trainer = await registry.build<Trainer>('trainer', 'base', ctx);
   trainer.init(net, { epochs: 1, stepsPerEpoch: 4 });
-  const losses = [(await trainer.step({ x, y, indices: new Int32Array(n) })).loss, (await trainer.step({ x, y, indices: new Int32Array(n) })).loss];
+  const losses = [
+    (await trainer.step({ x, y, indices: new Int32Array(n) })).loss,
+    (await trainer.step({ x, y, indices: new Int32Array(n) })).loss,
+  ];
   const after = dump(path.join(dir, 'after'), Object.fromEntries(net.namedVariables()));
   const evalAfter = net.forward(x);
   const io = dump(path.join(dir, 'io'), { x, eval_logits: evalLogits, eval_after: evalAfter });
-  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify({ net: c.net, args: c.args, labels: Array.from(y.dataSync()), losses, before, after, io, lr: 0.1, total_steps: 4 }));
+  writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify({ net: c.net, args: c.args, labels: Array.from(y.dataSync()), losses, before, after, io, lr: 0.1, total_steps: 4 }),
+  );
   summary[c.net] = losses;
   net.dispose();
 }

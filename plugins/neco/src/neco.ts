@@ -1,5 +1,12 @@
 import { tf } from '@oodkit/compute';
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import {
   BasePostprocessor,
   argmax,
@@ -78,7 +85,8 @@ export class NecoPostprocessor extends BasePostprocessor<typeof necoArgs> {
   protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     const train = requireSplit(data, 'train', this.name, this.head.featureDim);
     const d = model.finalLayer.featureDim;
-    if (train.count < 2) throw new DataError(`neco: the train split '${train.name}' needs at least 2 samples to fit a PCA, got ${train.count}`);
+    if (train.count < 2)
+      throw new DataError(`neco: the train split '${train.name}' needs at least 2 samples to fit a PCA, got ${train.count}`);
     const { scaler, eigen } = fitNeco(train.features, train.count, d);
     this.eigen = eigen;
     this.mean = tf.tensor1d(Float32Array.from(scaler.mean), 'float32');

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const workspace = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const oodkit = (args: string[]) => run(process.execPath, [join(workspace, 'apps/cli/bin/oodkit.js'), ...args], { cwd: workspace, maxBuffer: 1 << 24 });
+const oodkit = (args: string[]) =>
+  run(process.execPath, [join(workspace, 'apps/cli/bin/oodkit.js'), ...args], { cwd: workspace, maxBuffer: 1 << 24 });
 const root = mkdtempSync(join(tmpdir(), 'oodkit-neco-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -37,7 +38,14 @@ async function writeFolder(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await writeNpy(join(dir, 'fc_weight.npy'), { data: weight, shape: [c, d] });
   await writeNpy(join(dir, 'fc_bias.npy'), { data: new Float32Array(c), shape: [c] });
-  const splits = { train: [300, false], val: [90, false], test: [150, false], oodval: [90, true], near: [150, true], far: [150, true] } as const;
+  const splits = {
+    train: [300, false],
+    val: [90, false],
+    test: [150, false],
+    oodval: [90, true],
+    near: [150, true],
+    far: [150, true],
+  } as const;
   for (const [name, [n, ood]] of Object.entries(splits)) {
     const { f, labels } = sample(n, ood);
     await writeNpy(join(dir, `${name}_features.npy`), { data: f, shape: [n, d] });
@@ -66,8 +74,18 @@ describe('neco through the oodkit CLI (loaded as a plugin, not a built-in)', () 
   it('oodkit eval-features --config <config with plugins:> --postprocessor neco --args.dim=2 writes metrics and scores', async () => {
     const out = join(root, 'out');
     await oodkit([
-      'eval-features', '--dir', join(root, 'features'), '--postprocessor', 'neco', '--config', 'configs/plugins/neco.yml',
-      '--out', out, '--backend', 'cpu', '--args.dim=2',
+      'eval-features',
+      '--dir',
+      join(root, 'features'),
+      '--postprocessor',
+      'neco',
+      '--config',
+      'configs/plugins/neco.yml',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+      '--args.dim=2',
     ]);
     const metrics = JSON.parse(readFileSync(join(out, 'neco__metrics.json'), 'utf8')) as unknown;
     const text = JSON.stringify(metrics);

@@ -36,7 +36,10 @@ describe('neco agrees with the sklearn reference (official code path)', () => {
     const n = ref.train.length / ref.D;
     const finalLayer = { numClasses: ref.C, featureDim: ref.D, weight: Float32Array.from(ref.weight), bias: Float32Array.from(ref.bias) };
     const pp = new NecoPostprocessor(necoDefinition.args, necoDefinition.args.parse({}));
-    await pp.setup({ finalLayer }, { train: { name: 'train', count: n, dim: ref.D, features: Float32Array.from(ref.train), labels: new Int32Array(n) } });
+    await pp.setup(
+      { finalLayer },
+      { train: { name: 'train', count: n, dim: ref.D, features: Float32Array.from(ref.train), labels: new Int32Array(n) } },
+    );
     const q = tf.tensor2d(ref.test, [ref.test.length / ref.D, ref.D], 'float32');
     for (const { dim, max_logit, conf } of ref.expected) {
       await pp.setHyperparameters({ dim, max_logit });

@@ -16,7 +16,15 @@ describe('docs/config-reference.md', () => {
 
   it('documents every section, every component with its args, and the grids', async () => {
     const text = await renderConfigReference();
-    for (const heading of ['### `plugins`', '### `bench`', '#### postprocessor `msp`', '#### postprocessor `neco`', '#### network `lenet`', '#### trainer `base`']) expect(text).toContain(heading);
+    for (const heading of [
+      '### `plugins`',
+      '### `bench`',
+      '#### postprocessor `msp`',
+      '#### postprocessor `neco`',
+      '#### network `lenet`',
+      '#### trainer `base`',
+    ])
+      expect(text).toContain(heading);
     expect(text).toMatch(/\| `dim` \| integer \| `100` \| > 0 \|/);
     expect(text).toMatch(/Search grid: `dim` ∈ \{10, 50, 100, 200, 300, 400, 500\}/);
     expect(text).not.toMatch(/\/work\/|\/tmp\//); // no machine-specific paths

@@ -1,4 +1,12 @@
-import { generateFiles, installPackagesTask, joinPathFragments, names, offsetFromRoot, type GeneratorCallback, type Tree } from '@nx/devkit';
+import {
+  generateFiles,
+  installPackagesTask,
+  joinPathFragments,
+  names,
+  offsetFromRoot,
+  type GeneratorCallback,
+  type Tree,
+} from '@nx/devkit';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,7 +43,10 @@ const NAME = /^[a-z][a-z0-9_-]*$/;
 function versionOf(tree: Tree, path: string, dep?: string): string {
   const pkg = JSON.parse(tree.read(path, 'utf-8') ?? '{}') as { version?: string; dependencies?: Record<string, string> };
   const version = dep ? pkg.dependencies?.[dep] : pkg.version;
-  if (!version) throw new Error(`@oodkit/nx-plugin: cannot read the version of ${dep ?? path} from ${path} (run the generator at the oodkit workspace root)`);
+  if (!version)
+    throw new Error(
+      `@oodkit/nx-plugin: cannot read the version of ${dep ?? path} from ${path} (run the generator at the oodkit workspace root)`,
+    );
   return version;
 }
 
@@ -49,19 +60,23 @@ export interface GeneratedPlugin {
 /** Pure file generation (no install), shared by the four generators and the tests. */
 export function writeComponentPlugin(tree: Tree, kind: PluginKind, options: ComponentGeneratorSchema): GeneratedPlugin {
   if (!NAME.test(options.name)) {
-    throw new Error(`@oodkit/nx-plugin: invalid ${kind} name '${options.name}': use lower case letters, digits, '_' or '-', starting with a letter`);
+    throw new Error(
+      `@oodkit/nx-plugin: invalid ${kind} name '${options.name}': use lower case letters, digits, '_' or '-', starting with a letter`,
+    );
   }
   const n = names(options.name);
   const registeredName = options.name.replace(/-/g, '_');
   const projectRoot = (options.directory ?? joinPathFragments('plugins', n.fileName)).replace(/\/+$/, '');
-  if (tree.exists(joinPathFragments(projectRoot, 'package.json'))) throw new Error(`@oodkit/nx-plugin: ${projectRoot} already holds a package`);
+  if (tree.exists(joinPathFragments(projectRoot, 'package.json')))
+    throw new Error(`@oodkit/nx-plugin: ${projectRoot} already holds a package`);
   const packageName = `@oodkit/plugin-${n.fileName}`;
   const offset = offsetFromRoot(projectRoot);
   const libs = LIBS[kind];
   const coreVersion = versionOf(tree, 'libs/core/package.json');
   const dependencies: Record<string, string> = { '@oodkit/core': coreVersion };
   for (const lib of libs) dependencies[`@oodkit/${lib}`] = versionOf(tree, `libs/${lib}/package.json`);
-  if (kind === 'postprocessor') dependencies['@tensorflow/tfjs-core'] = versionOf(tree, 'libs/postprocessors/package.json', '@tensorflow/tfjs-core');
+  if (kind === 'postprocessor')
+    dependencies['@tensorflow/tfjs-core'] = versionOf(tree, 'libs/postprocessors/package.json', '@tensorflow/tfjs-core');
   dependencies['zod'] = versionOf(tree, 'libs/core/package.json', 'zod');
   const sorted = Object.fromEntries(Object.entries(dependencies).sort(([a], [b]) => a.localeCompare(b)));
   const substitutions = {
@@ -97,7 +112,9 @@ function makeGenerator(kind: PluginKind) {
   return async function generator(tree: Tree, options: ComponentGeneratorSchema): Promise<GeneratorCallback> {
     const made = writeComponentPlugin(tree, kind, options);
     if (!inWorkspaces(tree, made.projectRoot)) {
-      console.warn(`\nwarning: ${made.projectRoot} is not matched by the root package.json "workspaces": npm will not link ${made.packageName}; add the folder there, or name it by path in plugins: [...]`);
+      console.warn(
+        `\nwarning: ${made.projectRoot} is not matched by the root package.json "workspaces": npm will not link ${made.packageName}; add the folder there, or name it by path in plugins: [...]`,
+      );
     }
     return () => {
       // The package joins the npm workspace (plugins/*) only once npm links it into node_modules.

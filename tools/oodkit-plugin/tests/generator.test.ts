@@ -12,7 +12,10 @@ const root = mkdtempSync(join(tmpdir(), 'oodkit-gen-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 for (const lib of ['core', 'compute', 'postprocessors', 'trainers', 'networks']) {
   mkdirSync(join(root, 'libs', lib), { recursive: true });
-  writeFileSync(join(root, 'libs', lib, 'package.json'), JSON.stringify({ version: '9.9.9', dependencies: { zod: '4.0.1', '@tensorflow/tfjs-core': '4.1.0' } }));
+  writeFileSync(
+    join(root, 'libs', lib, 'package.json'),
+    JSON.stringify({ version: '9.9.9', dependencies: { zod: '4.0.1', '@tensorflow/tfjs-core': '4.1.0' } }),
+  );
 }
 const newTree = () => new FsTree(root, false);
 
@@ -20,11 +23,26 @@ describe('writeComponentPlugin', () => {
   it('names: package @oodkit/plugin-<file name>, registry name with _ , nx tag scope:plugin, pinned workspace versions', () => {
     const tree = newTree();
     const made = writeComponentPlugin(tree, 'postprocessor', { name: 'my-score', description: 'a test score' });
-    expect(made).toEqual({ projectRoot: 'plugins/my-score', packageName: '@oodkit/plugin-my-score', registeredName: 'my_score', configFile: 'configs/plugins/my-score.yml' });
-    const pkg = JSON.parse(tree.read('plugins/my-score/package.json', 'utf-8')!) as { name: string; dependencies: Record<string, string>; nx: { tags: string[] } };
+    expect(made).toEqual({
+      projectRoot: 'plugins/my-score',
+      packageName: '@oodkit/plugin-my-score',
+      registeredName: 'my_score',
+      configFile: 'configs/plugins/my-score.yml',
+    });
+    const pkg = JSON.parse(tree.read('plugins/my-score/package.json', 'utf-8')!) as {
+      name: string;
+      dependencies: Record<string, string>;
+      nx: { tags: string[] };
+    };
     expect(pkg.name).toBe('@oodkit/plugin-my-score');
     expect(pkg.nx.tags).toEqual(['scope:plugin']);
-    expect(pkg.dependencies).toEqual({ '@oodkit/compute': '9.9.9', '@oodkit/core': '9.9.9', '@oodkit/postprocessors': '9.9.9', '@tensorflow/tfjs-core': '4.1.0', zod: '4.0.1' });
+    expect(pkg.dependencies).toEqual({
+      '@oodkit/compute': '9.9.9',
+      '@oodkit/core': '9.9.9',
+      '@oodkit/postprocessors': '9.9.9',
+      '@tensorflow/tfjs-core': '4.1.0',
+      zod: '4.0.1',
+    });
     const src = tree.read('plugins/my-score/src/my-score.ts', 'utf-8')!;
     expect(src).toContain("name: 'my_score'");
     expect(src).toContain("description: 'a test score'");
@@ -46,7 +64,16 @@ describe('writeComponentPlugin', () => {
     const tree = newTree();
     for (const kind of PLUGIN_KINDS) {
       writeComponentPlugin(tree, kind, { name: `x-${kind}` });
-      for (const file of ['package.json', 'tsconfig.json', 'tsconfig.lib.json', 'vitest.config.ts', 'README.md', 'src/index.ts', `src/x-${kind}.ts`, `tests/x-${kind}.test.ts`]) {
+      for (const file of [
+        'package.json',
+        'tsconfig.json',
+        'tsconfig.lib.json',
+        'vitest.config.ts',
+        'README.md',
+        'src/index.ts',
+        `src/x-${kind}.ts`,
+        `tests/x-${kind}.test.ts`,
+      ]) {
         const text = tree.read(`plugins/x-${kind}/${file}`, 'utf-8');
         expect(text, `${kind}: ${file}`).toBeTruthy();
         expect(text).not.toMatch(/<%|%>|__tmpl__|__fileName__/);
@@ -65,7 +92,9 @@ describe('writeComponentPlugin', () => {
   it('the workspace runs the generators: generators.json points at existing factories and schemas', async () => {
     const { readFileSync, existsSync } = await import('node:fs');
     const base = join(workspace, 'tools', 'oodkit-plugin');
-    const json = JSON.parse(readFileSync(join(base, 'generators.json'), 'utf8')) as { generators: Record<string, { factory: string; schema: string }> };
+    const json = JSON.parse(readFileSync(join(base, 'generators.json'), 'utf8')) as {
+      generators: Record<string, { factory: string; schema: string }>;
+    };
     expect(Object.keys(json.generators).sort()).toEqual([...PLUGIN_KINDS].sort());
     for (const g of Object.values(json.generators)) {
       expect(existsSync(join(base, g.factory.split('#')[0]))).toBe(true);

@@ -1,5 +1,16 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,8 +66,10 @@ function linkNodeModules(): void {
   const mine = join(root, 'node_modules');
   mkdirSync(join(mine, '@oodkit'), { recursive: true });
   // Dot entries (.vite, .cache, ...) stay out: the nested runs must not write caches into the real tree.
-  for (const entry of readdirSync(real)) if (entry !== '@oodkit' && !entry.startsWith('.')) symlinkSync(join(real, entry), join(mine, entry));
-  for (const entry of readdirSync(join(real, '@oodkit'))) symlinkSync(realpathSync(join(real, '@oodkit', entry)), join(mine, '@oodkit', entry));
+  for (const entry of readdirSync(real))
+    if (entry !== '@oodkit' && !entry.startsWith('.')) symlinkSync(join(real, entry), join(mine, entry));
+  for (const entry of readdirSync(join(real, '@oodkit')))
+    symlinkSync(realpathSync(join(real, '@oodkit', entry)), join(mine, '@oodkit', entry));
 }
 
 interface VitestJson {
@@ -76,7 +89,9 @@ async function vitest(): Promise<{ code: number; results: { title: string; statu
   const json = JSON.parse(readFileSync(out, 'utf8')) as VitestJson;
   return {
     code,
-    results: json.testResults.flatMap((f) => f.assertionResults.map((a) => ({ title: a.title, status: a.status, failure: a.failureMessages.join('\n') }))),
+    results: json.testResults.flatMap((f) =>
+      f.assertionResults.map((a) => ({ title: a.title, status: a.status, failure: a.failureMessages.join('\n') })),
+    ),
   };
 }
 
@@ -94,7 +109,14 @@ async function writeFeatureFolder(dir: string): Promise<{ weight: Float32Array; 
   mkdirSync(dir, { recursive: true });
   await writeNpy(join(dir, 'fc_weight.npy'), { data: weight, shape: [c, d] });
   await writeNpy(join(dir, 'fc_bias.npy'), { data: bias, shape: [c] });
-  const splits: Record<string, [number, boolean]> = { train: [60, false], val: [45, false], test: [60, false], oodval: [30, true], near: [60, true], far: [60, true] };
+  const splits: Record<string, [number, boolean]> = {
+    train: [60, false],
+    val: [45, false],
+    test: [60, false],
+    oodval: [30, true],
+    near: [60, true],
+    far: [60, true],
+  };
   for (const [name, [n, ood]] of Object.entries(splits)) {
     const f = new Float32Array(n * d);
     const labels = new Int32Array(n);
@@ -113,11 +135,15 @@ beforeAll(() => {
   copyFileSync(join(workspace, 'tsconfig.base.json'), join(root, 'tsconfig.base.json'));
   symlinkSync(join(workspace, 'libs'), join(root, 'libs'));
   linkNodeModules();
-  writeFileSync(join(root, 'vitest.config.ts'), "import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { projects: ['plugins/*/vitest.config.ts'], pool: 'forks' } });\n");
+  writeFileSync(
+    join(root, 'vitest.config.ts'),
+    "import { defineConfig } from 'vitest/config';\nexport default defineConfig({ test: { projects: ['plugins/*/vitest.config.ts'], pool: 'forks' } });\n",
+  );
   const tree = new FsTree(root, false);
   for (const example of EXAMPLES) writeComponentPlugin(tree, example.kind, { name: example.name });
   flushChanges(root, tree.listChanges());
-  for (const example of EXAMPLES) symlinkSync(join(root, 'plugins', example.name), join(root, 'node_modules', '@oodkit', `plugin-${example.name}`));
+  for (const example of EXAMPLES)
+    symlinkSync(join(root, 'plugins', example.name), join(root, 'node_modules', '@oodkit', `plugin-${example.name}`));
 });
 
 describe('tutorial: add a method in ten minutes', () => {
@@ -141,7 +167,11 @@ describe('tutorial: add a method in ten minutes', () => {
     // (tsc runs beside the second test run).
     writeFileSync(
       join(root, 'tsconfig.check.json'),
-      JSON.stringify({ extends: './tsconfig.base.json', compilerOptions: { noEmit: true }, include: ['plugins/*/src/**/*.ts', 'plugins/*/tests/**/*.ts'] }),
+      JSON.stringify({
+        extends: './tsconfig.base.json',
+        compilerOptions: { noEmit: true },
+        include: ['plugins/*/src/**/*.ts', 'plugins/*/tests/**/*.ts'],
+      }),
     );
     const tsc = join(workspace, 'node_modules', 'typescript', 'bin', 'tsc');
     const typecheck = run(process.execPath, [tsc, '-p', join(root, 'tsconfig.check.json')], { cwd: root }).then(
@@ -165,7 +195,20 @@ describe('tutorial: add a method in ten minutes', () => {
 
     const { weight, bias, d } = await writeFeatureFolder(join(root, 'features'));
     const out = join(root, 'out');
-    await oodkit(['eval-features', '--dir', join(root, 'features'), '--postprocessor', 'margin', '--config', config, '--aps', '--out', out, '--backend', 'cpu']);
+    await oodkit([
+      'eval-features',
+      '--dir',
+      join(root, 'features'),
+      '--postprocessor',
+      'margin',
+      '--config',
+      config,
+      '--aps',
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+    ]);
     const result = JSON.parse(readFileSync(join(out, 'margin__metrics.json'), 'utf8')) as { hyperparameters: { temperature: number } };
     const t = result.hyperparameters.temperature;
     expect([0.5, 1, 2]).toContain(t);
@@ -173,7 +216,9 @@ describe('tutorial: add a method in ten minutes', () => {
     const z = (await readNpy(join(root, 'features', 'test_features.npy'))).data as Float32Array;
     const conf = (await readNpy(join(out, 'margin__test.npy'))).data as Float64Array;
     for (let i = 0; i < conf.length; i++) {
-      const logits = [0, 1, 2].map((k) => Array.from({ length: d }, (_, j) => z[i * d + j] * weight[k * d + j]).reduce((a, b) => a + b, bias[k]));
+      const logits = [0, 1, 2].map((k) =>
+        Array.from({ length: d }, (_, j) => z[i * d + j] * weight[k * d + j]).reduce((a, b) => a + b, bias[k]),
+      );
       const [l1, l2] = logits.sort((a, b) => b - a);
       expect(conf[i]).toBeCloseTo((l1 - l2) / t, 4);
     }
@@ -196,7 +241,11 @@ describe('tutorial: add a method in ten minutes', () => {
   it('`nx g @oodkit/nx-plugin:postprocessor` resolves through generators.json (dry run)', async () => {
     const nx = join(workspace, 'node_modules', 'nx', 'dist', 'bin', 'nx.js');
     const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' };
-    const { stdout: raw } = await run(process.execPath, [nx, 'g', '@oodkit/nx-plugin:postprocessor', 'dry-run-check', '--dry-run', '--skipInstall'], { cwd: workspace, env });
+    const { stdout: raw } = await run(
+      process.execPath,
+      [nx, 'g', '@oodkit/nx-plugin:postprocessor', 'dry-run-check', '--dry-run', '--skipInstall'],
+      { cwd: workspace, env },
+    );
     // CI=true makes nx colour its output; compare the text only.
     // eslint-disable-next-line no-control-regex
     const stdout = raw.replace(/\u001b\[[0-9;]*m/g, '');

@@ -47,7 +47,8 @@ function createReporter(level: LogLevel, tty: boolean): Reporter {
           const total = event.total ?? stage.total;
           logger.info(`${stage.label}: ${event.current.toFixed(1)}/${total} ${stage.unit}${event.detail ? ` · ${event.detail}` : ''}`);
         }
-        if (event.type === 'stage-end' && event.stage !== 'eval') logger.info(`${event.label}: ${event.cached ? 'cached' : `done in ${event.seconds.toFixed(1)} s`}`);
+        if (event.type === 'stage-end' && event.stage !== 'eval')
+          logger.info(`${event.label}: ${event.cached ? 'cached' : `done in ${event.seconds.toFixed(1)} s`}`);
         if (event.type === 'cell') logger.info(event.line);
       },
       stop: () => undefined,
@@ -129,7 +130,9 @@ export function registerBench(program: Command): void {
     writeOut(`results: ${result.outDir} (summary.csv, summary.json, tables/, report.html)`);
     if (result.failures.length > 0) {
       const list = result.failures.map((f) => `  - ${f.postprocessor} on ${f.cell}: ${f.message}`).join('\n');
-      throw new OodkitError(`${result.failures.length} evaluation(s) failed (the others are complete; a re-run retries only these):\n${list}`);
+      throw new OodkitError(
+        `${result.failures.length} evaluation(s) failed (the others are complete; a re-run retries only these):\n${list}`,
+      );
     }
   });
 }

@@ -18,10 +18,10 @@ export function registerConfig(program: Command): void {
     writeOut(stringifyConfig(value, options.sources ? { sources: run.config.sources } : {}));
   });
 
-  withConfigOptions(
-    config.command('check').description('validate only: prints "ok", or every problem with file:line and exits 2'),
-  ).action(async (_options: unknown, command: Command) => {
-    await loadRunFromCommand(command);
-    writeOut('ok');
-  });
+  withConfigOptions(config.command('check').description('validate only: prints "ok", or every problem with file:line and exits 2')).action(
+    async (_options: unknown, command: Command) => {
+      await loadRunFromCommand(command);
+      writeOut('ok');
+    },
+  );
 }

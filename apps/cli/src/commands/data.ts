@@ -42,12 +42,20 @@ function withTargetOptions(command: Command): Command {
 async function open(target: string | undefined, options: CommonOptions) {
   const app = await createAppContainer({ builtins: builtinModules });
   const numClasses = options.numClasses === undefined ? undefined : Number(options.numClasses);
-  if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 1)) throw new UsageError(`--num-classes must be a positive integer, got '${options.numClasses}'`);
+  if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 1))
+    throw new UsageError(`--num-classes must be a positive integer, got '${options.numClasses}'`);
   const config: Record<string, unknown> = {};
   if (options.dataDir) config.data_dir = resolve(options.dataDir);
   if (options.cacheDir) config.cache_dir = resolve(options.cacheDir);
   const logger = createLogger((process.env.OODKIT_LOG_LEVEL as LogLevel | undefined) ?? 'info').child('data');
-  const targetOptions: TargetOptions = { labels: options.labels, root: options.root, numClasses, dataset: options.dataset, args: options.args, set: options.set };
+  const targetOptions: TargetOptions = {
+    labels: options.labels,
+    root: options.root,
+    numClasses,
+    dataset: options.dataset,
+    args: options.args,
+    set: options.set,
+  };
   return openTarget(target, targetOptions, app.registry, { logger, rng: Rng.fromSeed(0), config });
 }
 
@@ -61,7 +69,8 @@ export function registerData(program: Command): void {
     .action(async (target: string | undefined, options: CommonOptions & { sample?: string; json?: boolean }) => {
       const sets = await open(target, options);
       const sample = options.sample === undefined ? undefined : Number(options.sample);
-      if (sample !== undefined && (!Number.isInteger(sample) || sample < 1)) throw new UsageError(`--sample must be a positive integer, got '${options.sample}'`);
+      if (sample !== undefined && (!Number.isInteger(sample) || sample < 1))
+        throw new UsageError(`--sample must be a positive integer, got '${options.sample}'`);
       const infos = [];
       for (const set of sets) {
         const info = await datasetInfo(set.dataset, { sample });
@@ -78,18 +87,24 @@ export function registerData(program: Command): void {
     .option('--cols <n>', 'images per row', '8')
     .option('--scale <n>', 'integer upscaling', '2')
     .option('--seed <n>', 'pick a seeded random sample instead of the first images')
-    .action(async (target: string | undefined, options: CommonOptions & { out: string; count: string; cols: string; scale: string; seed?: string }) => {
-      const sets = await open(target, options);
-      if (sets.length !== 1) throw new UsageError(`preview renders one set; choose one with --set (${sets.map((s) => s.name).join(', ')})`);
-      const { dataset } = sets[0];
-      const count = Math.min(Number(options.count), dataset.length);
-      if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count must be a positive integer, got '${options.count}'`);
-      const indices =
-        options.seed === undefined
-          ? Array.from({ length: count }, (_, i) => i)
-          : Array.from(Rng.fromSeed(Number(options.seed)).permutation(dataset.length).subarray(0, count));
-      const png = await previewGrid(dataset, indices, { cols: Number(options.cols), scale: Number(options.scale) });
-      await writeFileAtomic(resolve(options.out), png);
-      writeOut(`${resolve(options.out)}: ${count} images of ${sets[0].name} (${dataset.imageShape.join('×')})`);
-    });
+    .action(
+      async (
+        target: string | undefined,
+        options: CommonOptions & { out: string; count: string; cols: string; scale: string; seed?: string },
+      ) => {
+        const sets = await open(target, options);
+        if (sets.length !== 1)
+          throw new UsageError(`preview renders one set; choose one with --set (${sets.map((s) => s.name).join(', ')})`);
+        const { dataset } = sets[0];
+        const count = Math.min(Number(options.count), dataset.length);
+        if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count must be a positive integer, got '${options.count}'`);
+        const indices =
+          options.seed === undefined
+            ? Array.from({ length: count }, (_, i) => i)
+            : Array.from(Rng.fromSeed(Number(options.seed)).permutation(dataset.length).subarray(0, count));
+        const png = await previewGrid(dataset, indices, { cols: Number(options.cols), scale: Number(options.scale) });
+        await writeFileAtomic(resolve(options.out), png);
+        writeOut(`${resolve(options.out)}: ${count} images of ${sets[0].name} (${dataset.imageShape.join('×')})`);
+      },
+    );
 }

@@ -104,7 +104,8 @@ export async function runEvalFeatures(options: EvalFeaturesOptions): Promise<Eva
   const registry = options.registry ?? registryOf(createOodkitContainer(builtinModules));
   const all = options.postprocessor === 'all';
   const args = options.args ?? {};
-  if (all && Object.keys(args).length > 0) throw new UsageError('--args.* applies to one postprocessor; it cannot be combined with --postprocessor all');
+  if (all && Object.keys(args).length > 0)
+    throw new UsageError('--args.* applies to one postprocessor; it cannot be combined with --postprocessor all');
   const names = all ? registry.names('postprocessor') : [options.postprocessor];
   if (all && names.length === 0) throw new UsageError('no postprocessor is registered');
   // Validate the name and args before reading any data (unknown name → "did you mean").
@@ -165,24 +166,41 @@ export async function runEvalFeatures(options: EvalFeaturesOptions): Promise<Eva
 export function registerEvalFeatures(program: Command): void {
   program
     .command('eval-features')
-    .description('evaluate postprocessors on a feature folder (fc_weight.npy, fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml)')
+    .description(
+      'evaluate postprocessors on a feature folder (fc_weight.npy, fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml)',
+    )
     .requiredOption('--dir <dir>', 'feature folder')
     .requiredOption('--postprocessor <name>', "registered postprocessor, or 'all' for every one that needs only features")
     .option('--aps', 'search hyperparameters on ID val vs ood_val (OpenOOD APS)', false)
     .option('--out <dir>', 'output folder (default results/eval-features/<dir name>)')
     .option('--batch-size <n>', 'rows scored per batch', (v) => Number.parseInt(v, 10), 4096)
-    .option('--seed <n>', 'seed of the postprocessors\' random streams', (v) => Number.parseInt(v, 10), 0)
+    .option('--seed <n>', "seed of the postprocessors' random streams", (v) => Number.parseInt(v, 10), 0)
     .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu', 'auto')
     .option('-p, --plugin <specs...>', 'load these plugins (package names or paths) before resolving --postprocessor')
     .option('-c, --config <files...>', "load the plugins these config files name under 'plugins:'")
     .allowUnknownOption()
     .allowExcessArguments()
     .addHelpText('after', '\nPostprocessor arguments: --args.KEY=VALUE (e.g. --args.K=50).')
-    .action(async (opts: { dir: string; postprocessor: string; aps: boolean; out?: string; batchSize: number; seed: number; backend: BackendName | 'auto'; plugin?: string[]; config?: string[] }, command: Command) => {
-      if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) throw new UsageError(`--batch-size must be a positive integer`);
-      const { plugin, config, ...rest } = opts;
-      const plugins = [...(plugin ?? []), ...(config ? pluginSpecsOf(readConfigFiles(config)) : [])];
-      const registry = plugins.length > 0 ? (await createAppContainer({ builtins: builtinModules, plugins })).registry : undefined;
-      await runEvalFeatures({ ...rest, args: parseArgsOptions(command.args), ...(registry ? { registry } : {}) });
-    });
+    .action(
+      async (
+        opts: {
+          dir: string;
+          postprocessor: string;
+          aps: boolean;
+          out?: string;
+          batchSize: number;
+          seed: number;
+          backend: BackendName | 'auto';
+          plugin?: string[];
+          config?: string[];
+        },
+        command: Command,
+      ) => {
+        if (!Number.isInteger(opts.batchSize) || opts.batchSize <= 0) throw new UsageError(`--batch-size must be a positive integer`);
+        const { plugin, config, ...rest } = opts;
+        const plugins = [...(plugin ?? []), ...(config ? pluginSpecsOf(readConfigFiles(config)) : [])];
+        const registry = plugins.length > 0 ? (await createAppContainer({ builtins: builtinModules, plugins })).registry : undefined;
+        await runEvalFeatures({ ...rest, args: parseArgsOptions(command.args), ...(registry ? { registry } : {}) });
+      },
+    );
 }

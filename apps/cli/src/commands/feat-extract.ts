@@ -29,7 +29,9 @@ export async function runFeatExtract(options: FeatExtractOptions): Promise<{ out
   try {
     const bench = await loadBenchmark(options.benchmark, app.registry, { logger, rng: Rng.fromSeed(0), config: {} });
     if (bench.config.num_classes !== network.numClasses) {
-      throw new UsageError(`checkpoint network has ${network.numClasses} classes, benchmark '${bench.config.name}' has ${bench.config.num_classes}`);
+      throw new UsageError(
+        `checkpoint network has ${network.numClasses} classes, benchmark '${bench.config.name}' has ${bench.config.num_classes}`,
+      );
     }
     const out = resolve(options.out);
     let split = '';

@@ -67,7 +67,8 @@ export function typeOfSchema(schema: JsonSchema | undefined): string {
   if (types.length === 0) return 'any';
   return types
     .map((type) => {
-      if (type === 'array') return schema.prefixItems ? `[${schema.prefixItems.map(typeOfSchema).join(', ')}]` : `${typeOfSchema(schema.items)}[]`;
+      if (type === 'array')
+        return schema.prefixItems ? `[${schema.prefixItems.map(typeOfSchema).join(', ')}]` : `${typeOfSchema(schema.items)}[]`;
       if (type === 'object') return 'mapping';
       return type;
     })
@@ -123,7 +124,9 @@ export function formatListing(app: AppContainer, kinds: readonly ComponentKind[]
       if (info.args.length === 0) lines.push('      args: (none)');
       info.args.forEach((arg, index) => lines.push(`      ${index === 0 ? 'args: ' : '      '}${formatArg(arg)}`));
       const grid = Object.entries(info.grid);
-      grid.forEach(([key, values], index) => lines.push(`      ${index === 0 ? 'grid: ' : '      '}${key} ∈ {${values.map(formatValue).join(', ')}}`));
+      grid.forEach(([key, values], index) =>
+        lines.push(`      ${index === 0 ? 'grid: ' : '      '}${key} ∈ {${values.map(formatValue).join(', ')}}`),
+      );
     }
     lines.push('');
   }
@@ -153,7 +156,9 @@ export function registerList(program: Command): void {
     .option('-c, --config <files...>', "also load the plugins these config files name under 'plugins:'")
     .action(async (kind: string | undefined, options: ListOptions) => {
       if (kind !== undefined && kind !== 'keys' && !isComponentKind(kind)) {
-        throw new UsageError(`unknown kind '${kind}'${didYouMean(kind, [...COMPONENT_KINDS, 'keys'])}; kinds: ${COMPONENT_KINDS.join(', ')}, keys`);
+        throw new UsageError(
+          `unknown kind '${kind}'${didYouMean(kind, [...COMPONENT_KINDS, 'keys'])}; kinds: ${COMPONENT_KINDS.join(', ')}, keys`,
+        );
       }
       const plugins: (PluginSpec | string)[] = [...(options.plugin ?? [])];
       if (options.config) plugins.push(...pluginSpecsOf(readConfigFiles(options.config)));
@@ -161,7 +166,10 @@ export function registerList(program: Command): void {
       const kinds = kind === undefined || kind === 'keys' ? [...COMPONENT_KINDS] : [kind];
       if (options.json) {
         const components = Object.fromEntries(
-          (kind === 'keys' ? [] : kinds).map((k) => [k, app.registry.list(k).map(({ definition, provider }) => describeComponent(definition, provider))]),
+          (kind === 'keys' ? [] : kinds).map((k) => [
+            k,
+            app.registry.list(k).map(({ definition, provider }) => describeComponent(definition, provider)),
+          ]),
         );
         const keys = app.sections.list().map(({ section, provider }) => ({
           key: section.key,

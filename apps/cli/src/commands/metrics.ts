@@ -26,8 +26,10 @@ export async function runMetrics(options: MetricsCommandOptions): Promise<OodMet
   const ood = await readVector(options.ood, 'conf');
   const idPred = options.idPred ? await readVector(options.idPred, 'int') : undefined;
   const idLabels = options.idLabels ? await readVector(options.idLabels, 'int') : undefined;
-  if (idPred && idPred.length !== id.length) throw new DataError(`${options.idPred}: ${idPred.length} predictions for ${id.length} ID scores in ${options.id}`);
-  if (idLabels && idLabels.length !== id.length) throw new DataError(`${options.idLabels}: ${idLabels.length} labels for ${id.length} ID scores in ${options.id}`);
+  if (idPred && idPred.length !== id.length)
+    throw new DataError(`${options.idPred}: ${idPred.length} predictions for ${id.length} ID scores in ${options.id}`);
+  if (idLabels && idLabels.length !== id.length)
+    throw new DataError(`${options.idLabels}: ${idLabels.length} labels for ${id.length} ID scores in ${options.id}`);
   const metrics = computeOodMetrics(id, ood, { idPred, idLabels, tpr: options.tpr });
   return { ...metrics, nId: id.length, nOod: ood.length };
 }
@@ -44,7 +46,11 @@ export function registerMetrics(program: Command): void {
     .action(async (opts: MetricsCommandOptions) => {
       const m = await runMetrics(opts);
       process.stdout.write(
-        JSON.stringify({ fpr95: m.fpr95, auroc: m.auroc, aupr_in: m.auprIn, aupr_out: m.auprOut, acc: m.acc, n_id: m.nId, n_ood: m.nOod }, null, 2) + '\n',
+        JSON.stringify(
+          { fpr95: m.fpr95, auroc: m.auroc, aupr_in: m.auprIn, aupr_out: m.auprOut, acc: m.acc, n_id: m.nId, n_ood: m.nOod },
+          null,
+          2,
+        ) + '\n',
       );
     });
 }

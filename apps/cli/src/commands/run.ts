@@ -17,7 +17,10 @@ export function registerRun(program: Command): void {
   ).action(async (options: { resume?: boolean }, command: Command) => {
     const run = await loadRunFromCommand(command);
     const section = run.config.value.pipeline;
-    if (section === undefined) throw new ConfigError([{ path: 'pipeline', message: `required: which pipeline to run, one of ${run.app.registry.names('pipeline').join(', ')}` }]);
+    if (section === undefined)
+      throw new ConfigError([
+        { path: 'pipeline', message: `required: which pipeline to run, one of ${run.app.registry.names('pipeline').join(', ')}` },
+      ]);
     await initCompute({ ...computeOptionsFrom(run.config.value.compute), logger: run.logger });
     const pipeline = await run.app.registry.build<RunnablePipeline>('pipeline', section as never, run.buildContext('pipeline'), 'pipeline');
     const result = await pipeline.run({ logger: run.logger, resume: options.resume ?? false });
@@ -28,5 +31,9 @@ export function registerRun(program: Command): void {
 /** Large arrays (histories, scores) are in the result folder; stdout gets the small fields. */
 function summaryOf(result: unknown): unknown {
   if (!result || typeof result !== 'object') return result;
-  return Object.fromEntries(Object.entries(result).filter(([, v]) => !(Array.isArray(v) && v.length > 50) && !(typeof v === 'object' && v !== null && ArrayBuffer.isView(v))));
+  return Object.fromEntries(
+    Object.entries(result).filter(
+      ([, v]) => !(Array.isArray(v) && v.length > 50) && !(typeof v === 'object' && v !== null && ArrayBuffer.isView(v)),
+    ),
+  );
 }

@@ -30,12 +30,15 @@ export function loggingHooks(logger: Logger, extra: TrainHooks = {}, every = 50)
       extra.onStart?.(info);
     },
     onStep: async (info) => {
-      if ((info.step + 1) % every === 0 || info.step + 1 === steps) logger.debug(`epoch ${info.epoch + 1} step ${info.step + 1}/${steps} loss ${info.loss.toFixed(4)}`);
+      if ((info.step + 1) % every === 0 || info.step + 1 === steps)
+        logger.debug(`epoch ${info.epoch + 1} step ${info.step + 1}/${steps} loss ${info.loss.toFixed(4)}`);
       await extra.onStep?.(info);
     },
     onValidation: (info) => extra.onValidation?.(info),
     onEpochEnd: (r) => {
-      logger.info(`epoch ${r.epoch + 1}: loss ${r.meanLoss.toFixed(4)}, val acc ${pct(r.valAccuracy)}${r.best ? ' (best)' : ''}, ${r.seconds.toFixed(1)} s`);
+      logger.info(
+        `epoch ${r.epoch + 1}: loss ${r.meanLoss.toFixed(4)}, val acc ${pct(r.valAccuracy)}${r.best ? ' (best)' : ''}, ${r.seconds.toFixed(1)} s`,
+      );
       extra.onEpochEnd?.(r);
     },
     onCheckpoint: async (info) => {

@@ -24,16 +24,7 @@
  */
 import type { Command } from 'commander';
 import type { ContainerModule } from 'inversify';
-import {
-  Rng,
-  UsageError,
-  createLogger,
-  loadRun,
-  type BuildContext,
-  type LoadedRun,
-  type LogLevel,
-  type Logger,
-} from '@oodkit/core';
+import { Rng, UsageError, createLogger, loadRun, type BuildContext, type LoadedRun, type LogLevel, type Logger } from '@oodkit/core';
 import { builtinModules } from '../modules.js';
 
 export const OVERRIDES_HELP = `
@@ -66,7 +57,9 @@ export function overridesOf(command: Command): string[] {
   const operands = first < 0 ? args : args.slice(0, first);
   const declared = command.registeredArguments.length;
   if (operands.length > declared) {
-    throw new UsageError(`unexpected argument '${operands[declared]}' for '${command.name()}' (config overrides are written --key.path=value)`);
+    throw new UsageError(
+      `unexpected argument '${operands[declared]}' for '${command.name()}' (config overrides are written --key.path=value)`,
+    );
   }
   return first < 0 ? [] : args.slice(first);
 }
@@ -91,7 +84,7 @@ export interface LoadRunFromCommandOptions {
 
 /** Files from `--config`, overrides from the leftover argv → validated config, registry, logger, rng. */
 export async function loadRunFromCommand(command: Command, options: LoadRunFromCommandOptions = {}): Promise<CliRun> {
-  const files = options.files ?? ((command.opts() as { config?: string[] }).config ?? []);
+  const files = options.files ?? (command.opts() as { config?: string[] }).config ?? [];
   if (files.length === 0) throw new UsageError(`'${command.name()}' needs --config <files...>`);
   const run = await loadRun({
     files,

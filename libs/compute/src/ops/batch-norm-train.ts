@@ -34,7 +34,13 @@ export function batchNormTrain(
   return batchNormTrainComposite(x, gamma, beta, epsilon, relu);
 }
 
-export function batchNormTrainComposite(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, relu: boolean): BatchNormTrainResult {
+export function batchNormTrainComposite(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  relu: boolean,
+): BatchNormTrainResult {
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const { mean, variance } = tf.moments(x, axes);
   const normed = tf.batchNorm(x, mean, variance, beta, gamma, epsilon);
@@ -61,11 +67,13 @@ export function registerBatchNormTrainGradient(): void {
       const [x, gamma, y, mean, variance] = saved as tf.Tensor[];
       let params: { dgamma: Float32Array; dbeta: Float32Array } | undefined;
       const compute = (): tf.Tensor => {
-        const [dx, dgamma, dbeta] = tf.engine().runKernel(
-          BATCH_NORM_TRAIN_GRAD,
-          { dy: dy!, x: x!, gamma: gamma!, y: y!, mean: mean!, variance: variance!, dmean: dmean!, dvariance: dvariance! },
-          attrs as unknown as tf.NamedAttrMap,
-        ) as tf.Tensor[];
+        const [dx, dgamma, dbeta] = tf
+          .engine()
+          .runKernel(
+            BATCH_NORM_TRAIN_GRAD,
+            { dy: dy!, x: x!, gamma: gamma!, y: y!, mean: mean!, variance: variance!, dmean: dmean!, dvariance: dvariance! },
+            attrs as unknown as tf.NamedAttrMap,
+          ) as tf.Tensor[];
         params = { dgamma: dgamma!.dataSync() as Float32Array, dbeta: dbeta!.dataSync() as Float32Array };
         tf.dispose([dgamma!, dbeta!]);
         return dx!;

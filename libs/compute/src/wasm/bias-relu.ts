@@ -11,7 +11,8 @@ export const biasReluConfig: tf.KernelConfig = {
   backendName: 'wasm',
   kernelFunc: ({ inputs, backend }) => {
     const { x, bias } = inputs as { x: TensorInfo; bias: TensorInfo };
-    if (x.dtype !== 'float32' || bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== x.shape[x.shape.length - 1]) throw new Error(`${BIAS_RELU}: expected float32 x and a float32 bias of x's last dimension, got [${x.shape}] and [${bias.shape}]`);
+    if (x.dtype !== 'float32' || bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== x.shape[x.shape.length - 1])
+      throw new Error(`${BIAS_RELU}: expected float32 x and a float32 bias of x's last dimension, got [${x.shape}] and [${bias.shape}]`);
     const wasm = backend as BackendWasm;
     const c = x.shape[x.shape.length - 1]!;
     const n = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
@@ -35,7 +36,15 @@ export const biasReluGradConfig: tf.KernelConfig = {
     const dx = wasm.makeOutput([...y.shape], 'float32');
     const dbias = wasm.makeOutput([c], 'float32');
     withScratch(wasm, channelScratchBytes(c), (s) =>
-      simdKernels(wasm).relu_backward_col_sum(heapOffset(wasm, dy), heapOffset(wasm, y), n, c, heapOffset(wasm, dx), heapOffset(wasm, dbias), s),
+      simdKernels(wasm).relu_backward_col_sum(
+        heapOffset(wasm, dy),
+        heapOffset(wasm, y),
+        n,
+        c,
+        heapOffset(wasm, dx),
+        heapOffset(wasm, dbias),
+        s,
+      ),
     );
     return [dx, dbias];
   },

@@ -49,4 +49,3 @@ export function convGeometry(
     padRight: info.padInfo.right,
   };
 }
-

@@ -86,12 +86,7 @@ function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | '
   return winogradStride2Fits(g) && stride2Pays(backend, g) ? 'winograd_s2' : 'simd';
 }
 
-export function conv2dBackpropFilterImpl(
-  backend: BackendWasm,
-  x: TensorInfo,
-  dy: TensorInfo,
-  g: ConvGeometry,
-): TensorInfo {
+export function conv2dBackpropFilterImpl(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const route = filterRoute(backend, g);
   if (route === 'winograd' || route === 'winograd4' || route === 'winograd_s2') {
     return backpropFilterWinograd(backend, x, dy, g, route === 'winograd4' ? 'f4' : route === 'winograd_s2' ? 's2' : 'f2');
@@ -116,13 +111,27 @@ function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorI
   withScratch(backend, parts * perThread, (scratch) => {
     const [px, pdy, pdu] = [heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, du)];
     const shares = Array.from({ length: parts }, (_, p) => [
-      px, pdy, pdu + 4 * p * partial, inH, inW, g.inC, g.outH, g.outW, g.outC,
-      Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
+      px,
+      pdy,
+      pdu + 4 * p * partial,
+      inH,
+      inW,
+      g.inC,
+      g.outH,
+      g.outW,
+      g.outC,
+      Math.round((p * tiles) / parts),
+      Math.round(((p + 1) * tiles) / parts),
+      chunk,
+      scratch + p * perThread,
     ]);
     runShares(backend, filterGrad, shares);
   });
-  runShares(backend, filterGradFinish,
-    planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC, begin, end]));
+  runShares(
+    backend,
+    filterGradFinish,
+    planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, du), parts, heapOffset(backend, out), g.inC, g.outC, begin, end]),
+  );
   release(backend, padded, du);
   return out;
 }
@@ -133,8 +142,22 @@ function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo,
   const { padded, inH, inW } = padForWindows(backend, x, g);
   const out = backend.makeOutput([g.kH, g.kW, g.inC, g.outC], 'float32');
   const common = [
-    heapOffset(backend, padded), heapOffset(backend, dy), heapOffset(backend, out),
-    g.batch, inH, inW, g.inC, g.outH, g.outW, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW,
+    heapOffset(backend, padded),
+    heapOffset(backend, dy),
+    heapOffset(backend, out),
+    g.batch,
+    inH,
+    inW,
+    g.inC,
+    g.outH,
+    g.outW,
+    g.outC,
+    g.kH,
+    g.kW,
+    g.strideH,
+    g.strideW,
+    g.dilationH,
+    g.dilationW,
   ];
   // Threads take disjoint ranges of output channels, in whole 8-wide register tiles, or, when there
   // are fewer tiles than threads (LeNet's 6-channel conv1), disjoint ranges of filter rows.
@@ -158,12 +181,7 @@ function backpropFilterSimd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo,
   return out;
 }
 
-function backpropFilterConv(
-  backend: BackendWasm,
-  x: TensorInfo,
-  dy: TensorInfo,
-  g: ConvGeometry,
-): TensorInfo {
+function backpropFilterConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
   const k = captureWasmKernels();
   const spanH = (g.outH - 1) * g.strideH + (g.kH - 1) * g.dilationH + 1;
   const spanW = (g.outW - 1) * g.strideW + (g.kW - 1) * g.dilationW + 1;
@@ -182,18 +200,13 @@ function backpropFilterConv(
   }
   const xT = run(k.transpose, backend, { x: input }, { perm: [3, 1, 2, 0] });
   const dyT = run(k.transpose, backend, { x: dy }, { perm: [1, 2, 0, 3] });
-  const dwT = run(
-    k.conv2d,
-    backend,
-    { x: xT, filter: dyT },
-    {
-      strides: [g.dilationH, g.dilationW],
-      dilations: [g.strideH, g.strideW],
-      pad: explicitPad(g.padTop, padBottom, g.padLeft, padRight),
-      dataFormat: 'NHWC',
-      dimRoundingMode: undefined,
-    } as unknown as tf.NamedAttrMap,
-  );
+  const dwT = run(k.conv2d, backend, { x: xT, filter: dyT }, {
+    strides: [g.dilationH, g.dilationW],
+    dilations: [g.strideH, g.strideW],
+    pad: explicitPad(g.padTop, padBottom, g.padLeft, padRight),
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+  } as unknown as tf.NamedAttrMap);
   release(backend, xT, dyT, ...temps);
   const result = run(k.transpose, backend, { x: dwT }, { perm: [1, 2, 0, 3] });
   release(backend, dwT);
@@ -206,12 +219,7 @@ function backpropFilterConv(
  * filter reversed in space and its in/out channels swapped. Stride 1 with non-negative padding needs
  * no copy of dy: the padding goes straight to XNNPACK.
  */
-export function conv2dBackpropInputImpl(
-  backend: BackendWasm,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  g: ConvGeometry,
-): TensorInfo {
+export function conv2dBackpropInputImpl(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const route = inputRoute(backend, g);
   if (route === 'winograd_s2') return backpropInputWinogradS2(backend, dy, filter, g);
   if (route === 'gemm') return backpropInputGemm(backend, dy, filter, g);
@@ -231,8 +239,11 @@ function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: T
   const [src, dst, tap] = [heapOffset(backend, filter), heapOffset(backend, transposed), 4 * g.inC * g.outC];
   for (let t = 0; t < 9; t++) k.transpose2d(src + t * tap, dst + t * tap, g.inC, g.outC);
   const ut = backend.makeOutput([25, g.outC, g.inC], 'float32');
-  runShares(backend, WINOGRAD.s2.filter,
-    planeShares(backend, g).map(([begin, end]) => [dst, heapOffset(backend, ut), g.outC, g.inC, begin, end]));
+  runShares(
+    backend,
+    WINOGRAD.s2.filter,
+    planeShares(backend, g).map(([begin, end]) => [dst, heapOffset(backend, ut), g.outC, g.inC, begin, end]),
+  );
   const [pH, pW] = [winogradSpan('s2', g.outH), winogradSpan('s2', g.outW)];
   const padded = allocate(backend, [g.batch, pH, pW, g.inC]);
   const perImage = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2);
@@ -242,8 +253,19 @@ function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: T
   const perThread = winogradScratchBytes('s2', chunk, g);
   withScratch(backend, parts * perThread, (scratch) => {
     const shares = Array.from({ length: parts }, (_, p) => [
-      heapOffset(backend, dy), heapOffset(backend, ut), heapOffset(backend, padded), pH, pW, g.inC, g.outH, g.outW, g.outC,
-      Math.round((p * g.batch) / parts) * perImage, Math.round(((p + 1) * g.batch) / parts) * perImage, chunk, scratch + p * perThread,
+      heapOffset(backend, dy),
+      heapOffset(backend, ut),
+      heapOffset(backend, padded),
+      pH,
+      pW,
+      g.inC,
+      g.outH,
+      g.outW,
+      g.outC,
+      Math.round((p * g.batch) / parts) * perImage,
+      Math.round(((p + 1) * g.batch) / parts) * perImage,
+      chunk,
+      scratch + p * perThread,
     ]);
     runShares(backend, 'winograd_s2_input_grad', shares);
   });
@@ -253,12 +275,7 @@ function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: T
   return dx;
 }
 
-function backpropInputConv(
-  backend: BackendWasm,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  g: ConvGeometry,
-): TensorInfo {
+function backpropInputConv(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
   const effH = (g.kH - 1) * g.dilationH + 1;
   const effW = (g.kW - 1) * g.dilationW + 1;
   const slackH = g.inH + g.padTop + g.padBottom - effH - (g.outH - 1) * g.strideH;

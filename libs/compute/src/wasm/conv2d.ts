@@ -49,7 +49,18 @@ export function padForWindows(backend: BackendWasm, x: TensorInfo, g: ConvGeomet
   const inH = g.inH + g.padTop + padBottom;
   const inW = g.inW + g.padLeft + padRight;
   const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
-  simdKernels(backend).pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC, g.padTop, padBottom, g.padLeft, padRight);
+  simdKernels(backend).pad_nhwc(
+    heapOffset(backend, x),
+    heapOffset(backend, padded),
+    g.batch,
+    g.inH,
+    g.inW,
+    g.inC,
+    g.padTop,
+    padBottom,
+    g.padLeft,
+    padRight,
+  );
   return { padded, inH, inW };
 }
 
@@ -93,27 +104,69 @@ export function conv2dForwardSimd(
   const range = (p: number) => [Math.round((p * rows) / parts), Math.round(((p + 1) * rows) / parts)];
   if (single) {
     const args = [
-      heapOffset(backend, input), heapOffset(backend, weights), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, y),
-      inH, inW, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, epilogue.relu ? 1 : 0,
+      heapOffset(backend, input),
+      heapOffset(backend, weights),
+      bias ? heapOffset(backend, bias) : 0,
+      heapOffset(backend, y),
+      inH,
+      inW,
+      g.outH,
+      g.outW,
+      g.outC,
+      coPad,
+      g.kH,
+      g.kW,
+      epilogue.relu ? 1 : 0,
     ];
-    runShares(backend, 'conv2d_forward_c1', Array.from({ length: parts }, (_, p) => [...args, ...range(p)]));
+    runShares(
+      backend,
+      'conv2d_forward_c1',
+      Array.from({ length: parts }, (_, p) => [...args, ...range(p)]),
+    );
     release(backend, ...temps);
     return y;
   }
   const common = [
-    heapOffset(backend, input), heapOffset(backend, weights), bias ? heapOffset(backend, bias) : 0, heapOffset(backend, y),
-    inH, inW, g.inC, g.outH, g.outW, g.outC, coPad, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW,
+    heapOffset(backend, input),
+    heapOffset(backend, weights),
+    bias ? heapOffset(backend, bias) : 0,
+    heapOffset(backend, y),
+    inH,
+    inW,
+    g.inC,
+    g.outH,
+    g.outW,
+    g.outC,
+    coPad,
+    g.kH,
+    g.kW,
+    g.strideH,
+    g.strideW,
+    g.dilationH,
+    g.dilationW,
     epilogue.relu ? 1 : 0,
   ];
-  runShares(backend, 'conv2d_forward', Array.from({ length: parts }, (_, p) => [...common, ...range(p)]));
+  runShares(
+    backend,
+    'conv2d_forward',
+    Array.from({ length: parts }, (_, p) => [...common, ...range(p)]),
+  );
   release(backend, ...temps);
   return y;
 }
 
 /** 3×3, stride 1, no dilation, channel counts in whole vectors: what the stride-1 Winograd kernels handle. */
 export function winogradFits(g: ConvGeometry): boolean {
-  return g.kH === 3 && g.kW === 3 && g.strideH === 1 && g.strideW === 1 && g.dilationH === 1 && g.dilationW === 1 &&
-    g.inC % 4 === 0 && g.outC % 4 === 0;
+  return (
+    g.kH === 3 &&
+    g.kW === 3 &&
+    g.strideH === 1 &&
+    g.strideW === 1 &&
+    g.dilationH === 1 &&
+    g.dilationW === 1 &&
+    g.inC % 4 === 0 &&
+    g.outC % 4 === 0
+  );
 }
 
 /**
@@ -123,23 +176,57 @@ export function winogradFits(g: ConvGeometry): boolean {
  * kernel names: filter transform, forward conv, filter gradient (per-thread partials) and its finish.
  */
 export const WINOGRAD = {
-  f2: { out: 2, alpha: 4, step: 2, filter: 'winograd_filter', conv: 'winograd_conv', filterGrad: 'winograd_filter_grad', filterGradFinish: 'winograd_filter_grad_finish' },
-  f4: { out: 4, alpha: 6, step: 4, filter: 'winograd4_filter', conv: 'winograd4_conv', filterGrad: 'winograd4_filter_grad', filterGradFinish: 'winograd4_filter_grad_finish' },
-  s2: { out: 2, alpha: 5, step: 4, filter: 'winograd_s2_filter', conv: 'winograd_s2_conv', filterGrad: 'winograd_s2_filter_grad', filterGradFinish: 'winograd_s2_filter_grad_finish' },
+  f2: {
+    out: 2,
+    alpha: 4,
+    step: 2,
+    filter: 'winograd_filter',
+    conv: 'winograd_conv',
+    filterGrad: 'winograd_filter_grad',
+    filterGradFinish: 'winograd_filter_grad_finish',
+  },
+  f4: {
+    out: 4,
+    alpha: 6,
+    step: 4,
+    filter: 'winograd4_filter',
+    conv: 'winograd4_conv',
+    filterGrad: 'winograd4_filter_grad',
+    filterGradFinish: 'winograd4_filter_grad_finish',
+  },
+  s2: {
+    out: 2,
+    alpha: 5,
+    step: 4,
+    filter: 'winograd_s2_filter',
+    conv: 'winograd_s2_conv',
+    filterGrad: 'winograd_s2_filter_grad',
+    filterGradFinish: 'winograd_s2_filter_grad_finish',
+  },
 } as const;
 export type WinogradKind = keyof typeof WINOGRAD;
 
 /** Rows (or columns) of padded input a Winograd kernel reads for `out` outputs. */
-export const winogradSpan = (kind: WinogradKind, out: number) => WINOGRAD[kind].step * (Math.ceil(out / WINOGRAD[kind].out) - 1) + WINOGRAD[kind].alpha;
+export const winogradSpan = (kind: WinogradKind, out: number) =>
+  WINOGRAD[kind].step * (Math.ceil(out / WINOGRAD[kind].out) - 1) + WINOGRAD[kind].alpha;
 
 /**
  * 3×3, stride 2, no dilation, channels in whole vectors, and no input row or column below/right of
  * the last patch (winograd_s2_conv's padded copy only adds rows): what winograd_s2_conv handles.
  */
 export function winogradStride2Fits(g: ConvGeometry): boolean {
-  return g.kH === 3 && g.kW === 3 && g.strideH === 2 && g.strideW === 2 && g.dilationH === 1 && g.dilationW === 1 &&
-    g.inC % 4 === 0 && g.outC % 4 === 0 &&
-    g.padTop + g.inH <= winogradSpan('s2', g.outH) && g.padLeft + g.inW <= winogradSpan('s2', g.outW);
+  return (
+    g.kH === 3 &&
+    g.kW === 3 &&
+    g.strideH === 2 &&
+    g.strideW === 2 &&
+    g.dilationH === 1 &&
+    g.dilationW === 1 &&
+    g.inC % 4 === 0 &&
+    g.outC % 4 === 0 &&
+    g.padTop + g.inH <= winogradSpan('s2', g.outH) &&
+    g.padLeft + g.inW <= winogradSpan('s2', g.outW)
+  );
 }
 
 /**
@@ -166,8 +253,18 @@ export function winogradTiling(backend: BackendWasm, x: TensorInfo, g: ConvGeome
   const inH = winogradSpan(kind, g.outH);
   const inW = winogradSpan(kind, g.outW);
   const padded = backend.makeOutput([g.batch, inH, inW, g.inC], 'float32');
-  simdKernels(backend).pad_nhwc(heapOffset(backend, x), heapOffset(backend, padded), g.batch, g.inH, g.inW, g.inC,
-    g.padTop, inH - g.inH - g.padTop, g.padLeft, inW - g.inW - g.padLeft);
+  simdKernels(backend).pad_nhwc(
+    heapOffset(backend, x),
+    heapOffset(backend, padded),
+    g.batch,
+    g.inH,
+    g.inW,
+    g.inC,
+    g.padTop,
+    inH - g.inH - g.padTop,
+    g.padLeft,
+    inW - g.inW - g.padLeft,
+  );
   const tiles = g.batch * Math.ceil(g.outH / out) * Math.ceil(g.outW / out);
   const chunk = winogradChunk(g, tiles, kernelThreads(backend), kind);
   const parts = Math.min(kernelThreads(backend), Math.ceil(tiles / chunk));
@@ -210,16 +307,32 @@ export function conv2dWinograd(
   const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, kind);
   const { alpha, filter: filterKernel, conv } = WINOGRAD[kind];
   const u = backend.makeOutput([alpha * alpha, g.inC, g.outC], 'float32');
-  runShares(backend, filterKernel,
-    planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC, begin, end]));
+  runShares(
+    backend,
+    filterKernel,
+    planeShares(backend, g).map(([begin, end]) => [heapOffset(backend, filter), heapOffset(backend, u), g.inC, g.outC, begin, end]),
+  );
   const y = backend.makeOutput([g.batch, g.outH, g.outW, g.outC], 'float32');
   withScratch(backend, parts * perThread, (scratch) => {
     const common = [
-      heapOffset(backend, padded), heapOffset(backend, u), epilogue.bias ? heapOffset(backend, epilogue.bias) : 0, heapOffset(backend, y),
-      inH, inW, g.inC, g.outH, g.outW, g.outC, epilogue.relu ? 1 : 0,
+      heapOffset(backend, padded),
+      heapOffset(backend, u),
+      epilogue.bias ? heapOffset(backend, epilogue.bias) : 0,
+      heapOffset(backend, y),
+      inH,
+      inW,
+      g.inC,
+      g.outH,
+      g.outW,
+      g.outC,
+      epilogue.relu ? 1 : 0,
     ];
     const shares = Array.from({ length: parts }, (_, p) => [
-      ...common, Math.round((p * tiles) / parts), Math.round(((p + 1) * tiles) / parts), chunk, scratch + p * perThread,
+      ...common,
+      Math.round((p * tiles) / parts),
+      Math.round(((p + 1) * tiles) / parts),
+      chunk,
+      scratch + p * perThread,
     ]);
     runShares(backend, conv, shares);
   });
@@ -254,8 +367,18 @@ type Route = { name: 'winograd'; kind: WinogradKind } | { name: 'simd' | 'xnnpac
  * a dense layer, y[b, :] = x[b, :]·w with w read as [kH·kW·Ci, Co].
  */
 export function isDense(g: ConvGeometry): boolean {
-  return g.outH === 1 && g.outW === 1 && g.kH === g.inH && g.kW === g.inW && g.dilationH === 1 && g.dilationW === 1 &&
-    g.padTop === 0 && g.padBottom === 0 && g.padLeft === 0 && g.padRight === 0;
+  return (
+    g.outH === 1 &&
+    g.outW === 1 &&
+    g.kH === g.inH &&
+    g.kW === g.inW &&
+    g.dilationH === 1 &&
+    g.dilationW === 1 &&
+    g.padTop === 0 &&
+    g.padBottom === 0 &&
+    g.padLeft === 0 &&
+    g.padRight === 0
+  );
 }
 
 /**
@@ -306,7 +429,8 @@ function isSingleChannel(g: ConvGeometry): boolean {
  * kernels or strides): tfjs-backend-wasm then returns wrong values, so those go to our kernel.
  */
 export function xnnpackAgrees(g: ConvGeometry): boolean {
-  const size = (n: number, lo: number, hi: number, k: number, d: number, s: number) => Math.floor((n + lo + hi - ((k - 1) * d + 1)) / s) + 1;
+  const size = (n: number, lo: number, hi: number, k: number, d: number, s: number) =>
+    Math.floor((n + lo + hi - ((k - 1) * d + 1)) / s) + 1;
   return (
     size(g.inH, g.padTop, g.padBottom, g.kH, g.dilationH, g.strideH) === g.outH &&
     size(g.inW, g.padLeft, g.padRight, g.kW, g.dilationW, g.strideW) === g.outW
@@ -328,19 +452,36 @@ function isEmptyConv(x: TensorInfo, filter: TensorInfo, g: ConvGeometry): boolea
  * differs from the explicit padding it implies (it applies the filter height and row stride to
  * both dimensions); `g` comes from that same geometry, so the SIMD route agrees.
  */
-export function conv2dForward(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, g: ConvGeometry, attrs?: tf.NamedAttrMap): TensorInfo {
+export function conv2dForward(
+  backend: BackendWasm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  g: ConvGeometry,
+  attrs?: tf.NamedAttrMap,
+): TensorInfo {
   if (isEmptyConv(x, filter, g)) return allocate(backend, [g.batch, g.outH, g.outW, g.outC]);
   const route = forwardRouteFor(backend, g);
   if (route.name === 'winograd') return conv2dWinograd(backend, x, filter, g, {}, route.kind);
   if (route.name === 'simd') return conv2dForwardSimd(backend, x, filter, g);
   if (route.name === 'dense') return conv2dDense(backend, x, filter, g);
-  return run(captureWasmKernels().conv2d, backend, { x, filter }, attrs ?? ({
-    strides: [g.strideH, g.strideW],
-    dilations: [g.dilationH, g.dilationW],
-    pad: [[0, 0], [g.padTop, g.padBottom], [g.padLeft, g.padRight], [0, 0]],
-    dataFormat: 'NHWC',
-    dimRoundingMode: undefined,
-  } as unknown as tf.NamedAttrMap));
+  return run(
+    captureWasmKernels().conv2d,
+    backend,
+    { x, filter },
+    attrs ??
+      ({
+        strides: [g.strideH, g.strideW],
+        dilations: [g.dilationH, g.dilationW],
+        pad: [
+          [0, 0],
+          [g.padTop, g.padBottom],
+          [g.padLeft, g.padRight],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+        dimRoundingMode: undefined,
+      } as unknown as tf.NamedAttrMap),
+  );
 }
 
 export const conv2dConfig: tf.KernelConfig = {
@@ -372,7 +513,12 @@ export const fusedConv2dConfig: tf.KernelConfig = {
     const plainBias = !bias || (bias.shape.length === 1 && bias.shape[0] === g.outC && bias.dtype === 'float32');
     if (isEmptyConv(x!, filter!, g)) return allocate(backend as BackendWasm, [g.batch, g.outH, g.outW, g.outC]);
     const route = forwardRouteFor(backend as BackendWasm, g);
-    if ((a.activation === 'linear' || a.activation === 'relu') && !preluActivationWeights && plainBias && (route.name === 'winograd' || route.name === 'simd')) {
+    if (
+      (a.activation === 'linear' || a.activation === 'relu') &&
+      !preluActivationWeights &&
+      plainBias &&
+      (route.name === 'winograd' || route.name === 'simd')
+    ) {
       const epilogue = { bias, relu: a.activation === 'relu' };
       return route.name === 'winograd'
         ? conv2dWinograd(backend as BackendWasm, x!, filter!, g, epilogue, route.kind)

@@ -68,7 +68,12 @@ export function backpropInputGemm(backend: BackendWasm, dy: TensorInfo, filter: 
     runShares(
       backend,
       'col2im_add',
-      Array.from({ length: parts }, (_, p) => [...common, b0 + Math.round((p * nb) / parts), b0 + Math.round(((p + 1) * nb) / parts), ...geometry]),
+      Array.from({ length: parts }, (_, p) => [
+        ...common,
+        b0 + Math.round((p * nb) / parts),
+        b0 + Math.round(((p + 1) * nb) / parts),
+        ...geometry,
+      ]),
     );
     release(backend, dcol);
     if (nb !== g.batch) release(backend, dySlice);

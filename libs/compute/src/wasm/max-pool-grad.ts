@@ -42,8 +42,23 @@ export const maxPoolGradConfig: tf.KernelConfig = {
     const outImage = 4 * outHeight * outWidth * C;
     const shares = Array.from({ length: parts }, (_, p) => {
       const [b0, b1] = [Math.round((p * batchSize) / parts), Math.round(((p + 1) * batchSize) / parts)];
-      return [px + b0 * inImage, pdy + b0 * outImage, pdx + b0 * inImage, b1 - b0, inHeight, inWidth, C, outHeight, outWidth,
-        fh, fw, strideHeight, strideWidth, info.padInfo.top, info.padInfo.left];
+      return [
+        px + b0 * inImage,
+        pdy + b0 * outImage,
+        pdx + b0 * inImage,
+        b1 - b0,
+        inHeight,
+        inWidth,
+        C,
+        outHeight,
+        outWidth,
+        fh,
+        fw,
+        strideHeight,
+        strideWidth,
+        info.padInfo.top,
+        info.padInfo.left,
+      ];
     });
     runShares(wasm, 'max_pool_grad', shares);
     return out;

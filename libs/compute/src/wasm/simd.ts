@@ -11,46 +11,283 @@ import { KernelPool } from './kernel-pool.js';
 export interface SimdKernels {
   col_sum(pX: number, n: number, c: number, scale: number, pOut: number, pScratch: number): void;
   col_sqdev(pX: number, pMean: number, n: number, c: number, scale: number, pOut: number, pScratch: number): void;
-  bn_backward_sums(pDy: number, pX: number, pMean: number, pMask: number, n: number, c: number, pSumG: number, pSumGxc: number, pScratch: number): void;
+  bn_backward_sums(
+    pDy: number,
+    pX: number,
+    pMean: number,
+    pMask: number,
+    n: number,
+    c: number,
+    pSumG: number,
+    pSumGxc: number,
+    pScratch: number,
+  ): void;
   channel_affine(pX: number, n: number, c: number, pScale: number, pShift: number, relu: number, pY: number, pScratch: number): void;
-  bn_backward_dx(pDy: number, pX: number, pMean: number, pMask: number, n: number, c: number, pA: number, pB: number, pK: number, pDx: number, pScratch: number): void;
+  bn_backward_dx(
+    pDy: number,
+    pX: number,
+    pMean: number,
+    pMask: number,
+    n: number,
+    c: number,
+    pA: number,
+    pB: number,
+    pK: number,
+    pDx: number,
+    pScratch: number,
+  ): void;
   relu_backward_col_sum(pDy: number, pY: number, n: number, c: number, pDx: number, pSumG: number, pScratch: number): void;
-  max_pool_grad(pX: number, pDy: number, pDx: number, batch: number, inH: number, inW: number, c: number, outH: number, outW: number,
-    fH: number, fW: number, sH: number, sW: number, padTop: number, padLeft: number): void;
-  conv2d_filter_grad(pX: number, pDy: number, pDw: number, batch: number, inH: number, inW: number, ci: number, outH: number,
-    outW: number, co: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, coBegin: number,
-    coEnd: number, iBegin: number, iEnd: number): void;
-  pad_nhwc(pX: number, pY: number, batch: number, inH: number, inW: number, c: number, top: number, bottom: number, left: number, right: number): void;
-  conv2d_forward_c1(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, outH: number, outW: number,
-    co: number, coPad: number, kH: number, kW: number, relu: number, rowBegin: number, rowEnd: number): void;
-  matmul(pA: number, pB: number, pC: number, n: number, k: number, aRowStride: number, aColStride: number, rowBegin: number, rowEnd: number): void;
-  col2im_add(pCols: number, pDx: number, b0: number, bBegin: number, bEnd: number, inH: number, inW: number, ci: number, outH: number,
-    outW: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number, padTop: number, padLeft: number): void;
+  max_pool_grad(
+    pX: number,
+    pDy: number,
+    pDx: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    c: number,
+    outH: number,
+    outW: number,
+    fH: number,
+    fW: number,
+    sH: number,
+    sW: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
+  conv2d_filter_grad(
+    pX: number,
+    pDy: number,
+    pDw: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    kH: number,
+    kW: number,
+    sH: number,
+    sW: number,
+    dH: number,
+    dW: number,
+    coBegin: number,
+    coEnd: number,
+    iBegin: number,
+    iEnd: number,
+  ): void;
+  pad_nhwc(
+    pX: number,
+    pY: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    c: number,
+    top: number,
+    bottom: number,
+    left: number,
+    right: number,
+  ): void;
+  conv2d_forward_c1(
+    pX: number,
+    pW: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    co: number,
+    coPad: number,
+    kH: number,
+    kW: number,
+    relu: number,
+    rowBegin: number,
+    rowEnd: number,
+  ): void;
+  matmul(
+    pA: number,
+    pB: number,
+    pC: number,
+    n: number,
+    k: number,
+    aRowStride: number,
+    aColStride: number,
+    rowBegin: number,
+    rowEnd: number,
+  ): void;
+  col2im_add(
+    pCols: number,
+    pDx: number,
+    b0: number,
+    bBegin: number,
+    bEnd: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    kH: number,
+    kW: number,
+    sH: number,
+    sW: number,
+    dH: number,
+    dW: number,
+    padTop: number,
+    padLeft: number,
+  ): void;
   transpose2d(pIn: number, pOut: number, m: number, n: number): void;
   winograd_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
   winograd4_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
   winograd_s2_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
-    co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
-  winograd_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
-    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  winograd_conv(
+    pX: number,
+    pU: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    relu: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
+  winograd_filter_grad(
+    pX: number,
+    pDy: number,
+    pDu: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
   winograd_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
-    co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
-  winograd4_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
-    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  winograd_s2_conv(
+    pX: number,
+    pU: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    relu: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
+  winograd4_filter_grad(
+    pX: number,
+    pDy: number,
+    pDu: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
   winograd4_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_filter_grad(pX: number, pDy: number, pDu: number, inH: number, inW: number, ci: number, outH: number, outW: number,
-    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
+  winograd_s2_filter_grad(
+    pX: number,
+    pDy: number,
+    pDu: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
   winograd_s2_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_input_grad(pDy: number, pUt: number, pDxPadded: number, pH: number, pW: number, ci: number, outH: number, outW: number,
-    co: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
-  crop_nhwc(pX: number, pY: number, batch: number, inH: number, inW: number, c: number, top: number, left: number, outH: number, outW: number): void;
-  winograd4_conv(pX: number, pU: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number, outW: number,
-    co: number, relu: number, tileBegin: number, tileEnd: number, chunk: number, pScratch: number): void;
-  conv2d_forward(pX: number, pW: number, pBias: number, pY: number, inH: number, inW: number, ci: number, outH: number,
-    outW: number, co: number, coPad: number, kH: number, kW: number, sH: number, sW: number, dH: number, dW: number,
-    relu: number, rowBegin: number, rowEnd: number): void;
+  winograd_s2_input_grad(
+    pDy: number,
+    pUt: number,
+    pDxPadded: number,
+    pH: number,
+    pW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
+  crop_nhwc(
+    pX: number,
+    pY: number,
+    batch: number,
+    inH: number,
+    inW: number,
+    c: number,
+    top: number,
+    left: number,
+    outH: number,
+    outW: number,
+  ): void;
+  winograd4_conv(
+    pX: number,
+    pU: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    relu: number,
+    tileBegin: number,
+    tileEnd: number,
+    chunk: number,
+    pScratch: number,
+  ): void;
+  conv2d_forward(
+    pX: number,
+    pW: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    coPad: number,
+    kH: number,
+    kW: number,
+    sH: number,
+    sW: number,
+    dH: number,
+    dW: number,
+    relu: number,
+    rowBegin: number,
+    rowEnd: number,
+  ): void;
 }
 
 /** Scratch bytes the per-channel kernels need for c channels (48 · lcm(c, 4); see csrc/column_stats.c). */

@@ -27,17 +27,20 @@ export function captureWasmKernels(): WasmKernels {
     if (!config) throw new Error(`wasm kernel '${name}' is not registered; is @tensorflow/tfjs-backend-wasm loaded?`);
     return config.kernelFunc;
   };
-  captured = { conv2d: get('Conv2D'), transpose: get('Transpose'), slice: get('Slice'), batchMatMul: get('BatchMatMul'), sum: get('Sum'), fusedConv2d: get('FusedConv2D'), identity: get('Identity') };
+  captured = {
+    conv2d: get('Conv2D'),
+    transpose: get('Transpose'),
+    slice: get('Slice'),
+    batchMatMul: get('BatchMatMul'),
+    sum: get('Sum'),
+    fusedConv2d: get('FusedConv2D'),
+    identity: get('Identity'),
+  };
   return captured;
 }
 
 /** Runs a captured kernel function at backend level: no engine bookkeeping, no tape, no re-entrancy. */
-export function run(
-  fn: tf.KernelFunc,
-  backend: BackendWasm,
-  inputs: Record<string, TensorInfo>,
-  attrs: NamedAttrMap,
-): TensorInfo {
+export function run(fn: tf.KernelFunc, backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
   const out = fn({ inputs, backend, attrs } as unknown as Parameters<tf.KernelFunc>[0]);
   if (Array.isArray(out)) throw new Error('expected a single output');
   return out as TensorInfo;
@@ -72,7 +75,12 @@ export function assertChannelsLast(kernel: string, dataFormat: unknown): void {
 export type ExplicitPad = [[number, number], [number, number], [number, number], [number, number]];
 
 export function explicitPad(top: number, bottom: number, left: number, right: number): ExplicitPad {
-  return [[0, 0], [top, bottom], [left, right], [0, 0]];
+  return [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
 }
 
 /** The same data seen with another shape (no copy; the caller must not release it separately). */

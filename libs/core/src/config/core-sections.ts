@@ -12,7 +12,9 @@ export const computeConfigSchema = z
     conv_algorithms: z
       .enum(CONV_ALGORITHMS)
       .default('fastest')
-      .describe('wasm 3×3 convolutions: fastest per layer (Winograd F(4×4), ~1e-5 relative error) or accurate (~1e-6, as a direct fp32 conv)'),
+      .describe(
+        'wasm 3×3 convolutions: fastest per layer (Winograd F(4×4), ~1e-5 relative error) or accurate (~1e-6, as a direct fp32 conv)',
+      ),
   })
   .prefault({});
 
@@ -34,9 +36,20 @@ export const coreSections: readonly ConfigSection[] = [
   schemaSection('seed', z.number().int().default(0), 'the one seed every random stream of the run derives from'),
   schemaSection('exp_name', z.string().min(1).optional(), 'experiment name; names the result folder'),
   schemaSection('output_dir', z.string().min(1).default('results'), 'folder under which result folders are created'),
-  schemaSection('plugins', z.array(z.string().min(1)).default([]), 'packages or paths whose ContainerModules are loaded before anything is built'),
+  schemaSection(
+    'plugins',
+    z.array(z.string().min(1)).default([]),
+    'packages or paths whose ContainerModules are loaded before anything is built',
+  ),
   schemaSection('compute', computeConfigSchema, 'where tensors are computed'),
-  { ...schemaSection('dataset', datasetFactsSchema.optional(), 'in-distribution data facts shared through references (name, num_classes, ...)'), fallback: true },
+  {
+    ...schemaSection(
+      'dataset',
+      datasetFactsSchema.optional(),
+      'in-distribution data facts shared through references (name, num_classes, ...)',
+    ),
+    fallback: true,
+  },
   schemaSection('log_level', z.enum(LOG_LEVELS).default('info'), 'least severe log level printed'),
   componentSection('network', 'network', 'the classifier: produces logits and features'),
   componentSection('trainer', 'trainer', 'how the network is trained'),

@@ -31,7 +31,11 @@ export function parseOverrideArgs(argv: readonly string[]): ConfigOverride[] {
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
     if (!token.startsWith('--') || token === '--') {
-      issues.push({ path: '', file: COMMAND_LINE, message: `unexpected argument '${token}': overrides are written --key.path=value or --key.path value` });
+      issues.push({
+        path: '',
+        file: COMMAND_LINE,
+        message: `unexpected argument '${token}': overrides are written --key.path=value or --key.path value`,
+      });
       continue;
     }
     const eq = token.indexOf('=');
@@ -41,7 +45,11 @@ export function parseOverrideArgs(argv: readonly string[]): ConfigOverride[] {
     else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) text = argv[++i];
     const segments = path.split('.');
     if (!segments.every((segment) => SEGMENT.test(segment))) {
-      issues.push({ path, file: COMMAND_LINE, message: `malformed key '${path}' in '${token}': expected dot-separated names of letters, digits, '_' or '-'` });
+      issues.push({
+        path,
+        file: COMMAND_LINE,
+        message: `malformed key '${path}' in '${token}': expected dot-separated names of letters, digits, '_' or '-'`,
+      });
       continue;
     }
     out.push(text === undefined ? { path } : { path, text });
@@ -125,7 +133,13 @@ function applyOne(root: ConfigObject, sources: ConfigSources, override: ConfigOv
     const path = childPath(parentPath, segment);
     if (next.found && (isPlainObject(next.value) || Array.isArray(next.value))) {
       parent = next.value;
-    } else if (next.found && typeof next.value === 'string' && !next.value.includes('@{') && !Array.isArray(parent) && schema?.(segments, root)) {
+    } else if (
+      next.found &&
+      typeof next.value === 'string' &&
+      !next.value.includes('@{') &&
+      !Array.isArray(parent) &&
+      schema?.(segments, root)
+    ) {
       // `postprocessor: msp` is shorthand for `{name: msp}`; expand it so `--postprocessor.args.x=1` works.
       const expanded: ConfigObject = { name: next.value };
       (parent as ConfigObject)[segment] = expanded;

@@ -98,7 +98,12 @@ class Resolver {
 
   private report(path: string, message: string): void {
     const where = this.sources.locate(path);
-    this.issues.push({ path, message, ...(where?.file !== undefined ? { file: where.file } : {}), ...(where?.line !== undefined ? { line: where.line } : {}) });
+    this.issues.push({
+      path,
+      message,
+      ...(where?.file !== undefined ? { file: where.file } : {}),
+      ...(where?.line !== undefined ? { line: where.line } : {}),
+    });
   }
 
   resolveNode(path: string, raw: unknown): unknown {
@@ -141,7 +146,10 @@ class Resolver {
       const value = this.resolveTarget(part.ref, path);
       if (value === FAILED) return FAILED;
       if (value !== null && typeof value === 'object') {
-        this.report(path, `@{${part.ref}} is a ${typeName(value)} and cannot be inserted into a string; reference it as the whole value instead`);
+        this.report(
+          path,
+          `@{${part.ref}} is a ${typeName(value)} and cannot be inserted into a string; reference it as the whole value instead`,
+        );
         return FAILED;
       }
       text += String(value);

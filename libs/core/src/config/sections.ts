@@ -103,7 +103,12 @@ export interface ComponentSectionOptions {
  * `kind`; `args` are validated by that component's schema and completed with its defaults.
  * See {@link schemaSection} for how a library adds one to its ContainerModule.
  */
-export function componentSection(key: string, kind: ComponentKind, description: string, options: ComponentSectionOptions = {}): ConfigSection {
+export function componentSection(
+  key: string,
+  kind: ComponentKind,
+  description: string,
+  options: ComponentSectionOptions = {},
+): ConfigSection {
   const extra = z.strictObject(options.extra ?? {});
   const allowed = ['name', 'args', ...Object.keys(options.extra ?? {})];
   const split = (value: ConfigObject) => {
@@ -135,7 +140,11 @@ export function componentSection(key: string, kind: ComponentKind, description: 
       const known: ConfigObject = {};
       for (const [name, child] of Object.entries(rest)) {
         if (allowed.includes(name)) known[name] = child;
-        else issues.push({ path: `${key}.${name}`, message: `unknown key '${name}'${didYouMean(name, allowed)}; valid keys: ${allowed.join(', ')}` });
+        else
+          issues.push({
+            path: `${key}.${name}`,
+            message: `unknown key '${name}'${didYouMean(name, allowed)}; valid keys: ${allowed.join(', ')}`,
+          });
       }
       const parsed = extra.safeParse(known);
       if (!parsed.success) issues.push(...zodIssuesToConfigIssues(parsed.error, key, extra));
@@ -143,7 +152,8 @@ export function componentSection(key: string, kind: ComponentKind, description: 
     },
     complete(value, ctx) {
       if (value === undefined || value === null) return undefined;
-      const { section, rest } = typeof value === 'string' ? { section: { name: value, args: undefined }, rest: {} } : split(value as ConfigObject);
+      const { section, rest } =
+        typeof value === 'string' ? { section: { name: value, args: undefined }, rest: {} } : split(value as ConfigObject);
       const args = ctx.registry.resolveArgs(kind, section, key) as ConfigObject;
       return { name: section.name, args, ...extra.parse(rest) };
     },
@@ -155,7 +165,9 @@ export function componentSection(key: string, kind: ComponentKind, description: 
         if (typeof name !== 'string' || !ctx.registry.has(kind, name)) return undefined;
         return schemaBelow(ctx.registry.get(kind, name).args, below);
       }
-      return head !== undefined && options.extra && head in options.extra ? schemaBelow(options.extra[head] as z.ZodType, below) : undefined;
+      return head !== undefined && options.extra && head in options.extra
+        ? schemaBelow(options.extra[head] as z.ZodType, below)
+        : undefined;
     },
   };
 }

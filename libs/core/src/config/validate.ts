@@ -12,12 +12,19 @@ import type { ConfigObject } from './tree.js';
  * Every problem of a resolved config: unknown top-level keys (with a suggestion) and each section's
  * own issues, located at file:line from the source map. Sorted by file order and line.
  */
-export function validateConfig(loaded: Pick<LoadedConfig, 'value' | 'sources'> & { files?: string[] }, registry: ComponentRegistry, sections: ConfigSections): ConfigIssue[] {
+export function validateConfig(
+  loaded: Pick<LoadedConfig, 'value' | 'sources'> & { files?: string[] },
+  registry: ComponentRegistry,
+  sections: ConfigSections,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const keys = sections.keys();
   for (const key of Object.keys(loaded.value)) {
     if (sections.get(key)) continue;
-    issues.push({ path: key, message: `unknown top-level key '${key}'${didYouMean(key, keys)}; known keys: ${[...keys].sort().join(', ')}` });
+    issues.push({
+      path: key,
+      message: `unknown top-level key '${key}'${didYouMean(key, keys)}; known keys: ${[...keys].sort().join(', ')}`,
+    });
   }
   const ctx: SectionContext = { registry, config: loaded.value };
   for (const { section } of sections.list()) {
@@ -73,7 +80,8 @@ export function locateIssues(issues: readonly ConfigIssue[], sources: ConfigSour
 }
 
 function sortIssues(issues: ConfigIssue[], files: readonly string[]): ConfigIssue[] {
-  const rank = (issue: ConfigIssue) => (issue.file === undefined ? files.length + 1 : files.indexOf(issue.file) === -1 ? files.length : files.indexOf(issue.file));
+  const rank = (issue: ConfigIssue) =>
+    issue.file === undefined ? files.length + 1 : files.indexOf(issue.file) === -1 ? files.length : files.indexOf(issue.file);
   return issues
     .map((issue, index) => ({ issue, index }))
     .sort((a, b) => rank(a.issue) - rank(b.issue) || (a.issue.line ?? Infinity) - (b.issue.line ?? Infinity) || a.index - b.index)

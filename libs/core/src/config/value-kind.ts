@@ -148,6 +148,7 @@ export function parseYamlValue(text: string): { value: unknown } | { error: stri
   const tag = firstDisallowedTag(doc);
   if (tag !== undefined) return { error: `'${text}': tag '${tag}' is not allowed` };
   const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) return { error: `'${text}' is not a valid YAML value: ${problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` };
+  if (problem)
+    return { error: `'${text}' is not a valid YAML value: ${problem.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` };
   return { value: doc.toJS() };
 }

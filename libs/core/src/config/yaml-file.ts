@@ -14,9 +14,7 @@ export interface ParsedConfigFile {
  * The YAML 1.2 core schema's own tags. Anything else (`!foo`, `!!python/object`, `!!binary`,
  * `!!timestamp`, ...) is refused: a config is data, never a constructor call.
  */
-const ALLOWED_TAGS = new Set(
-  ['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`),
-);
+const ALLOWED_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((name) => `tag:yaml.org,2002:${name}`));
 
 /** The first tag outside the core schema in a parsed document, in `!!name` form. */
 export function firstDisallowedTag(doc: Document): string | undefined {

@@ -10,18 +10,7 @@ import { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
  * spaces and a newline, then the raw array bytes.
  */
 
-export type NpyDtype =
-  | 'bool'
-  | 'uint8'
-  | 'int8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'float32'
-  | 'float64';
+export type NpyDtype = 'bool' | 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 
 export type NpyTypedArray =
   | Uint8Array

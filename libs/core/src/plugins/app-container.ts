@@ -48,7 +48,11 @@ export async function createAppContainer(options: AppContainerOptions): Promise<
       try {
         await container.loadAsync(module);
       } catch (error) {
-        throw new PluginError(plugin.spec, `its ContainerModule failed to load: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new PluginError(
+          plugin.spec,
+          `its ContainerModule failed to load: ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
       }
     }
   }
@@ -72,7 +76,8 @@ async function blamePlugin(builtins: readonly ContainerModule[], plugins: readon
   }
   for (const plugin of plugins) {
     const attempt = makeContainer(builtins);
-    for (const earlier of plugins.slice(0, plugins.indexOf(plugin) + 1)) for (const module of earlier.modules) await attempt.loadAsync(module);
+    for (const earlier of plugins.slice(0, plugins.indexOf(plugin) + 1))
+      for (const module of earlier.modules) await attempt.loadAsync(module);
     try {
       attempt.get(ComponentRegistry);
       attempt.get(ConfigSections);
@@ -116,12 +121,24 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   // Plugins must be known before the schemas that type the other overrides exist.
   const pluginsSchema = z.array(z.string());
   const pluginOverrides = overrides.filter((o) => o.path === 'plugins' || o.path.startsWith('plugins.'));
-  const withPlugins = applyOverrides(files, pluginOverrides, (path) => (path[0] === 'plugins' ? schemaBelow(pluginsSchema, path.slice(1)) : undefined));
+  const withPlugins = applyOverrides(files, pluginOverrides, (path) =>
+    path[0] === 'plugins' ? schemaBelow(pluginsSchema, path.slice(1)) : undefined,
+  );
   if (withPlugins.value.plugins !== undefined && !Array.isArray(withPlugins.value.plugins)) {
     const where = withPlugins.sources.locate('plugins');
-    throw new ConfigError([{ path: 'plugins', message: 'expected a list of package names or paths', ...(where ? { file: where.file } : {}), ...(where?.line !== undefined ? { line: where.line } : {}) }]);
+    throw new ConfigError([
+      {
+        path: 'plugins',
+        message: 'expected a list of package names or paths',
+        ...(where ? { file: where.file } : {}),
+        ...(where?.line !== undefined ? { line: where.line } : {}),
+      },
+    ]);
   }
-  const specs = [...pluginSpecsOf(withPlugins, cwd), ...(options.extraPlugins ?? []).map((s) => (typeof s === 'string' ? { spec: s, baseDir: cwd } : s))];
+  const specs = [
+    ...pluginSpecsOf(withPlugins, cwd),
+    ...(options.extraPlugins ?? []).map((s) => (typeof s === 'string' ? { spec: s, baseDir: cwd } : s)),
+  ];
   const app = await createAppContainer({ builtins: options.builtins, plugins: specs, baseDir: cwd });
 
   // Override, reference and validation problems are reported together, in that order.
@@ -146,4 +163,3 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   }
   return { app, loaded, config };
 }
-

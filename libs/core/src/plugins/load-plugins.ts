@@ -46,7 +46,9 @@ export function isContainerModule(value: unknown): value is ContainerModule {
 }
 
 function isPathSpec(spec: string): boolean {
-  return spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..' || isAbsolute(spec) || /\.(m?[jt]s|c[jt]s)$/.test(spec);
+  return (
+    spec.startsWith('./') || spec.startsWith('../') || spec === '.' || spec === '..' || isAbsolute(spec) || /\.(m?[jt]s|c[jt]s)$/.test(spec)
+  );
 }
 
 /** The entry file of a plugin folder: its package.json `exports['.']`/`main`, else index.{ts,js,mjs}. */
@@ -117,7 +119,10 @@ export async function loadPlugin(plugin: PluginSpec | string, baseDir = process.
   }
   if (modules.length === 0) {
     const found = Object.keys(exports).join(', ') || '(nothing)';
-    throw new PluginError(spec.spec, `exports no inversify ContainerModule (exports: ${found}); export one made with libraryModule() or componentModule()`);
+    throw new PluginError(
+      spec.spec,
+      `exports no inversify ContainerModule (exports: ${found}); export one made with libraryModule() or componentModule()`,
+    );
   }
   return { spec: spec.spec, entry: located.entry, ...(located.path ? { path: located.path } : {}), modules };
 }
@@ -136,9 +141,13 @@ export async function loadPlugins(specs: readonly (PluginSpec | string)[], baseD
   }
   if (failures.length === 1) throw failures[0]!;
   if (failures.length > 1) {
-    throw new PluginError(failures.map((f) => f.plugin).join(', '), `${failures.length} plugins failed:\n${failures.map((f) => `  - ${f.message}`).join('\n')}`, {
-      cause: failures[0],
-    });
+    throw new PluginError(
+      failures.map((f) => f.plugin).join(', '),
+      `${failures.length} plugins failed:\n${failures.map((f) => `  - ${f.message}`).join('\n')}`,
+      {
+        cause: failures[0],
+      },
+    );
   }
   return loaded;
 }

@@ -9,11 +9,7 @@ export type SearchGrid<A> = { [K in keyof A]?: readonly A[K][] };
  * What a library contributes for one component: its name, its typed arguments (a zod object whose
  * defaults are the method's defaults), an optional hyperparameter grid and the factory.
  */
-export interface ComponentDefinition<
-  S extends z.ZodObject = z.ZodObject,
-  P = unknown,
-  K extends ComponentKind = ComponentKind,
-> {
+export interface ComponentDefinition<S extends z.ZodObject = z.ZodObject, P = unknown, K extends ComponentKind = ComponentKind> {
   readonly kind: K;
   readonly name: string;
   /** One line, shown by `oodkit list`. */

@@ -54,7 +54,9 @@ export function resolveBenchmarkValueSync(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   const file = benchmarkFile(value);
   if (!existsSync(file)) {
-    throw new ConfigError([{ path: 'benchmark', message: `no benchmark file ${file} (shipped benchmarks: ${listShipped().join(', ') || 'none found'})` }]);
+    throw new ConfigError([
+      { path: 'benchmark', message: `no benchmark file ${file} (shipped benchmarks: ${listShipped().join(', ') || 'none found'})` },
+    ]);
   }
   const doc = parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
   if (!doc || typeof doc !== 'object') throw new ConfigError([{ path: 'benchmark', file, message: 'expected a benchmark mapping' }]);
@@ -95,17 +97,26 @@ export async function loadBenchmark(
   const dataDir = config.data_dir ? resolve(dataDirOf(ctx.config), config.data_dir) : dataDirOf(ctx.config);
   const buildCtx: BuildContext = { ...ctx, registry, config: { ...ctx.config, benchmark: config, data_dir: dataDir } };
   const build = async (section: RoleDataset['dataset'], path: string): Promise<ImageDataset> => {
-    const dataset = await registry.build<ImageDataset>('dataset', section, { logger: ctx.logger, rng: ctx.rng.derive(path), config: buildCtx.config }, path);
+    const dataset = await registry.build<ImageDataset>(
+      'dataset',
+      section,
+      { logger: ctx.logger, rng: ctx.rng.derive(path), config: buildCtx.config },
+      path,
+    );
     const [h, w, c] = config.image_shape;
     if (dataset.imageShape[0] !== h || dataset.imageShape[1] !== w || dataset.imageShape[2] !== c) {
-      throw new DataError(`${path}: '${dataset.name}' has images of shape [${dataset.imageShape.join(', ')}] but benchmark '${config.name}' declares image_shape [${h}, ${w}, ${c}]`);
+      throw new DataError(
+        `${path}: '${dataset.name}' has images of shape [${dataset.imageShape.join(', ')}] but benchmark '${config.name}' declares image_shape [${h}, ${w}, ${c}]`,
+      );
     }
     return dataset;
   };
   const buildId = async (split: 'train' | 'val' | 'test') => {
     const dataset = await build(config.id[split], `benchmark.id.${split}`);
     if (dataset.numClasses !== config.num_classes) {
-      throw new DataError(`benchmark.id.${split}: '${dataset.name}' has ${dataset.numClasses} classes but benchmark '${config.name}' declares ${config.num_classes}`);
+      throw new DataError(
+        `benchmark.id.${split}: '${dataset.name}' has ${dataset.numClasses} classes but benchmark '${config.name}' declares ${config.num_classes}`,
+      );
     }
     return dataset;
   };
@@ -119,7 +130,9 @@ export async function loadBenchmark(
     near: await Promise.all(config.ood.near.map((e, i) => buildOod(e, `benchmark.ood.near.${i}.dataset`))),
     far: await Promise.all(config.ood.far.map((e, i) => buildOod(e, `benchmark.ood.far.${i}.dataset`))),
   };
-  const csid = await Promise.all(config.csid.map(async (e, i) => ({ name: e.name, dataset: await build(e.dataset, `benchmark.csid.${i}.dataset`) })));
+  const csid = await Promise.all(
+    config.csid.map(async (e, i) => ({ name: e.name, dataset: await build(e.dataset, `benchmark.csid.${i}.dataset`) })),
+  );
   const preprocess = {
     train: await buildChain(config.preprocessor.train, buildCtx, 'benchmark.preprocessor.train'),
     test: await buildChain(config.preprocessor.test, buildCtx, 'benchmark.preprocessor.test'),

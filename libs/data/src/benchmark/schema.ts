@@ -46,7 +46,8 @@ export function validateBenchmark(value: unknown, registry: ComponentRegistry, p
   if (!parsed.success) return zodIssuesToConfigIssues(parsed.error, path, benchmarkSchema);
   const b = parsed.data;
   const issues: ConfigIssue[] = [];
-  for (const split of ['train', 'val', 'test'] as const) issues.push(...validateDatasetSection(registry, b.id[split], `${path}.id.${split}`));
+  for (const split of ['train', 'val', 'test'] as const)
+    issues.push(...validateDatasetSection(registry, b.id[split], `${path}.id.${split}`));
   issues.push(...validateDatasetSection(registry, b.ood.val.dataset, `${path}.ood.val.dataset`));
   const names = new Map<string, string>();
   const roles: [string, RoleDataset[]][] = [
@@ -59,16 +60,20 @@ export function validateBenchmark(value: unknown, registry: ComponentRegistry, p
     list.forEach((entry, i) => {
       const at = `${path}.${role}.${i}`;
       const previous = names.get(entry.name);
-      if (previous) issues.push({ path: `${at}.name`, message: `'${entry.name}' is already used by ${previous}; set names must be unique` });
+      if (previous)
+        issues.push({ path: `${at}.name`, message: `'${entry.name}' is already used by ${previous}; set names must be unique` });
       names.set(entry.name, `${role}.${i}`);
       issues.push(...validateDatasetSection(registry, entry.dataset, `${at}.dataset`));
     });
   }
   for (const phase of ['train', 'test'] as const) {
-    b.preprocessor[phase].forEach((section, i) => issues.push(...registry.validate('preprocessor', section, `${path}.preprocessor.${phase}.${i}`)));
+    b.preprocessor[phase].forEach((section, i) =>
+      issues.push(...registry.validate('preprocessor', section, `${path}.preprocessor.${phase}.${i}`)),
+    );
   }
   const { mean, std } = b.normalization;
-  if (mean.length !== std.length) issues.push({ path: `${path}.normalization`, message: `mean has ${mean.length} values but std has ${std.length}` });
+  if (mean.length !== std.length)
+    issues.push({ path: `${path}.normalization`, message: `mean has ${mean.length} values but std has ${std.length}` });
   if (mean.length !== 1 && mean.length !== b.image_shape[2]) {
     issues.push({ path: `${path}.normalization.mean`, message: `has ${mean.length} values for ${b.image_shape[2]}-channel images` });
   }

@@ -14,7 +14,8 @@ export function checkLabels(labels: ArrayLike<number>, numClasses: number, where
 export function checkIndices(indices: ArrayLike<number>, length: number, name: string): void {
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k];
-    if (!Number.isInteger(i) || i < 0 || i >= length) throw new DataError(`dataset '${name}': index ${i} (position ${k}) is out of range [0, ${length})`);
+    if (!Number.isInteger(i) || i < 0 || i >= length)
+      throw new DataError(`dataset '${name}': index ${i} (position ${k}) is out of range [0, ${length})`);
   }
 }
 
@@ -31,7 +32,8 @@ export class RowDataset implements ImageDataset {
     readonly numClasses: number,
     readonly labels: Int32Array,
   ) {
-    if (rows.rowBytes !== imageBytes(imageShape)) throw new DataError(`dataset '${name}': row size ${rows.rowBytes} does not match image shape [${imageShape.join(', ')}]`);
+    if (rows.rowBytes !== imageBytes(imageShape))
+      throw new DataError(`dataset '${name}': row size ${rows.rowBytes} does not match image shape [${imageShape.join(', ')}]`);
     if (rows.count !== labels.length) throw new DataError(`dataset '${name}': ${rows.count} images but ${labels.length} labels`);
   }
 
@@ -61,7 +63,9 @@ export class MemoryDataset implements ImageDataset {
     readonly labels: Int32Array,
   ) {
     if (pixels.length !== labels.length * imageBytes(imageShape)) {
-      throw new DataError(`dataset '${name}': ${pixels.length} pixel bytes for ${labels.length} images of shape [${imageShape.join(', ')}]`);
+      throw new DataError(
+        `dataset '${name}': ${pixels.length} pixel bytes for ${labels.length} images of shape [${imageShape.join(', ')}]`,
+      );
     }
   }
 

@@ -24,6 +24,12 @@ export const cifarBinaryDataset = defineComponent({
     const files = args.files.map((f) => resolveDataPath(f, base));
     const { pixels, labels } = await readCifarBinary(files, args.variant, args.label);
     const numClasses = args.variant === 'cifar10' ? 10 : args.label === 'coarse' ? 20 : 100;
-    return new MemoryDataset(args.name ?? `${args.variant}:${files.map((f) => basename(f)).join(',')}`, pixels, [32, 32, 3], numClasses, labels);
+    return new MemoryDataset(
+      args.name ?? `${args.variant}:${files.map((f) => basename(f)).join(',')}`,
+      pixels,
+      [32, 32, 3],
+      numClasses,
+      labels,
+    );
   },
 });

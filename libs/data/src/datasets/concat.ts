@@ -15,7 +15,8 @@ export const concatDataset = defineComponent({
   args: concatArgs,
   create: async (args, ctx) => {
     const parts = [];
-    for (let i = 0; i < args.datasets.length; i++) parts.push(await buildDataset(args.datasets[i], ctx, `dataset.args.datasets.${i}`, `part-${i}`));
+    for (let i = 0; i < args.datasets.length; i++)
+      parts.push(await buildDataset(args.datasets[i], ctx, `dataset.args.datasets.${i}`, `part-${i}`));
     return new ConcatDataset(args.name ?? parts.map((p) => p.name).join('+'), parts);
   },
 });

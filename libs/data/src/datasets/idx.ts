@@ -36,7 +36,10 @@ export async function openIdxDataset(options: IdxOptions): Promise<RowDataset> {
     throw new DataError(`${options.labels}: ${labels.dims[0]} labels but ${options.images} has ${images.dims[0]} images`);
   }
   const raw = new Uint8Array(labels.dims[0]);
-  await labels.rows.readRows(Array.from({ length: labels.dims[0] }, (_, i) => i), raw);
+  await labels.rows.readRows(
+    Array.from({ length: labels.dims[0] }, (_, i) => i),
+    raw,
+  );
   const labelArray = Int32Array.from(raw);
   checkLabels(labelArray, options.numClasses, options.labels);
   const [, h, w, c = 1] = images.dims;

@@ -70,9 +70,14 @@ export class ImglistDataset implements ImageDataset {
   }
 
   static async open(options: ImglistOptions): Promise<ImglistDataset> {
-    const { entries, skipped } = await parseImglist(options.list, options.root, { numClasses: options.numClasses, missing: options.missing });
+    const { entries, skipped } = await parseImglist(options.list, options.root, {
+      numClasses: options.numClasses,
+      missing: options.missing,
+    });
     if (skipped.length > 0) {
-      options.logger?.warn(`${options.list}: skipped ${skipped.length} missing image(s), e.g. line ${skipped[0].line} '${skipped[0].relPath}'`);
+      options.logger?.warn(
+        `${options.list}: skipped ${skipped.length} missing image(s), e.g. line ${skipped[0].line} '${skipped[0].relPath}'`,
+      );
     }
     let shape: [number, number, number];
     if (options.imageSize !== undefined) shape = [options.imageSize, options.imageSize, options.channels];
@@ -81,11 +86,18 @@ export class ImglistDataset implements ImageDataset {
       const meta = await sharp(first.path)
         .metadata()
         .catch((error: unknown) => {
-          throw new DataError(`${options.list}:${first.line}: cannot decode '${first.relPath}' (${(error as Error).message})`, { cause: error });
+          throw new DataError(`${options.list}:${first.line}: cannot decode '${first.relPath}' (${(error as Error).message})`, {
+            cause: error,
+          });
         });
       shape = [meta.height ?? 0, meta.width ?? 0, options.channels];
     }
-    const name = options.name ?? options.list.split(/[\\/]/).pop()!.replace(/\.txt$/, '');
+    const name =
+      options.name ??
+      options.list
+        .split(/[\\/]/)
+        .pop()!
+        .replace(/\.txt$/, '');
     return new ImglistDataset(name, entries, skipped, shape, options.numClasses, options);
   }
 
@@ -121,7 +133,11 @@ export class ImglistDataset implements ImageDataset {
           const entries = chunk.map((k) => this.entries[indices[k]]);
           let pixels: Uint8Array;
           try {
-            pixels = await this.pool!.decode(entries.map((e) => e.path), this.options, this.imageShape);
+            pixels = await this.pool!.decode(
+              entries.map((e) => e.path),
+              this.options,
+              this.imageShape,
+            );
           } catch (error) {
             const failed = error instanceof DecodeFailure && error.index >= 0 ? entries[error.index] : entries[0];
             throw new DataError(`${this.options.list}:${failed.line}: '${failed.relPath}': ${(error as Error).message}`, { cause: error });
@@ -157,7 +173,8 @@ export const imglistDataset = defineComponent({
   create: (args, ctx) => {
     const base = dataDirOf(ctx.config);
     const numClasses = args.num_classes ?? (ctx.config.benchmark as { num_classes?: number } | undefined)?.num_classes;
-    if (numClasses === undefined) throw new ConfigError([{ path: 'imglist.args.num_classes', message: 'required (no benchmark num_classes to default to)' }]);
+    if (numClasses === undefined)
+      throw new ConfigError([{ path: 'imglist.args.num_classes', message: 'required (no benchmark num_classes to default to)' }]);
     return ImglistDataset.open({
       list: resolveDataPath(args.list, base),
       root: resolveDataPath(args.root, base),

@@ -63,7 +63,9 @@ async function cacheKey(dir: string, files: string[]): Promise<string> {
       const s = await stat(file);
       hash.update(`|${file}:${s.size}:${s.mtimeMs}`);
     } catch {
-      throw new DataError(`${file}: missing (json_digits expects ${files.length} files ${files.map((f) => basename(f)).join(', ')} in ${dir}; found ${await listing(dir)})`);
+      throw new DataError(
+        `${file}: missing (json_digits expects ${files.length} files ${files.map((f) => basename(f)).join(', ')} in ${dir}; found ${await listing(dir)})`,
+      );
     }
   }
   return `${basename(dir)}-${hash.digest('hex').slice(0, 16)}`;
@@ -77,7 +79,13 @@ async function listing(dir: string): Promise<string> {
   }
 }
 
-async function convert(files: string[], shape: readonly [number, number, number], imagesFile: string, labelsFile: string, logger?: Logger): Promise<void> {
+async function convert(
+  files: string[],
+  shape: readonly [number, number, number],
+  imagesFile: string,
+  labelsFile: string,
+  logger?: Logger,
+): Promise<void> {
   const rowBytes = shape[0] * shape[1] * shape[2];
   const chunks: Uint8Array[] = [];
   const labels: number[] = [];
@@ -88,7 +96,10 @@ async function convert(files: string[], shape: readonly [number, number, number]
     try {
       parsed = JSON.parse(await readFile(file, 'utf8'));
     } catch (error) {
-      throw new DataError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `not valid JSON (${(error as Error).message})`}`, { cause: error });
+      throw new DataError(
+        `${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : `not valid JSON (${(error as Error).message})`}`,
+        { cause: error },
+      );
     }
     const data = (parsed as { data?: unknown }).data;
     if (!Array.isArray(data)) throw new DataError(`${file}: expected an object with a "data" array of images`);
@@ -102,12 +113,15 @@ async function convert(files: string[], shape: readonly [number, number, number]
       i++;
       if (Array.isArray(row) && row.length === 0) continue;
       if (!Array.isArray(row) || row.length !== rowBytes) {
-        throw new DataError(`${file}: image ${i} has ${Array.isArray(row) ? row.length : typeof row} values, expected ${rowBytes} (shape [${shape.join(', ')}])`);
+        throw new DataError(
+          `${file}: image ${i} has ${Array.isArray(row) ? row.length : typeof row} values, expected ${rowBytes} (shape [${shape.join(', ')}])`,
+        );
       }
       const at = chunkRow++ * rowBytes;
       for (let p = 0; p < rowBytes; p++) {
         const v = row[p] as number;
-        if (!Number.isInteger(v) || v < 0 || v > 255) throw new DataError(`${file}: image ${i}, pixel ${p} is ${JSON.stringify(v)}, expected an integer in [0, 255]`);
+        if (!Number.isInteger(v) || v < 0 || v > 255)
+          throw new DataError(`${file}: image ${i}, pixel ${p} is ${JSON.stringify(v)}, expected an integer in [0, 255]`);
         block[at + p] = v;
       }
     }

@@ -23,19 +23,28 @@ export interface NpyPairOptions {
 /** An (images.npy, labels.npy) pair; images stay on disk and are read per batch. */
 export async function openNpyPair(options: NpyPairOptions): Promise<RowDataset> {
   const labelsArray = await readNpy(options.labels);
-  if (labelsArray.shape.length !== 1) throw new DataError(`${options.labels}: labels must be a 1-D array, got shape (${labelsArray.shape.join(', ')})`);
+  if (labelsArray.shape.length !== 1)
+    throw new DataError(`${options.labels}: labels must be a 1-D array, got shape (${labelsArray.shape.join(', ')})`);
   if (labelsArray.dtype === 'float32' || labelsArray.dtype === 'float64' || labelsArray.dtype === 'bool') {
     throw new DataError(`${options.labels}: labels must have an integer dtype, got ${labelsArray.dtype}`);
   }
   const labels = npyToInt32(labelsArray, options.labels);
   const file = await openNpy(options.images);
   try {
-    if (file.dtype !== 'uint8') throw new DataError(`${options.images}: images must be uint8 (0..255), got ${file.dtype}; convert with (x * 255).round().astype(np.uint8) if they are floats in [0, 1]`);
+    if (file.dtype !== 'uint8')
+      throw new DataError(
+        `${options.images}: images must be uint8 (0..255), got ${file.dtype}; convert with (x * 255).round().astype(np.uint8) if they are floats in [0, 1]`,
+      );
     const shape = file.shape;
-    if (shape.length !== 3 && shape.length !== 4) throw new DataError(`${options.images}: images must have shape (N, H, W, C) or (N, H, W), got (${shape.join(', ')})`);
+    if (shape.length !== 3 && shape.length !== 4)
+      throw new DataError(`${options.images}: images must have shape (N, H, W, C) or (N, H, W), got (${shape.join(', ')})`);
     const [n, h, w, c = 1] = shape;
-    if (c !== 1 && c !== 3) throw new DataError(`${options.images}: expected 1 or 3 channels in the last axis (HWC), got ${c} (shape (${shape.join(', ')})); CHW arrays must be transposed to HWC`);
-    if (labels.length !== n) throw new DataError(`${options.labels}: ${labels.length} labels but ${options.images} has ${n} images; lengths must match`);
+    if (c !== 1 && c !== 3)
+      throw new DataError(
+        `${options.images}: expected 1 or 3 channels in the last axis (HWC), got ${c} (shape (${shape.join(', ')})); CHW arrays must be transposed to HWC`,
+      );
+    if (labels.length !== n)
+      throw new DataError(`${options.labels}: ${labels.length} labels but ${options.images} has ${n} images; lengths must match`);
     checkLabels(labels, options.numClasses, options.labels);
     return new RowDataset(options.name ?? options.images.split(/[\\/]/).pop()!, new NpyRows(file), [h, w, c], options.numClasses, labels);
   } catch (error) {
@@ -51,6 +60,11 @@ export const npyDataset = defineComponent({
   args: npyArgs,
   create: (args, ctx) => {
     const base = dataDirOf(ctx.config);
-    return openNpyPair({ images: resolveDataPath(args.images, base), labels: resolveDataPath(args.labels, base), numClasses: args.num_classes, name: args.name });
+    return openNpyPair({
+      images: resolveDataPath(args.images, base),
+      labels: resolveDataPath(args.labels, base),
+      numClasses: args.num_classes,
+      name: args.name,
+    });
   },
 });

@@ -12,7 +12,12 @@ export const componentSectionSchema = datasetSectionSchema;
 
 /** Builds a nested dataset with its own derived stream. */
 export async function buildDataset(section: DatasetSection, ctx: BuildContext, path: string, stream: string): Promise<ImageDataset> {
-  return ctx.registry.build<ImageDataset>('dataset', section, { logger: ctx.logger, rng: ctx.rng.derive(stream), config: ctx.config }, path);
+  return ctx.registry.build<ImageDataset>(
+    'dataset',
+    section,
+    { logger: ctx.logger, rng: ctx.rng.derive(stream), config: ctx.config },
+    path,
+  );
 }
 
 /** Validates a dataset section and every dataset nested in it (subset.of, concat.datasets), without building. */

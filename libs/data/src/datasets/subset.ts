@@ -55,7 +55,9 @@ export const subsetDataset = defineComponent({
     const order = subsetOrder(source.labels, args.seed, args.stratified, args.shuffle);
     const end = args.count === undefined ? order.length : args.start + args.count;
     if (end > order.length || args.start >= order.length) {
-      throw new ConfigError([{ path: 'subset.args', message: `window [${args.start}, ${end}) does not fit in '${source.name}' of ${order.length} samples` }]);
+      throw new ConfigError([
+        { path: 'subset.args', message: `window [${args.start}, ${end}) does not fit in '${source.name}' of ${order.length} samples` },
+      ]);
     }
     return new SubsetDataset(args.name ?? `${source.name}[${args.start}:${end}]`, source, order.slice(args.start, end));
   },

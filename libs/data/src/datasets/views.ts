@@ -62,7 +62,9 @@ export class ConcatDataset implements ImageDataset {
     const [first] = parts;
     for (const part of parts) {
       if (part.imageShape.join('x') !== first.imageShape.join('x')) {
-        throw new DataError(`concat '${name}': '${part.name}' has image shape [${part.imageShape.join(', ')}] but '${first.name}' has [${first.imageShape.join(', ')}]`);
+        throw new DataError(
+          `concat '${name}': '${part.name}' has image shape [${part.imageShape.join(', ')}] but '${first.name}' has [${first.imageShape.join(', ')}]`,
+        );
       }
       if (part.numClasses !== first.numClasses) {
         throw new DataError(`concat '${name}': '${part.name}' has ${part.numClasses} classes but '${first.name}' has ${first.numClasses}`);

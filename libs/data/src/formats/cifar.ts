@@ -18,7 +18,11 @@ export interface CifarBatch {
  * Reads CIFAR-10/100 binary batches and converts planes to HWC once (3 KB per image, stays bytes).
  * CIFAR-100 records carry (coarse, fine); `label` picks which.
  */
-export async function readCifarBinary(files: readonly string[], variant: CifarVariant, label: 'fine' | 'coarse' = 'fine'): Promise<CifarBatch> {
+export async function readCifarBinary(
+  files: readonly string[],
+  variant: CifarVariant,
+  label: 'fine' | 'coarse' = 'fine',
+): Promise<CifarBatch> {
   const record = cifarRecordBytes(variant);
   const buffers: Buffer[] = [];
   for (const file of files) {
@@ -48,7 +52,10 @@ export async function readCifarBinary(files: readonly string[], variant: CifarVa
     for (let r = 0; r < bytes.length / record; r++, n++) {
       const base = r * record;
       const y = bytes[base + labelOffset];
-      if (y >= numClasses) throw new DataError(`${files[f]}: record ${r} (byte ${base + labelOffset}) has label ${y}, outside [0, ${numClasses}) for ${variant}`);
+      if (y >= numClasses)
+        throw new DataError(
+          `${files[f]}: record ${r} (byte ${base + labelOffset}) has label ${y}, outside [0, ${numClasses}) for ${variant}`,
+        );
       labels[n] = y;
       const src = base + labelBytes;
       const dst = n * 3072;

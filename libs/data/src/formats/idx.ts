@@ -20,21 +20,28 @@ export function parseIdxHeader(bytes: Uint8Array, file: string, totalBytes: numb
   const type = bytes[2];
   if (type !== 0x08) {
     const name = TYPE_NAMES[type];
-    throw new DataError(`${file}: idx element type ${name ?? `0x${type.toString(16)} (invalid)`} at byte 2 is not supported; expected uint8 (0x08)`);
+    throw new DataError(
+      `${file}: idx element type ${name ?? `0x${type.toString(16)} (invalid)`} at byte 2 is not supported; expected uint8 (0x08)`,
+    );
   }
   const ndim = bytes[3];
   if (ndim < 1) throw new DataError(`${file}: idx header declares 0 dimensions at byte 3`);
   const headerBytes = 4 + 4 * ndim;
-  if (totalBytes < headerBytes) throw new DataError(`${file}: truncated idx header (${totalBytes} bytes, ${ndim} dimensions need ${headerBytes})`);
+  if (totalBytes < headerBytes)
+    throw new DataError(`${file}: truncated idx header (${totalBytes} bytes, ${ndim} dimensions need ${headerBytes})`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, headerBytes);
   const dims: number[] = [];
   for (let d = 0; d < ndim; d++) dims.push(view.getUint32(4 + 4 * d, false));
   const expected = headerBytes + dims.reduce((a, b) => a * b, 1);
   if (totalBytes < expected) {
-    throw new DataError(`${file}: truncated idx file: header says shape [${dims.join(', ')}] = ${expected} bytes, file has ${totalBytes} (data ends at byte ${totalBytes})`);
+    throw new DataError(
+      `${file}: truncated idx file: header says shape [${dims.join(', ')}] = ${expected} bytes, file has ${totalBytes} (data ends at byte ${totalBytes})`,
+    );
   }
   if (totalBytes > expected) {
-    throw new DataError(`${file}: corrupt idx file: ${totalBytes - expected} unexpected trailing bytes after byte ${expected} for shape [${dims.join(', ')}]`);
+    throw new DataError(
+      `${file}: corrupt idx file: ${totalBytes - expected} unexpected trailing bytes after byte ${expected} for shape [${dims.join(', ')}]`,
+    );
   }
   return { dims, headerBytes };
 }

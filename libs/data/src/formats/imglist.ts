@@ -31,7 +31,9 @@ export async function parseImglist(
   try {
     text = await readFile(listFile, 'utf8');
   } catch (error) {
-    throw new DataError(`${listFile}: cannot read image list (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+    throw new DataError(`${listFile}: cannot read image list (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+      cause: error,
+    });
   }
   const rootAbs = resolve(root);
   const entries: ImglistEntry[] = [];
@@ -66,7 +68,9 @@ export async function parseImglist(
     const first = skipped[0];
     throw new DataError(
       `${listFile}:${first.line}: image '${first.relPath}' not found under ${rootAbs}` +
-        (skipped.length > 1 ? ` (and ${skipped.length - 1} more missing; set missing: skip to drop them)` : ' (set missing: skip to drop missing images)'),
+        (skipped.length > 1
+          ? ` (and ${skipped.length - 1} more missing; set missing: skip to drop them)`
+          : ' (set missing: skip to drop missing images)'),
     );
   }
   if (kept.length === 0) throw new DataError(`${listFile}: none of the ${entries.length} listed images exists under ${rootAbs}`);
@@ -78,7 +82,14 @@ async function existAll(paths: string[]): Promise<boolean[]> {
   const chunk = 256;
   for (let start = 0; start < paths.length; start += chunk) {
     const part = paths.slice(start, start + chunk);
-    const found = await Promise.all(part.map((p) => stat(p).then((s) => s.isFile(), () => false)));
+    const found = await Promise.all(
+      part.map((p) =>
+        stat(p).then(
+          (s) => s.isFile(),
+          () => false,
+        ),
+      ),
+    );
     found.forEach((ok, k) => (out[start + k] = ok));
   }
   return out;

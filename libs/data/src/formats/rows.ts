@@ -54,7 +54,8 @@ export class FileRows implements RowStore {
       const target = out.subarray(k * this.rowBytes, k * this.rowBytes + bytes);
       reads.push(
         fh.read(target, 0, bytes, position).then(({ bytesRead }) => {
-          if (bytesRead !== bytes) throw new DataError(`${this.file}: truncated at byte ${position + bytesRead} (wanted ${bytes} bytes at ${position})`);
+          if (bytesRead !== bytes)
+            throw new DataError(`${this.file}: truncated at byte ${position + bytesRead} (wanted ${bytes} bytes at ${position})`);
         }),
       );
       k += run;

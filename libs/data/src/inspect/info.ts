@@ -55,7 +55,13 @@ export async function datasetInfo(
     dtype: 'uint8',
     numClasses: dataset.numClasses,
     classHistogram,
-    pixels: { min: values ? min : 0, max: values ? max : 0, mean, std: Math.sqrt(Math.max(0, sumSq / Math.max(1, values) - mean * mean)), scanned: total },
+    pixels: {
+      min: values ? min : 0,
+      max: values ? max : 0,
+      mean,
+      std: Math.sqrt(Math.max(0, sumSq / Math.max(1, values) - mean * mean)),
+      scanned: total,
+    },
   };
 }
 

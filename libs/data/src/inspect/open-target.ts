@@ -23,15 +23,32 @@ export interface TargetOptions {
  * dataset or benchmark YAML, a shipped benchmark name, an .npy images file, an idx images file or
  * an image list (.txt).
  */
-export async function openTarget(target: string | undefined, options: TargetOptions, registry: ComponentRegistry, ctx: Omit<BuildContext, 'registry'>): Promise<NamedDataset[]> {
-  const build = async (name: string, args: Record<string, unknown>) => [{ name, dataset: await registry.build<ImageDataset>('dataset', { name, args }, ctx, 'dataset') }];
+export async function openTarget(
+  target: string | undefined,
+  options: TargetOptions,
+  registry: ComponentRegistry,
+  ctx: Omit<BuildContext, 'registry'>,
+): Promise<NamedDataset[]> {
+  const build = async (name: string, args: Record<string, unknown>) => [
+    { name, dataset: await registry.build<ImageDataset>('dataset', { name, args }, ctx, 'dataset') },
+  ];
   if (options.dataset) return build(options.dataset, parseArgs(options.args));
   if (!target) throw new UsageError('give a file, a benchmark name, or --dataset <registered name>');
   const path = resolve(target);
   const isFile = existsSync(path) && statSync(path).isFile();
   const numClasses = options.numClasses;
   if (isFile && /\.npy$/.test(path)) {
-    const labels = options.labels ?? guessSibling(path, [['images', 'labels'], ['imgs', 'labels'], ['x', 'y']], 'labels.npy');
+    const labels =
+      options.labels ??
+      guessSibling(
+        path,
+        [
+          ['images', 'labels'],
+          ['imgs', 'labels'],
+          ['x', 'y'],
+        ],
+        'labels.npy',
+      );
     return build('npy', { images: path, labels, ...(numClasses ? { num_classes: numClasses } : {}) });
   }
   if (isFile && /\.txt$/.test(path)) {
@@ -48,7 +65,12 @@ export async function openTarget(target: string | undefined, options: TargetOpti
     throw new UsageError(`${target}: expected a dataset section ({name, args}, or under dataset:) or a benchmark (under benchmark:)`);
   }
   if (isFile && looksLikeIdx(path)) {
-    const labels = options.labels ?? guessSibling(path, [['images-idx3', 'labels-idx1'], ['images', 'labels']]);
+    const labels =
+      options.labels ??
+      guessSibling(path, [
+        ['images-idx3', 'labels-idx1'],
+        ['images', 'labels'],
+      ]);
     return build('idx', { images: path, labels, ...(numClasses ? { num_classes: numClasses } : {}) });
   }
   if (!isFile && existsSync(benchmarkFile(target))) return benchmarkSets(target, options, registry, ctx);
@@ -88,7 +110,12 @@ function guessSibling(path: string, swaps: [string, string][], fallback?: string
   throw new UsageError(`${path}: cannot guess the labels file; give --labels <file>`);
 }
 
-async function benchmarkSets(value: string, options: TargetOptions, registry: ComponentRegistry, ctx: Omit<BuildContext, 'registry'>): Promise<NamedDataset[]> {
+async function benchmarkSets(
+  value: string,
+  options: TargetOptions,
+  registry: ComponentRegistry,
+  ctx: Omit<BuildContext, 'registry'>,
+): Promise<NamedDataset[]> {
   const b = await loadBenchmark(value, registry, ctx);
   const all: NamedDataset[] = [
     { name: 'id.train', dataset: b.id.train },
@@ -101,6 +128,7 @@ async function benchmarkSets(value: string, options: TargetOptions, registry: Co
   ];
   if (!options.set) return all;
   const chosen = all.filter((s) => s.name === options.set || s.name.endsWith(`.${options.set}`) || s.name.startsWith(`${options.set}.`));
-  if (chosen.length === 0) throw new UsageError(`benchmark '${b.config.name}' has no set '${options.set}'; sets: ${all.map((s) => s.name).join(', ')}`);
+  if (chosen.length === 0)
+    throw new UsageError(`benchmark '${b.config.name}' has no set '${options.set}'; sets: ${all.map((s) => s.name).join(', ')}`);
   return chosen;
 }

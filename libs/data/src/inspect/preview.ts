@@ -5,7 +5,11 @@ import type { ImageDataset } from '@oodkit/core';
  * A PNG contact sheet of `indices` (row-major, `cols` per row, a 2 px dark gap, nearest-neighbour
  * upscaling by `scale`). Grayscale sets stay grayscale.
  */
-export async function previewGrid(dataset: ImageDataset, indices: readonly number[], options: { cols?: number; scale?: number; gap?: number } = {}): Promise<Buffer> {
+export async function previewGrid(
+  dataset: ImageDataset,
+  indices: readonly number[],
+  options: { cols?: number; scale?: number; gap?: number } = {},
+): Promise<Buffer> {
   const [h, w, c] = dataset.imageShape;
   const cols = Math.max(1, Math.min(options.cols ?? 8, indices.length));
   const rows = Math.ceil(indices.length / cols);

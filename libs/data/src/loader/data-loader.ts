@@ -53,7 +53,8 @@ export class DataLoader {
     readonly dataset: ImageDataset,
     private readonly options: DataLoaderOptions,
   ) {
-    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new UsageError(`DataLoader: batchSize must be a positive integer, got ${options.batchSize}`);
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1)
+      throw new UsageError(`DataLoader: batchSize must be a positive integer, got ${options.batchSize}`);
     const chain = options.preprocess ?? [];
     if ((options.shuffle || chain.some((p) => p.random)) && !options.rng) {
       throw new UsageError('DataLoader: shuffling and random preprocessing need an rng');

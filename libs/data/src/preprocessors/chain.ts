@@ -17,7 +17,14 @@ export async function buildChain(
 ): Promise<Preprocessor[]> {
   const chain: Preprocessor[] = [];
   for (let i = 0; i < sections.length; i++) {
-    chain.push(await ctx.registry.build<Preprocessor>('preprocessor', sections[i], { logger: ctx.logger, rng: ctx.rng, config: ctx.config }, `${path}.${i}`));
+    chain.push(
+      await ctx.registry.build<Preprocessor>(
+        'preprocessor',
+        sections[i],
+        { logger: ctx.logger, rng: ctx.rng, config: ctx.config },
+        `${path}.${i}`,
+      ),
+    );
   }
   return chain;
 }

@@ -45,9 +45,12 @@ export const normalizePreprocessor = defineComponent({
     const mean = args.mean ?? fromBenchmark?.mean;
     const std = args.std ?? fromBenchmark?.std;
     if (!mean || !std) {
-      throw new ConfigError([{ path: 'preprocessor.normalize.args', message: 'mean and std are required (no benchmark normalization to default to)' }]);
+      throw new ConfigError([
+        { path: 'preprocessor.normalize.args', message: 'mean and std are required (no benchmark normalization to default to)' },
+      ]);
     }
-    if (mean.length !== std.length) throw new ConfigError([{ path: 'preprocessor.normalize.args', message: `mean has ${mean.length} values but std has ${std.length}` }]);
+    if (mean.length !== std.length)
+      throw new ConfigError([{ path: 'preprocessor.normalize.args', message: `mean has ${mean.length} values but std has ${std.length}` }]);
     return normalize(mean, std);
   },
 });

@@ -13,7 +13,10 @@ export function randomCrop(oh: number, ow: number, padding: number): Preprocesso
     random: true,
     outputShape: (s) => [oh, ow, s[2]],
     apply: (images: HostImages, rng: Rng) =>
-      cropWindows(images, oh, ow, () => [rng.int(0, images.h + 2 * padding - oh) - padding, rng.int(0, images.w + 2 * padding - ow) - padding]),
+      cropWindows(images, oh, ow, () => [
+        rng.int(0, images.h + 2 * padding - oh) - padding,
+        rng.int(0, images.w + 2 * padding - ow) - padding,
+      ]),
   };
 }
 

@@ -9,7 +9,13 @@ import { cropWindows, type HostImages, type Preprocessor } from './types.js';
  * ratio, sizes rounded half-to-even; if none fits, the central crop clamped to the ratio range.
  * Returns [top, left, height, width].
  */
-export function resizedCropWindow(h: number, w: number, scale: readonly [number, number], ratio: readonly [number, number], rng: Rng): [number, number, number, number] {
+export function resizedCropWindow(
+  h: number,
+  w: number,
+  scale: readonly [number, number],
+  ratio: readonly [number, number],
+  rng: Rng,
+): [number, number, number, number] {
   const area = h * w;
   const logLo = Math.log(ratio[0]);
   const logHi = Math.log(ratio[1]);
@@ -29,7 +35,12 @@ export function resizedCropWindow(h: number, w: number, scale: readonly [number,
 }
 
 /** Per image: a random window (see resizedCropWindow) resized bilinearly to the output size. */
-export function randomResizedCrop(oh: number, ow: number, scale: readonly [number, number], ratio: readonly [number, number]): Preprocessor {
+export function randomResizedCrop(
+  oh: number,
+  ow: number,
+  scale: readonly [number, number],
+  ratio: readonly [number, number],
+): Preprocessor {
   const toSize = resize(oh, ow);
   return {
     name: 'random_resized_crop',

@@ -4,11 +4,18 @@ import { componentSectionSchema } from '../datasets/section.js';
 
 /** `preprocessor: {train: [...], test: [...]}`: the run's chains, replacing the benchmark's when given. */
 export const preprocessorChainsSchema = z.strictObject({
-  train: z.array(componentSectionSchema).optional().describe('train-time chain, e.g. [{name: random_crop, args: {size: 32, padding: 4}}, {name: normalize}]'),
+  train: z
+    .array(componentSectionSchema)
+    .optional()
+    .describe('train-time chain, e.g. [{name: random_crop, args: {size: 32, padding: 4}}, {name: normalize}]'),
   test: z.array(componentSectionSchema).optional().describe('test-time chain'),
 });
 
-const base = schemaSection('preprocessor', preprocessorChainsSchema.optional(), 'train and test preprocessing chains (default: the benchmark’s)');
+const base = schemaSection(
+  'preprocessor',
+  preprocessorChainsSchema.optional(),
+  'train and test preprocessing chains (default: the benchmark’s)',
+);
 
 /** Each chain entry is checked against the preprocessor registry too, so typos surface before any work. */
 export const preprocessorConfigSection: ConfigSection = {

@@ -45,14 +45,18 @@ export class TwoSourceSampler {
 
   constructor(options: TwoSourceSamplerOptions) {
     const { realCount, synCount, batchSize, realRatio } = options;
-    if (!Number.isInteger(realCount) || realCount < 1) throw new UsageError(`TwoSourceSampler: realCount must be a positive integer, got ${realCount}`);
-    if (!Number.isInteger(synCount) || synCount < 0) throw new UsageError(`TwoSourceSampler: synCount must be a non-negative integer, got ${synCount}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new UsageError(`TwoSourceSampler: batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(realCount) || realCount < 1)
+      throw new UsageError(`TwoSourceSampler: realCount must be a positive integer, got ${realCount}`);
+    if (!Number.isInteger(synCount) || synCount < 0)
+      throw new UsageError(`TwoSourceSampler: synCount must be a non-negative integer, got ${synCount}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new UsageError(`TwoSourceSampler: batchSize must be a positive integer, got ${batchSize}`);
     if (!(realRatio > 0 && realRatio <= 1)) throw new UsageError(`TwoSourceSampler: realRatio must be in (0, 1], got ${realRatio}`);
     this.realCount = realCount;
     this.batchSize = batchSize;
     this.realBs = Math.trunc(batchSize * realRatio);
-    if (this.realBs < 1) throw new UsageError(`TwoSourceSampler: batchSize ${batchSize} × realRatio ${realRatio} leaves no real sample per batch`);
+    if (this.realBs < 1)
+      throw new UsageError(`TwoSourceSampler: batchSize ${batchSize} × realRatio ${realRatio} leaves no real sample per batch`);
     this.synBs = batchSize - this.realBs;
     this.mode = options.mode ?? 'faithful';
     this.rng = options.rng;
@@ -96,7 +100,8 @@ export function syntheticPool(realCount: number, synCount: number, extraPercent?
     for (let i = 0; i < synCount; i++) all[i] = realCount + i;
     return all;
   }
-  if (!(extraPercent > 0 && extraPercent <= 100)) throw new UsageError(`TwoSourceSampler: extraPercent must be in (0, 100], got ${extraPercent}`);
+  if (!(extraPercent > 0 && extraPercent <= 100))
+    throw new UsageError(`TwoSourceSampler: extraPercent must be in (0, 100], got ${extraPercent}`);
   const keep = Math.floor((synCount * extraPercent) / 100);
   const chosen = Rng.fromSeed(0).permutation(synCount).subarray(0, keep);
   const sorted = Int32Array.from(chosen).sort();

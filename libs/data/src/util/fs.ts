@@ -2,7 +2,6 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DataError } from '@oodkit/core';
 
-
 const requireHere = createRequire(import.meta.url);
 
 /** Folder of an installed npm package (resolved from @oodkit/data, so the workspace's copy). */

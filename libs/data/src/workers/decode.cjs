@@ -34,7 +34,8 @@ async function decodeImage(path, options, shape) {
       const [rw, rh] = shorterSideSize(meta.width, meta.height, options.preSize ?? options.imageSize);
       if (rh < h || rw < w) throw failure(`resized to ${rw}×${rh}, smaller than the ${w}×${h} crop (pre_size must be ≥ image_size)`);
       if (rw !== meta.width || rh !== meta.height) pipeline = pipeline.resize(rw, rh, { fit: 'fill', kernel: 'linear' });
-      if (rh !== h || rw !== w) pipeline = pipeline.extract({ left: roundHalfEven((rw - w) / 2), top: roundHalfEven((rh - h) / 2), width: w, height: h });
+      if (rh !== h || rw !== w)
+        pipeline = pipeline.extract({ left: roundHalfEven((rw - w) / 2), top: roundHalfEven((rh - h) / 2), width: w, height: h });
     }
     pipeline = c === 3 ? pipeline.removeAlpha().toColourspace('srgb') : pipeline.grayscale();
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
@@ -44,7 +45,8 @@ async function decodeImage(path, options, shape) {
     if (info.channels === c) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     // grayscale() can leave an alpha band: keep the first c channels
     const out = new Uint8Array(h * w * c);
-    for (let p = 0; p < h * w; p++) for (let ch = 0; ch < c; ch++) out[p * c + ch] = data[p * info.channels + Math.min(ch, info.channels - 1)];
+    for (let p = 0; p < h * w; p++)
+      for (let ch = 0; ch < c; ch++) out[p * c + ch] = data[p * info.channels + Math.min(ch, info.channels - 1)];
     return out;
   } catch (error) {
     if (error && error.code === 'OODKIT_DECODE') throw error;

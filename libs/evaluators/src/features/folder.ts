@@ -191,7 +191,9 @@ export class FeatureFolder {
 
   private async load(name: string): Promise<FeatureSplit> {
     if (!splitNamesOf(this.splits).includes(name)) {
-      throw new DataError(`${this.dir}: split '${name}' is not named in ${FEATURE_FOLDER_SPLITS_FILE} (known: ${splitNamesOf(this.splits).join(', ')})`);
+      throw new DataError(
+        `${this.dir}: split '${name}' is not named in ${FEATURE_FOLDER_SPLITS_FILE} (known: ${splitNamesOf(this.splits).join(', ')})`,
+      );
     }
     const { rows } = await this.checkHeaders(name);
     const fPath = featuresFile(this.dir, name);
@@ -261,7 +263,9 @@ export async function writeFeatureFolder(dir: string, content: FeatureFolderCont
   for (const s of content.splits) {
     splitName.parse(s.name);
     if (s.features.length !== s.labels.length * d) {
-      throw new DataError(`writeFeatureFolder: split '${s.name}' has ${s.features.length} feature values for ${s.labels.length} labels of dim ${d}`);
+      throw new DataError(
+        `writeFeatureFolder: split '${s.name}' has ${s.features.length} feature values for ${s.labels.length} labels of dim ${d}`,
+      );
     }
   }
   await mkdir(dir, { recursive: true });

@@ -72,7 +72,10 @@ export function syntheticFeatures(rng: Rng, spec: SyntheticFeatureSpec): Synthet
 }
 
 /** The standard small layout used by tests: train/val/test ID, ood_val, one near and one far set. */
-export function standardSyntheticLayout(scale = 1): { spec: Omit<SyntheticFeatureSpec, 'numClasses' | 'featureDim'>; roles: FeatureSplitsInput } {
+export function standardSyntheticLayout(scale = 1): {
+  spec: Omit<SyntheticFeatureSpec, 'numClasses' | 'featureDim'>;
+  roles: FeatureSplitsInput;
+} {
   const n = (x: number) => Math.max(1, Math.round(x * scale));
   return {
     spec: {

@@ -34,9 +34,7 @@ function sortedCopy(conf: ConfInput, which: string): Float64Array {
 /** Sort both sets once (O(n log n)) and merge them into tie groups (O(n)). */
 export function rankConfidences(idConf: ConfInput, oodConf: ConfInput): Ranking {
   if (idConf.length === 0 || oodConf.length === 0) {
-    throw new DataError(
-      `OOD metrics need at least one ID and one OOD score; got ${idConf.length} ID and ${oodConf.length} OOD`,
-    );
+    throw new DataError(`OOD metrics need at least one ID and one OOD score; got ${idConf.length} ID and ${oodConf.length} OOD`);
   }
   const id = sortedCopy(idConf, 'ID');
   const ood = sortedCopy(oodConf, 'OOD');

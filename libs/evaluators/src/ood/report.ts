@@ -58,7 +58,11 @@ export function metricsCsv(rows: readonly MetricsRow[]): string {
 export interface OodEvaluationJson {
   readonly postprocessor: string;
   readonly hyperparameters: Record<string, unknown>;
-  readonly aps: { best: Record<string, unknown>; bestValAuroc: number; trials: { values: Record<string, unknown>; valAuroc: number }[] } | null;
+  readonly aps: {
+    best: Record<string, unknown>;
+    bestValAuroc: number;
+    trials: { values: Record<string, unknown>; valAuroc: number }[];
+  } | null;
   readonly idAccuracy: number;
   readonly rows: PercentRow[];
   readonly scores: { split: string; count: number; file: string }[];
@@ -95,7 +99,11 @@ export interface WrittenEvaluation {
  * Write `<pp>__metrics.csv`, `<pp>__metrics.json` (with the chosen hyperparameters and the APS trials)
  * and per split `<pp>__<split>.npy` (conf, float64) and `<pp>__<split>.pred.npy` (int32), each atomically.
  */
-export async function writeOodEvaluation(outDir: string, evaluation: OodEvaluation, options: { saveScores?: boolean } = {}): Promise<WrittenEvaluation> {
+export async function writeOodEvaluation(
+  outDir: string,
+  evaluation: OodEvaluation,
+  options: { saveScores?: boolean } = {},
+): Promise<WrittenEvaluation> {
   await mkdir(outDir, { recursive: true });
   const pp = evaluation.postprocessor;
   const scoreFiles: string[] = [];
@@ -141,7 +149,9 @@ export function aggregateRuns(runs: readonly RunTable[]): AggregateRow[] {
   for (const run of sorted) {
     const names = run.rows.map((r) => r.dataset);
     if (names.join('\u0000') !== datasets.join('\u0000')) {
-      throw new DataError(`aggregate: run '${run.run}' has datasets [${names.join(', ')}], run '${sorted[0]!.run}' has [${datasets.join(', ')}]`);
+      throw new DataError(
+        `aggregate: run '${run.run}' has datasets [${names.join(', ')}], run '${sorted[0]!.run}' has [${datasets.join(', ')}]`,
+      );
     }
   }
   return datasets.map((dataset, i) => {
@@ -161,7 +171,9 @@ export function aggregateRuns(runs: readonly RunTable[]): AggregateRow[] {
 export function aggregateCsv(rows: readonly AggregateRow[]): string {
   const lines = [['dataset', ...METRIC_COLUMNS].join(',')];
   for (const row of rows) {
-    lines.push([csvField(row.dataset), ...METRIC_COLUMNS.map((c) => `${formatFixed2(row.mean[c])} \u00b1 ${formatFixed2(row.std[c])}`)].join(','));
+    lines.push(
+      [csvField(row.dataset), ...METRIC_COLUMNS.map((c) => `${formatFixed2(row.mean[c])} \u00b1 ${formatFixed2(row.std[c])}`)].join(','),
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -37,10 +37,13 @@ export interface FeatureSource {
 
 function checkResult(postprocessor: Postprocessor, split: string, offset: number, n: number, pred: Int32Array, conf: Float64Array): void {
   if (pred.length !== n || conf.length !== n) {
-    throw new DataError(`${postprocessor.name} returned ${conf.length} scores / ${pred.length} predictions for a batch of ${n} (split '${split}')`);
+    throw new DataError(
+      `${postprocessor.name} returned ${conf.length} scores / ${pred.length} predictions for a batch of ${n} (split '${split}')`,
+    );
   }
   for (let i = 0; i < n; i++) {
-    if (Number.isNaN(conf[i]!)) throw new DataError(`${postprocessor.name} produced a NaN confidence for sample ${offset + i} of split '${split}'`);
+    if (Number.isNaN(conf[i]!))
+      throw new DataError(`${postprocessor.name} produced a NaN confidence for sample ${offset + i} of split '${split}'`);
   }
 }
 

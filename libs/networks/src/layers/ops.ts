@@ -35,7 +35,14 @@ export function makeConv(
 export function conv2d(x: tf.Tensor4D, conv: Conv, options: { relu?: boolean } = {}): tf.Tensor4D {
   const pad = conv.pad;
   const padding: 'valid' | [[number, number], [number, number], [number, number], [number, number]] =
-    pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
+    pad === 0
+      ? 'valid'
+      : [
+          [0, 0],
+          [pad, pad],
+          [pad, pad],
+          [0, 0],
+        ];
   const y = tf.conv2d(x, conv.weight as tf.Tensor4D, conv.stride, padding);
   if (options.relu) return conv.bias ? biasRelu(y, conv.bias as tf.Tensor1D) : tf.relu(y);
   return conv.bias ? (tf.add(y, conv.bias) as tf.Tensor4D) : y;
@@ -70,7 +77,14 @@ export function makeBatchNorm(store: ParameterStore, name: string, channels: num
  */
 export function batchNorm(x: tf.Tensor4D, bn: BatchNorm, training: boolean, options: { relu?: boolean } = {}): tf.Tensor4D {
   if (!training) {
-    const y = tf.batchNorm4d(x, bn.runningMean as tf.Tensor1D, bn.runningVar as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.gamma as tf.Tensor1D, bn.eps);
+    const y = tf.batchNorm4d(
+      x,
+      bn.runningMean as tf.Tensor1D,
+      bn.runningVar as tf.Tensor1D,
+      bn.beta as tf.Tensor1D,
+      bn.gamma as tf.Tensor1D,
+      bn.eps,
+    );
     return options.relu ? tf.relu(y) : y;
   }
   const { y, mean, variance } = batchNormTrain(x, bn.gamma as tf.Tensor1D, bn.beta as tf.Tensor1D, bn.eps, options);
@@ -94,7 +108,15 @@ export function convBatchNorm(x: tf.Tensor4D, conv: Conv, bn: BatchNorm, trainin
       x,
       filter: tf.mul(conv.weight, scale) as tf.Tensor4D,
       strides: conv.stride,
-      pad: pad === 0 ? 'valid' : [[0, 0], [pad, pad], [pad, pad], [0, 0]],
+      pad:
+        pad === 0
+          ? 'valid'
+          : [
+              [0, 0],
+              [pad, pad],
+              [pad, pad],
+              [0, 0],
+            ],
       bias: shift,
       activation: options.relu ? 'relu' : 'linear',
     });
@@ -105,10 +127,7 @@ function updateRunningStats(bn: BatchNorm, mean: tf.Tensor, variance: tf.Tensor,
   const m = bn.momentum;
   const unbias = count > 1 ? count / (count - 1) : 1;
   const [newMean, newVar] = tf.tidy(() => {
-    return [
-      tf.add(tf.mul(bn.runningMean, 1 - m), tf.mul(mean, m)),
-      tf.add(tf.mul(bn.runningVar, 1 - m), tf.mul(variance, m * unbias)),
-    ];
+    return [tf.add(tf.mul(bn.runningMean, 1 - m), tf.mul(mean, m)), tf.add(tf.mul(bn.runningVar, 1 - m), tf.mul(variance, m * unbias))];
   });
   bn.runningMean.assign(newMean);
   bn.runningVar.assign(newVar);

@@ -125,7 +125,17 @@ export class ResNet18 extends TrunkClassifier {
     if (this.spec.stem === 'imagenet') {
       // PyTorch pads the max-pool with -inf on both sides; after ReLU every value is ≥ 0, so zero
       // padding gives the same maxima (tfjs 'same' would pad only bottom/right for even sizes).
-      h = tf.maxPool(tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]), 3, 2, 'valid');
+      h = tf.maxPool(
+        tf.pad(h, [
+          [0, 0],
+          [1, 1],
+          [1, 1],
+          [0, 0],
+        ]),
+        3,
+        2,
+        'valid',
+      );
     }
     const blocks: tf.Tensor4D[] = [h];
     for (const layer of this.layers) {

@@ -30,7 +30,10 @@ const limitsSchema = z.strictObject({
 export const benchSectionSchema = z
   .strictObject({
     trainers: z.array(componentRef).min(1).default(['base']),
-    variants: z.array(z.enum(['baseline', 'sio'])).min(1).default(['baseline', 'sio']),
+    variants: z
+      .array(z.enum(['baseline', 'sio']))
+      .min(1)
+      .default(['baseline', 'sio']),
     seeds: z.array(z.int().nonnegative()).min(1).default([0, 1]),
     postprocessors: z
       .array(postprocessorRef)

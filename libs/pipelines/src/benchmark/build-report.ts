@@ -33,7 +33,10 @@ export function downsample(xs: ArrayLike<number>, ys: ArrayLike<number>, n: numb
 }
 
 /** Densities of each series over shared bins spanning the 0.5–99.5 % quantiles of all values. */
-export function histogram(series: readonly { label: string; values: Float64Array }[], bins: number): Pick<HistogramChart, 'centers' | 'series'> {
+export function histogram(
+  series: readonly { label: string; values: Float64Array }[],
+  bins: number,
+): Pick<HistogramChart, 'centers' | 'series'> {
   const all = Float64Array.from(series.flatMap((s) => Array.from(s.values))).sort();
   const q = (p: number) => all[Math.min(all.length - 1, Math.max(0, Math.floor(p * (all.length - 1))))]!;
   let lo = q(0.005);
@@ -83,7 +86,8 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
   const firstSeed = [...bench.seeds].sort((a, b) => a - b)[0];
   const shown = cells.filter((c) => c.seed === firstSeed);
   const multiTrainer = new Set(cells.map((c) => c.trainer)).size > 1;
-  const labelOf = (c: CellRecord) => `${multiTrainer ? `${c.trainer} ` : ''}${c.postprocessor} ${c.variant === 'sio' ? '+SIO' : 'baseline'}`;
+  const labelOf = (c: CellRecord) =>
+    `${multiTrainer ? `${c.trainer} ` : ''}${c.postprocessor} ${c.variant === 'sio' ? '+SIO' : 'baseline'}`;
   const methodOf = (c: CellRecord) => `${c.trainer} / ${c.postprocessor}`;
   const near = roles.near ?? [];
   const far = roles.far ?? [];
@@ -102,11 +106,17 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
 
   const histograms: HistogramChart[] = [];
   for (const cell of shown) {
-    const concat = async (splits: readonly string[]) => Float64Array.from((await Promise.all(splits.map((s) => scoresOf(cell, s)))).flatMap((a) => Array.from(a)));
+    const concat = async (splits: readonly string[]) =>
+      Float64Array.from((await Promise.all(splits.map((s) => scoresOf(cell, s)))).flatMap((a) => Array.from(a)));
     const series = [{ label: 'ID test', values: await scoresOf(cell, idSplit) }];
     if (near.length > 0) series.push({ label: 'near-OOD', values: await concat(near) });
     if (far.length > 0) series.push({ label: 'far-OOD', values: await concat(far) });
-    histograms.push({ title: `${labelOf(cell)} (seed ${cell.seed})`, method: methodOf(cell), variant: cell.variant, ...histogram(series, bench.report.histogram_bins) });
+    histograms.push({
+      title: `${labelOf(cell)} (seed ${cell.seed})`,
+      method: methodOf(cell),
+      variant: cell.variant,
+      ...histogram(series, bench.report.histogram_bins),
+    });
   }
 
   const tables: ReportTable[] = summary.aggregated.map((t) => ({

@@ -71,7 +71,13 @@ export interface BenchResult {
 type Section = Record<string, unknown>;
 
 /** The training config of one cell: the run's config with this trainer, seed and variant. */
-function cellTrainConfig(config: Section, benchmark: Section, trainer: { name: string; args: Record<string, unknown> }, seed: number, sio: boolean): Section {
+function cellTrainConfig(
+  config: Section,
+  benchmark: Section,
+  trainer: { name: string; args: Record<string, unknown> },
+  seed: number,
+  sio: boolean,
+): Section {
   const { bench: _bench, pipeline: _pipeline, sio: sioSection, ...rest } = config;
   return { ...rest, benchmark, trainer, seed, ...(sio ? { sio: sioSection } : {}) };
 }
@@ -91,7 +97,12 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
   const postprocessors = benchPostprocessors(bench);
   const sio = parseSioConfig(config.sio);
   if (bench.variants.includes('sio') && !sio) {
-    throw new ConfigError([{ path: 'sio', message: "bench.variants includes 'sio' but the config has no enabled sio block (sio: {enabled: true, synthetic: ...})" }]);
+    throw new ConfigError([
+      {
+        path: 'sio',
+        message: "bench.variants includes 'sio' but the config has no enabled sio block (sio: {enabled: true, synthetic: ...})",
+      },
+    ]);
   }
 
   const buildCtx = { logger, rng: Rng.fromSeed(0), config };
@@ -100,7 +111,10 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
   const benchmarkSpec = limitBenchmark(rawBenchmark, fullBenchmark, bench.limits);
   const loaded: LoadedBenchmark = bench.limits ? await loadBenchmark(benchmarkSpec, registry, buildCtx) : fullBenchmark;
 
-  const outDir = resolve(typeof config.output_dir === 'string' ? config.output_dir : 'results', typeof config.exp_name === 'string' ? config.exp_name : `bench_${loaded.config.name}`);
+  const outDir = resolve(
+    typeof config.output_dir === 'string' ? config.output_dir : 'results',
+    typeof config.exp_name === 'string' ? config.exp_name : `bench_${loaded.config.name}`,
+  );
   const unlock = await lockResultsDir(outDir, logger);
   try {
     await saveResolvedConfig(outDir, config);
@@ -119,9 +133,22 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
         real: loaded.id.train,
         cacheRoot: cacheDir(config),
         ctx: { registry, logger, config },
-        onProgress: (p) => emit({ type: 'progress', stage: 'generator', current: p.epoch + (p.step + 1) / p.steps, total: p.epochs, detail: `loss ${p.loss.toFixed(3)}` }),
+        onProgress: (p) =>
+          emit({
+            type: 'progress',
+            stage: 'generator',
+            current: p.epoch + (p.step + 1) / p.steps,
+            total: p.epochs,
+            detail: `loss ${p.loss.toFixed(3)}`,
+          }),
       });
-      emit({ type: 'stage-end', stage: 'generator', label: `generator ${sio.synthetic.generator}`, cached: synthetic.cached, seconds: (performance.now() - t0) / 1000 });
+      emit({
+        type: 'stage-end',
+        stage: 'generator',
+        label: `generator ${sio.synthetic.generator}`,
+        cached: synthetic.cached,
+        seconds: (performance.now() - t0) / 1000,
+      });
     }
 
     const cells: CellRecord[] = [];
@@ -147,8 +174,20 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                 onStart: (info) => {
                   stepsPerEpoch = info.stepsPerEpoch;
                 },
-                onStep: (s) => emit({ type: 'progress', stage: 'train', current: s.epoch + (s.step + 1) / stepsPerEpoch, detail: `loss ${s.loss.toFixed(4)}` }),
-                onEpochEnd: (e) => emit({ type: 'progress', stage: 'train', current: e.epoch + 1, detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}` }),
+                onStep: (s) =>
+                  emit({
+                    type: 'progress',
+                    stage: 'train',
+                    current: s.epoch + (s.step + 1) / stepsPerEpoch,
+                    detail: `loss ${s.loss.toFixed(4)}`,
+                  }),
+                onEpochEnd: (e) =>
+                  emit({
+                    type: 'progress',
+                    stage: 'train',
+                    current: e.epoch + 1,
+                    detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}`,
+                  }),
               },
             });
             const useBest = bench.checkpoint === 'best' && summary.bestCheckpoint !== null;
@@ -160,30 +199,47 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
               epochs: summary.history.length,
             };
           });
-          emit({ type: 'stage-end', stage: 'train', label: `train ${cellName}`, cached: trained.cached, seconds: (performance.now() - t0) / 1000 });
+          emit({
+            type: 'stage-end',
+            stage: 'train',
+            label: `train ${cellName}`,
+            cached: trained.cached,
+            seconds: (performance.now() - t0) / 1000,
+          });
 
           t0 = performance.now();
           const splits = benchmarkSplits(loaded);
           const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
           emit({ type: 'stage', stage: 'features', label: `features ${cellName}`, total: totalImages, unit: 'images' });
           const checkpointFile = join(trained.dir, trained.result.checkpoint);
-          const features = await store.produce('features', { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: benchmarkSpec }, async (workDir) => {
-            const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
-            try {
-              const before = new Map<string, number>();
-              let offset = 0;
-              for (const s of splits) {
-                before.set(s.name, offset);
-                offset += s.dataset.length;
+          const features = await store.produce(
+            'features',
+            { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: benchmarkSpec },
+            async (workDir) => {
+              const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
+              try {
+                const before = new Map<string, number>();
+                let offset = 0;
+                for (const s of splits) {
+                  before.set(s.name, offset);
+                  offset += s.dataset.length;
+                }
+                return await writeBenchmarkFeatures(network, loaded, workDir, {
+                  onProgress: (p) =>
+                    emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
+                });
+              } finally {
+                network.dispose();
               }
-              return await writeBenchmarkFeatures(network, loaded, workDir, {
-                onProgress: (p) => emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
-              });
-            } finally {
-              network.dispose();
-            }
+            },
+          );
+          emit({
+            type: 'stage-end',
+            stage: 'features',
+            label: `features ${cellName}`,
+            cached: features.cached,
+            seconds: (performance.now() - t0) / 1000,
           });
-          emit({ type: 'stage-end', stage: 'features', label: `features ${cellName}`, cached: features.cached, seconds: (performance.now() - t0) / 1000 });
 
           let folder: FeatureFolder | undefined;
           for (const pp of postprocessors) {
@@ -191,40 +247,54 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
             emit({ type: 'stage', stage: 'eval', label: `${pp.label} ${cellName}`, total: 1, unit: 'methods' });
             let evaluated;
             try {
-              evaluated = await store.produce('eval', { features: features.key, postprocessor: { name: pp.name, args: pp.args }, aps: pp.aps }, async (workDir) => {
-                const postprocessor = await registry.build<Postprocessor>(
-                  'postprocessor',
-                  { name: pp.name, args: pp.args },
-                  { logger, rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`), config },
-                  `bench.postprocessors.${pp.label}`,
-                );
-                let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
-                try {
-                  let source: FeatureSource;
-                  if (postprocessor.needsNetwork) {
-                    network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
-                    const byName = new Map(splits.map((s) => [s.name, s]));
-                    const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
-                    source = new NetworkSource(network, roles, (name) => {
-                      const s = byName.get(name)!;
-                      return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
+              evaluated = await store.produce(
+                'eval',
+                { features: features.key, postprocessor: { name: pp.name, args: pp.args }, aps: pp.aps },
+                async (workDir) => {
+                  const postprocessor = await registry.build<Postprocessor>(
+                    'postprocessor',
+                    { name: pp.name, args: pp.args },
+                    { logger, rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`), config },
+                    `bench.postprocessors.${pp.label}`,
+                  );
+                  let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
+                  try {
+                    let source: FeatureSource;
+                    if (postprocessor.needsNetwork) {
+                      network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
+                      const byName = new Map(splits.map((s) => [s.name, s]));
+                      const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
+                      source = new NetworkSource(network, roles, (name) => {
+                        const s = byName.get(name)!;
+                        return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
+                      });
+                    } else {
+                      source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
+                    }
+                    const evaluation = await evaluateOod({
+                      postprocessor,
+                      source,
+                      apsGrid: pp.aps ? registeredGrid(registry, pp.name) : undefined,
                     });
-                  } else {
-                    source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
+                    await writeOodEvaluation(workDir, evaluation, { saveScores: true });
+                    return evaluationToJson(evaluation);
+                  } finally {
+                    network?.dispose();
+                    (postprocessor as { dispose?: () => void }).dispose?.();
                   }
-                  const evaluation = await evaluateOod({ postprocessor, source, apsGrid: pp.aps ? registeredGrid(registry, pp.name) : undefined });
-                  await writeOodEvaluation(workDir, evaluation, { saveScores: true });
-                  return evaluationToJson(evaluation);
-                } finally {
-                  network?.dispose();
-                  (postprocessor as { dispose?: () => void }).dispose?.();
-                }
-              });
+                },
+              );
             } catch (error) {
               // One method failing on this model (e.g. a degenerate fit) must not cost the other cells.
               const message = error instanceof Error ? error.message : String(error);
               failures.push({ cell: cellName, postprocessor: pp.label, message });
-              emit({ type: 'stage-end', stage: 'eval', label: `${pp.label} ${cellName}`, cached: false, seconds: (performance.now() - t0) / 1000 });
+              emit({
+                type: 'stage-end',
+                stage: 'eval',
+                label: `${pp.label} ${cellName}`,
+                cached: false,
+                seconds: (performance.now() - t0) / 1000,
+              });
               emit({ type: 'cell', line: `${cellName} ${pp.label}: FAILED — ${message}` });
               continue;
             }

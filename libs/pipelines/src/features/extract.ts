@@ -10,7 +10,12 @@ const TEST_CHAIN_RNG_SEED = 0;
  * Preprocessed batches of `dataset` in index order through a test-time chain. Each batch's tensors
  * belong to the consumer (who disposes them). `labelOverride` relabels every sample (−1 for OOD).
  */
-export async function* datasetBatches(dataset: ImageDataset, chain: readonly Preprocessor[], batchSize: number, labelOverride?: number): AsyncGenerator<Batch> {
+export async function* datasetBatches(
+  dataset: ImageDataset,
+  chain: readonly Preprocessor[],
+  batchSize: number,
+  labelOverride?: number,
+): AsyncGenerator<Batch> {
   const [h, w, c] = dataset.imageShape;
   const rng = Rng.fromSeed(TEST_CHAIN_RNG_SEED);
   for (let start = 0; start < dataset.length; start += batchSize) {
@@ -46,7 +51,10 @@ export async function datasetFeatures(
       const z = tf.tidy(() => network.forwardFeatures(batch.x, false).features);
       features.set((await z.data()) as Float32Array, offset * dim);
       z.dispose();
-      labels.set(batch.indices.map((i) => labelOverride ?? dataset.labels[i]!), offset);
+      labels.set(
+        batch.indices.map((i) => labelOverride ?? dataset.labels[i]!),
+        offset,
+      );
       offset += batch.indices.length;
       onBatch?.(offset, dataset.length);
     } finally {
@@ -102,8 +110,13 @@ export async function writeBenchmarkFeatures(
   const batchSize = options.batchSize ?? 1000;
   const splits: FeatureFolderContent['splits'][number][] = [];
   for (const { name, dataset, ood } of benchmarkSplits(bench)) {
-    const { features, labels } = await datasetFeatures(network, dataset, bench.preprocess.test, batchSize, ood ? -1 : undefined, (done, total) =>
-      options.onProgress?.({ split: name, done, total }),
+    const { features, labels } = await datasetFeatures(
+      network,
+      dataset,
+      bench.preprocess.test,
+      batchSize,
+      ood ? -1 : undefined,
+      (done, total) => options.onProgress?.({ split: name, done, total }),
     );
     splits.push({ name, features, labels });
   }

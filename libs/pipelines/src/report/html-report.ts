@@ -13,8 +13,7 @@ function chartJs(): string {
   return chartJsSource;
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** Inline <script> content must not contain "</script" (or "<!--"); JSON stays valid after this. */
 const scriptSafe = (s: string): string => s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
@@ -37,7 +36,9 @@ function summaryTable(rows: readonly SummaryRow[]): string {
 <tr>${'<th>baseline</th><th>+SIO</th><th>Δ</th>'.repeat(4)}<th>baseline</th><th>+SIO</th></tr>`;
   const body = rows
     .map(
-      (r) => `<tr data-method="${escapeHtml(r.postprocessor)}"><td>${escapeHtml(r.trainer)}</td><td class="method">${escapeHtml(r.postprocessor)}</td>
+      (
+        r,
+      ) => `<tr data-method="${escapeHtml(r.postprocessor)}"><td>${escapeHtml(r.trainer)}</td><td class="method">${escapeHtml(r.postprocessor)}</td>
 <td>${fmt(r.nearAuroc.baseline)}</td><td>${fmt(r.nearAuroc.sio)}</td>${delta(r.nearAuroc, true)}
 <td>${fmt(r.farAuroc.baseline)}</td><td>${fmt(r.farAuroc.sio)}</td>${delta(r.farAuroc, true)}
 <td>${fmt(r.nearFpr95.baseline)}</td><td>${fmt(r.nearFpr95.sio)}</td>${delta(r.nearFpr95, false)}
@@ -133,15 +134,19 @@ document.body.dataset.rendered = 'true';
 export function renderHtmlReport(model: ReportModel): string {
   const tables = model.tables
     .map(
-      (t) => `<details><summary>${escapeHtml(t.title)}</summary><table><thead><tr>${t.columns
-        .map((c) => `<th>${escapeHtml(c)}</th>`)
-        .join('')}</tr></thead><tbody>${t.rows
-        .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
-        .join('')}</tbody></table></details>`,
+      (t) =>
+        `<details><summary>${escapeHtml(t.title)}</summary><table><thead><tr>${t.columns
+          .map((c) => `<th>${escapeHtml(c)}</th>`)
+          .join('')}</tr></thead><tbody>${t.rows
+          .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
+          .join('')}</tbody></table></details>`,
     )
     .join('\n');
   const images = model.images
-    .map((img) => `<figure><img alt="${escapeHtml(img.label)}" src="data:image/png;base64,${img.pngBase64}"><figcaption>${escapeHtml(img.label)}</figcaption></figure>`)
+    .map(
+      (img) =>
+        `<figure><img alt="${escapeHtml(img.label)}" src="data:image/png;base64,${img.pngBase64}"><figcaption>${escapeHtml(img.label)}</figcaption></figure>`,
+    )
     .join('\n');
   const notes = (model.notes ?? []).map((n) => `<li>${escapeHtml(n)}</li>`).join('');
   return `<!doctype html>
@@ -162,7 +167,7 @@ ${summaryTable(model.summary)}
 <h2>Full tables</h2>${tables}
 <h2>Resolved config</h2><details><summary>config.yml</summary><pre>${escapeHtml(model.configYaml)}</pre></details>
 <script>${scriptSafe(chartJs())}</script>
-<script type="application/json" id="report-data">${scriptSafe(JSON.stringify({ ...model, images: [], configYaml: "" }))}</script>
+<script type="application/json" id="report-data">${scriptSafe(JSON.stringify({ ...model, images: [], configYaml: '' }))}</script>
 <script>${RENDER}</script>
 </body></html>
 `;

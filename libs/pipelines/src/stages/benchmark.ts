@@ -10,6 +10,11 @@ export const benchmarkPipeline = defineComponent({
   description: 'trainers × {baseline, +SIO} × seeds × postprocessors over one benchmark (the bench: section); cached, resumable',
   args: z.strictObject({}),
   create: (_args, ctx): RunnablePipeline => ({
-    run: (options = {}) => runBenchmark(ctx.config as Record<string, unknown>, { registry: ctx.registry, logger: options.logger ?? ctx.logger, onEvent: options.onEvent }),
+    run: (options = {}) =>
+      runBenchmark(ctx.config as Record<string, unknown>, {
+        registry: ctx.registry,
+        logger: options.logger ?? ctx.logger,
+        onEvent: options.onEvent,
+      }),
   }),
 });

@@ -21,7 +21,13 @@ export const testAccPipeline = defineComponent({
         const accuracy = await evaluateAccuracy(network, test, ctx.rng.derive('test_acc'));
         const out = runDirOf(ctx.config, `test_acc_${bench.config.name}`);
         await saveResolvedConfig(out, ctx.config as Record<string, unknown>);
-        const result = { benchmark: bench.config.name, split: bench.id.test.name, count: bench.id.test.length, accuracy: 100 * accuracy, checkpoint: args.checkpoint };
+        const result = {
+          benchmark: bench.config.name,
+          split: bench.id.test.name,
+          count: bench.id.test.length,
+          accuracy: 100 * accuracy,
+          checkpoint: args.checkpoint,
+        };
         await writeFileAtomic(join(out, 'test_acc.json'), `${JSON.stringify(result, null, 2)}\n`);
         logger.info(`test accuracy ${result.accuracy.toFixed(2)} % on ${result.split} → ${out}`);
         return result;

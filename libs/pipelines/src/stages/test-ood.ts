@@ -38,8 +38,14 @@ export const testOodPipeline = defineComponent({
   create: (args, ctx): RunnablePipeline => ({
     async run(options = {}) {
       const logger = options.logger ?? ctx.logger;
-      if (ctx.config.postprocessor === undefined) throw new ConfigError([{ path: 'postprocessor', message: 'test_ood needs a postprocessor: {name, args}' }]);
-      const postprocessor = await ctx.registry.build<Postprocessor>('postprocessor', ctx.config.postprocessor as never, { logger, rng: ctx.rng.derive('postprocessor'), config: ctx.config }, 'postprocessor');
+      if (ctx.config.postprocessor === undefined)
+        throw new ConfigError([{ path: 'postprocessor', message: 'test_ood needs a postprocessor: {name, args}' }]);
+      const postprocessor = await ctx.registry.build<Postprocessor>(
+        'postprocessor',
+        ctx.config.postprocessor as never,
+        { logger, rng: ctx.rng.derive('postprocessor'), config: ctx.config },
+        'postprocessor',
+      );
       let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
       try {
         let source: FeatureSource;
@@ -57,7 +63,12 @@ export const testOodPipeline = defineComponent({
             return datasetBatches(split.dataset, bench.preprocess.test, args.batch_size, split.ood ? -1 : undefined);
           });
         }
-        const evaluation = await evaluateOod({ postprocessor, source, apsGrid: args.aps ? registeredGrid(ctx.registry, postprocessor.name) : undefined, logger });
+        const evaluation = await evaluateOod({
+          postprocessor,
+          source,
+          apsGrid: args.aps ? registeredGrid(ctx.registry, postprocessor.name) : undefined,
+          logger,
+        });
         const out = runDirOf(ctx.config, `test_ood_${benchName}_${postprocessor.name}`);
         await writeOodEvaluation(out, evaluation, { saveScores: args.save_scores });
         await saveResolvedConfig(out, ctx.config as Record<string, unknown>);

@@ -15,6 +15,9 @@ export const trainOePipeline = defineComponent({
   create: (_args, ctx): RunnablePipeline => {
     const train = trainSectionSchema.parse(ctx.config.train);
     if (!train.outlier) throw new ConfigError([{ path: 'train.outlier', message: 'train_oe needs an outlier dataset {name, args}' }]);
-    return { run: (options = {}) => runTraining(ctx.config, { registry: ctx.registry, logger: options.logger ?? ctx.logger, resume: options.resume }) };
+    return {
+      run: (options = {}) =>
+        runTraining(ctx.config, { registry: ctx.registry, logger: options.logger ?? ctx.logger, resume: options.resume }),
+    };
   },
 });

@@ -48,7 +48,11 @@ export class ProductStore {
    * The product's result: read from the cache, or made by `make(workDir)` and then committed.
    * `make` writes its files into workDir and returns a JSON-serialisable result.
    */
-  async produce<T>(kind: string, spec: unknown, make: (workDir: string, key: string) => Promise<T>): Promise<{ result: T; dir: string; key: string; cached: boolean }> {
+  async produce<T>(
+    kind: string,
+    spec: unknown,
+    make: (workDir: string, key: string) => Promise<T>,
+  ): Promise<{ result: T; dir: string; key: string; cached: boolean }> {
     const key = this.key(kind, spec);
     const finalDir = this.dir(key);
     if (this.isDone(key)) return { result: this.result<T>(key), dir: finalDir, key, cached: true };

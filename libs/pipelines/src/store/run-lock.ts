@@ -18,11 +18,14 @@ export async function lockResultsDir(dir: string, logger: Logger = silentLogger)
       update: 30_000,
       lockfilePath: `${dir}/.oodkit.lock`,
       realpath: false,
-      onCompromised: (error) => logger.warn(`lost the lock on ${dir} (${error.message}); continuing — do not start a second run on this folder`),
+      onCompromised: (error) =>
+        logger.warn(`lost the lock on ${dir} (${error.message}); continuing — do not start a second run on this folder`),
     });
   } catch (error) {
     if ((error as { code?: string }).code === 'ELOCKED') {
-      throw new RunLockedError(`results folder '${dir}' is in use by another oodkit run; wait for it to finish or choose another --output_dir`);
+      throw new RunLockedError(
+        `results folder '${dir}' is in use by another oodkit run; wait for it to finish or choose another --output_dir`,
+      );
     }
     throw error;
   }

@@ -133,7 +133,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
     throw new DataError(`${source}: corrupt checkpoint header (${(error as Error).message})`, { cause: error });
   }
   if (header.format !== 'oodkit-checkpoint' || header.version !== CHECKPOINT_FORMAT_VERSION) {
-    throw new DataError(`${source}: unsupported checkpoint format ${header.format} v${header.version} (expected oodkit-checkpoint v${CHECKPOINT_FORMAT_VERSION})`);
+    throw new DataError(
+      `${source}: unsupported checkpoint format ${header.format} v${header.version} (expected oodkit-checkpoint v${CHECKPOINT_FORMAT_VERSION})`,
+    );
   }
   const dataStart = pad8(12 + jsonLength);
   const variables = new Map<string, StoredTensor>();
@@ -142,7 +144,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
     const begin = dataStart + entry.offset;
     const byteLength = entry.length * 4;
     if (begin + byteLength > bytes.byteLength) {
-      throw new DataError(`${source}: truncated checkpoint: ${entry.group} '${entry.name}' needs bytes up to ${begin + byteLength}, file has ${bytes.byteLength}`);
+      throw new DataError(
+        `${source}: truncated checkpoint: ${entry.group} '${entry.name}' needs bytes up to ${begin + byteLength}, file has ${bytes.byteLength}`,
+      );
     }
     // Copy into a fresh aligned buffer: the file buffer's offsets need not be 4-byte aligned (and
     // Buffer#slice would return a view into Node's shared pool, not a copy).
@@ -199,7 +203,9 @@ export function restoreVariables(network: Classifier, variables: ReadonlyMap<str
   for (const [name, variable] of named) {
     const stored = variables.get(name)!;
     if (stored.shape.length !== variable.shape.length || stored.shape.some((d, i) => d !== variable.shape[i])) {
-      throw new DataError(`${source}: variable '${name}' has shape [${stored.shape.join(', ')}] in the checkpoint, the network expects [${variable.shape.join(', ')}]`);
+      throw new DataError(
+        `${source}: variable '${name}' has shape [${stored.shape.join(', ')}] in the checkpoint, the network expects [${variable.shape.join(', ')}]`,
+      );
     }
     tf.tidy(() => variable.assign(tf.tensor(stored.data, [...stored.shape], stored.dtype)));
   }
@@ -207,7 +213,8 @@ export function restoreVariables(network: Classifier, variables: ReadonlyMap<str
 
 export function trainerSlots(state: TrainerState): Map<string, StoredTensor> {
   const out = new Map<string, StoredTensor>();
-  for (const [name, data] of Object.entries(state.slots)) out.set(name, { dtype: 'float32', shape: [data.length], data: Float32Array.from(data) });
+  for (const [name, data] of Object.entries(state.slots))
+    out.set(name, { dtype: 'float32', shape: [data.length], data: Float32Array.from(data) });
   return out;
 }
 
@@ -218,7 +225,11 @@ export function trainerStateFrom(meta: CheckpointMeta, slots: ReadonlyMap<string
 }
 
 /** Capture network + trainer into a checkpoint object. */
-export function captureCheckpoint(network: Classifier, trainer: Trainer, meta: Omit<CheckpointMeta, 'trainer' | 'network' | 'createdAt'>): Checkpoint {
+export function captureCheckpoint(
+  network: Classifier,
+  trainer: Trainer,
+  meta: Omit<CheckpointMeta, 'trainer' | 'network' | 'createdAt'>,
+): Checkpoint {
   const state = trainer.getState();
   return {
     meta: {

@@ -3,7 +3,16 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError, type BuildContext, type ImageDataset, type Rng } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
-import { applyChain, buildChain, buildDataset, normalize, resolveBenchmarkValue, toUnitFloat, type DatasetSection, type Preprocessor } from '@oodkit/data';
+import {
+  applyChain,
+  buildChain,
+  buildDataset,
+  normalize,
+  resolveBenchmarkValue,
+  toUnitFloat,
+  type DatasetSection,
+  type Preprocessor,
+} from '@oodkit/data';
 import type { BatchPreprocess } from '@oodkit/sio';
 
 /** The parts of a benchmark declaration (configs/benchmarks/*.yml) that training needs. */
@@ -37,17 +46,25 @@ export function resolveBenchmark(value: unknown, path = 'benchmark'): BenchmarkS
     const spec = value as BenchmarkSpec;
     const id = spec.id as { train?: unknown } | undefined;
     if (!id || typeof id !== 'object' || !id.train) {
-      throw new ConfigError([{ path: `${path}.id.train`, message: 'a benchmark needs id.train: the in-distribution training dataset {name, args}' }]);
+      throw new ConfigError([
+        { path: `${path}.id.train`, message: 'a benchmark needs id.train: the in-distribution training dataset {name, args}' },
+      ]);
     }
     return spec;
   }
   if (typeof value !== 'string' || value === '') {
-    throw new ConfigError([{ path, message: 'expected a benchmark: its declaration, a path to a benchmark .yml, or a name under configs/benchmarks/' }]);
+    throw new ConfigError([
+      { path, message: 'expected a benchmark: its declaration, a path to a benchmark .yml, or a name under configs/benchmarks/' },
+    ]);
   }
-  const file = value.endsWith('.yml') || value.endsWith('.yaml') || value.includes('/')
-    ? (isAbsolute(value) ? value : resolve(value))
-    : findUp(join('configs', 'benchmarks', `${value}.yml`));
-  if (!file || !existsSync(file)) throw new ConfigError([{ path, message: `benchmark '${value}' not found${file ? ` (${file})` : ' under configs/benchmarks/'}` }]);
+  const file =
+    value.endsWith('.yml') || value.endsWith('.yaml') || value.includes('/')
+      ? isAbsolute(value)
+        ? value
+        : resolve(value)
+      : findUp(join('configs', 'benchmarks', `${value}.yml`));
+  if (!file || !existsSync(file))
+    throw new ConfigError([{ path, message: `benchmark '${value}' not found${file ? ` (${file})` : ' under configs/benchmarks/'}` }]);
   const parsed = parse(readFileSync(file, 'utf8')) as Record<string, unknown> | null;
   const inner = parsed && typeof parsed.benchmark === 'object' ? parsed.benchmark : parsed;
   return resolveBenchmark(inner, `${file}: benchmark`);

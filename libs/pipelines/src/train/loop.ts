@@ -111,7 +111,8 @@ export async function evaluateAccuracy(network: Classifier, set: ValidationSet, 
 export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult> {
   const { network, trainer, stream, outliers, validation, epochs, outputDir, hooks = {} } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new UsageError(`epochs must be a positive integer, got ${epochs}`);
-  if (trainer.needsOutliers && !outliers) throw new UsageError(`trainer '${trainer.name}' needs an outlier dataset (outlier exposure); none is configured`);
+  if (trainer.needsOutliers && !outliers)
+    throw new UsageError(`trainer '${trainer.name}' needs an outlier dataset (outlier exposure); none is configured`);
   const stepsPerEpoch = stream.stepsPerEpoch;
   const every = options.checkpointEvery ?? 0;
   const paths = checkpointPaths(outputDir);
@@ -133,7 +134,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
           'resume needs the same config — use a new output_dir to start over',
       );
     }
-    if (meta.position.epoch > epochs) throw new UsageError(`${paths.last}: checkpoint is at epoch ${meta.position.epoch}, beyond the configured ${epochs}`);
+    if (meta.position.epoch > epochs)
+      throw new UsageError(`${paths.last}: checkpoint is at epoch ${meta.position.epoch}, beyond the configured ${epochs}`);
     restoreVariables(network, checkpoint.variables, paths.last);
     trainer.setState(trainerStateFrom(meta, checkpoint.slots));
     if (meta.rng.network && network.setRandomState) network.setRandomState(meta.rng.network);
@@ -169,7 +171,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
   let globalStep = position.globalStep;
   for (let epoch = position.epoch; epoch < epochs; epoch++) {
     const batches = stream.epochIndices(epoch);
-    if (batches.length !== stepsPerEpoch) throw new OodkitError(`stream yielded ${batches.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
+    if (batches.length !== stepsPerEpoch)
+      throw new OodkitError(`stream yielded ${batches.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
     const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
     if (firstStep === 0) partial = { lossSum: 0, steps: 0, seconds: 0 };
     let clock = performance.now();

@@ -61,7 +61,10 @@ function sectionName(section: unknown): string {
 export function trainRunDir(config: Readonly<Record<string, unknown>>, benchmarkName: string): string {
   const base = typeof config.output_dir === 'string' ? config.output_dir : 'results';
   const sio = parseSioConfig(config.sio) ? '_sio' : '';
-  const name = typeof config.exp_name === 'string' ? config.exp_name : `${benchmarkName}_${sectionName(config.network)}_${sectionName(config.trainer)}${sio}_s${Number(config.seed ?? 0)}`;
+  const name =
+    typeof config.exp_name === 'string'
+      ? config.exp_name
+      : `${benchmarkName}_${sectionName(config.network)}_${sectionName(config.trainer)}${sio}_s${Number(config.seed ?? 0)}`;
   return resolve(base, name);
 }
 
@@ -91,10 +94,12 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
   const logger = options.logger ?? silentLogger;
   const { registry } = options;
   const parsedTrain = trainSectionSchema.safeParse(config.train);
-  if (!parsedTrain.success) throw new ConfigError(parsedTrain.error.issues.map((i) => ({ path: ['train', ...i.path].join('.'), message: i.message })));
+  if (!parsedTrain.success)
+    throw new ConfigError(parsedTrain.error.issues.map((i) => ({ path: ['train', ...i.path].join('.'), message: i.message })));
   const train = parsedTrain.data;
   const sio = parseSioConfig(config.sio);
-  if (config.network === undefined) throw new ConfigError([{ path: 'network', message: 'required: the network to train, e.g. {name: lenet}' }]);
+  if (config.network === undefined)
+    throw new ConfigError([{ path: 'network', message: 'required: the network to train, e.g. {name: lenet}' }]);
   if (config.trainer === undefined) throw new ConfigError([{ path: 'trainer', message: 'required: the trainer, e.g. {name: base}' }]);
   const seed = Number(config.seed ?? 0);
   const rng = Rng.fromSeed(seed);
@@ -109,7 +114,12 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
   const network = await registry.build<Classifier>('network', config.network as never, { ...base, rng: rng.derive('network') }, 'network');
   const [h, w, c] = data.train.imageShape;
   if (network.numClasses !== data.train.numClasses) {
-    throw new ConfigError([{ path: 'network.args.num_classes', message: `network has ${network.numClasses} classes, the training set ${data.train.name} has ${data.train.numClasses}` }]);
+    throw new ConfigError([
+      {
+        path: 'network.args.num_classes',
+        message: `network has ${network.numClasses} classes, the training set ${data.train.name} has ${data.train.numClasses}`,
+      },
+    ]);
   }
   const trainer = await registry.build<Trainer>('trainer', config.trainer as never, { ...base, rng: rng.derive('trainer') }, 'trainer');
 
@@ -128,7 +138,10 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
       });
       synthetic = generated.dataset;
     } else {
-      synthetic = await loadSyntheticPair(resolve(sio.synthetic.images), resolve(sio.synthetic.labels), data.train, { resize: sio.resize, name: 'synthetic' });
+      synthetic = await loadSyntheticPair(resolve(sio.synthetic.images), resolve(sio.synthetic.labels), data.train, {
+        resize: sio.resize,
+        name: 'synthetic',
+      });
     }
     stream = sioStream({ real: data.train, synthetic, sio, batchSize: train.batch_size, preprocess: data.trainPreprocess, rng: streamRng });
   } else {
@@ -137,12 +150,25 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
 
   let outliers: OutlierStream | undefined;
   if (trainer.needsOutliers) {
-    if (!train.outlier) throw new ConfigError([{ path: 'train.outlier', message: `trainer '${trainer.name}' needs an outlier dataset {name, args}` }]);
-    const outlierSet = await buildDataset(train.outlier, { registry, logger, rng: rng.derive('outlier-data'), config: { ...config, benchmark: data.benchmark } }, 'train.outlier', 'data.outlier');
+    if (!train.outlier)
+      throw new ConfigError([{ path: 'train.outlier', message: `trainer '${trainer.name}' needs an outlier dataset {name, args}` }]);
+    const outlierSet = await buildDataset(
+      train.outlier,
+      { registry, logger, rng: rng.derive('outlier-data'), config: { ...config, benchmark: data.benchmark } },
+      'train.outlier',
+      'data.outlier',
+    );
     if (outlierSet.imageShape.some((d, i) => d !== data.train.imageShape[i])) {
-      throw new ConfigError([{ path: 'train.outlier', message: `outlier images are ${outlierSet.imageShape.join('×')}, the ID images ${h}×${w}×${c}` }]);
+      throw new ConfigError([
+        { path: 'train.outlier', message: `outlier images are ${outlierSet.imageShape.join('×')}, the ID images ${h}×${w}×${c}` },
+      ]);
     }
-    outliers = new OutlierStream(outlierSet, train.outlier_batch_size ?? 2 * train.batch_size, data.trainPreprocess, rng.derive('outlier-stream'));
+    outliers = new OutlierStream(
+      outlierSet,
+      train.outlier_batch_size ?? 2 * train.batch_size,
+      data.trainPreprocess,
+      rng.derive('outlier-stream'),
+    );
   } else if (train.outlier) {
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
   }
@@ -167,7 +193,13 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
       config: config as Record<string, unknown>,
       hooks: options.hooks,
     });
-    const testAccuracy = data.test ? await evaluateAccuracy(network, { dataset: data.test, preprocess: data.testPreprocess, batchSize: train.val_batch_size }, rng.derive('test')) : null;
+    const testAccuracy = data.test
+      ? await evaluateAccuracy(
+          network,
+          { dataset: data.test, preprocess: data.testPreprocess, batchSize: train.val_batch_size },
+          rng.derive('test'),
+        )
+      : null;
     const summary: TrainRunSummary = { ...result, runDir, configHash, stream: stream.describe(), testAccuracy };
     await writeFileAtomic(join(runDir, 'train.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return summary;

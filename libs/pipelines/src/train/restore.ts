@@ -12,10 +12,16 @@ export async function loadTrainedNetwork(
 ): Promise<{ network: Classifier; meta: CheckpointMeta }> {
   const checkpoint = await readCheckpoint(path);
   const section = checkpoint.meta.config?.network;
-  if (section === undefined) throw new DataError(`${path}: checkpoint has no network config (written without one); cannot rebuild the network`);
+  if (section === undefined)
+    throw new DataError(`${path}: checkpoint has no network config (written without one); cannot rebuild the network`);
   const config = checkpoint.meta.config ?? {};
   // The init stream is irrelevant (weights are overwritten) but must exist.
-  const network = await registry.build<Classifier>('network', section as never, { logger, rng: Rng.fromSeed(checkpoint.meta.seed).derive('network'), config }, 'network');
+  const network = await registry.build<Classifier>(
+    'network',
+    section as never,
+    { logger, rng: Rng.fromSeed(checkpoint.meta.seed).derive('network'), config },
+    'network',
+  );
   try {
     restoreVariables(network, checkpoint.variables, path);
   } catch (error) {

@@ -107,13 +107,17 @@ export function requireSplit(data: PostprocessorSetupData, role: 'train' | 'val'
     throw new DataError(`${method}: ${role} split '${split.name}' has feature dim ${split.dim}, the final layer expects ${dim}`);
   }
   if (split.features.length !== split.count * split.dim) {
-    throw new DataError(`${method}: ${role} split '${split.name}' holds ${split.features.length} values, expected ${split.count}×${split.dim}`);
+    throw new DataError(
+      `${method}: ${role} split '${split.name}' holds ${split.features.length} values, expected ${split.count}×${split.dim}`,
+    );
   }
   const f = split.features;
   for (let i = 0; i < f.length; i++) {
     if (!Number.isFinite(f[i])) {
       const row = Math.floor(i / split.dim);
-      throw new DataError(`${method}: ${role} split '${split.name}' has a non-finite feature (${f[i]}) at sample ${row}, dim ${i - row * split.dim}`);
+      throw new DataError(
+        `${method}: ${role} split '${split.name}' has a non-finite feature (${f[i]}) at sample ${row}, dim ${i - row * split.dim}`,
+      );
     }
   }
   return split;

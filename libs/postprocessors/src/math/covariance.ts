@@ -100,10 +100,22 @@ function gramTiles(cols: Float64Array, stride: number, b: number, dimP: number, 
       const b1 = b0 + stride;
       const b2 = b1 + stride;
       const b3 = b2 + stride;
-      let s00 = 0, s01 = 0, s02 = 0, s03 = 0;
-      let s10 = 0, s11 = 0, s12 = 0, s13 = 0;
-      let s20 = 0, s21 = 0, s22 = 0, s23 = 0;
-      let s30 = 0, s31 = 0, s32 = 0, s33 = 0;
+      let s00 = 0,
+        s01 = 0,
+        s02 = 0,
+        s03 = 0;
+      let s10 = 0,
+        s11 = 0,
+        s12 = 0,
+        s13 = 0;
+      let s20 = 0,
+        s21 = 0,
+        s22 = 0,
+        s23 = 0;
+      let s30 = 0,
+        s31 = 0,
+        s32 = 0,
+        s33 = 0;
       for (let r = 0; r < b; r++) {
         const x0 = cols[a0 + r];
         const x1 = cols[a1 + r];
@@ -113,19 +125,43 @@ function gramTiles(cols: Float64Array, stride: number, b: number, dimP: number, 
         const y1 = cols[b1 + r];
         const y2 = cols[b2 + r];
         const y3 = cols[b3 + r];
-        s00 += x0 * y0; s01 += x0 * y1; s02 += x0 * y2; s03 += x0 * y3;
-        s10 += x1 * y0; s11 += x1 * y1; s12 += x1 * y2; s13 += x1 * y3;
-        s20 += x2 * y0; s21 += x2 * y1; s22 += x2 * y2; s23 += x2 * y3;
-        s30 += x3 * y0; s31 += x3 * y1; s32 += x3 * y2; s33 += x3 * y3;
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s02 += x0 * y2;
+        s03 += x0 * y3;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
+        s12 += x1 * y2;
+        s13 += x1 * y3;
+        s20 += x2 * y0;
+        s21 += x2 * y1;
+        s22 += x2 * y2;
+        s23 += x2 * y3;
+        s30 += x3 * y0;
+        s31 += x3 * y1;
+        s32 += x3 * y2;
+        s33 += x3 * y3;
       }
       let o = i * dimP + j;
-      acc[o] += s00; acc[o + 1] += s01; acc[o + 2] += s02; acc[o + 3] += s03;
+      acc[o] += s00;
+      acc[o + 1] += s01;
+      acc[o + 2] += s02;
+      acc[o + 3] += s03;
       o += dimP;
-      acc[o] += s10; acc[o + 1] += s11; acc[o + 2] += s12; acc[o + 3] += s13;
+      acc[o] += s10;
+      acc[o + 1] += s11;
+      acc[o + 2] += s12;
+      acc[o + 3] += s13;
       o += dimP;
-      acc[o] += s20; acc[o + 1] += s21; acc[o + 2] += s22; acc[o + 3] += s23;
+      acc[o] += s20;
+      acc[o + 1] += s21;
+      acc[o + 2] += s22;
+      acc[o + 3] += s23;
       o += dimP;
-      acc[o] += s30; acc[o + 1] += s31; acc[o + 2] += s32; acc[o + 3] += s33;
+      acc[o] += s30;
+      acc[o + 1] += s31;
+      acc[o + 2] += s32;
+      acc[o + 3] += s33;
     }
   }
 }

@@ -48,7 +48,11 @@ export class NeighbourBank {
   private readonly blocks: { cols: Tensor2D; sqNorms: Tensor1D }[] = [];
 
   /** `rows` [count, dim] (copied into transposed blocks; the caller keeps ownership of `rows`). */
-  constructor(rows: Tensor2D, readonly metric: NeighbourMetric, readonly blockRows = 8192) {
+  constructor(
+    rows: Tensor2D,
+    readonly metric: NeighbourMetric,
+    readonly blockRows = 8192,
+  ) {
     this.count = rows.shape[0];
     this.dim = rows.shape[1];
     for (let start = 0; start < this.count; start += blockRows) {

@@ -16,7 +16,13 @@ export const diceArgs = z.strictObject({
  * (float32 products, as numpy multiplies float32 arrays), threshold = np.percentile over all C·D
  * entries of V, keep W where V > threshold (strictly). Returns the masked Wᵀ [D, C] and the count kept.
  */
-export function diceMaskedWeightT(weight: Float32Array, numClasses: number, dim: number, meanFeature: Float64Array, p: number): { weightT: Float32Array; kept: number } {
+export function diceMaskedWeightT(
+  weight: Float32Array,
+  numClasses: number,
+  dim: number,
+  meanFeature: Float64Array,
+  p: number,
+): { weightT: Float32Array; kept: number } {
   const contrib = new Float32Array(numClasses * dim);
   for (let c = 0; c < numClasses; c++) {
     for (let j = 0; j < dim; j++) contrib[c * dim + j] = Math.fround(Math.fround(meanFeature[j]) * weight[c * dim + j]);

@@ -7,10 +7,7 @@ import { columnMeans } from '../math/covariance.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
 export const fdbdArgs = z.strictObject({
-  distance_as_normalizer: z
-    .boolean()
-    .default(true)
-    .describe('divide by ‖z − mean train z‖ (true) or by ‖z‖ (false)'),
+  distance_as_normalizer: z.boolean().default(true).describe('divide by ‖z − mean train z‖ (true) or by ‖z‖ (false)'),
 });
 
 /**

@@ -1,4 +1,11 @@
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
 import { hostLogits } from '../math/head.js';

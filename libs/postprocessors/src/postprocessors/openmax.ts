@@ -1,4 +1,11 @@
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
 import { hostLogits } from '../math/head.js';
@@ -26,7 +33,9 @@ export interface OpenmaxClassModel {
 export function openmaxProbabilities(s: ArrayLike<number>, classes: readonly OpenmaxClassModel[], alpha: number): Float64Array {
   const c = classes.length;
   // numpy: argsort ascending, reversed, first α — later indices win ties.
-  const order = Array.from({ length: c }, (_, i) => i).sort((a, b) => s[a] - s[b] || a - b).reverse();
+  const order = Array.from({ length: c }, (_, i) => i)
+    .sort((a, b) => s[a] - s[b] || a - b)
+    .reverse();
   const omega = new Float64Array(c);
   for (let i = 1; i <= Math.min(alpha, c); i++) omega[order[i - 1]] = (alpha + 1 - i) / alpha;
   const act = new Float64Array(c + 1);
@@ -86,7 +95,9 @@ export class OpenmaxPostprocessor extends BasePostprocessor<typeof openmaxArgs> 
     }
     this.classes = rows.map((idx, k) => {
       if (idx.length < 2) {
-        throw new DataError(`openmax: class ${k} has ${idx.length} correctly classified sample(s) in split '${this.trainName}'; its Weibull tail needs at least 2`);
+        throw new DataError(
+          `openmax: class ${k} has ${idx.length} correctly classified sample(s) in split '${this.trainName}'; its Weibull tail needs at least 2`,
+        );
       }
       const mav = new Float64Array(c);
       for (const i of idx) for (let j = 0; j < c; j++) mav[j] += logits[i * c + j];

@@ -37,7 +37,10 @@ export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs
       const n = Math.min(blockRows, train.count - start);
       const block = tf.tidy(() => {
         const zt = tf.tensor2d(train.features.subarray(start * train.dim, (start + n) * train.dim), [n, train.dim], 'float32');
-        return { feat: relationNormalize(zt).transpose() as Tensor2D, prob: (tf.softmax(this.head.logits(zt), -1) as Tensor2D).transpose() as Tensor2D };
+        return {
+          feat: relationNormalize(zt).transpose() as Tensor2D,
+          prob: (tf.softmax(this.head.logits(zt), -1) as Tensor2D).transpose() as Tensor2D,
+        };
       });
       this.blocks.push(block);
     }

@@ -1,5 +1,12 @@
 import { tf } from '@oodkit/compute';
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
@@ -34,7 +41,12 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
     const val = requireSplit(data, 'val', this.name, this.head.featureDim);
     const { numClasses: c, featureDim: d, weight, bias } = model.finalLayer;
     if (d < 2) throw new DataError(`residual: feature dim ${d} leaves no residual space (needs D ≥ 2)`);
-    const u = pinvTimes(weight, c, d, Float64Array.from(bias, (v) => -v));
+    const u = pinvTimes(
+      weight,
+      c,
+      d,
+      Float64Array.from(bias, (v) => -v),
+    );
     this.eigen = symmetricEigen(secondMomentAbout(val.features, val.count, d, u), d);
     this.u = tf.tensor1d(Float32Array.from(u), 'float32');
   }

@@ -26,7 +26,12 @@ export class RmdsPostprocessor extends BasePostprocessor<typeof rmdsArgs> {
     const means = classMeans(train, c);
     this.classes = new SharedPrecisionGaussians(means, c, empiricalCovariance(classCentredRows(train, means)), train.dim);
     const whole = columnMeans(train.features, train.count, train.dim);
-    this.background = new SharedPrecisionGaussians(whole, 1, empiricalCovariance(rowsOf(train.features, train.count, train.dim)), train.dim);
+    this.background = new SharedPrecisionGaussians(
+      whole,
+      1,
+      empiricalCovariance(rowsOf(train.features, train.count, train.dim)),
+      train.dim,
+    );
   }
 
   protected override releaseState(): void {

@@ -1,5 +1,12 @@
 import { tf } from '@oodkit/compute';
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
@@ -17,7 +24,15 @@ export const sheArgs = z.strictObject({
  * Per-class mean of the train features that the model classifies correctly (label = argmax ℓ),
  * float64 on the host. A class without one correct sample has no pattern: OpenOOD would score NaN.
  */
-export function correctClassMeans(features: Float32Array, labels: Int32Array, logits: Float32Array, count: number, dim: number, c: number, split = 'train'): Float64Array {
+export function correctClassMeans(
+  features: Float32Array,
+  labels: Int32Array,
+  logits: Float32Array,
+  count: number,
+  dim: number,
+  c: number,
+  split = 'train',
+): Float64Array {
   const sums = new Float64Array(c * dim);
   const counts = new Float64Array(c);
   for (let i = 0; i < count; i++) {
@@ -34,7 +49,9 @@ export function correctClassMeans(features: Float32Array, labels: Int32Array, lo
     else for (let j = 0; j < dim; j++) sums[k * dim + j] /= counts[k];
   }
   if (empty.length > 0) {
-    throw new DataError(`split '${split}': no correctly classified sample of class${empty.length > 1 ? 'es' : ''} ${empty.slice(0, 10).join(', ')}; the method needs one per class`);
+    throw new DataError(
+      `split '${split}': no correctly classified sample of class${empty.length > 1 ? 'es' : ''} ${empty.slice(0, 10).join(', ')}; the method needs one per class`,
+    );
   }
   return sums;
 }

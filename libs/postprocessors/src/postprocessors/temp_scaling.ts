@@ -1,5 +1,12 @@
 import { tf } from '@oodkit/compute';
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
@@ -18,7 +25,13 @@ export const tempScalingArgs = z.strictObject({
 });
 
 /** Mean NLL of softmax(ℓ/T) and its derivative in T, in float64 over host logits [n, c]. */
-export function temperatureNll(logits: Float32Array, labels: Int32Array, n: number, c: number, temperature: number): { loss: number; grad: number } {
+export function temperatureNll(
+  logits: Float32Array,
+  labels: Int32Array,
+  n: number,
+  c: number,
+  temperature: number,
+): { loss: number; grad: number } {
   let loss = 0;
   let dBeta = 0; // Σ (E_p[ℓ] − ℓ_y), the derivative in β = 1/T
   const beta = 1 / temperature;
@@ -110,7 +123,8 @@ export class TempScalingPostprocessor extends BasePostprocessor<typeof tempScali
     const c = this.head.numClasses;
     for (let i = 0; i < val.count; i++) {
       const y = val.labels[i];
-      if (!(y >= 0 && y < c)) throw new DataError(`${this.name}: val split '${val.name}' label ${y} of sample ${i} is not an ID class in [0, ${c})`);
+      if (!(y >= 0 && y < c))
+        throw new DataError(`${this.name}: val split '${val.name}' label ${y} of sample ${i} is not an ID class in [0, ${c})`);
     }
     this.valLogits = { logits: hostLogits(this.head, val.features, val.count), labels: val.labels, n: val.count };
   }

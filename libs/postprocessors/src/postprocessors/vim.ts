@@ -1,5 +1,12 @@
 import { tf } from '@oodkit/compute';
-import { DataError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  DataError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';

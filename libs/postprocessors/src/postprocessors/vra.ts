@@ -1,5 +1,12 @@
 import { tf } from '@oodkit/compute';
-import { ConfigError, defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import {
+  ConfigError,
+  defineComponent,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
 import { z } from 'zod';
 import { BasePostprocessor, requireSplit } from '../math/base.js';
 import { percentile } from '../math/percentile.js';

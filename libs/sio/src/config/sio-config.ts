@@ -22,7 +22,10 @@ export const sioConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
   realRatio: z.number().gt(0).lte(1).default(0.8).describe('fraction of each batch that is real'),
   extraPercent: z.number().gt(0).lte(100).default(100).describe('percentage of the synthetic pool kept (fixed seed-0 subset)'),
-  mode: z.enum(['faithful', 'full-real-coverage']).default('faithful').describe('faithful: ceil(R/bs) steps; full-real-coverage: ceil(R/realBs)'),
+  mode: z
+    .enum(['faithful', 'full-real-coverage'])
+    .default('faithful')
+    .describe('faithful: ceil(R/bs) steps; full-real-coverage: ceil(R/realBs)'),
   resize: z.boolean().default(false).describe('convert synthetic images whose size or channels differ from the real ones'),
   synthetic: z.union([sioFilesSchema, sioGeneratorSchema]),
 });

@@ -62,7 +62,12 @@ export interface GeneratedSet {
 export async function generateSynthetic(options: GenerateOptions): Promise<GeneratedSet> {
   const { real, count, ctx } = options;
   const logger: Logger = ctx.logger;
-  const generator = await ctx.registry.build<SyntheticGenerator>('generator', options.generator, { logger, rng: ctx.rng ?? Rng.fromSeed(0), config: ctx.config }, 'sio.synthetic.generator');
+  const generator = await ctx.registry.build<SyntheticGenerator>(
+    'generator',
+    options.generator,
+    { logger, rng: ctx.rng ?? Rng.fromSeed(0), config: ctx.config },
+    'sio.synthetic.generator',
+  );
   try {
     const fingerprint = await datasetFingerprint(real);
     const identity = { generator: generator.name, settings: generator.settings, count, data: fingerprint, format: 1 };

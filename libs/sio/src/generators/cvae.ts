@@ -10,7 +10,11 @@ export const cvaeArgs = z.strictObject({
   batch_size: z.number().int().positive().default(128),
   lr: z.number().positive().default(1e-3).describe('Adam learning rate'),
   temperature: z.number().positive().default(0.8).describe('std of the prior when sampling (below 1 trades diversity for typicality)'),
-  sharpen: z.number().positive().default(3).describe('output = sigmoid(sharpen · decoder logits); 1 = the Bernoulli mean (blurry, low-contrast strokes)'),
+  sharpen: z
+    .number()
+    .positive()
+    .default(3)
+    .describe('output = sigmoid(sharpen · decoder logits); 1 = the Bernoulli mean (blurry, low-contrast strokes)'),
   stretch: z.boolean().default(true).describe('scale each sample so its brightest pixel is 255, as MNIST strokes saturate'),
   seed: z.number().int().default(0).describe('fixed by default, so every run of a benchmark shares one synthetic set (as SIO does)'),
   conditioning: z
@@ -98,7 +102,8 @@ export class ConditionalVae implements SyntheticGenerator {
     const pixels = await data.readImages(all);
     const labels = data.labels;
     for (let i = 0; i < labels.length; i++) {
-      if (labels[i]! < 0 || labels[i]! >= data.numClasses) throw new DataError(`${data.name}: generator training needs ID labels in [0, ${data.numClasses}), found ${labels[i]} at ${i}`);
+      if (labels[i]! < 0 || labels[i]! >= data.numClasses)
+        throw new DataError(`${data.name}: generator training needs ID labels in [0, ${data.numClasses}), found ${labels[i]} at ${i}`);
     }
     this.dispose();
     const p = this.init(dim, data.numClasses, rng.derive('init'));
@@ -135,7 +140,8 @@ export class ConditionalVae implements SyntheticGenerator {
           });
           const value = (await loss.data())[0]!;
           loss.dispose();
-          if (!Number.isFinite(value)) throw new DataError(`cvae: loss is ${value} at epoch ${epoch + 1}, step ${step + 1}; lower generator.args.lr`);
+          if (!Number.isFinite(value))
+            throw new DataError(`cvae: loss is ${value} at epoch ${epoch + 1}, step ${step + 1}; lower generator.args.lr`);
           options.onProgress?.({ epoch, epochs, step, steps, loss: value });
         }
         options.logger.debug(`cvae: epoch ${epoch + 1}/${epochs} done`);
@@ -201,7 +207,8 @@ export class PerClassVae implements SyntheticGenerator {
     const totalSteps = (c: number[]) => c.reduce((a, n) => a + Math.ceil(n / this.args.batch_size), 0);
     const counts = new Array<number>(data.numClasses).fill(0);
     for (const label of data.labels) {
-      if (label < 0 || label >= data.numClasses) throw new DataError(`${data.name}: generator training needs ID labels in [0, ${data.numClasses}), found ${label}`);
+      if (label < 0 || label >= data.numClasses)
+        throw new DataError(`${data.name}: generator training needs ID labels in [0, ${data.numClasses}), found ${label}`);
       counts[label]!++;
     }
     const steps = totalSteps(counts);
@@ -212,14 +219,31 @@ export class PerClassVae implements SyntheticGenerator {
       let k = 0;
       for (let i = 0; i < data.length; i++) if (data.labels[i] === c) own.set(pixels.subarray(i * size, (i + 1) * size), size * k++);
       // Every sample of this model has label c; the one-hot input is then constant, i.e. unconditional.
-      const subset = { name: `${data.name}-class${c}`, length: counts[c]!, imageShape: data.imageShape, numClasses: data.numClasses, labels: new Int32Array(counts[c]!).fill(c), readImages: async (idx: ArrayLike<number>) => {
-        const out = new Uint8Array(idx.length * size);
-        for (let i = 0; i < idx.length; i++) out.set(own.subarray(idx[i]! * size, (idx[i]! + 1) * size), i * size);
-        return out;
-      } };
+      const subset = {
+        name: `${data.name}-class${c}`,
+        length: counts[c]!,
+        imageShape: data.imageShape,
+        numClasses: data.numClasses,
+        labels: new Int32Array(counts[c]!).fill(c),
+        readImages: async (idx: ArrayLike<number>) => {
+          const out = new Uint8Array(idx.length * size);
+          for (let i = 0; i < idx.length; i++) out.set(own.subarray(idx[i]! * size, (idx[i]! + 1) * size), i * size);
+          return out;
+        },
+      };
       const model = new ConditionalVae({ ...this.args, seed: this.args.seed + 1000 * (c + 1) });
       const base = done;
-      await model.fit(subset, { logger: options.logger, onProgress: (p) => options.onProgress?.({ epoch: p.epoch, epochs: p.epochs, step: base + p.epoch * p.steps + p.step, steps: steps * this.args.epochs, loss: p.loss }) });
+      await model.fit(subset, {
+        logger: options.logger,
+        onProgress: (p) =>
+          options.onProgress?.({
+            epoch: p.epoch,
+            epochs: p.epochs,
+            step: base + p.epoch * p.steps + p.step,
+            steps: steps * this.args.epochs,
+            loss: p.loss,
+          }),
+      });
       done += Math.ceil(counts[c]! / this.args.batch_size) * this.args.epochs;
       this.models.push(model);
     }
@@ -251,7 +275,8 @@ export class PerClassVae implements SyntheticGenerator {
 export const cvaeGenerator = defineComponent({
   kind: 'generator',
   name: 'cvae',
-  description: 'Class-conditional VAE (dense, Bernoulli likelihood; one VAE per class by default): fast, stable synthetic ID images for MNIST-scale data',
+  description:
+    'Class-conditional VAE (dense, Bernoulli likelihood; one VAE per class by default): fast, stable synthetic ID images for MNIST-scale data',
   args: cvaeArgs,
   create: (args): SyntheticGenerator => (args.conditioning === 'per_class' ? new PerClassVae(args) : new ConditionalVae(args)),
 });

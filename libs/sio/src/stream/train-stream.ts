@@ -137,6 +137,11 @@ export class OutlierStream {
 
   async load(at: StepAt): Promise<Batch> {
     const indices = this.indices(at.epoch, at.step);
-    return loadBatch(this.dataset, indices, this.preprocess, this.rng.derive('augment').derive(`epoch-${at.epoch}`).derive(`step-${at.step}`));
+    return loadBatch(
+      this.dataset,
+      indices,
+      this.preprocess,
+      this.rng.derive('augment').derive(`epoch-${at.epoch}`).derive(`step-${at.step}`),
+    );
   }
 }

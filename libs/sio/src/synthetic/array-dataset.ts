@@ -46,7 +46,9 @@ export class ConcatDataset implements ImageDataset {
     readonly second: ImageDataset,
   ) {
     if (first.imageShape.some((d, i) => d !== second.imageShape[i])) {
-      throw new UsageError(`cannot concatenate ${first.name} (${first.imageShape.join('×')}) and ${second.name} (${second.imageShape.join('×')})`);
+      throw new UsageError(
+        `cannot concatenate ${first.name} (${first.imageShape.join('×')}) and ${second.name} (${second.imageShape.join('×')})`,
+      );
     }
     this.name = `${first.name}+${second.name}`;
     this.length = first.length + second.length;
@@ -79,7 +81,7 @@ export class ConcatDataset implements ImageDataset {
     const out = new Uint8Array(indices.length * size);
     for (let i = 0; i < indices.length; i++) {
       const s = slot[i]!;
-      const src = s >= 0 ? a.subarray(s * size, (s + 1) * size) : b.subarray((-1 - s) * size, (-s) * size);
+      const src = s >= 0 ? a.subarray(s * size, (s + 1) * size) : b.subarray((-1 - s) * size, -s * size);
       out.set(src, i * size);
     }
     return out;

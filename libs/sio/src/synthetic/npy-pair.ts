@@ -28,13 +28,16 @@ export async function loadSyntheticPair(
     throw new DataError(`${imagesPath}: synthetic images must have shape (N, H, W, C) or (N, H, W), got (${images.shape.join(', ')})`);
   }
   const [n, h, w, c] = shape as [number, number, number, number];
-  if (c !== 1 && c !== 3) throw new DataError(`${imagesPath}: expected 1 or 3 channels in the last axis (HWC), got ${c} (shape (${images.shape.join(', ')}))`);
+  if (c !== 1 && c !== 3)
+    throw new DataError(`${imagesPath}: expected 1 or 3 channels in the last axis (HWC), got ${c} (shape (${images.shape.join(', ')}))`);
   const labelsArray = await readNpy(labelsPath);
-  if (labelsArray.shape.length !== 1) throw new DataError(`${labelsPath}: labels must be a 1-D array, got shape (${labelsArray.shape.join(', ')})`);
+  if (labelsArray.shape.length !== 1)
+    throw new DataError(`${labelsPath}: labels must be a 1-D array, got shape (${labelsArray.shape.join(', ')})`);
   if (labelsArray.dtype === 'float32' || labelsArray.dtype === 'float64' || labelsArray.dtype === 'bool') {
     throw new DataError(`${labelsPath}: labels must have an integer dtype, got ${labelsArray.dtype}`);
   }
-  if (labelsArray.shape[0] !== n) throw new DataError(`${labelsPath}: ${labelsArray.shape[0]} labels for ${n} images in ${imagesPath}; lengths must match`);
+  if (labelsArray.shape[0] !== n)
+    throw new DataError(`${labelsPath}: ${labelsArray.shape[0]} labels for ${n} images in ${imagesPath}; lengths must match`);
   const labels = npyToInt32(labelsArray, labelsPath);
   for (let i = 0; i < labels.length; i++) {
     if (labels[i]! < 0 || labels[i]! >= target.numClasses) {
@@ -56,7 +59,11 @@ export async function loadSyntheticPair(
 }
 
 /** Channel conversion (gray → RGB by repetition, RGB → gray by ITU-R 601 luma) and bilinear resize. */
-export function conformImages(pixels: Uint8Array, from: readonly [number, number, number, number], to: readonly [number, number, number]): Uint8Array {
+export function conformImages(
+  pixels: Uint8Array,
+  from: readonly [number, number, number, number],
+  to: readonly [number, number, number],
+): Uint8Array {
   const [n, , , c] = from;
   const [th, tw, tc] = to;
   const out = new Uint8Array(n * th * tw * tc);

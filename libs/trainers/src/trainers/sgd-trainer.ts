@@ -77,7 +77,12 @@ export abstract class SgdTrainer implements Trainer {
     this.plan = plan;
     this.numClasses = network.numClasses;
     this.optimizer?.dispose();
-    this.optimizer = new Sgd({ momentum: this.optim.momentum, weightDecay: this.optim.weight_decay, nesterov: this.optim.nesterov, dampening: 0 });
+    this.optimizer = new Sgd({
+      momentum: this.optim.momentum,
+      weightDecay: this.optim.weight_decay,
+      nesterov: this.optim.nesterov,
+      dampening: 0,
+    });
     this.stepCount = 0;
   }
 

@@ -40,7 +40,10 @@ export function virtualOutliers(means: tf.Tensor2D, choleskyL: tf.Tensor2D, eps:
     const [c, , d] = eps.shape;
     const { indices } = tf.topk(tf.sum(tf.square(eps), 2), select); // [C, select]
     const chosen = tf.gatherND(eps, tf.stack([tf.tile(tf.expandDims(tf.range(0, c, 1, 'int32'), 1), [1, select]), indices], 2)); // [C, select, D]
-    const shifted = tf.add(tf.reshape(tf.matMul(tf.reshape(chosen, [c * select, d]), choleskyL, false, true), [c, select, d]), tf.expandDims(means, 1));
+    const shifted = tf.add(
+      tf.reshape(tf.matMul(tf.reshape(chosen, [c * select, d]), choleskyL, false, true), [c, select, d]),
+      tf.expandDims(means, 1),
+    );
     return tf.reshape(shifted, [c * select, d]) as tf.Tensor2D;
   });
 }
