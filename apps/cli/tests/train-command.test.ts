@@ -93,7 +93,7 @@ describe('oodkit train (lenet on the embedded MNIST, wasm)', () => {
     await writeNpy(images, { data: px, shape: [60, 28, 28] });
     await writeNpy(labels, { data: new BigInt64Array(60).fill(1n) });
     const sio = await runTrainCommand({
-      config: [trainConfig('sio', `sio: { realRatio: 0.75, synthetic: { images: ${images}, labels: ${labels} } }`)],
+      config: [trainConfig('sio', `sio: { real_ratio: 0.75, synthetic: { images: ${images}, labels: ${labels} } }`)],
       logger: silentLogger,
     });
     expect(sio.stream).toMatch(/^SIO: 240 real \+ 60 synthetic.*batch 40 = 30 real \+ 10 synthetic, 6 steps\/epoch/);
