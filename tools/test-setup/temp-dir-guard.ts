@@ -8,7 +8,7 @@
  * Tool caches that are not test output are allowed: tsx's transform cache (`tsx-<uid>`, from spawned
  * `oodkit` processes) and oodkit's content-addressed wasm worker script (`oodkit-wasm`).
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -21,6 +21,8 @@ export function leftovers(dir: string): string[] {
 export default function setup(): () => void {
   const system = tmpdir();
   const dir = mkdtempSync(join(system, 'oodkit-test-run-'));
+  // Traversable by other users, so a test can run the CLI as an unprivileged user on files it made here.
+  chmodSync(dir, 0o755);
   const previous = { TMPDIR: process.env.TMPDIR, TMP: process.env.TMP, TEMP: process.env.TEMP };
   process.env.TMPDIR = process.env.TMP = process.env.TEMP = dir;
   return () => {

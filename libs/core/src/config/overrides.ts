@@ -160,7 +160,10 @@ function applyOne(root: ConfigObject, sources: ConfigSources, override: ConfigOv
       // A shorthand (`postprocessor: msp` for `{name: msp}`, `benchmark: mnist` for the file's mapping):
       // expand it so `--postprocessor.args.x=1` works. A failed override restores the config whole.
       const expanded = schema.expand?.(segments.slice(0, i + 1), next.value, root) ?? expandComponentName(schema, segments, i, root);
-      if (!expanded) return `cannot set '${override.path}': '${path}' is a string, not a mapping`;
+      if (!expanded)
+        return componentKindOfRef(schema(segments.slice(0, i + 1), root)) !== undefined
+          ? unknownKey(root, override.path, schema)
+          : `cannot set '${override.path}': '${path}' is a string, not a mapping`;
       (parent as ConfigObject)[segment] = expanded;
       const where = sources.get(path) ?? { file: COMMAND_LINE };
       for (const key of Object.keys(expanded)) sources.set(childPath(path, key), where);

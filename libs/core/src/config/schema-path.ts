@@ -105,7 +105,9 @@ function step(schema: unknown, segment: string, value: unknown, ctx: SchemaWalkC
         if (typeof name !== 'string' || !ctx.registry?.has(kind, name)) return undefined;
         return ctx.registry.get(kind, name).args;
       }
-      return def.catchall !== undefined && !isNever(def.catchall) ? def.catchall : undefined;
+      // Keys an open object (z.looseObject) does not declare may be written in files, but an override of
+      // one is more likely a typo: it is unknown here, with a suggestion.
+      return undefined;
     }
     case 'record':
       return def.valueType;
@@ -133,7 +135,7 @@ function step(schema: unknown, segment: string, value: unknown, ctx: SchemaWalkC
 /**
  * The schema of the key at `path` below `schema`, following the config's current `value` there: union
  * branches are chosen by the keys the value has, `{name, args}` component references continue into the
- * named component's args schema (`ctx.registry`), open objects (`z.looseObject`) accept any key.
+ * named component's args schema (`ctx.registry`); only declared keys are known.
  * Undefined when no schema knows the key.
  */
 export function schemaAtPath(schema: unknown, path: readonly string[], value: unknown, ctx: SchemaWalkContext = {}): z.ZodType | undefined {
