@@ -205,9 +205,10 @@ function applyOne(root: ConfigObject, sources: ConfigSources, override: ConfigOv
   if ('error' in coerced) return coerced.error;
   if (Array.isArray(parent)) parent[Number(last)] = coerced.value;
   else (parent as ConfigObject)[last] = coerced.value;
-  for (const path of created) sources.set(path, { file: COMMAND_LINE });
+  const where = { file: override.origin ? `${COMMAND_LINE} (${override.origin})` : COMMAND_LINE };
+  for (const path of created) sources.set(path, where);
   sources.clearBelow(override.path);
-  sources.set(override.path, { file: COMMAND_LINE });
+  sources.set(override.path, where);
   return undefined;
 }
 
