@@ -9,6 +9,10 @@ export interface FeatExtractFlags {
   readonly batchSize?: number;
 }
 
+/** Help of the commands that run a checkpoint over a benchmark. */
+export const BENCHMARK_HELP =
+  '\nThe benchmark is the config key: --benchmark <shipped name (mnist) or YAML file>, or benchmark: in a --config file.';
+
 /** Pipelines that run a checkpoint over a benchmark need one before anything starts. */
 export function requireBenchmark(run: CliRun): void {
   if (run.config.value.benchmark === undefined)
@@ -40,11 +44,7 @@ export function registerFeatExtract(program: Command): void {
       .description('write a feature folder (penultimate features of every benchmark split + final layer) from a trained checkpoint')
       .requiredOption('--checkpoint <file>', 'a .ckpt written by oodkit train (e.g. results/train/<run>/checkpoints/best.ckpt)')
       .option('--batch-size <n>', 'images per forward pass (default 1000)', integerOption('--batch-size'))
-      .addHelpText(
-        'after',
-        '\nThe benchmark is the config key: --benchmark <shipped name (mnist) or YAML file>, or benchmark: in a --config file.\n' +
-          'Default output folder: results/features_<benchmark> (or -o/--out).',
-      ),
+      .addHelpText('after', `${BENCHMARK_HELP}\nDefault output folder: results/features_<benchmark> (or -o/--out).`),
     { runFolder: true },
   ).action(async (opts: FeatExtractFlags, command: Command) => {
     await runFeatExtractCommand(opts, commandInputs(command));

@@ -4,7 +4,7 @@ import { METRIC_COLUMNS, formatFixed2, type OodEvaluationJson } from '@oodkit/ev
 import { commandInputs, flagOverride, integerOption, withConfigOptions, type CommandInputs } from '../shared/options.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
-import { requireBenchmark } from './feat-extract.js';
+import { BENCHMARK_HELP, requireBenchmark } from './feat-extract.js';
 
 export interface TestOodFlags {
   readonly checkpoint?: string;
@@ -55,11 +55,7 @@ export function registerTestOod(program: Command): void {
       .option('--postprocessor <name>', "the config key 'postprocessor' (its args: --postprocessor.args.K=50)")
       .option('--aps', 'search hyperparameters on ID val vs OOD val (OpenOOD APS)')
       .option('--batch-size <n>', 'images (or feature rows) per batch (default 500)', integerOption('--batch-size'))
-      .addHelpText(
-        'after',
-        '\nThe benchmark is the config key: --benchmark <shipped name (mnist) or YAML file>, or benchmark: in a --config file.\n' +
-          'Default output folder: results/test_ood_<benchmark>_<postprocessor> (or -o/--out).',
-      ),
+      .addHelpText('after', `${BENCHMARK_HELP}\nDefault output folder: results/test_ood_<benchmark>_<postprocessor> (or -o/--out).`),
     { runFolder: true },
   ).action(async (opts: TestOodFlags, command: Command) => {
     await runTestOodCommand(opts, commandInputs(command));

@@ -131,17 +131,11 @@ export function parseCommandOverrides(tokens: readonly string[]): { overrides: C
 /** The shared options of a command run (see {@link withConfigOptions}). */
 export function commandInputs(command: Command): CommandInputs {
   const flags = command.opts<SharedFlags>();
-  const { overrides, notices } = parseCommandOverrides(overrideTokensOf(command));
-  return {
-    files: flags.config ?? [],
-    profiles: flags.profile !== undefined ? [profileFile(flags.profile)] : [],
-    plugins: flags.plugin ?? [],
-    overrides,
-    ...(flags.out !== undefined ? { out: flags.out } : {}),
-    resume: flags.resume ?? false,
-    overwrite: flags.overwrite ?? false,
-    notices,
-  };
+  return inputsFrom({
+    ...flags,
+    ...(flags.plugin ? { plugins: flags.plugin } : {}),
+    overrides: overrideTokensOf(command),
+  });
 }
 
 /** Command inputs for programmatic use (tests, tools): what the shared options would give for these values. */
