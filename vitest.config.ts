@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // A private temp folder per run; the run fails if a test leaves anything in it.
+    globalSetup: ['./tools/test-setup/temp-dir-guard.ts'],
   },
 });

@@ -37,11 +37,19 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const code = (value: unknown) => (value === undefined ? '' : `\`${cell(typeof value === 'string' ? value : JSON.stringify(value))}\``);
 const SAFE = Number.MAX_SAFE_INTEGER;
 
-/** typeOfSchema, with lists of unions parenthesised: `(string | mapping)[]`, not `string | mapping[]`. */
+/** The keys of an object schema as a short name for it: `{images, labels}`. */
+const shapeName = (o: JsonSchema) => `{${Object.keys(o.properties ?? {}).join(', ')}}`;
+
+/** typeOfSchema, with mappings named by their keys and lists of unions parenthesised: `(string | {name, args})[]`. */
 function typeOf(s: JsonSchema): string {
+  const members = s.anyOf ?? s.oneOf;
+  if (members && members.some((m) => m.properties)) return members.map((m) => (m.properties ? shapeName(m) : typeOf(m))).join(' | ');
+  if (s.properties && Object.keys(s.properties).length > 0) return shapeName(s);
   const items = s.items;
-  if (s.type === 'array' && items && ((items.anyOf ?? items.oneOf ?? []).length > 1 || (items.enum ?? []).length > 1))
-    return `(${typeOfSchema(items as never)})[]`;
+  if (s.type === 'array' && items) {
+    const inner = typeOf(items);
+    return inner.includes(' | ') ? `(${inner})[]` : `${inner}[]`;
+  }
   return typeOfSchema(s as never);
 }
 
@@ -54,24 +62,31 @@ function constraints(s: JsonSchema): string {
   return out.join(', ');
 }
 
-/** The object schema inside `s` (directly or as the one object member of a union), if any. */
-function objectOf(s: JsonSchema): JsonSchema | undefined {
-  if (s.properties) return s;
-  const members = (s.anyOf ?? s.oneOf ?? []).filter((m) => m.properties);
-  return members.length === 1 ? members[0] : undefined;
+/** The object schemas inside `s`: itself, or each object alternative of a union. */
+function objectsOf(s: JsonSchema): JsonSchema[] {
+  if (s.properties) return [s];
+  return (s.anyOf ?? s.oneOf ?? []).filter((m) => m.properties);
 }
 
-/** Flattened rows `a.b.c` of an object schema, nested objects expanded up to `depth`. */
-function schemaRows(s: JsonSchema, prefix: string, depth: number, out: string[]): void {
-  const obj = objectOf(s);
-  if (!obj?.properties) return;
-  const required = new Set(obj.required ?? []);
-  for (const [key, prop] of Object.entries(obj.properties)) {
-    const path = prefix ? `${prefix}.${key}` : key;
-    const need = required.has(key) && prop.default === undefined ? 'required' : code(prop.default);
-    out.push(`| \`${path}\` | ${cell(typeOf(prop))} | ${need} | ${cell(constraints(prop))} | ${cell(prop.description ?? '')} |`);
-    if (depth > 0) schemaRows(prop, path, depth - 1, out);
-  }
+/**
+ * Flattened rows `a.b.c` of a schema: every field of every nested mapping (list items as `a.*.b`), each
+ * alternative of a union of mappings marked as such, down to `depth` levels.
+ */
+function schemaRows(s: JsonSchema, prefix: string, depth: number, out: string[], note = ''): void {
+  const objects = objectsOf(s.type === 'array' && s.items ? s.items : s);
+  const base = s.type === 'array' && s.items ? `${prefix}.*` : prefix;
+  objects.forEach((obj, index) => {
+    const alternative = objects.length > 1 ? `alternative ${index + 1} of ${objects.length}: ${shapeName(obj)}` : '';
+    const required = new Set(obj.required ?? []);
+    for (const [key, prop] of Object.entries(obj.properties ?? {})) {
+      const path = base ? `${base}.${key}` : key;
+      const need = required.has(key) && prop.default === undefined ? 'required' : code(prop.default);
+      const where = [note, alternative].filter(Boolean).join('; ');
+      const description = [where ? `(${where})` : '', prop.description ?? ''].filter(Boolean).join(' ');
+      out.push(`| \`${path}\` | ${cell(typeOf(prop))} | ${need} | ${cell(constraints(prop))} | ${cell(description)} |`);
+      if (depth > 0) schemaRows(prop, path, depth - 1, out);
+    }
+  });
 }
 
 /** `componentSection` schemas: a registered name, or `{ name, args }`. */
@@ -104,7 +119,7 @@ function sectionsPart(app: AppContainer): string[] {
     }
     const schema = z.toJSONSchema(section.schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
     const rows: string[] = [];
-    schemaRows(schema, section.key, 3, rows);
+    schemaRows(schema, section.key, 8, rows);
     if (rows.length === 0) {
       lines.push(`Type: ${cell(typeOf(schema))}${schema.default !== undefined ? `, default ${code(schema.default)}` : ''}.`, '');
       continue;

@@ -13,12 +13,12 @@ import {
   defineComponent,
   readNpy,
   registryOf,
-  silentLogger,
   writeNpy,
   type Postprocessor,
 } from '@oodkit/core';
 import { computeOodMetrics, standardSyntheticLayout, syntheticFeatures, writeFeatureFolder } from '@oodkit/evaluators';
-import { parseArgsOptions, runEvalFeatures } from '../src/commands/eval-features.js';
+import { runEvalFeaturesCommand, type EvalFeaturesFlags } from '../src/commands/eval-features.js';
+import { inputsFrom, parseCommandOverrides } from '../src/shared/options.js';
 import { runMetrics } from '../src/commands/metrics.js';
 import { main } from '../src/main.js';
 import { builtinModules } from '../src/modules.js';
@@ -54,28 +54,39 @@ const fakeNetworkMethod = defineComponent({
   }),
 });
 
-const testRegistry = () => registryOf(createOodkitContainer([...builtinModules, componentModule('cli-test', [fakeNetworkMethod])]));
+const withFakeMethod = [...builtinModules, componentModule('cli-test', [fakeNetworkMethod])];
+
+/** `oodkit eval-features` in-process: quiet, on the cpu backend, output in `out`. */
+function evalFeatures(
+  flags: Partial<EvalFeaturesFlags> & { postprocessor: string },
+  options: { out?: string; overrides?: string[]; builtins?: typeof builtinModules; notices?: string[] } = {},
+) {
+  return runEvalFeaturesCommand(
+    { features: folder, ...flags },
+    inputsFrom({
+      overrides: ['--log_level=silent', '--compute.backend=cpu', ...(options.overrides ?? [])],
+      ...(options.out ? { out: options.out } : {}),
+    }),
+    {
+      print: () => undefined,
+      notify: (line) => options.notices?.push(line),
+      ...(options.builtins ? { builtins: options.builtins } : {}),
+    },
+  );
+}
 
 function parseCsv(path: string): { header: string[]; rows: string[][] } {
   const lines = readFileSync(path, 'utf8').trim().split('\n');
   return { header: lines[0]!.split(','), rows: lines.slice(1).map((l) => l.split(',')) };
 }
 
-describe('oodkit eval-features', () => {
+describe('oodkit eval-features (the eval_features pipeline)', () => {
   it('runs every registered postprocessor that needs only features, writing well-formed tables and scores', async () => {
     const registry = registryOf(createOodkitContainer(builtinModules));
     const out = join(root, 'all');
     // Whatever is registered at the time: new methods are covered automatically.
     const registered = registry.names('postprocessor');
-    const report = await runEvalFeatures({
-      dir: folder,
-      postprocessor: 'all',
-      out,
-      registry,
-      logger: silentLogger,
-      print: () => undefined,
-      backend: 'cpu',
-    });
+    const report = await evalFeatures({ postprocessor: 'all' }, { out });
     const evaluated = report.evaluations.map((e) => e.postprocessor);
     const skipped = report.skipped.map((s) => s.postprocessor);
     expect([...evaluated, ...skipped].sort()).toEqual(registered);
@@ -108,28 +119,20 @@ describe('oodkit eval-features', () => {
     const summary = parseCsv(join(out, 'summary.csv'));
     expect(summary.header.slice(0, 2)).toEqual(['postprocessor', 'dataset']);
     expect(summary.rows.length).toBe(4 * evaluated.length);
+    // The run folder holds the resolved config like every other pipeline's.
+    expect(readFileSync(join(out, 'config.yml'), 'utf8')).toMatch(/name: eval_features/);
   });
 
   it('scores equal the metrics recomputed from the saved .npy files', async () => {
     const out = join(root, 'msp');
-    const registry = registryOf(createOodkitContainer(builtinModules));
-    if (!registry.has('postprocessor', 'msp')) return;
-    const report = await runEvalFeatures({
-      dir: folder,
-      postprocessor: 'msp',
-      out,
-      registry,
-      logger: silentLogger,
-      print: () => undefined,
-      backend: 'cpu',
-    });
+    const report = await evalFeatures({ postprocessor: 'msp' }, { out });
     const id = (await readNpy(join(out, 'msp__test.npy'))).data as Float64Array;
     const far = (await readNpy(join(out, 'msp__farset.npy'))).data as Float64Array;
     const row = report.evaluations[0]!.rows.find((r) => r.dataset === 'farset')!;
-    expect(computeOodMetrics(id, far).auroc).toBe(row.auroc);
+    expect(100 * computeOodMetrics(id, far).auroc).toBe(row.AUROC);
   });
 
-  it('passes --args to the postprocessor and searches hyperparameters with --aps', async () => {
+  it('searches hyperparameters with --aps', async () => {
     const registry = registryOf(createOodkitContainer(builtinModules));
     const withGrid = registry.list('postprocessor').find((c) => {
       const grid = c.definition.grid as Record<string, unknown[]> | undefined;
@@ -138,16 +141,7 @@ describe('oodkit eval-features', () => {
     if (!withGrid) return;
     const name = withGrid.definition.name;
     const out = join(root, 'aps');
-    const report = await runEvalFeatures({
-      dir: folder,
-      postprocessor: name,
-      aps: true,
-      out,
-      registry,
-      logger: silentLogger,
-      print: () => undefined,
-      backend: 'cpu',
-    });
+    const report = await evalFeatures({ postprocessor: name, aps: true }, { out });
     const json = JSON.parse(readFileSync(join(out, `${name}__metrics.json`), 'utf8'));
     expect(json.aps.trials.length).toBeGreaterThan(1);
     const best = Math.max(...json.aps.trials.map((t: { valAuroc: number }) => t.valAuroc));
@@ -159,16 +153,7 @@ describe('oodkit eval-features', () => {
   it('--postprocessor all --aps: every method with a grid is searched, first best kept', async () => {
     const registry = registryOf(createOodkitContainer(builtinModules));
     const out = join(root, 'all-aps');
-    const report = await runEvalFeatures({
-      dir: folder,
-      postprocessor: 'all',
-      aps: true,
-      out,
-      registry,
-      logger: silentLogger,
-      print: () => undefined,
-      backend: 'cpu',
-    });
+    const report = await evalFeatures({ postprocessor: 'all', aps: true }, { out });
     let searched = 0;
     for (const evaluation of report.evaluations) {
       const grid = (registry.get('postprocessor', evaluation.postprocessor).grid ?? {}) as Record<string, unknown[]>;
@@ -190,63 +175,62 @@ describe('oodkit eval-features', () => {
     expect(searched).toBeGreaterThan(0);
   });
 
-  it('applies --args.KEY=VALUE', async () => {
+  it('--postprocessor.args.K=V sets an argument; the old --args.K=V still does, with a deprecation line', async () => {
     const registry = registryOf(createOodkitContainer(builtinModules));
     if (!registry.has('postprocessor', 'react')) return;
-    const report = await runEvalFeatures({
-      dir: folder,
-      postprocessor: 'react',
-      args: parseArgsOptions(['--args.percentile=95']),
-      out: join(root, 'react'),
-      registry,
-      logger: silentLogger,
-      print: () => undefined,
-      backend: 'cpu',
-    });
+    const report = await evalFeatures(
+      { postprocessor: 'react' },
+      { out: join(root, 'react'), overrides: ['--postprocessor.args.percentile=95'] },
+    );
     expect(report.evaluations[0]!.hyperparameters.percentile).toBe(95);
+    const notices: string[] = [];
+    const old = await evalFeatures(
+      { postprocessor: 'react' },
+      { out: join(root, 'react-old'), overrides: ['--args.percentile=80'], notices },
+    );
+    expect(old.evaluations[0]!.hyperparameters.percentile).toBe(80);
+    expect(notices.join('\n')).toMatch(
+      /'--args\.percentile' is deprecated, write '--postprocessor\.args\.percentile' \(the old spelling is removed in 0\.2\.0\)/,
+    );
   });
 
   it('refuses a postprocessor that needs the network, with a clear message', async () => {
-    const err = await runEvalFeatures({
-      dir: folder,
-      postprocessor: 'needs_net_test',
-      registry: testRegistry(),
-      logger: silentLogger,
-      print: () => undefined,
-      backend: 'cpu',
-    }).catch((e: unknown) => e);
+    const err = await evalFeatures({ postprocessor: 'needs_net_test' }, { out: join(root, 'net'), builtins: withFakeMethod }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toMatch(/postprocessor 'needs_net_test' needs the network.*trained model/);
   });
 
   it('unknown postprocessors and bad args are configuration errors before any data is read', async () => {
-    await expect(
-      runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined }),
-    ).rejects.toThrow(ConfigError);
-    await expect(
-      runEvalFeatures({ dir: join(root, 'nope'), postprocessor: 'mps', logger: silentLogger, print: () => undefined }),
-    ).rejects.toThrow(/postprocessor.name: unknown postprocessor 'mps' \(did you mean '\w+'\?\)/);
-    await expect(
-      runEvalFeatures({ dir: folder, postprocessor: 'all', args: { K: 5 }, logger: silentLogger, print: () => undefined }),
-    ).rejects.toThrow(/cannot be combined/);
+    const nope = { features: join(root, 'nope') };
+    await expect(evalFeatures({ ...nope, postprocessor: 'mps' })).rejects.toThrow(ConfigError);
+    await expect(evalFeatures({ ...nope, postprocessor: 'mps' })).rejects.toThrow(/unknown postprocessor 'mps' \(did you mean '\w+'\?\)/);
+    await expect(evalFeatures({ ...nope, postprocessor: 'msp' }, { overrides: ['--postprocessor.args.K=5'] })).rejects.toThrow(
+      /postprocessor\.args\.K: unknown key/,
+    );
+    await expect(evalFeatures({ postprocessor: 'all' }, { overrides: ['--args.K=5'] })).rejects.toThrow(/cannot be combined/);
   });
 
-  it('parses --args tokens', () => {
-    expect(parseArgsOptions(['--args.K=50', '--args.name', 'abc', '--args.flag=true', '--args.list=[1,2]'])).toEqual({
-      K: 50,
-      name: 'abc',
-      flag: true,
-      list: [1, 2],
-    });
-    expect(() => parseArgsOptions(['--argz.K=1'])).toThrow(/unexpected argument '--argz\.K=1'/);
-    expect(() => parseArgsOptions(['--args.K'])).toThrow(/--args\.K needs a value/);
+  it('option spellings: --args.* and --backend are renamed with a notice, --grid.* is a short form', () => {
+    const { overrides, notices } = parseCommandOverrides(['--args.K=50', '--args.name', 'abc', '--grid.K=[1,2]', '--backend', 'cpu']);
+    expect(overrides.map((o) => [o.path, o.text])).toEqual([
+      ['postprocessor.args.K', '50'],
+      ['postprocessor.args.name', 'abc'],
+      ['postprocessor.grid.K', '[1,2]'],
+      ['compute.backend', 'cpu'],
+    ]);
+    expect(notices).toHaveLength(3);
+    expect(notices[2]).toMatch(/'--backend' is deprecated, write '--compute\.backend'/);
   });
 
   it('is wired into the oodkit program (exit code 2 for usage errors)', async () => {
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      expect(await main(['eval-features', '--dir', folder, '--postprocessor', 'msp', '--argz.K=1'])).toBe(2);
-      expect(String(stderr.mock.calls.at(-1)?.[0])).toMatch(/unexpected argument/);
+      expect(await main(['eval-features', '--features', folder, '--postprocessor', 'msp', '--argz.K=1'])).toBe(2);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/unknown key 'argz\.K'|argz/);
+      expect(await main(['eval-features', '--postprocessor', 'msp'])).toBe(2);
+      expect(stderr.mock.calls.map((c) => String(c[0])).join('')).toMatch(/needs --features <dir>/);
     } finally {
       stderr.mockRestore();
     }

@@ -4,10 +4,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger, writeNpy } from '@oodkit/core';
+import { writeNpy } from '@oodkit/core';
 import { readCheckpoint } from '@oodkit/pipelines';
 import { runTrainCommand } from '../src/commands/train.js';
-import { runFeatExtract } from '../src/commands/feat-extract.js';
+import { runFeatExtractCommand } from '../src/commands/feat-extract.js';
+import { inputsFrom } from '../src/shared/options.js';
+
+const quiet = ['--log_level=silent'];
+const train = (files: string[]) => runTrainCommand(inputsFrom({ config: files, overrides: quiet }));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const workspace = join(here, '..', '..', '..');
@@ -80,7 +84,7 @@ async function weights(ckpt: string): Promise<Record<string, number[]>> {
 
 describe('oodkit train (lenet on the embedded MNIST, wasm)', () => {
   it('trains without SIO and with SIO from user .npy files; feat-extract reads the checkpoint', async () => {
-    const plain = await runTrainCommand({ config: [trainConfig('plain')], logger: silentLogger });
+    const plain = await train([trainConfig('plain')]);
     expect(plain.history).toHaveLength(2);
     expect(existsSync(join(plain.runDir, 'checkpoints', 'best.ckpt'))).toBe(true);
     expect(plain.testAccuracy).toBeGreaterThanOrEqual(0);
@@ -92,21 +96,16 @@ describe('oodkit train (lenet on the embedded MNIST, wasm)', () => {
     for (let i = 0; i < 60; i++) for (let y = 8; y < 20; y++) px[i * 784 + y * 28 + 14] = 255; // a vertical stroke
     await writeNpy(images, { data: px, shape: [60, 28, 28] });
     await writeNpy(labels, { data: new BigInt64Array(60).fill(1n) });
-    const sio = await runTrainCommand({
-      config: [trainConfig('sio', `sio: { realRatio: 0.75, synthetic: { images: ${images}, labels: ${labels} } }`)],
-      logger: silentLogger,
-    });
+    const sio = await train([trainConfig('sio', `sio: { real_ratio: 0.75, synthetic: { images: ${images}, labels: ${labels} } }`)]);
     expect(sio.stream).toMatch(/^SIO: 240 real \+ 60 synthetic.*batch 40 = 30 real \+ 10 synthetic, 6 steps\/epoch/);
 
     const out = join(root, 'features');
-    const result = await runFeatExtract({
-      checkpoint: join(plain.runDir, 'checkpoints', 'best.ckpt'),
-      benchmark: benchFile,
-      out,
-      backend: 'wasm',
-      logger: silentLogger,
-    });
-    expect(result.splits).toEqual(['train', 'val', 'test', 'blobs_val', 'noise']);
+    const result = await runFeatExtractCommand(
+      { checkpoint: join(plain.runDir, 'checkpoints', 'best.ckpt') },
+      inputsFrom({ overrides: [...quiet, '--benchmark', benchFile, '--compute.backend=wasm'], out }),
+    );
+    expect(result.out).toBe(out);
+    expect(result.splits.map((s) => s.name)).toEqual(['train', 'val', 'test', 'blobs_val', 'noise']);
     for (const f of ['fc_weight.npy', 'fc_bias.npy', 'test_features.npy', 'noise_labels.npy', 'splits.yml'])
       expect(existsSync(join(out, f))).toBe(true);
     expect(readFileSync(join(out, 'splits.yml'), 'utf8')).toMatch(/far:\s*\n\s*- noise/);
@@ -114,7 +113,7 @@ describe('oodkit train (lenet on the embedded MNIST, wasm)', () => {
 
   it('a run killed mid-training and resumed with --resume ends with the same weights as an unbroken run', async () => {
     // the unbroken run in-process (same wasm backend, same config): saves one process start-up
-    await runTrainCommand({ config: [trainConfig('unbroken')], logger: silentLogger });
+    await train([trainConfig('unbroken')]);
     const cfg = trainConfig('killed');
     // 6 steps per epoch, a checkpoint after every step: kill after the 4th (mid-epoch 1)
     const killed = await oodkit(['train', '--config', cfg, '--log_level=debug'], 4);

@@ -162,7 +162,10 @@ describe('validation', () => {
       ['--postprocessor.args.temperature=hot', '--network.args.width=3'],
       createSchemaLookup(a.registry, a.sections),
     );
-    expect(issues.map((i) => i.message)).toEqual(["expected a number, got 'hot'", "unknown key 'network.args.width'"]);
+    expect(issues.map((i) => i.message)).toEqual([
+      "expected a number, got 'hot'",
+      "unknown key 'network.args.width': 'network' names no network yet (set --network=<name> first)",
+    ]);
     expect(config.value).toEqual({ postprocessor: 'msp' });
   });
 

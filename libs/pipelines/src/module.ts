@@ -1,7 +1,14 @@
 import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
 import { benchConfigSection } from './benchmark/bench-section.js';
-import { benchmarkPipeline, featExtractPipeline, testAccPipeline, testOodPipeline, trainOePipeline } from './stages/index.js';
+import {
+  benchmarkPipeline,
+  evalFeaturesPipeline,
+  featExtractPipeline,
+  testAccPipeline,
+  testOodPipeline,
+  trainOePipeline,
+} from './stages/index.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
@@ -10,6 +17,7 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
   testAccPipeline,
   featExtractPipeline,
   testOodPipeline,
+  evalFeaturesPipeline,
   benchmarkPipeline,
 ];
 

@@ -34,7 +34,7 @@ network: { name: lenet, args: { num_classes: 10, in_channels: 1 } }
 train: { epochs: 1, batch_size: 64, val_batch_size: 256 }
 sio:
   enabled: true
-  realRatio: 0.75
+  real_ratio: 0.75
   synthetic: { images: ${join(dir, 'images.npy')}, labels: ${join(dir, 'labels.npy')} }
 bench:
   variants: [baseline, sio]
@@ -118,7 +118,7 @@ describe('oodkit bench pipeline', () => {
     expect(readFileSync(join(outDir, 'tables', 'base_sio_msp.csv'), 'utf8').split('\n')[0]).toBe(
       'dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC',
     );
-    expect(readFileSync(join(outDir, 'config.yml'), 'utf8')).toContain('realRatio: 0.75');
+    expect(readFileSync(join(outDir, 'config.yml'), 'utf8')).toContain('real_ratio: 0.75');
 
     // A third run recomputes nothing.
     const third: boolean[] = [];

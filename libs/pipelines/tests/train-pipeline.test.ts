@@ -79,7 +79,7 @@ describe('runTraining (train pipeline from a config)', () => {
 
   it('with an sio block of .npy files the same trainer receives 80/20 real/synthetic batches', async () => {
     const pair = await writePair('syn', 30, [4, 4, 1]);
-    const summary = await runTraining(config({ exp_name: 'sio-files', sio: { realRatio: 0.8, synthetic: pair } }), { registry });
+    const summary = await runTraining(config({ exp_name: 'sio-files', sio: { real_ratio: 0.8, synthetic: pair } }), { registry });
     expect(summary.stream).toMatch(/^SIO: 40 real \+ 30 synthetic/);
     expect(seenBatches).toHaveLength(8);
     for (const b of seenBatches) {
@@ -91,7 +91,7 @@ describe('runTraining (train pipeline from a config)', () => {
   });
 
   it('with sio.synthetic.generator it trains the generator once, caches it and trains on its samples', async () => {
-    const sio = { realRatio: 0.5, synthetic: { generator: 'cvae', count: 20, args: { hidden: 8, latent: 2, epochs: 1, batch_size: 20 } } };
+    const sio = { real_ratio: 0.5, synthetic: { name: 'cvae', count: 20, args: { hidden: 8, latent: 2, epochs: 1, batch_size: 20 } } };
     const first = await runTraining(config({ exp_name: 'sio-gen', sio }), { registry });
     expect(first.stream).toMatch(/^SIO: 40 real \+ 20 synthetic \(cvae-[0-9a-f]{16}\)/);
     expect(seenBatches.some((b) => b.some((i) => i >= 40))).toBe(true);

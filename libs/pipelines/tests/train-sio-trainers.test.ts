@@ -44,7 +44,7 @@ describe('SIO wraps every registered trainer without trainer changes', () => {
         network: { name: 'tiny_mlp' },
         trainer: { name, args: { lr: 0.05, ...small[name] } },
         train: { epochs: 2, batch_size: 10, outlier: { name: 'tiny', args: { count: 16, seed: 9 } }, outlier_batch_size: 12 },
-        sio: { realRatio: 0.8, synthetic },
+        sio: { real_ratio: 0.8, synthetic },
       },
       { registry },
     );

@@ -35,7 +35,7 @@ describe('sioStream', () => {
     const stream = sioStream({
       real,
       synthetic: syn,
-      sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' },
+      sio: { real_ratio: 0.8, extra_percent: 100, mode: 'faithful' },
       batchSize: 10,
       preprocess: scale,
       rng: Rng.fromSeed(3),
@@ -66,7 +66,7 @@ describe('sioStream', () => {
     const stream = sioStream({
       real,
       synthetic: syn,
-      sio: { realRatio: 0.8, extraPercent: 100, mode: 'faithful' },
+      sio: { real_ratio: 0.8, extra_percent: 100, mode: 'faithful' },
       batchSize: 10,
       preprocess: scale,
       rng: Rng.fromSeed(3),
@@ -80,7 +80,7 @@ describe('sioStream', () => {
     const a = sioStream({
       real,
       synthetic: syn,
-      sio: { realRatio: 1, extraPercent: 100, mode: 'faithful' },
+      sio: { real_ratio: 1, extra_percent: 100, mode: 'faithful' },
       batchSize: 5,
       preprocess: scale,
       rng: Rng.fromSeed(9),
@@ -102,14 +102,14 @@ describe('parseSioConfig', () => {
   it('fills the paper defaults and accepts both synthetic sources', () => {
     expect(parseSioConfig({ synthetic: { images: 'a.npy', labels: 'b.npy' } })).toEqual({
       enabled: true,
-      realRatio: 0.8,
-      extraPercent: 100,
+      real_ratio: 0.8,
+      extra_percent: 100,
       mode: 'faithful',
       resize: false,
       synthetic: { images: 'a.npy', labels: 'b.npy' },
     });
-    expect(parseSioConfig({ realRatio: 0.9, synthetic: { generator: 'cdcgan', count: 100 } })?.synthetic).toEqual({
-      generator: 'cdcgan',
+    expect(parseSioConfig({ real_ratio: 0.9, synthetic: { name: 'cdcgan', count: 100 } })?.synthetic).toEqual({
+      name: 'cdcgan',
       count: 100,
     });
     expect(parseSioConfig(undefined)).toBeUndefined();
@@ -117,8 +117,8 @@ describe('parseSioConfig', () => {
   });
 
   it('reports bad keys and values with their paths', () => {
-    expect(() => parseSioConfig({ realRatio: 1.5, synthetic: { images: 'a.npy', labels: 'b.npy' } })).toThrow(/sio\.realRatio/);
-    expect(() => parseSioConfig({ synthetic: { generator: 'x', count: -1 } })).toThrow(/sio\.synthetic\.count/);
+    expect(() => parseSioConfig({ real_ratio: 1.5, synthetic: { images: 'a.npy', labels: 'b.npy' } })).toThrow(/sio\.real_ratio/);
+    expect(() => parseSioConfig({ synthetic: { name: 'x', count: -1 } })).toThrow(/sio\.synthetic\.count/);
     expect(() => parseSioConfig({ synthetic: { images: 'a.npy', label: 'b.npy' } })).toThrow(ConfigError);
     expect(() => parseSioConfig({ synthetic: { images: 'a.npy', label: 'b.npy' } })).toThrow(/unknown key 'label'.*labels/);
   });

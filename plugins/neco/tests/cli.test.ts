@@ -71,11 +71,11 @@ describe('neco through the oodkit CLI (loaded as a plugin, not a built-in)', () 
     expect(plain.components.postprocessor.map((p) => p.name)).not.toContain('neco');
   });
 
-  it('oodkit eval-features --config <config with plugins:> --postprocessor neco --args.dim=2 writes metrics and scores', async () => {
+  it('oodkit eval-features --config <config with plugins:> --postprocessor neco --postprocessor.args.dim=2 writes metrics and scores', async () => {
     const out = join(root, 'out');
     await oodkit([
       'eval-features',
-      '--dir',
+      '--features',
       join(root, 'features'),
       '--postprocessor',
       'neco',
@@ -83,9 +83,8 @@ describe('neco through the oodkit CLI (loaded as a plugin, not a built-in)', () 
       'configs/plugins/neco.yml',
       '--out',
       out,
-      '--backend',
-      'cpu',
-      '--args.dim=2',
+      '--compute.backend=cpu',
+      '--postprocessor.args.dim=2',
     ]);
     const metrics = JSON.parse(readFileSync(join(out, 'neco__metrics.json'), 'utf8')) as unknown;
     const text = JSON.stringify(metrics);

@@ -29,4 +29,17 @@ describe('docs/config-reference.md', () => {
     expect(text).toMatch(/Search grid: `dim` ∈ \{10, 50, 100, 200, 300, 400, 500\}/);
     expect(text).not.toMatch(/\/work\/|\/tmp\//); // no machine-specific paths
   });
+
+  it('lists the fields of every nested mapping, each alternative of a union of mappings included', async () => {
+    const text = await renderConfigReference();
+    expect(text).toContain('| `sio.synthetic` | {images, labels} \\| {name, args, count} | required |');
+    for (const key of ['sio.synthetic.images', 'sio.synthetic.labels', 'sio.synthetic.name', 'sio.synthetic.args', 'sio.synthetic.count'])
+      expect(text).toContain(`| \`${key}\` |`);
+    expect(text).toContain('| `bench.postprocessors.*.aps` | boolean |');
+    expect(text).toContain('| `benchmark.ood.far.*.dataset.args` | mapping |');
+    // no section row says only "mapping" for something that has fields
+    const sections = text.slice(0, text.indexOf('## Components'));
+    const bare = sections.split('\n').filter((line) => /^\| `[^`]+` \| mapping \|/.test(line) && !/own arguments/.test(line));
+    expect(bare).toEqual([]);
+  });
 });

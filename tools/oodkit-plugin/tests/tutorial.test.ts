@@ -197,7 +197,7 @@ describe('tutorial: add a method in ten minutes', () => {
     const out = join(root, 'out');
     await oodkit([
       'eval-features',
-      '--dir',
+      '--features',
       join(root, 'features'),
       '--postprocessor',
       'margin',
@@ -206,8 +206,7 @@ describe('tutorial: add a method in ten minutes', () => {
       '--aps',
       '--out',
       out,
-      '--backend',
-      'cpu',
+      '--compute.backend=cpu',
     ]);
     const result = JSON.parse(readFileSync(join(out, 'margin__metrics.json'), 'utf8')) as { hyperparameters: { temperature: number } };
     const t = result.hyperparameters.temperature;

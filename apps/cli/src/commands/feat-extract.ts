@@ -1,68 +1,52 @@
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { initCompute, type BackendName } from '@oodkit/compute';
-import { Rng, UsageError, createLogger, loadRun, type Logger } from '@oodkit/core';
-import { loadBenchmark } from '@oodkit/data';
-import { loadTrainedNetwork, writeBenchmarkFeatures } from '@oodkit/pipelines';
-import { builtinModules } from '../modules.js';
+import { ConfigError } from '@oodkit/core';
+import { commandInputs, flagOverride, integerOption, withConfigOptions, type CommandInputs } from '../shared/options.js';
+import { loadRunFromInputs, type CliRun } from '../shared/run-config.js';
+import { runPipeline } from '../shared/run-pipeline.js';
 
-export interface FeatExtractOptions {
+export interface FeatExtractFlags {
   readonly checkpoint: string;
-  /** Shipped benchmark name, a benchmark YAML path, or an inline declaration. */
-  readonly benchmark: unknown;
-  readonly out: string;
   readonly batchSize?: number;
-  readonly backend?: BackendName | 'auto';
-  readonly logger?: Logger;
+}
+
+/** Help of the commands that run a checkpoint over a benchmark. */
+export const BENCHMARK_HELP =
+  '\nThe benchmark is the config key: --benchmark <shipped name (mnist) or YAML file>, or benchmark: in a --config file.';
+
+/** Pipelines that run a checkpoint over a benchmark need one before anything starts. */
+export function requireBenchmark(run: CliRun): void {
+  if (run.config.value.benchmark === undefined)
+    throw new ConfigError([
+      { path: 'benchmark', message: 'required: --benchmark <shipped name or YAML file> (or benchmark: in a --config file)' },
+    ]);
 }
 
 /**
- * `oodkit feat-extract`: a trained checkpoint + a benchmark → a feature folder (fc_weight.npy,
- * fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml) for `oodkit eval-features`.
- * The same writer the benchmark pipeline uses, so both produce identical folders.
+ * `oodkit feat-extract`: the `feat_extract` pipeline — a trained checkpoint + the benchmark → a feature
+ * folder (fc_weight.npy, fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml) for
+ * `oodkit eval-features`, written by the same writer the benchmark uses.
  */
-export async function runFeatExtract(options: FeatExtractOptions): Promise<{ out: string; splits: string[] }> {
-  const logger = options.logger ?? createLogger('info', 'feat-extract');
-  await initCompute({ backend: options.backend ?? 'auto', logger });
-  const { app } = await loadRun({ files: [], builtins: builtinModules });
-  const { network, meta } = await loadTrainedNetwork(resolve(options.checkpoint), app.registry, logger);
-  try {
-    const bench = await loadBenchmark(options.benchmark, app.registry, { logger, rng: Rng.fromSeed(0), config: {} });
-    if (bench.config.num_classes !== network.numClasses) {
-      throw new UsageError(
-        `checkpoint network has ${network.numClasses} classes, benchmark '${bench.config.name}' has ${bench.config.num_classes}`,
-      );
-    }
-    const out = resolve(options.out);
-    let split = '';
-    let t0 = performance.now();
-    const written = await writeBenchmarkFeatures(network, bench, out, {
-      batchSize: options.batchSize ?? 1000,
-      onProgress: (p) => {
-        if (p.split !== split) {
-          split = p.split;
-          t0 = performance.now();
-        }
-        if (p.done === p.total) logger.info(`${p.split}: ${p.total} images in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      },
-    });
-    logger.info(`feature folder ${out} (network ${meta.network.name}, checkpoint epoch ${meta.position.epoch})`);
-    return { out, splits: written.splits.map((s) => s.name) };
-  } finally {
-    network.dispose();
-  }
+export async function runFeatExtractCommand(
+  flags: FeatExtractFlags,
+  inputs: CommandInputs,
+): Promise<{ out: string; splits: { name: string }[] }> {
+  const args = { checkpoint: flags.checkpoint, ...(flags.batchSize !== undefined ? { batch_size: flags.batchSize } : {}) };
+  const preset = [flagOverride('pipeline', { name: 'feat_extract', args }, '--checkpoint')];
+  const run = await loadRunFromInputs(inputs, { preset, requireFiles: false });
+  requireBenchmark(run);
+  return (await runPipeline(run, inputs, { name: 'feat-extract' })).result as { out: string; splits: { name: string }[] };
 }
 
 export function registerFeatExtract(program: Command): void {
-  program
-    .command('feat-extract')
-    .description('write a feature folder (penultimate features of every benchmark split + final layer) from a trained checkpoint')
-    .requiredOption('--checkpoint <file>', 'a .ckpt written by oodkit train (e.g. results/train/<run>/checkpoints/best.ckpt)')
-    .requiredOption('--benchmark <name or file>', 'shipped benchmark name (mnist) or benchmark YAML path')
-    .requiredOption('--out <dir>', 'output feature folder')
-    .option('--batch-size <n>', 'images per forward pass', (v) => Number.parseInt(v, 10), 1000)
-    .option('--backend <name>', 'compute backend: auto, tensorflow, wasm, cpu', 'auto')
-    .action(async (opts: { checkpoint: string; benchmark: string; out: string; batchSize: number; backend: BackendName | 'auto' }) => {
-      await runFeatExtract(opts);
-    });
+  withConfigOptions(
+    program
+      .command('feat-extract')
+      .description('write a feature folder (penultimate features of every benchmark split + final layer) from a trained checkpoint')
+      .requiredOption('--checkpoint <file>', 'a .ckpt written by oodkit train (e.g. results/train/<run>/checkpoints/best.ckpt)')
+      .option('--batch-size <n>', 'images per forward pass (default 1000)', integerOption('--batch-size'))
+      .addHelpText('after', `${BENCHMARK_HELP}\nDefault output folder: results/features_<benchmark> (or -o/--out).`),
+    { runFolder: true },
+  ).action(async (opts: FeatExtractFlags, command: Command) => {
+    await runFeatExtractCommand(opts, commandInputs(command));
+  });
 }

@@ -8,6 +8,7 @@ import { registerFeatExtract } from './feat-extract.js';
 import { registerData } from './data.js';
 import { registerBench } from './bench.js';
 import { registerRun } from './run.js';
+import { registerTestOod } from './test-ood.js';
 
 /** Each subcommand file exports one registrar; add it here. */
 export type CommandRegistrar = (program: Command) => void;
@@ -19,6 +20,7 @@ export const commandRegistrars: readonly CommandRegistrar[] = [
   registerMetrics,
   registerTrain,
   registerFeatExtract,
+  registerTestOod,
   registerData,
   registerBench,
   registerRun,

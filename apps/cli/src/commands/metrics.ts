@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DataError, UsageError, npyToFloat64, npyToInt32, readNpy } from '@oodkit/core';
 import { computeOodMetrics, type OodMetrics } from '@oodkit/evaluators';
+import { numberOption } from '../shared/options.js';
 
 export interface MetricsCommandOptions {
   readonly id: string;
@@ -42,7 +43,7 @@ export function registerMetrics(program: Command): void {
     .requiredOption('--ood <file>', 'OOD confidences, 1-D .npy')
     .option('--id-pred <file>', 'predicted classes of the ID samples (for ACC)')
     .option('--id-labels <file>', 'true classes of the ID samples (for ACC)')
-    .option('--tpr <level>', 'TPR level of the FPR metric', Number.parseFloat, 0.95)
+    .option('--tpr <level>', 'TPR level of the FPR metric, in (0, 1] (default 0.95)', numberOption('--tpr', { gt: 0, lte: 1 }), 0.95)
     .action(async (opts: MetricsCommandOptions) => {
       const m = await runMetrics(opts);
       process.stdout.write(

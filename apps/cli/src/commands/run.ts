@@ -1,29 +1,20 @@
 import type { Command } from 'commander';
-import { computeOptionsFrom, initCompute } from '@oodkit/compute';
-import { ConfigError } from '@oodkit/core';
-import type { RunnablePipeline } from '@oodkit/pipelines';
-import { loadRunFromCommand, withConfigOptions, writeOut } from '../shared/run-config.js';
+import { commandInputs, withConfigOptions } from '../shared/options.js';
+import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
+import { runPipeline } from '../shared/run-pipeline.js';
 
 /**
  * `oodkit run --config ...`: builds the config's `pipeline: {name, args}` from the registry and runs
- * it — train, train_oe, test_acc, feat_extract, test_ood, benchmark, or a plugin's pipeline.
+ * it — train, train_oe, test_acc, feat_extract, test_ood, eval_features, benchmark, or a plugin's
+ * pipeline. The other commands are presets of this path.
  */
 export function registerRun(program: Command): void {
   withConfigOptions(
-    program
-      .command('run')
-      .description("run the config's pipeline (pipeline: {name, args}); `oodkit list pipeline` shows them")
-      .option('--resume', 'continue an interrupted training run from its last checkpoint'),
-  ).action(async (options: { resume?: boolean }, command: Command) => {
-    const run = await loadRunFromCommand(command);
-    const section = run.config.value.pipeline;
-    if (section === undefined)
-      throw new ConfigError([
-        { path: 'pipeline', message: `required: which pipeline to run, one of ${run.app.registry.names('pipeline').join(', ')}` },
-      ]);
-    await initCompute({ ...computeOptionsFrom(run.config.value.compute), logger: run.logger });
-    const pipeline = await run.app.registry.build<RunnablePipeline>('pipeline', section as never, run.buildContext('pipeline'), 'pipeline');
-    const result = await pipeline.run({ logger: run.logger, resume: options.resume ?? false });
+    program.command('run').description("run the config's pipeline (pipeline: {name, args}); `oodkit list pipeline` shows them"),
+    { configRequired: true, runFolder: true },
+  ).action(async (_options: unknown, command: Command) => {
+    const inputs = commandInputs(command);
+    const { result } = await runPipeline(await loadRunFromInputs(inputs), inputs);
     writeOut(JSON.stringify(summaryOf(result), null, 2));
   });
 }

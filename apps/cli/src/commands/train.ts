@@ -1,18 +1,16 @@
 import type { Command } from 'commander';
-import { UsageError, createLogger, loadRun, type LogLevel, type Logger } from '@oodkit/core';
-import { runTraining, type TrainHooks, type TrainRunSummary } from '@oodkit/pipelines';
-import { builtinModules } from '../modules.js';
-
-export interface TrainCommandOptions {
-  readonly config: readonly string[];
-  /** `--a.b=value` overrides, applied after the files. */
-  readonly overrides?: readonly string[];
-  readonly resume?: boolean;
-  readonly runDir?: string;
-  readonly logger?: Logger;
-  /** Extra hooks (progress bars); the command's own log lines are always attached. */
-  readonly hooks?: TrainHooks;
-}
+import { type Logger } from '@oodkit/core';
+import type { TrainHooks, TrainRunSummary } from '@oodkit/pipelines';
+import {
+  commandInputs,
+  deprecatedOption,
+  deprecatedOptionNotice,
+  flagOverride,
+  withConfigOptions,
+  type CommandInputs,
+} from '../shared/options.js';
+import { loadRunFromInputs } from '../shared/run-config.js';
+import { runPipeline } from '../shared/run-pipeline.js';
 
 const pct = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(2)}%`);
 
@@ -48,28 +46,28 @@ export function loggingHooks(logger: Logger, extra: TrainHooks = {}, every = 50)
   };
 }
 
-/** `oodkit train`: the train pipeline from config files (+ overrides); `--resume` continues `last.ckpt`. */
-export async function runTrainCommand(options: TrainCommandOptions): Promise<TrainRunSummary> {
-  if (options.config.length === 0) throw new UsageError('oodkit train needs --config <file...>');
-  const { app, config } = await loadRun({ files: options.config, overrides: options.overrides ?? [], builtins: builtinModules });
-  const value = config.value;
-  const logger = options.logger ?? createLogger((value.log_level as LogLevel | undefined) ?? 'info', 'train');
+/**
+ * `oodkit train`: the `train` pipeline on the config (the preset replaces any `pipeline:` section);
+ * `--resume` continues from `last.ckpt`, `--out` names the run folder.
+ */
+export async function runTrainCommand(inputs: CommandInputs, hooks: TrainHooks = {}): Promise<TrainRunSummary> {
+  const run = await loadRunFromInputs(inputs, { preset: [flagOverride('pipeline', { name: 'train' }, 'oodkit train')] });
   let lastDecile = -1;
-  const summary = await runTraining(value, {
-    registry: app.registry,
-    logger,
-    resume: options.resume ?? false,
-    runDir: options.runDir,
-    hooks: loggingHooks(logger, options.hooks),
-    onGenerator: (p) => {
-      // Steps run over all classes of a per-class generator: report every tenth of the whole job.
-      const decile = Math.floor((10 * (p.step + 1)) / p.steps);
-      if (decile !== lastDecile) {
-        lastDecile = decile;
-        logger.info(`generator training ${decile * 10}% (loss ${p.loss.toFixed(2)})`);
-      }
-    },
+  const { result, logger } = await runPipeline(run, inputs, {
+    name: 'train',
+    progress: (logger) => ({
+      hooks: loggingHooks(logger, hooks),
+      onGenerator: (p) => {
+        // Steps run over all classes of a per-class generator: report every tenth of the whole job.
+        const decile = Math.floor((10 * (p.step + 1)) / p.steps);
+        if (decile !== lastDecile) {
+          lastDecile = decile;
+          logger.info(`generator training ${decile * 10}% (loss ${p.loss.toFixed(2)})`);
+        }
+      },
+    }),
   });
+  const summary = result as TrainRunSummary;
   logger.info(
     `done: best val acc ${pct(summary.bestValAccuracy)} (epoch ${summary.bestEpoch === null ? '–' : summary.bestEpoch + 1}), test acc ${pct(summary.testAccuracy)}; ` +
       `checkpoints in ${summary.runDir}/checkpoints`,
@@ -78,19 +76,19 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Tra
 }
 
 export function registerTrain(program: Command): void {
-  program
-    .command('train')
-    .description('train a network from config (any trainer; add an sio: block for SIO); --resume continues after a kill')
-    .requiredOption('--config <files...>', 'YAML config files, merged in order (e.g. configs/train/lenet_base.yml)')
-    .option('--resume', 'continue from <run dir>/checkpoints/last.ckpt (same config required)', false)
-    .option('--run-dir <dir>', 'run folder (default <output_dir>/<exp_name or derived name>)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .addHelpText('after', '\nOverrides: --a.b=value after the options, e.g. --train.epochs=2 --seed=1')
-    .action(async (opts: { config: string[]; resume: boolean; runDir?: string }, command: Command) => {
-      // --config is variadic: override tokens after it land in opts.config; split them back out.
-      const files = opts.config.filter((t) => !t.startsWith('--'));
-      const stray = opts.config.filter((t) => t.startsWith('--'));
-      await runTrainCommand({ config: files, overrides: [...stray, ...command.args], resume: opts.resume, runDir: opts.runDir });
+  withConfigOptions(
+    program
+      .command('train')
+      .description('train a network from config (any trainer; add an sio: block for SIO); --resume continues after a kill')
+      .addOption(deprecatedOption('--run-dir <dir>', '--out <dir>')),
+    { configRequired: true, runFolder: true },
+  ).action(async (options: { runDir?: string }, command: Command) => {
+    const inputs = commandInputs(command);
+    const notices = options.runDir !== undefined ? [deprecatedOptionNotice('--run-dir', '--out')] : [];
+    await runTrainCommand({
+      ...inputs,
+      ...(options.runDir !== undefined && inputs.out === undefined ? { out: options.runDir } : {}),
+      notices: [...inputs.notices, ...notices],
     });
+  });
 }

@@ -1,68 +1,39 @@
 /**
- * Shared plumbing for every command that runs from a config (config print/check, train, bench,
- * eval-features, ...). A command file uses it like this:
+ * Shared plumbing for every command that runs from a config (config print/check, train, bench, run,
+ * feat-extract, eval-features, test-ood, data). A command file uses it like this:
  *
  * ```ts
- * import type { Command } from 'commander';
- * import { withConfigOptions, loadRunFromCommand } from '../shared/run-config.js';
- *
  * export function registerTrain(program: Command): void {
- *   withConfigOptions(program.command('train').description('train a network from a config'))
- *     .option('--resume', 'continue an interrupted run')
- *     .action(async (options: { resume?: boolean }, command: Command) => {
- *       const run = await loadRunFromCommand(command);   // files + overrides + plugins → validated config
- *       const config = run.config.value;                  // defaults filled in; save it with saveResolvedConfig
- *       const network = await run.app.registry.build('network', config.network as ComponentSection, run.buildContext('network'));
+ *   withConfigOptions(program.command('train').description('...'), { runFolder: true })
+ *     .action(async (_options: unknown, command: Command) => {
+ *       const inputs = commandInputs(command);                            // --config, --profile, --out, overrides, ...
+ *       const run = await loadRunFromInputs(inputs, { preset: [flagOverride('pipeline', { name: 'train' }, 'train')] });
+ *       await runPipeline(run, inputs, { ... });                          // the same path as `oodkit run`
  *     });
  * }
  * ```
  *
- * `withConfigOptions` adds `--config <files...>` and lets unknown `--key.path=value` / `--key.path value`
- * tokens through; `loadRunFromCommand` turns them into config overrides (typed by the existing key or
- * the registered schemas), loads the config's `plugins:` before anything is built, resolves `@{}`
- * references and validates the whole config, throwing one ConfigError (exit 2) with every problem.
+ * `loadRunFromInputs` merges the files (a command's default files first, then `--config`, then the
+ * `--profile`), applies the command's own flags as typed overrides and then the user's `--key.path=value`
+ * overrides (checked against the registered schemas), loads plugins before anything is built, resolves
+ * `@{}` references and validates the whole config, throwing one ConfigError (exit 2) with every problem.
  */
-import type { Command } from 'commander';
+import {
+  Rng,
+  UsageError,
+  createLogger,
+  loadRun,
+  type BuildContext,
+  type ConfigOverride,
+  type LoadedRun,
+  type LogLevel,
+  type Logger,
+} from '@oodkit/core';
 import type { ContainerModule } from 'inversify';
-import { Rng, UsageError, createLogger, loadRun, type BuildContext, type LoadedRun, type LogLevel, type Logger } from '@oodkit/core';
 import { builtinModules } from '../modules.js';
+import { outOverrides, type CommandInputs } from './options.js';
 
-export const OVERRIDES_HELP = `
-Config overrides:
-  Any other --key.path=value (or --key.path value) overrides that key after the files are merged,
-  e.g. --dataset.num_classes=7 --postprocessor.args.temperature=1000 --train.milestones=[30,60].
-  The value takes the type of the key it replaces (booleans: true/false/1/0; lists and mappings as
-  YAML flow); unknown keys are errors. @{a.b} references are resolved after overrides.`;
-
-export interface ConfigOptionsSettings {
-  /** `--config` must be given (default true). */
-  required?: boolean;
-}
-
-/** Adds `--config <files...>` and accepts `--key.path=value` overrides after it. */
-export function withConfigOptions(command: Command, settings: ConfigOptionsSettings = {}): Command {
-  const description = 'YAML config files, merged in order (later files win)';
-  if (settings.required ?? true) command.requiredOption('-c, --config <files...>', description);
-  else command.option('-c, --config <files...>', description);
-  return command.allowUnknownOption(true).allowExcessArguments(true).addHelpText('after', OVERRIDES_HELP);
-}
-
-/**
- * The override tokens of a command run: everything from the first `--` token on that commander did
- * not recognise. Stray positional words are a usage error.
- */
-export function overridesOf(command: Command): string[] {
-  const args = command.args;
-  const first = args.findIndex((arg) => arg.startsWith('--'));
-  const operands = first < 0 ? args : args.slice(0, first);
-  const declared = command.registeredArguments.length;
-  if (operands.length > declared) {
-    throw new UsageError(
-      `unexpected argument '${operands[declared]}' for '${command.name()}' (config overrides are written --key.path=value)`,
-    );
-  }
-  return first < 0 ? [] : args.slice(first);
-}
+export { OVERRIDES_HELP, withConfigOptions } from './options.js';
 
 /** A loaded run plus what every component build needs. */
 export interface CliRun extends LoadedRun {
@@ -73,24 +44,35 @@ export interface CliRun extends LoadedRun {
   buildContext(path: string): Omit<BuildContext, 'registry'>;
 }
 
-export interface LoadRunFromCommandOptions {
+export interface LoadRunSettings {
   /** ContainerModules besides the config's plugins (default: every built-in library). */
-  builtins?: readonly ContainerModule[];
-  /** Use these files instead of the command's `--config` (e.g. a command's built-in default config). */
-  files?: readonly string[];
-  /** Plugins to load in addition to the config's `plugins:`. */
-  extraPlugins?: readonly string[];
+  readonly builtins?: readonly ContainerModule[];
+  /** Files merged before the user's `--config` (e.g. bench's configs/bench/default.yml). */
+  readonly defaultFiles?: readonly string[];
+  /** The command's own flags as config overrides, applied before the user's `--key.path` overrides. */
+  readonly preset?: readonly ConfigOverride[];
+  /** Require at least one config file (default: a command with no default files needs `--config`). */
+  readonly requireFiles?: boolean;
+  /** Where deprecation lines and notices go (default: stderr). */
+  readonly notify?: (line: string) => void;
 }
 
-/** Files from `--config`, overrides from the leftover argv → validated config, registry, logger, rng. */
-export async function loadRunFromCommand(command: Command, options: LoadRunFromCommandOptions = {}): Promise<CliRun> {
-  const files = options.files ?? (command.opts() as { config?: string[] }).config ?? [];
-  if (files.length === 0) throw new UsageError(`'${command.name()}' needs --config <files...>`);
+const stderrNotice = (line: string) => process.stderr.write(`oodkit: ${line}\n`);
+
+/** Files, profile, flags and overrides → validated config, registry, logger, rng; notices printed once. */
+export async function loadRunFromInputs(inputs: CommandInputs, settings: LoadRunSettings = {}): Promise<CliRun> {
+  const files = [...(settings.defaultFiles ?? []), ...inputs.files];
+  if ((settings.requireFiles ?? settings.defaultFiles === undefined) && files.length === 0)
+    throw new UsageError('this command needs --config <files...>');
+  const notify = settings.notify ?? stderrNotice;
+  for (const line of inputs.notices) notify(line);
   const run = await loadRun({
     files,
-    overrides: overridesOf(command),
-    builtins: options.builtins ?? builtinModules,
-    ...(options.extraPlugins ? { extraPlugins: options.extraPlugins } : {}),
+    profiles: inputs.profiles,
+    overrides: [...(settings.preset ?? []), ...(inputs.out !== undefined ? outOverrides(inputs.out) : []), ...inputs.overrides],
+    builtins: settings.builtins ?? builtinModules,
+    extraPlugins: inputs.plugins,
+    onNotice: notify,
   });
   const config = run.config.value;
   const logger = createLogger((config.log_level as LogLevel | undefined) ?? 'info');

@@ -3,6 +3,7 @@ import { applyOverrides, type ConfigOverride, type ConfigSchemaLookup } from './
 import { resolveReferences } from './references.js';
 import { ConfigSources } from './sources.js';
 import { childPath, isPlainObject, type ConfigObject } from './tree.js';
+import { applyKeyRenames, type KeyRename } from './renames.js';
 import { readConfigFile, type ParsedConfigFile } from './yaml-file.js';
 
 /** A config as plain data plus, for every key path, where it was last set. */
@@ -34,15 +35,43 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
 
 /** Reads and merges the files; problems of every file are reported together. */
 export function readConfigFiles(files: readonly string[]): LoadedConfig {
+  return mergeConfigFiles(files, parseConfigFiles(files));
+}
+
+/** Each file parsed on its own (renames apply per file, before merging); every file's problems at once. */
+export function parseConfigFiles(files: readonly string[]): ParsedConfigFile[] {
   const issues: ConfigIssue[] = [];
-  let merged: LoadedConfig = { value: {}, sources: new ConfigSources(), files: [...files] };
+  const parsed: ParsedConfigFile[] = [];
   for (const file of files) {
-    const parsed = readConfigFile(file);
-    if ('issues' in parsed) issues.push(...parsed.issues);
-    else merged = mergeConfig(merged, parsed);
+    const one = readConfigFile(file);
+    if ('issues' in one) issues.push(...one.issues);
+    else parsed.push(one);
   }
   if (issues.length > 0) throw new ConfigError(issues, 'cannot read the configuration');
-  return merged;
+  return parsed;
+}
+
+/**
+ * Parsed files merged in order. With `renames`, old key spellings in each file are moved to the new
+ * ones first (so a file using an old spelling still overrides an earlier file using the new one); the
+ * deprecation lines are returned, and a file writing both spellings is an error.
+ */
+export function mergeConfigFiles(
+  files: readonly string[],
+  parsed: readonly ParsedConfigFile[],
+  renames: readonly KeyRename[] = [],
+): LoadedConfig & { deprecations: string[] } {
+  const issues: ConfigIssue[] = [];
+  const deprecations: string[] = [];
+  let merged: LoadedConfig = { value: {}, sources: new ConfigSources(), files: [...files] };
+  for (const file of parsed) {
+    const renamed = applyKeyRenames(file, renames);
+    issues.push(...renamed.issues);
+    deprecations.push(...renamed.deprecations);
+    merged = mergeConfig(merged, renamed.config);
+  }
+  if (issues.length > 0) throw new ConfigError(issues, 'cannot read the configuration');
+  return { ...merged, deprecations };
 }
 
 /**

@@ -7,8 +7,9 @@ import type { ComponentKind } from '../registry/kinds.js';
 import { RegistryError, type ComponentRegistry } from '../registry/registry.js';
 import { COMPONENT_DEFINITIONS } from '../registry/tokens.js';
 import { zodIssuesToConfigIssues } from '../registry/zod-issues.js';
+import type { KeyRename } from './renames.js';
+import { componentRefSchema } from './schema-path.js';
 import { isPlainObject, type ConfigObject } from './tree.js';
-import { schemaBelow } from './value-kind.js';
 
 /** Multi-injection token: every ContainerModule that owns top-level config keys binds its sections here. */
 export const CONFIG_SECTIONS = Symbol.for('oodkit.ConfigSections');
@@ -42,11 +43,24 @@ export interface ConfigSection {
   complete?(value: unknown, ctx: SectionContext): unknown;
   /**
    * The schema of a key below this section (`path` is relative to the section), so that
-   * `--key.some.arg=1` works when the file omits it. Undefined = unknown key.
+   * `--key.some.arg=1` works when the file omits it. Undefined = unknown key. Without it, `schema` is
+   * walked (`schemaAtPath`: union branches by the value's keys, component args by the registered name),
+   * which is what every built-in section relies on.
    */
   schemaAt?(path: readonly string[], value: unknown, ctx: Pick<SectionContext, 'registry'>): z.ZodType | undefined;
-  /** The section's own schema when it has one (docs, JSON-schema export, typing of `--key=...`). */
+  /**
+   * The section's full schema (docs, JSON-schema export, typing and checking of `--key.path=...`
+   * overrides, including keys no file sets). Component references inside it are built with
+   * `componentRefSchema` / `componentObjectSchema` so overrides reach the named component's args.
+   */
   readonly schema?: z.ZodType;
+  /**
+   * The mapping a shorthand value stands for (e.g. a benchmark name → the benchmark file's mapping), so
+   * an override below a shorthand works. Component sections expand `name` to `{name}` without this.
+   */
+  expand?(value: unknown): ConfigObject | undefined;
+  /** Keys of this section whose spelling changed (paths relative to the section); see {@link KeyRename}. */
+  readonly renamed?: readonly KeyRename[];
   /**
    * A generic default for a key some library may own later: used only when no other provider
    * contributes the same key (two fallbacks, or two non-fallbacks, still collide).
@@ -87,7 +101,6 @@ export function schemaSection(key: string, schema: z.ZodType, description: strin
       return zodIssuesToConfigIssues(parsed.error, key, schema);
     },
     complete: (value) => schema.parse(value),
-    schemaAt: (path) => schemaBelow(schema, path),
   };
 }
 
@@ -118,7 +131,7 @@ export function componentSection(
   return {
     key,
     description,
-    schema: z.union([z.string(), z.object({ name: z.string(), args: z.record(z.string(), z.unknown()).optional() }).catchall(z.unknown())]),
+    schema: componentRefSchema(kind, options.extra),
     validate(value, ctx) {
       if (value === undefined || value === null) {
         return options.required ? [{ path: key, message: `required: a ${kind} — ${description}` }] : [];
@@ -156,18 +169,6 @@ export function componentSection(
         typeof value === 'string' ? { section: { name: value, args: undefined }, rest: {} } : split(value as ConfigObject);
       const args = ctx.registry.resolveArgs(kind, section, key) as ConfigObject;
       return { name: section.name, args, ...extra.parse(rest) };
-    },
-    schemaAt(path, value, ctx) {
-      const [head, ...below] = path;
-      if (head === 'name') return below.length === 0 ? z.string() : undefined;
-      if (head === 'args') {
-        const name = typeof value === 'string' ? value : isPlainObject(value) ? value.name : undefined;
-        if (typeof name !== 'string' || !ctx.registry.has(kind, name)) return undefined;
-        return schemaBelow(ctx.registry.get(kind, name).args, below);
-      }
-      return head !== undefined && options.extra && head in options.extra
-        ? schemaBelow(options.extra[head] as z.ZodType, below)
-        : undefined;
     },
   };
 }
@@ -230,5 +231,12 @@ export class ConfigSections {
 
   list(): ContributedSection[] {
     return [...this.byKey.values()];
+  }
+
+  /** Every section's renamed keys as full paths (`sio.realRatio` → `sio.real_ratio`). */
+  renames(): KeyRename[] {
+    return this.list().flatMap(({ section }) =>
+      (section.renamed ?? []).map((r) => ({ ...r, from: `${section.key}.${r.from}`, to: `${section.key}.${r.to}` })),
+    );
   }
 }

@@ -3,6 +3,7 @@ import { didYouMean } from '../errors/suggest.js';
 import type { ComponentRegistry } from '../registry/registry.js';
 import type { LoadedConfig } from './load.js';
 import type { ConfigSchemaLookup } from './overrides.js';
+import { branchSwitchAt, schemaAtPath, type SchemaWalkContext } from './schema-path.js';
 import type { ConfigSections, SectionContext } from './sections.js';
 import type { ConfigSources } from './sources.js';
 import { z } from 'zod';
@@ -59,15 +60,33 @@ export function resolveConfig(loaded: LoadedConfig, registry: ComponentRegistry,
   return { value, sources: loaded.sources, files: loaded.files };
 }
 
-/** Schema lookup over the registered sections, for overrides of keys the files omit. */
-export function createSchemaLookup(registry: ComponentRegistry, sections: ConfigSections): ConfigSchemaLookup {
-  return (path, config) => {
+/**
+ * Schema lookup over the registered sections: overrides are checked against each section's full schema
+ * (component args resolved by the registered name), not against the keys the files happen to contain.
+ */
+export function createSchemaLookup(
+  registry: ComponentRegistry,
+  sections: ConfigSections,
+  options: Pick<SchemaWalkContext, 'unions'> = {},
+): ConfigSchemaLookup {
+  const lookup: ConfigSchemaLookup = (path, config) => {
     if (path.length === 0) return z.object(Object.fromEntries(sections.keys().map((key) => [key, z.unknown()])));
     const section = sections.get(path[0]!);
     if (!section) return undefined;
     if (path.length === 1) return section.schema ?? z.unknown();
-    return section.schemaAt?.(path.slice(1), config[path[0]!], { registry });
+    const below = path.slice(1);
+    const value = config[path[0]!];
+    if (section.schemaAt) return section.schemaAt(below, value, { registry });
+    return section.schema ? schemaAtPath(section.schema, below, value, { registry, ...options }) : undefined;
   };
+  lookup.expand = (path, value) => (path.length === 1 ? sections.get(path[0]!)?.expand?.(value) : undefined);
+  lookup.switchAt = (path, config) => {
+    const section = sections.get(path[0]!);
+    if (!section?.schema || section.schemaAt || options.unions === 'fitting') return undefined;
+    const at = branchSwitchAt(section.schema, path.slice(1), config[path[0]!], { registry });
+    return at ? [path[0]!, ...at] : undefined;
+  };
+  return lookup;
 }
 
 export function locateIssues(issues: readonly ConfigIssue[], sources: ConfigSources): ConfigIssue[] {

@@ -79,27 +79,6 @@ export function kindOfSchema(schema: z.ZodType | undefined): ValueKind {
   }
 }
 
-/** The schema of `path` below `schema` (object shapes, record values, list elements); undefined if unknown. */
-export function schemaBelow(schema: z.ZodType | undefined, path: readonly string[]): z.ZodType | undefined {
-  let node: unknown = schema;
-  for (const segment of path) {
-    const inner = unwrapSchema(node) as ZodLike | undefined;
-    const def = inner?.def;
-    if (!def) return undefined;
-    if (def.type === 'object' && def.shape && Object.prototype.hasOwnProperty.call(def.shape, segment)) node = def.shape[segment];
-    else if (def.type === 'record' && def.valueType) node = def.valueType;
-    else if (def.type === 'array' && def.element && /^\d+$/.test(segment)) node = def.element;
-    else return undefined;
-  }
-  return node as z.ZodType | undefined;
-}
-
-/** Keys an object schema declares at its top (empty for anything else). */
-export function schemaShapeKeys(schema: z.ZodType | undefined): string[] {
-  const inner = unwrapSchema(schema) as ZodLike | undefined;
-  return inner?.def?.type === 'object' && inner.def.shape ? Object.keys(inner.def.shape) : [];
-}
-
 const REFERENCE = /@\{/;
 
 /**

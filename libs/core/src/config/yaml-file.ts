@@ -108,17 +108,44 @@ export function parseConfigText(text: string, file: string): ParsedConfigFile | 
   return { value, sources };
 }
 
-/** Reads and parses one file; a missing or unreadable file is an issue naming it. */
-export function readConfigFile(file: string): ParsedConfigFile | { issues: ConfigIssue[] } {
-  let text: string;
+/**
+ * Why `bytes` cannot be a YAML config, or undefined when they can: NUL bytes or invalid UTF-8 mean binary
+ * data (a `.npy` array, an image, a checkpoint), which would otherwise be echoed back in parse errors.
+ */
+export function binaryContentReason(bytes: Uint8Array): string | undefined {
+  const head = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const kind = head.subarray(0, 6).equals(Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]))
+    ? 'a NumPy .npy array'
+    : head.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))
+      ? 'a PNG image'
+      : head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))
+        ? 'a zip archive (e.g. a PyTorch checkpoint)'
+        : head.subarray(0, 2).equals(Buffer.from([0x1f, 0x8b]))
+          ? 'gzip-compressed data'
+          : undefined;
+  if (kind) return `is ${kind}, not a YAML config`;
+  if (head.includes(0)) return 'is a binary file (it contains NUL bytes), not a YAML config';
   try {
-    text = readFileSync(file, 'utf8');
+    new TextDecoder('utf-8', { fatal: true }).decode(head);
+  } catch {
+    return 'is not UTF-8 text, expected a YAML config';
+  }
+  return undefined;
+}
+
+/** Reads and parses one file; a missing, unreadable or binary file is one issue naming it. */
+export function readConfigFile(file: string): ParsedConfigFile | { issues: ConfigIssue[] } {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory, expected a YAML file' : String(error);
     return { issues: [{ path: '', file, message: reason }] };
   }
-  return parseConfigText(text, file);
+  const binary = binaryContentReason(bytes);
+  if (binary) return { issues: [{ path: '', file, message: binary }] };
+  return parseConfigText(bytes.toString('utf8'), file);
 }
 
 function firstLine(message: string): string {

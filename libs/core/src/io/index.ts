@@ -1,2 +1,3 @@
 export * from './atomic.js';
 export * from './npy.js';
+export * from './writable.js';

@@ -3,12 +3,14 @@ import { ConfigError } from '../errors/oodkit-error.js';
 import { createOodkitContainer } from '../container.js';
 import { ComponentRegistry } from '../registry/registry.js';
 import { coreConfigModule } from '../config/core-sections.js';
-import { readConfigFiles, type LoadedConfig } from '../config/load.js';
+import { mergeConfigFiles, parseConfigFiles, type LoadedConfig } from '../config/load.js';
 import { applyOverrides, applyOverridesCollecting, toOverrides, type ConfigOverride } from '../config/overrides.js';
+import { mergeProfile } from '../config/profile.js';
+import { applyKeyRenames, renameOverrides } from '../config/renames.js';
 import { resolveReferencesCollecting } from '../config/references.js';
 import { ConfigSections } from '../config/sections.js';
 import { createSchemaLookup, resolveConfig, validateConfig, type ResolvedConfig } from '../config/validate.js';
-import { schemaBelow } from '../config/value-kind.js';
+import { schemaBelow } from '../config/schema-path.js';
 import { z } from 'zod';
 import { loadPlugins, pluginSpecsOf, PluginError, type LoadedPlugin, type PluginSpec } from './load-plugins.js';
 
@@ -91,13 +93,20 @@ async function blamePlugin(builtins: readonly ContainerModule[], plugins: readon
 export interface LoadRunOptions {
   /** YAML files merged in order. */
   files: readonly string[];
-  /** Raw command-line overrides, e.g. `['--dataset.num_classes=7']`. */
+  /**
+   * Profile files (`--profile quick`) merged after `files` with profile rules: they adjust settings the
+   * config has and never add a section (see `mergeProfile`).
+   */
+  profiles?: readonly string[];
+  /** Raw command-line overrides, e.g. `['--dataset.num_classes=7']`, or parsed ones with typed values. */
   overrides?: readonly (string | ConfigOverride)[];
   builtins: readonly ContainerModule[];
   /** Plugins loaded in addition to the config's own `plugins:` (e.g. `oodkit list --plugin x`). */
   extraPlugins?: readonly (PluginSpec | string)[];
   /** Folder command-line plugin paths are relative to (default: process.cwd()). */
   cwd?: string;
+  /** Called with each notice as soon as it is known (so it is shown even when loading then fails). */
+  onNotice?: (line: string) => void;
 }
 
 export interface LoadedRun {
@@ -106,16 +115,24 @@ export interface LoadedRun {
   loaded: LoadedConfig;
   /** Validated, defaults filled in, `plugins` as absolute paths: what is saved as config.yml. */
   config: ResolvedConfig;
+  /**
+   * One line per old key spelling that was read (file:line, old and new spelling, the release that drops
+   * it) and per profile key that did not apply; the caller shows them (the CLI on stderr).
+   */
+  notices: string[];
 }
 
 /**
  * The whole path from files and argv to a validated config and a ready registry:
- * read + merge files → plugins (from the files and a `--plugins=[...]` override) → container →
- * overrides typed by the registered schemas → references → validation (all issues at once).
+ * read files → plugins (from the files and a `--plugins=[...]` override) → container → old key
+ * spellings renamed (per file) → merge → profiles → overrides checked against the registered schemas →
+ * references → validation (all issues at once).
  */
 export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   const cwd = options.cwd ?? process.cwd();
-  const files = readConfigFiles(options.files);
+  const parsed = parseConfigFiles(options.files);
+  const profiles = parseConfigFiles(options.profiles ?? []);
+  const files = mergeConfigFiles(options.files, parsed);
   const overrides = toOverrides(options.overrides ?? []);
 
   // Plugins must be known before the schemas that type the other overrides exist.
@@ -141,8 +158,30 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
   ];
   const app = await createAppContainer({ builtins: options.builtins, plugins: specs, baseDir: cwd });
 
+  // Old spellings (declared by the sections) are moved per file, so merge order is what the user wrote.
+  const renames = app.sections.renames();
+  const renamed = mergeConfigFiles(options.files, parsed, renames);
+  const notices: string[] = [];
+  const notice = (line: string) => {
+    notices.push(line);
+    options.onNotice?.(line);
+  };
+  renamed.deprecations.forEach(notice);
+  let merged: LoadedConfig = renamed;
+  const profileLookup = createSchemaLookup(app.registry, app.sections, { unions: 'fitting' });
+  for (const [index, profile] of profiles.entries()) {
+    const moved = applyKeyRenames(profile, renames);
+    if (moved.issues.length > 0) throw new ConfigError(moved.issues);
+    moved.deprecations.forEach(notice);
+    const result = mergeProfile(merged, moved.config, profileLookup);
+    merged = { ...result.config, files: [...merged.files, options.profiles![index]!] };
+    for (const key of result.skipped) notice(`${options.profiles![index]}: '${key}' left out (a profile adjusts what the config has)`);
+  }
+  const movedOverrides = renameOverrides(overrides, renames);
+  movedOverrides.deprecations.forEach(notice);
+
   // Override, reference and validation problems are reported together, in that order.
-  const overridden = applyOverridesCollecting(files, overrides, createSchemaLookup(app.registry, app.sections));
+  const overridden = applyOverridesCollecting(merged, movedOverrides.overrides, createSchemaLookup(app.registry, app.sections));
   const referenced = resolveReferencesCollecting(overridden.config);
   const loaded = referenced.config;
   const earlier = [...overridden.issues, ...referenced.issues];
@@ -161,5 +200,5 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
       return loadedPlugin?.spec === spec && loadedPlugin.path ? loadedPlugin.path : spec;
     });
   }
-  return { app, loaded, config };
+  return { app, loaded, config, notices };
 }

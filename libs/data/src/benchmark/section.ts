@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { ConfigError, type ConfigIssue, type ConfigSection, type SectionContext } from '@oodkit/core';
 import { benchmarkFile, resolveBenchmarkValueSync } from './load.js';
 import { benchmarkSchema, validateBenchmark } from './schema.js';
@@ -10,7 +11,16 @@ import { benchmarkSchema, validateBenchmark } from './schema.js';
 export const benchmarkConfigSection: ConfigSection = {
   key: 'benchmark',
   description: 'ID/OOD datasets and preprocessing: a shipped name (mnist, cifar10, ...), a YAML path, or an inline mapping',
-  schema: benchmarkSchema,
+  schema: z.union([z.string().min(1).describe('a shipped benchmark name (mnist, cifar10, ...) or a YAML path'), benchmarkSchema]),
+  // `--benchmark.ood.far.0.dataset.args.count=100` on `benchmark: mnist`: the override edits the named
+  // file's declaration, inlined (paths in it are relative to data_dir, not to the file).
+  expand: (value) => {
+    if (typeof value !== 'string') return undefined;
+    const resolved = resolveBenchmarkValueSync(value);
+    return resolved !== null && typeof resolved === 'object' && !Array.isArray(resolved)
+      ? (resolved as Record<string, unknown>)
+      : undefined;
+  },
   validate(value: unknown, ctx: Pick<SectionContext, 'registry'>): ConfigIssue[] {
     if (value === undefined || value === null) return [];
     if (typeof value !== 'string') return validateBenchmark(value, ctx.registry);

@@ -1,14 +1,11 @@
-import { z } from 'zod';
-import type { BuildContext, ComponentRegistry, ConfigIssue, ImageDataset } from '@oodkit/core';
+import type { z } from 'zod';
+import { componentObjectSchema, type BuildContext, type ComponentRegistry, type ConfigIssue, type ImageDataset } from '@oodkit/core';
 
 /** A nested `{name, args}` dataset section (for subset/concat and benchmark roles). */
-export const datasetSectionSchema = z.strictObject({
-  name: z.string().min(1),
-  args: z.record(z.string(), z.unknown()).optional(),
-});
+export const datasetSectionSchema = componentObjectSchema('dataset');
 export type DatasetSection = z.infer<typeof datasetSectionSchema>;
-/** The same `{name, args}` shape for any component kind (preprocessor chains). */
-export const componentSectionSchema = datasetSectionSchema;
+/** The same `{name, args}` shape for a preprocessor chain entry (overrides reach the preprocessor's args). */
+export const componentSectionSchema = componentObjectSchema('preprocessor');
 
 /** Builds a nested dataset with its own derived stream. */
 export async function buildDataset(section: DatasetSection, ctx: BuildContext, path: string, stream: string): Promise<ImageDataset> {

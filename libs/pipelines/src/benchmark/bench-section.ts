@@ -1,19 +1,18 @@
 import { z } from 'zod';
-import { schemaSection, zodIssuesToConfigIssues, type ComponentRegistry, type ConfigIssue, type ConfigSection } from '@oodkit/core';
+import {
+  componentRefSchema,
+  schemaSection,
+  zodIssuesToConfigIssues,
+  type ComponentRegistry,
+  type ConfigIssue,
+  type ConfigSection,
+} from '@oodkit/core';
 
-const componentRef = z.union([
-  z.string().min(1),
-  z.strictObject({ name: z.string().min(1), args: z.record(z.string(), z.unknown()).optional() }),
-]);
+const componentRef = componentRefSchema('trainer');
 
-const postprocessorRef = z.union([
-  z.string().min(1),
-  z.strictObject({
-    name: z.string().min(1),
-    args: z.record(z.string(), z.unknown()).optional(),
-    aps: z.boolean().optional().describe('override bench.aps for this method'),
-  }),
-]);
+const postprocessorRef = componentRefSchema('postprocessor', {
+  aps: z.boolean().optional().describe('override bench.aps for this method'),
+});
 
 /** Per-role caps on the number of samples (seeded stratified subsets), for quick runs. */
 const limitsSchema = z.strictObject({

@@ -126,9 +126,9 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     let synthetic: GeneratedSet | undefined;
     if (sio && bench.variants.includes('sio') && isGeneratorSource(sio.synthetic)) {
       const t0 = performance.now();
-      emit({ type: 'stage', stage: 'generator', label: `generator ${sio.synthetic.generator}`, total: 1, unit: 'epochs' });
+      emit({ type: 'stage', stage: 'generator', label: `generator ${sio.synthetic.name}`, total: 1, unit: 'epochs' });
       synthetic = await generateSynthetic({
-        generator: { name: sio.synthetic.generator, args: sio.synthetic.args },
+        generator: { name: sio.synthetic.name, args: sio.synthetic.args },
         count: sio.synthetic.count,
         real: loaded.id.train,
         cacheRoot: cacheDir(config),
@@ -145,7 +145,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
       emit({
         type: 'stage-end',
         stage: 'generator',
-        label: `generator ${sio.synthetic.generator}`,
+        label: `generator ${sio.synthetic.name}`,
         cached: synthetic.cached,
         seconds: (performance.now() - t0) / 1000,
       });

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineComponent } from '@oodkit/core';
 import { runBenchmark } from '../benchmark/run-benchmark.js';
-import type { RunnablePipeline } from './common.js';
+import { runSafetyOptions, type RunnablePipeline } from './common.js';
 
 /** The matrix of the `bench:` section as a pipeline (`oodkit bench` is this with default files). */
 export const benchmarkPipeline = defineComponent({
@@ -12,6 +12,7 @@ export const benchmarkPipeline = defineComponent({
   create: (_args, ctx): RunnablePipeline => ({
     run: (options = {}) =>
       runBenchmark(ctx.config as Record<string, unknown>, {
+        ...runSafetyOptions(options),
         registry: ctx.registry,
         logger: options.logger ?? ctx.logger,
         onEvent: options.onEvent,

@@ -1,19 +1,40 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { Rng, type BuildContext, type Classifier, type Logger } from '@oodkit/core';
+import { ConfigError, Rng, UsageError, type BuildContext, type Classifier, type Logger } from '@oodkit/core';
 import { loadBenchmark, type LoadedBenchmark } from '@oodkit/data';
 import { loadTrainedNetwork } from '../train/restore.js';
+import type { GeneratorProgress } from '@oodkit/sio';
 import type { BenchEvent } from '../benchmark/run-benchmark.js';
+import type { TrainHooks } from '../train/loop.js';
 
 /** What every registered pipeline offers: `oodkit run` builds `pipeline: {name, args}` and calls `run`. */
 export interface RunnablePipeline {
   run(options?: PipelineRunOptions): Promise<unknown>;
 }
 
+/**
+ * What a command passes to the pipeline it runs (the CLI's options layer: `--resume`, `--overwrite`,
+ * progress). Pipelines read what applies to them and ignore the rest.
+ */
 export interface PipelineRunOptions {
   readonly logger?: Logger;
+  /** Continue an interrupted run in the existing run folder (`--resume`). */
   readonly resume?: boolean;
+  /** Replace an existing run folder (`--overwrite`; the old one is moved aside, not deleted). */
+  readonly overwrite?: boolean;
   readonly onEvent?: (event: BenchEvent) => void;
+  /** Training progress (epochs, checkpoints) of pipelines that train. */
+  readonly hooks?: TrainHooks;
+  /** Progress of a synthetic-data generator being trained (SIO with a generator source). */
+  readonly onGenerator?: (progress: GeneratorProgress) => void;
+}
+
+/** The options a stage forwards to the train/benchmark runners (same names: `resume`, `overwrite`). */
+export function runSafetyOptions(options: PipelineRunOptions): { resume?: boolean; overwrite?: boolean } {
+  return {
+    ...(options.resume !== undefined ? { resume: options.resume } : {}),
+    ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
+  };
 }
 
 /** `<output_dir>/<exp_name>`, or `<output_dir>/<fallback>` when the config names no experiment. */
@@ -34,9 +55,20 @@ export async function withTrainedNetwork<T>(
   logger: Logger,
   use: (network: Classifier, bench: LoadedBenchmark) => Promise<T>,
 ): Promise<T> {
+  if (ctx.config.benchmark === undefined || ctx.config.benchmark === null)
+    throw new ConfigError([
+      {
+        path: 'benchmark',
+        message: 'required: the benchmark whose splits go through the network (a shipped name, a YAML path or a mapping)',
+      },
+    ]);
   const { network } = await loadTrainedNetwork(checkpoint, ctx.registry, logger);
   try {
     const bench = await loadBenchmark(ctx.config.benchmark, ctx.registry, { logger, rng: Rng.fromSeed(0), config: ctx.config });
+    if (bench.config.num_classes !== network.numClasses)
+      throw new UsageError(
+        `checkpoint network has ${network.numClasses} classes, benchmark '${bench.config.name}' has ${bench.config.num_classes}`,
+      );
     return await use(network, bench);
   } finally {
     network.dispose();

@@ -4,3 +4,4 @@ export * from './feat-extract.js';
 export * from './test-ood.js';
 export * from './benchmark.js';
 export * from './train-oe.js';
+export * from './eval-features.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, defineComponent } from '@oodkit/core';
 import { runTraining, trainSectionSchema } from '../train/pipeline.js';
-import type { RunnablePipeline } from './common.js';
+import { runSafetyOptions, type RunnablePipeline } from './common.js';
 
 /**
  * OpenOOD's `train_oe`: the train pipeline with an outlier-exposure loader. Same loop as `train`;
@@ -17,7 +17,13 @@ export const trainOePipeline = defineComponent({
     if (!train.outlier) throw new ConfigError([{ path: 'train.outlier', message: 'train_oe needs an outlier dataset {name, args}' }]);
     return {
       run: (options = {}) =>
-        runTraining(ctx.config, { registry: ctx.registry, logger: options.logger ?? ctx.logger, resume: options.resume }),
+        runTraining(ctx.config, {
+          ...runSafetyOptions(options),
+          registry: ctx.registry,
+          logger: options.logger ?? ctx.logger,
+          hooks: options.hooks,
+          onGenerator: options.onGenerator,
+        }),
     };
   },
 });

@@ -129,7 +129,7 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
     let synthetic;
     if (isGeneratorSource(sio.synthetic)) {
       const generated = await generateSynthetic({
-        generator: { name: sio.synthetic.generator, args: sio.synthetic.args },
+        generator: { name: sio.synthetic.name, args: sio.synthetic.args },
         count: sio.synthetic.count,
         real: data.train,
         cacheRoot: cacheDir(config),

@@ -66,7 +66,7 @@ export async function generateSynthetic(options: GenerateOptions): Promise<Gener
     'generator',
     options.generator,
     { logger, rng: ctx.rng ?? Rng.fromSeed(0), config: ctx.config },
-    'sio.synthetic.generator',
+    'sio.synthetic',
   );
   try {
     const fingerprint = await datasetFingerprint(real);

@@ -8,7 +8,7 @@ export interface SioStreamOptions {
   readonly real: ImageDataset;
   /** Already conformed to the real set's shape (see loadSyntheticPair / generator output). */
   readonly synthetic: ImageDataset;
-  readonly sio: Pick<SioConfig, 'realRatio' | 'extraPercent' | 'mode'>;
+  readonly sio: Pick<SioConfig, 'real_ratio' | 'extra_percent' | 'mode'>;
   readonly batchSize: number;
   /** The same train preprocessing the real images get. */
   readonly preprocess: BatchPreprocess;
@@ -30,8 +30,8 @@ export function sioStream(options: SioStreamOptions): SampledStream {
     realCount: real.length,
     synCount: synthetic.length,
     batchSize,
-    realRatio: sio.realRatio,
-    extraPercent: sio.extraPercent,
+    realRatio: sio.real_ratio,
+    extraPercent: sio.extra_percent,
     mode: sio.mode,
     rng: options.rng.derive('sampler'),
   });
