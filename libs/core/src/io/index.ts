@@ -1,2 +1,4 @@
 export * from './atomic.js';
 export * from './npy.js';
+export * from './process-identity.js';
+export * from './lock.js';
