@@ -2,7 +2,7 @@ export * from './module.js';
 export * from './train/index.js';
 export * from './features/extract.js';
 export * from './store/product-store.js';
-export * from './store/run-lock.js';
+export * from './store/run-folder.js';
 export * from './report/report-model.js';
 export * from './report/html-report.js';
 export * from './benchmark/bench-section.js';

@@ -13,8 +13,9 @@ export function registerRun(program: Command): void {
     program
       .command('run')
       .description("run the config's pipeline (pipeline: {name, args}); `oodkit list pipeline` shows them")
-      .option('--resume', 'continue an interrupted training run from its last checkpoint'),
-  ).action(async (options: { resume?: boolean }, command: Command) => {
+      .option('--resume', 'continue an interrupted training run from its last checkpoint')
+      .option('--overwrite', 'move an existing output folder aside (<dir>.replaced-<UTC time>) and start over'),
+  ).action(async (options: { resume?: boolean; overwrite?: boolean }, command: Command) => {
     const run = await loadRunFromCommand(command);
     const section = run.config.value.pipeline;
     if (section === undefined)
@@ -23,7 +24,7 @@ export function registerRun(program: Command): void {
       ]);
     await initCompute({ ...computeOptionsFrom(run.config.value.compute), logger: run.logger });
     const pipeline = await run.app.registry.build<RunnablePipeline>('pipeline', section as never, run.buildContext('pipeline'), 'pipeline');
-    const result = await pipeline.run({ logger: run.logger, resume: options.resume ?? false });
+    const result = await pipeline.run({ logger: run.logger, resume: options.resume ?? false, overwrite: options.overwrite ?? false });
     writeOut(JSON.stringify(summaryOf(result), null, 2));
   });
 }

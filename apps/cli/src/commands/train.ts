@@ -8,6 +8,8 @@ export interface TrainCommandOptions {
   /** `--a.b=value` overrides, applied after the files. */
   readonly overrides?: readonly string[];
   readonly resume?: boolean;
+  /** Move an existing run folder aside (`<dir>.replaced-<UTC time>`) and start over. */
+  readonly overwrite?: boolean;
   readonly runDir?: string;
   readonly logger?: Logger;
   /** Extra hooks (progress bars); the command's own log lines are always attached. */
@@ -59,6 +61,7 @@ export async function runTrainCommand(options: TrainCommandOptions): Promise<Tra
     registry: app.registry,
     logger,
     resume: options.resume ?? false,
+    overwrite: options.overwrite ?? false,
     runDir: options.runDir,
     hooks: loggingHooks(logger, options.hooks),
     onGenerator: (p) => {
@@ -83,14 +86,21 @@ export function registerTrain(program: Command): void {
     .description('train a network from config (any trainer; add an sio: block for SIO); --resume continues after a kill')
     .requiredOption('--config <files...>', 'YAML config files, merged in order (e.g. configs/train/lenet_base.yml)')
     .option('--resume', 'continue from <run dir>/checkpoints/last.ckpt (same config required)', false)
+    .option('--overwrite', 'move an existing run folder aside (<dir>.replaced-<UTC time>) and train from scratch', false)
     .option('--run-dir <dir>', 'run folder (default <output_dir>/<exp_name or derived name>)')
     .allowUnknownOption()
     .allowExcessArguments()
     .addHelpText('after', '\nOverrides: --a.b=value after the options, e.g. --train.epochs=2 --seed=1')
-    .action(async (opts: { config: string[]; resume: boolean; runDir?: string }, command: Command) => {
+    .action(async (opts: { config: string[]; resume: boolean; overwrite: boolean; runDir?: string }, command: Command) => {
       // --config is variadic: override tokens after it land in opts.config; split them back out.
       const files = opts.config.filter((t) => !t.startsWith('--'));
       const stray = opts.config.filter((t) => t.startsWith('--'));
-      await runTrainCommand({ config: files, overrides: [...stray, ...command.args], resume: opts.resume, runDir: opts.runDir });
+      await runTrainCommand({
+        config: files,
+        overrides: [...stray, ...command.args],
+        resume: opts.resume,
+        overwrite: opts.overwrite,
+        runDir: opts.runDir,
+      });
     });
 }

@@ -4,15 +4,20 @@ import { Rng, type BuildContext, type Classifier, type Logger } from '@oodkit/co
 import { loadBenchmark, type LoadedBenchmark } from '@oodkit/data';
 import { loadTrainedNetwork } from '../train/restore.js';
 import type { BenchEvent } from '../benchmark/run-benchmark.js';
+import type { RunFolderFlags } from '../store/run-folder.js';
 
 /** What every registered pipeline offers: `oodkit run` builds `pipeline: {name, args}` and calls `run`. */
 export interface RunnablePipeline {
   run(options?: PipelineRunOptions): Promise<unknown>;
 }
 
-export interface PipelineRunOptions {
+/**
+ * `resume` / `overwrite` follow the run-folder rule (store/run-folder.ts): an existing output folder
+ * is refused without one of them. For one-shot outputs (test_acc, feat_extract, test_ood) `resume`
+ * writes into the existing folder, replacing files of the same name.
+ */
+export interface PipelineRunOptions extends RunFolderFlags {
   readonly logger?: Logger;
-  readonly resume?: boolean;
   readonly onEvent?: (event: BenchEvent) => void;
 }
 

@@ -17,7 +17,12 @@ export const trainOePipeline = defineComponent({
     if (!train.outlier) throw new ConfigError([{ path: 'train.outlier', message: 'train_oe needs an outlier dataset {name, args}' }]);
     return {
       run: (options = {}) =>
-        runTraining(ctx.config, { registry: ctx.registry, logger: options.logger ?? ctx.logger, resume: options.resume }),
+        runTraining(ctx.config, {
+          registry: ctx.registry,
+          logger: options.logger ?? ctx.logger,
+          resume: options.resume,
+          overwrite: options.overwrite,
+        }),
     };
   },
 });
