@@ -8,6 +8,7 @@ export * from './report/html-report.js';
 export * from './benchmark/bench-section.js';
 export * from './benchmark/limits.js';
 export * from './benchmark/summary.js';
+export * from './benchmark/hyperparameters.js';
 export * from './benchmark/build-report.js';
 export * from './benchmark/run-benchmark.js';
 export * from './stages/index.js';
