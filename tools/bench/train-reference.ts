@@ -1,7 +1,7 @@
 /**
  * Reference training figures (not CI): LeNet + base trainer on the embedded MNIST benchmark through
  * the real train pipeline, reporting test accuracy and seconds per epoch.
- *   npm run bench:train -- [--epochs 5] [--backend wasm] [--out results/bench/train-reference.json]
+ *   npm run bench:train -- [--epochs 5] [--backend wasm] [--out results/bench/train-reference.json] [--resume | --overwrite]
  * The run folder (checkpoints, train.json) goes to results/bench/train-reference/ and is reused by
  * `npm run bench:generator -- --classifier results/bench/train-reference/lenet_base/checkpoints/best.ckpt`.
  */
@@ -24,6 +24,8 @@ const { values: opts } = parseArgs({
     out: { type: 'string', default: 'results/bench/train-reference.json' },
     'run-root': { type: 'string', default: 'results/bench/train-reference' },
     resume: { type: 'boolean', default: false },
+    // A finished run folder is kept: rerun with --resume (reuses it) or --overwrite (moves it aside).
+    overwrite: { type: 'boolean', default: false },
     // OpenOOD's train chain flips digits horizontally; --no-flip measures LeNet without that step.
     'no-flip': { type: 'boolean', default: false },
   },
@@ -55,6 +57,7 @@ const summary = await runTraining(
     registry,
     logger,
     resume: opts.resume,
+    overwrite: opts.overwrite,
     hooks: {
       onEpochEnd: (r) =>
         logger.info(

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileAtomic, writeFileAtomicSync } from '../src/index.js';
+import { cleanInterruptedWrites, currentProcess, writeFileAtomic, writeFileAtomicSync, writerTag } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'oodkit-atomic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -41,5 +42,29 @@ describe('writeFileAtomic', () => {
     expect(final.length).toBe(64 * 1024);
     expect(versions.some((v) => v.equals(final))).toBe(true);
     expect(temps()).toEqual([]);
+  });
+});
+
+describe('cleanInterruptedWrites', () => {
+  it('removes the temp files of dead writers (old and new names, in subfolders) and nothing else', () => {
+    const root = join(dir, 'clean');
+    mkdirSync(join(root, 'checkpoints'), { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const reusedPid = writerTag({ ...currentProcess(), pid: process.ppid, start: 't1' }); // parent runs, started later
+    const files = {
+      legacyDead: join(root, 'checkpoints', `.last.ckpt.${dead}.3.tmp`),
+      taggedDead: join(root, `.summary.json.${writerTag({ ...currentProcess(), pid: dead })}.1.tmp`),
+      reused: join(root, `.report.html.${reusedPid}.2.tmp`),
+      own: join(root, `.train.json.${writerTag()}.9.tmp`),
+      legacyAlive: join(root, `.config.yml.${process.ppid}.1.tmp`),
+      notTemp: join(root, 'checkpoints', 'last.ckpt'),
+      lookalike: join(root, 'notes.tmp'),
+    };
+    for (const f of Object.values(files)) writeFileSync(f, 'x');
+    const removed = cleanInterruptedWrites(root).sort();
+    const expected = [files.legacyDead, files.taggedDead, ...(process.platform === 'linux' ? [files.reused] : [])].sort();
+    expect(removed).toEqual(expected);
+    const left = Object.values(files).filter((f) => !expected.includes(f));
+    for (const f of left) expect(readFileSync(f, 'utf8')).toBe('x');
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +10,15 @@ import { postprocessorsModule } from '@oodkit/postprocessors';
 import { trainersModule } from '@oodkit/trainers';
 import { evaluatorsModule } from '@oodkit/evaluators';
 import { sioModule } from '@oodkit/sio';
-import { RunLockedError, lockResultsDir, pipelinesModule, runBenchmark, type BenchEvent } from '../src/index.js';
+import {
+  RunLockedError,
+  benchRunId,
+  lockResultsDir,
+  pipelinesModule,
+  runBenchmark,
+  summaryTableRows,
+  type BenchEvent,
+} from '../src/index.js';
 
 const builtins = [
   computeModule,
@@ -77,7 +85,7 @@ describe('oodkit bench pipeline', () => {
       if (event.type === 'cell' && ++evaluations === 4) throw new Error('simulated crash');
     };
     await expect(runBenchmark(config, { registry: app.registry, onEvent: crash })).rejects.toThrow('simulated crash');
-    const outDir = join(dir, 'run');
+    const outDir = join(dir, 'run', benchRunId(config));
     expect(existsSync(join(outDir, 'report.html'))).toBe(false);
 
     const ends: { label: string; cached: boolean }[] = [];
@@ -98,6 +106,9 @@ describe('oodkit bench pipeline', () => {
     expect(cached('ebo base/sio/s0')).toBe(false);
     expect(cached('knn base/sio/s0')).toBe(false);
 
+    expect(result.outDir).toBe(outDir);
+    expect(readlinkSync(join(dir, 'run', 'latest'))).toBe(benchRunId(config));
+    expect(existsSync(join(dir, 'run', 'products'))).toBe(true);
     expect(result.failures).toEqual([]);
     expect(result.summary.rows.map((r) => r.postprocessor)).toEqual(['msp', 'ebo', 'knn']);
     for (const row of result.summary.rows) {
@@ -124,6 +135,53 @@ describe('oodkit bench pipeline', () => {
     const third: boolean[] = [];
     await runBenchmark(config, { registry: app.registry, onEvent: (e) => e.type === 'stage-end' && third.push(e.cached) });
     expect(third.every(Boolean)).toBe(true);
+  });
+
+  it('another config gets its own results folder, reuses the trained models and shows what APS chose', async () => {
+    const first = await load();
+    const { app } = await loadRun({ files: [configFile], builtins });
+    const firstRun = join(dir, 'run', benchRunId(first));
+    await runBenchmark(first, { registry: app.registry });
+    const firstSummary = readFileSync(join(firstRun, 'summary.csv'), 'utf8');
+
+    // What a plugin's generated config adds (a postprocessor: block), another method list and report
+    // settings: results differ, training does not.
+    const second = join(dir, 'second.yml');
+    writeFileSync(
+      second,
+      benchYaml(dir)
+        .replace('postprocessors: [msp, ebo, { name: knn, args: { K: 5 }, aps: false }]', 'postprocessors: [msp, react]')
+        .replace('report: { sample_grid: 4 }', 'report: { sample_grid: 3, histogram_bins: 20 }') +
+        'postprocessor: { name: ebo, args: { temperature: 2 } }\n',
+    );
+    const config = await load(second);
+    const ends: { label: string; cached: boolean }[] = [];
+    const result = await runBenchmark(config, {
+      registry: app.registry,
+      onEvent: (e) => e.type === 'stage-end' && ends.push({ label: e.label, cached: e.cached }),
+    });
+    expect(result.outDir).not.toBe(firstRun);
+    expect(ends.filter((e) => e.label.startsWith('train ')).map((e) => e.cached)).toEqual([true, true]);
+    expect(ends.filter((e) => e.label.startsWith('features ')).map((e) => e.cached)).toEqual([true, true]);
+    expect(ends.find((e) => e.label === 'react base/baseline/s0')?.cached).toBe(false);
+    // The first config's results are untouched; latest points to the run that finished last.
+    expect(readFileSync(join(firstRun, 'summary.csv'), 'utf8')).toBe(firstSummary);
+    expect(readlinkSync(join(dir, 'run', 'latest'))).toBe(benchRunId(config));
+
+    const react = result.summary.hyperparameters.find((h) => h.postprocessor === 'react' && h.variant === 'baseline')!;
+    expect(react.searched).toBe(true);
+    expect(react.display).toMatch(/^percentile=\d+$/);
+    expect(react.perSeed).toEqual([{ seed: 0, values: { percentile: expect.any(Number) } }]);
+    const { head, rows } = summaryTableRows(result.summary);
+    expect(head.at(-1)).toBe('hyperparameters base → SIO');
+    const reactRow = rows.find((r) => r[0] === 'react')!;
+    expect(reactRow.at(-1)).toMatch(/^percentile=\d+( → percentile=\d+)?$/);
+    expect(rows.find((r) => r[0] === 'msp')!.at(-1)).toBe('–');
+    const csv = readFileSync(join(result.outDir, 'summary.csv'), 'utf8').split('\n');
+    expect(csv[0]).toMatch(/,hyperparameters_baseline,hyperparameters_sio$/);
+    expect(csv.find((l) => l.startsWith('base,react,'))).toMatch(/,percentile=\d+,percentile=\d+$/);
+    const html = readFileSync(result.reportPath, 'utf8');
+    expect(html).toContain('Hyperparameters per method and seed');
   });
 
   it('refuses a results folder another run holds', async () => {

@@ -37,7 +37,7 @@ export function registerBench(program: Command): void {
     });
     const result = (await runPipeline(run, inputs, { name: 'bench' })).result as BenchResult;
     writeOut(formatSummaryTable(result));
-    writeOut(`results: ${result.outDir} (summary.csv, summary.json, tables/, report.html)`);
+    writeOut(`results: ${result.outDir} (summary.csv, summary.json, tables/, report.html; also ${join(result.groupDir, 'latest')})`);
     if (result.failures.length > 0) {
       const list = result.failures.map((f) => `  - ${f.postprocessor} on ${f.cell}: ${f.message}`).join('\n');
       throw new OodkitError(

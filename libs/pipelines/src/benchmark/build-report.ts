@@ -6,6 +6,7 @@ import type { GeneratedSet } from '@oodkit/sio';
 import type { HistogramChart, ReportImage, ReportModel, ReportTable, RocChart } from '../report/report-model.js';
 import type { BenchSection } from './bench-section.js';
 import type { BenchSummary, CellRecord } from './summary.js';
+import { formatHyperparameters } from './hyperparameters.js';
 
 export interface ReportInputs {
   readonly config: Record<string, unknown>;
@@ -119,11 +120,28 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
     });
   }
 
+  const seeds = [...bench.seeds].sort((a, b) => a - b);
+  const chosen: ReportTable = {
+    title: `Hyperparameters per method and seed (APS: searched on ID val vs OOD val; fixed: as configured)`,
+    columns: ['trainer', 'method', 'variant', 'search', 'all seeds', ...seeds.map((s) => `seed ${s}`)],
+    rows: summary.hyperparameters.map((h) => [
+      h.trainer,
+      h.postprocessor,
+      h.variant === 'sio' ? '+SIO' : 'baseline',
+      h.searched ? 'APS' : 'fixed',
+      h.display,
+      ...seeds.map((s) => {
+        const values = h.perSeed.find((p) => p.seed === s)?.values;
+        return values ? formatHyperparameters(values) : '';
+      }),
+    ]),
+  };
   const tables: ReportTable[] = summary.aggregated.map((t) => ({
     title: `${t.trainer} / ${t.variant === 'sio' ? '+SIO' : 'baseline'} / ${t.postprocessor} — ${t.runs.join(', ')}; ID acc ${t.idAccuracy.mean.toFixed(2)} ± ${t.idAccuracy.std.toFixed(2)}`,
     columns: ['dataset', ...METRIC_COLUMNS],
     rows: t.rows.map((r) => [r.dataset, ...METRIC_COLUMNS.map((m) => `${r.mean[m].toFixed(2)} ± ${r.std[m].toFixed(2)}`)]),
   }));
+  tables.unshift(chosen);
 
   const n = bench.report.sample_grid;
   const images = [await sampleImage(`real ID training images (${loaded.id.train.name})`, loaded.id.train, n)];

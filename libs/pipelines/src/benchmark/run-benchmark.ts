@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
   Rng,
+  UsageError,
   saveResolvedConfig,
   silentLogger,
   writeFileAtomic,
@@ -25,10 +26,9 @@ import {
   type OodEvaluationJson,
 } from '@oodkit/evaluators';
 import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet } from '@oodkit/sio';
-import { ProductStore } from '../store/product-store.js';
-import { lockResultsDir } from '../store/run-lock.js';
+import { ProductStore, hashSpec } from '../store/product-store.js';
+import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 import { benchmarkRoles, benchmarkSplits, datasetBatches, writeBenchmarkFeatures } from '../features/extract.js';
-import { checkpointPaths } from '../train/loop.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
 import { benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
@@ -47,7 +47,7 @@ export type BenchEvent =
   | { readonly type: 'stage-end'; readonly stage: BenchStage; readonly label: string; readonly cached: boolean; readonly seconds: number }
   | { readonly type: 'cell'; readonly line: string };
 
-export interface BenchRunOptions {
+export interface BenchRunOptions extends RunFolderFlags {
   readonly registry: ComponentRegistry;
   readonly logger?: Logger;
   readonly onEvent?: (event: BenchEvent) => void;
@@ -60,7 +60,10 @@ export interface BenchFailure {
 }
 
 export interface BenchResult {
+  /** This config's results folder, `<group>/run-<config hash>`. */
   readonly outDir: string;
+  /** `<output_dir>/<exp_name or bench_<benchmark>>`: the products cache, every config's run folder, `latest`. */
+  readonly groupDir: string;
   /** Evaluations that threw; every other cell is complete. Re-running retries only these. */
   readonly failures: readonly BenchFailure[];
   readonly summary: ReturnType<typeof summarize>;
@@ -85,13 +88,18 @@ function cellTrainConfig(
 /**
  * OpenOOD's benchmark stage as one resumable job: (generator) → for every trainer × variant × seed:
  * train → extract features → evaluate every postprocessor → aggregate over seeds → tables + report.
- * Every product is cached under `<outDir>/products/` by the hash of what made it, so a re-run skips
- * finished work and a killed run resumes (training from its last checkpoint).
+ * Every product is cached under `<group>/products/` by the hash of what made it, so a re-run skips
+ * finished work and a killed run resumes (training from its last checkpoint); each config writes its
+ * summary, tables and report to its own `<group>/run-<config hash>/`, and `<group>/latest` points to
+ * the last one finished. `resume` changes nothing (a benchmark always continues); `overwrite` moves
+ * this config's results folder aside first (the products cache stays).
  */
 export async function runBenchmark(config: Section, options: BenchRunOptions): Promise<BenchResult> {
   const logger = options.logger ?? silentLogger;
   const emit = options.onEvent ?? (() => undefined);
   const { registry } = options;
+  if (options.resume && options.overwrite)
+    throw new UsageError('--resume and --overwrite exclude each other: continue the run or start it over');
   const bench: BenchSection = benchSectionSchema.parse(config.bench);
   const trainers = benchTrainers(bench);
   const postprocessors = benchPostprocessors(bench);
@@ -111,15 +119,24 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
   const benchmarkSpec = limitBenchmark(rawBenchmark, fullBenchmark, bench.limits);
   const loaded: LoadedBenchmark = bench.limits ? await loadBenchmark(benchmarkSpec, registry, buildCtx) : fullBenchmark;
 
-  const outDir = resolve(
+  const groupDir = resolve(
     typeof config.output_dir === 'string' ? config.output_dir : 'results',
     typeof config.exp_name === 'string' ? config.exp_name : `bench_${loaded.config.name}`,
   );
-  const unlock = await lockResultsDir(outDir, logger);
+  const runId = benchRunId(config);
+  const outDir = join(groupDir, runId);
+  // One lock for the group: its products are shared by every config's run folder. Re-running a config
+  // continues it (its folder is named by the config hash, every product is cached by hash).
+  const group = await openRunFolder(groupDir, { what: 'benchmark results', logger, continueExisting: true });
   try {
+    if (options.overwrite && existsSync(outDir)) {
+      logger.warn(`moved this config's results aside: ${outDir} → ${moveAside(outDir)} (the products cache is kept)`);
+    }
+    if (existsSync(join(groupDir, 'summary.json')))
+      logger.info(`${groupDir} holds results of an older oodkit layout (summary, tables, report at its top); left as they are`);
     await saveResolvedConfig(outDir, config);
     await initCompute({ ...computeOptionsFrom(config.compute), logger });
-    const store = new ProductStore(join(outDir, 'products'));
+    const store = new ProductStore(join(groupDir, 'products'));
     const cellsTotal = trainers.length * bench.variants.length * bench.seeds.length;
     emit({ type: 'plan', trainings: cellsTotal, evaluations: cellsTotal * postprocessors.length });
 
@@ -163,12 +180,12 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
           let t0 = performance.now();
           emit({ type: 'stage', stage: 'train', label: `train ${cellName}`, total: epochs, unit: 'epochs' });
           const trained = await store.produce('train', { hash: trainingConfigHash(trainConfig) }, async (workDir) => {
-            const resume = existsSync(checkpointPaths(workDir).last);
             let stepsPerEpoch = 1;
+            // A work folder is this product's own: continue whatever a killed run left there.
             const summary = await runTraining(trainConfig, {
               registry,
               logger,
-              resume,
+              resume: true,
               runDir: workDir,
               hooks: {
                 onStart: (info) => {
@@ -326,10 +343,31 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     const reportPath = join(outDir, 'report.html');
     await writeFileAtomic(reportPath, renderHtmlReport(report));
     if (failures.length > 0) await writeFileAtomic(join(outDir, 'failures.json'), `${JSON.stringify(failures, null, 2)}\n`);
-    return { outDir, summary, cells, failures, reportPath };
+    else rmSync(join(outDir, 'failures.json'), { force: true });
+    pointLatest(groupDir, runId);
+    return { outDir, groupDir, summary, cells, failures, reportPath };
   } finally {
-    await unlock().catch((error: Error) => logger.warn(`releasing the results-folder lock: ${error.message}`));
+    await group.release().catch((error: Error) => logger.warn(`releasing the results-folder lock: ${error.message}`));
   }
+}
+
+/** Keys that do not change a benchmark's results: where they go, logging, the backend, plugin loading. */
+const NON_RESULT_KEYS = ['output_dir', 'exp_name', 'log_level', 'compute', 'plugins', 'pipeline'];
+
+/** `run-<12 hex>`: the hash of everything in the config that can change this benchmark's results. */
+export function benchRunId(config: Readonly<Record<string, unknown>>): string {
+  const spec = Object.fromEntries(Object.entries(config).filter(([key, value]) => !NON_RESULT_KEYS.includes(key) && value !== undefined));
+  return `run-${hashSpec(spec).slice(0, 12)}`;
+}
+
+/** `<group>/latest` → the run folder that finished last (a relative symlink, replaced atomically). */
+function pointLatest(groupDir: string, runId: string): void {
+  const link = join(groupDir, 'latest');
+  const temp = join(groupDir, `.latest.${process.pid}.tmp`);
+  rmSync(temp, { force: true });
+  if (process.platform === 'win32') symlinkSync(join(groupDir, runId), temp, 'junction');
+  else symlinkSync(runId, temp, 'dir');
+  renameSync(temp, link);
 }
 
 function cellLine(record: CellRecord, cached: boolean, seconds: number): string {

@@ -1,5 +1,6 @@
 import { METRIC_COLUMNS, aggregateCsv, aggregateRuns, type AggregateRow, type OodEvaluationJson } from '@oodkit/evaluators';
 import type { MeanStd, SummaryRow } from '../report/report-model.js';
+import { chosenHyperparameters, hyperparameterPair, type ChosenHyperparameters } from './hyperparameters.js';
 
 /** One evaluated cell: a trained model (trainer, variant, seed) scored by one postprocessor. */
 export interface CellRecord {
@@ -31,6 +32,8 @@ export interface BenchSummary {
   readonly csv: string;
   readonly perRunCsv: string;
   readonly json: unknown;
+  /** What every method was scored with (APS's choice per seed). */
+  readonly hyperparameters: readonly ChosenHyperparameters[];
 }
 
 /** Mean and population std (numpy's default), as OpenOOD reports over seeds. */
@@ -61,6 +64,7 @@ function pick(table: AggregatedTable | undefined, dataset: string, column: 'AURO
 }
 
 const csvNumber = (x: number | undefined) => (x === undefined ? '' : x.toFixed(4));
+const csvText = (text: string) => (/[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text);
 
 /**
  * Aggregates cells over seeds (runs in sorted name order, population std) into one OpenOOD table per
@@ -101,14 +105,18 @@ export function summarize(cells: readonly CellRecord[]): BenchSummary {
   }
 
   const metrics = ['nearAuroc', 'farAuroc', 'nearFpr95', 'farFpr95', 'idAcc'] as const;
+  const hyperparameters = chosenHyperparameters(cells);
   const header = ['trainer', 'postprocessor'];
   for (const m of metrics) for (const v of ['baseline', 'sio']) header.push(`${m}_${v}_mean`, `${m}_${v}_std`);
   for (const m of metrics) header.push(`${m}_delta`);
+  header.push('hyperparameters_baseline', 'hyperparameters_sio');
   const csvLines = [header.join(',')];
   for (const r of rows) {
     const cellsOut: string[] = [r.trainer, r.postprocessor];
     for (const m of metrics) for (const v of ['baseline', 'sio'] as const) cellsOut.push(csvNumber(r[m][v]?.mean), csvNumber(r[m][v]?.std));
     for (const m of metrics) cellsOut.push(r[m].baseline && r[m].sio ? csvNumber(r[m].sio!.mean - r[m].baseline!.mean) : '');
+    const hp = hyperparameterPair(hyperparameters, r.trainer, r.postprocessor);
+    cellsOut.push(csvText(hp.baseline ?? ''), csvText(hp.sio ?? ''));
     csvLines.push(cellsOut.join(','));
   }
 
@@ -124,8 +132,10 @@ export function summarize(cells: readonly CellRecord[]): BenchSummary {
     aggregated,
     csv: csvLines.join('\n') + '\n',
     perRunCsv: perRun.join('\n') + '\n',
+    hyperparameters,
     json: {
       summary: rows,
+      hyperparameters,
       tables: aggregated.map(({ csv: _csv, ...t }) => t),
       runs: cells.map(({ evalDir: _d, ...c }) => c),
     },
@@ -143,6 +153,7 @@ export function summaryTableRows(summary: BenchSummary): { head: string[]; rows:
     'near FPR@95 ↓ base → SIO (Δ)',
     'far FPR@95 ↓ base → SIO (Δ)',
     'ID acc base → SIO',
+    'hyperparameters base → SIO',
   ];
   const pair = (p: { baseline?: MeanStd; sio?: MeanStd }, withDelta = true) => {
     const f = (m?: MeanStd) => (m === undefined ? '–' : m.mean.toFixed(2));
@@ -158,6 +169,7 @@ export function summaryTableRows(summary: BenchSummary): { head: string[]; rows:
     pair(r.nearFpr95),
     pair(r.farFpr95),
     pair(r.idAcc, false),
+    hyperparameterPair(summary.hyperparameters, r.trainer, r.postprocessor).both,
   ]);
   return { head, rows };
 }

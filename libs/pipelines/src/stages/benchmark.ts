@@ -16,6 +16,8 @@ export const benchmarkPipeline = defineComponent({
         registry: ctx.registry,
         logger: options.logger ?? ctx.logger,
         onEvent: options.onEvent,
+        resume: options.resume,
+        overwrite: options.overwrite,
       }),
   }),
 });

@@ -6,6 +6,7 @@ import { loadTrainedNetwork } from '../train/restore.js';
 import type { GeneratorProgress } from '@oodkit/sio';
 import type { BenchEvent } from '../benchmark/run-benchmark.js';
 import type { TrainHooks } from '../train/loop.js';
+import type { RunFolderFlags } from '../store/run-folder.js';
 
 /** What every registered pipeline offers: `oodkit run` builds `pipeline: {name, args}` and calls `run`. */
 export interface RunnablePipeline {
@@ -15,13 +16,13 @@ export interface RunnablePipeline {
 /**
  * What a command passes to the pipeline it runs (the CLI's options layer: `--resume`, `--overwrite`,
  * progress). Pipelines read what applies to them and ignore the rest.
+ *
+ * `resume` / `overwrite` follow the run-folder rule (store/run-folder.ts): an existing output folder
+ * is refused without one of them. For one-shot outputs (test_acc, feat_extract, test_ood) `resume`
+ * writes into the existing folder, replacing files of the same name.
  */
-export interface PipelineRunOptions {
+export interface PipelineRunOptions extends RunFolderFlags {
   readonly logger?: Logger;
-  /** Continue an interrupted run in the existing run folder (`--resume`). */
-  readonly resume?: boolean;
-  /** Replace an existing run folder (`--overwrite`; the old one is moved aside, not deleted). */
-  readonly overwrite?: boolean;
   readonly onEvent?: (event: BenchEvent) => void;
   /** Training progress (epochs, checkpoints) of pipelines that train. */
   readonly hooks?: TrainHooks;

@@ -25,6 +25,7 @@ import {
   type OodEvaluator,
 } from '@oodkit/evaluators';
 import { runDirOf, type RunnablePipeline } from './common.js';
+import { withRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 
 export const evalFeaturesArgs = z.strictObject({
   features: z
@@ -67,7 +68,12 @@ function summaryCsv(evaluations: readonly OodEvaluation[]): string {
  * folder (`<output_dir>/<exp_name>`, default `results/eval-features/<folder name>`), plus
  * `summary.csv/json` for `all`.
  */
-export async function evaluateFeatureFolder(args: EvalFeaturesArgs, ctx: BuildContext, logger: Logger): Promise<EvalFeaturesResult> {
+export async function evaluateFeatureFolder(
+  args: EvalFeaturesArgs,
+  ctx: BuildContext,
+  logger: Logger,
+  flags: RunFolderFlags = {},
+): Promise<EvalFeaturesResult> {
   const { registry, config } = ctx;
   const section = config.postprocessor as string | { name?: string } | undefined;
   if (!args.all && section === undefined)
@@ -78,62 +84,65 @@ export async function evaluateFeatureFolder(args: EvalFeaturesArgs, ctx: BuildCo
   const folder = await FeatureFolder.open(args.features);
   const source = new FeatureFolderSource(folder, args.batch_size);
   const out = runDirOf(config, join('eval-features', basename(resolve(args.features))));
-  // The seeds of the command this stage replaces (`oodkit eval-features` before it was a pipeline).
-  const root = Rng.fromSeed(typeof config.seed === 'number' ? config.seed : 0);
-  const childCtx = (name: string) => ({ logger: logger.child(name), rng: root.derive(`postprocessor.${name}`), config });
-  const evaluator = await registry.build<OodEvaluator>(
-    'evaluator',
-    { name: 'ood', args: { aps: args.aps, save_scores: args.save_scores } },
-    childCtx('evaluator'),
-  );
+  // The folder rule is applied before any scoring, so a refused folder costs no work.
+  return withRunFolder(out, { what: 'eval_features', ...flags, logger }, async () => {
+    // The seeds of the command this stage replaces (`oodkit eval-features` before it was a pipeline).
+    const root = Rng.fromSeed(typeof config.seed === 'number' ? config.seed : 0);
+    const childCtx = (name: string) => ({ logger: logger.child(name), rng: root.derive(`postprocessor.${name}`), config });
+    const evaluator = await registry.build<OodEvaluator>(
+      'evaluator',
+      { name: 'ood', args: { aps: args.aps, save_scores: args.save_scores } },
+      childCtx('evaluator'),
+    );
 
-  const evaluations: OodEvaluation[] = [];
-  const skipped: { postprocessor: string; reason: string }[] = [];
-  const failures: string[] = [];
-  for (const name of names) {
-    const postprocessor = await registry.build<Postprocessor>(
-      'postprocessor',
-      args.all ? { name, args: {} } : (section as never),
-      childCtx(name),
-      'postprocessor',
-    );
-    try {
-      if (postprocessor.needsNetwork) {
-        const reason = 'needs the network (inputs or intermediate blocks); a feature folder has only features';
-        if (!args.all) throw new UsageError(`postprocessor '${name}' ${reason} — evaluate it from a trained model instead`);
-        skipped.push({ postprocessor: name, reason });
-        logger.info(`skipping ${name}: ${reason}`);
-        continue;
+    const evaluations: OodEvaluation[] = [];
+    const skipped: { postprocessor: string; reason: string }[] = [];
+    const failures: string[] = [];
+    for (const name of names) {
+      const postprocessor = await registry.build<Postprocessor>(
+        'postprocessor',
+        args.all ? { name, args: {} } : (section as never),
+        childCtx(name),
+        'postprocessor',
+      );
+      try {
+        if (postprocessor.needsNetwork) {
+          const reason = 'needs the network (inputs or intermediate blocks); a feature folder has only features';
+          if (!args.all) throw new UsageError(`postprocessor '${name}' ${reason} — evaluate it from a trained model instead`);
+          skipped.push({ postprocessor: name, reason });
+          logger.info(`skipping ${name}: ${reason}`);
+          continue;
+        }
+        const missing = postprocessor.requires.filter((role) => folder.splits[role] === undefined);
+        if (args.all && missing.length > 0) {
+          const reason = `fits on the ID ${missing.join(' and ')} split, which splits.yml does not name`;
+          skipped.push({ postprocessor: name, reason });
+          logger.info(`skipping ${name}: ${reason}`);
+          continue;
+        }
+        const evaluation = await evaluator.evaluate(postprocessor, source);
+        await evaluator.write(out, evaluation);
+        evaluations.push(evaluation);
+        logger.info(`${name}: tables and scores in ${out}`);
+      } catch (error) {
+        if (!args.all || !(error instanceof OodkitError)) throw error;
+        failures.push(`${name}: ${error.message}`);
+        logger.error(`${name} failed: ${error.message}`);
+      } finally {
+        postprocessor.dispose?.();
       }
-      const missing = postprocessor.requires.filter((role) => folder.splits[role] === undefined);
-      if (args.all && missing.length > 0) {
-        const reason = `fits on the ID ${missing.join(' and ')} split, which splits.yml does not name`;
-        skipped.push({ postprocessor: name, reason });
-        logger.info(`skipping ${name}: ${reason}`);
-        continue;
-      }
-      const evaluation = await evaluator.evaluate(postprocessor, source);
-      await evaluator.write(out, evaluation);
-      evaluations.push(evaluation);
-      logger.info(`${name}: tables and scores in ${out}`);
-    } catch (error) {
-      if (!args.all || !(error instanceof OodkitError)) throw error;
-      failures.push(`${name}: ${error.message}`);
-      logger.error(`${name} failed: ${error.message}`);
-    } finally {
-      postprocessor.dispose?.();
     }
-  }
-  if (args.all) {
-    await writeFileAtomic(join(out, 'summary.csv'), summaryCsv(evaluations));
-    await writeFileAtomic(
-      join(out, 'summary.json'),
-      JSON.stringify({ evaluated: evaluations.map((e) => e.postprocessor), skipped, failures }, null, 2) + '\n',
-    );
-  }
-  await saveResolvedConfig(out, config as Record<string, unknown>);
-  if (failures.length > 0) throw new DataError(`${failures.length} postprocessor(s) failed:\n  ${failures.join('\n  ')}`);
-  return { out, evaluations: evaluations.map(evaluationToJson), skipped };
+    if (args.all) {
+      await writeFileAtomic(join(out, 'summary.csv'), summaryCsv(evaluations));
+      await writeFileAtomic(
+        join(out, 'summary.json'),
+        JSON.stringify({ evaluated: evaluations.map((e) => e.postprocessor), skipped, failures }, null, 2) + '\n',
+      );
+    }
+    await saveResolvedConfig(out, config as Record<string, unknown>);
+    if (failures.length > 0) throw new DataError(`${failures.length} postprocessor(s) failed:\n  ${failures.join('\n  ')}`);
+    return { out, evaluations: evaluations.map(evaluationToJson), skipped };
+  });
 }
 
 /** `oodkit eval-features` as a pipeline: postprocessors on a feature folder, no network needed. */
@@ -143,6 +152,7 @@ export const evalFeaturesPipeline = defineComponent({
   description: "OOD metrics of the config's postprocessor (or of every feature-only one) on a feature folder",
   args: evalFeaturesArgs,
   create: (args, ctx): RunnablePipeline => ({
-    run: (options = {}) => evaluateFeatureFolder(args, ctx, options.logger ?? ctx.logger),
+    run: (options = {}) =>
+      evaluateFeatureFolder(args, ctx, options.logger ?? ctx.logger, { resume: options.resume, overwrite: options.overwrite }),
   }),
 });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineComponent, saveResolvedConfig } from '@oodkit/core';
 import { writeBenchmarkFeatures } from '../features/extract.js';
+import { withRunFolder } from '../store/run-folder.js';
 import { checkpointArgs, runDirOf, withTrainedNetwork, type RunnablePipeline } from './common.js';
 
 export const featExtractArgs = z.strictObject({ ...checkpointArgs, batch_size: z.int().positive().default(1000) });
@@ -16,10 +17,12 @@ export const featExtractPipeline = defineComponent({
       const logger = options.logger ?? ctx.logger;
       return withTrainedNetwork(ctx, args.checkpoint, logger, async (network, bench) => {
         const out = runDirOf(ctx.config, `features_${bench.config.name}`);
-        const written = await writeBenchmarkFeatures(network, bench, out, { batchSize: args.batch_size });
-        await saveResolvedConfig(out, ctx.config as Record<string, unknown>);
-        logger.info(`feature folder ${out}: ${written.splits.map((s) => `${s.name} ${s.count}`).join(', ')}`);
-        return { out, ...written };
+        return withRunFolder(out, { what: 'feature', resume: options.resume, overwrite: options.overwrite, logger }, async () => {
+          const written = await writeBenchmarkFeatures(network, bench, out, { batchSize: args.batch_size });
+          await saveResolvedConfig(out, ctx.config as Record<string, unknown>);
+          logger.info(`feature folder ${out}: ${written.splits.map((s) => `${s.name} ${s.count}`).join(', ')}`);
+          return { out, ...written };
+        });
       });
     },
   }),

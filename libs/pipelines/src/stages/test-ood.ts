@@ -14,6 +14,7 @@ import {
 } from '@oodkit/evaluators';
 import { benchmarkRoles, benchmarkSplits, datasetBatches } from '../features/extract.js';
 import { loadTrainedNetwork } from '../train/restore.js';
+import { withRunFolder } from '../store/run-folder.js';
 import { runDirOf, type RunnablePipeline } from './common.js';
 
 export const testOodArgs = z
@@ -63,15 +64,23 @@ export const testOodPipeline = defineComponent({
             return datasetBatches(split.dataset, bench.preprocess.test, args.batch_size, split.ood ? -1 : undefined);
           });
         }
-        const evaluation = await evaluateOod({
-          postprocessor,
-          source,
-          apsGrid: args.aps ? registeredGrid(ctx.registry, postprocessor.name) : undefined,
-          logger,
-        });
         const out = runDirOf(ctx.config, `test_ood_${benchName}_${postprocessor.name}`);
-        await writeOodEvaluation(out, evaluation, { saveScores: args.save_scores });
-        await saveResolvedConfig(out, ctx.config as Record<string, unknown>);
+        // The folder rule is applied before the scoring, so a refused folder costs no work.
+        const evaluation = await withRunFolder(
+          out,
+          { what: 'test_ood', resume: options.resume, overwrite: options.overwrite, logger },
+          async () => {
+            const result = await evaluateOod({
+              postprocessor,
+              source,
+              apsGrid: args.aps ? registeredGrid(ctx.registry, postprocessor.name) : undefined,
+              logger,
+            });
+            await writeOodEvaluation(out, result, { saveScores: args.save_scores });
+            await saveResolvedConfig(out, ctx.config as Record<string, unknown>);
+            return result;
+          },
+        );
         logger.info(`${postprocessor.name}: tables and scores in ${out}`);
         return evaluationToJson(evaluation);
       } finally {

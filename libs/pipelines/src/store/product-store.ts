@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import canonicalizeModule from 'canonicalize';
 import { writeFileAtomic } from '@oodkit/core';
+import { moveAside } from './run-folder.js';
 
 /** sha256 of the canonical JSON (RFC 8785) of `spec`: equal configs hash equal whatever their key order. */
 // canonicalize is CommonJS with a default export; under NodeNext the import is the module object.
@@ -16,6 +17,15 @@ export function hashSpec(spec: unknown): string {
 }
 
 const DONE = 'done.json';
+
+/**
+ * The one rename that makes a product visible. A final folder without done.json cannot come from
+ * this store (it publishes complete folders only); whatever it is, it is moved aside, not deleted.
+ */
+function publish(workDir: string, finalDir: string): void {
+  if (existsSync(finalDir)) moveAside(finalDir);
+  renameSync(workDir, finalDir);
+}
 
 /**
  * Products (generator samples, checkpoints, features, scores, tables) cached by the hash of the
@@ -57,12 +67,16 @@ export class ProductStore {
     const finalDir = this.dir(key);
     if (this.isDone(key)) return { result: this.result<T>(key), dir: finalDir, key, cached: true };
     const workDir = `${finalDir}.work`;
+    if (existsSync(join(workDir, DONE))) {
+      // Finished, but killed before the publishing rename.
+      publish(workDir, finalDir);
+      return { result: this.result<T>(key), dir: finalDir, key, cached: true };
+    }
     mkdirSync(workDir, { recursive: true });
     await writeFileAtomic(join(workDir, 'spec.json'), `${JSON.stringify(spec, null, 2)}\n`);
     const result = await make(workDir, key);
     await writeFileAtomic(join(workDir, DONE), `${JSON.stringify({ key, kind, finishedAt: new Date().toISOString(), result }, null, 2)}\n`);
-    if (existsSync(finalDir)) rmSync(finalDir, { recursive: true, force: true });
-    renameSync(workDir, finalDir);
+    publish(workDir, finalDir);
     return { result, dir: finalDir, key, cached: false };
   }
 }

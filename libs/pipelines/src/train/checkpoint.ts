@@ -1,4 +1,4 @@
-import { readFile, mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DataError, writeFileAtomic, type Classifier, type RngState, type Trainer, type TrainerState } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
@@ -119,7 +119,8 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array[] {
   return [head, ...blobs];
 }
 
-export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
+/** The header of a checkpoint's bytes (magic, JSON header), checked; needs only the file's start. */
+function decodeCheckpointHeader(bytes: Uint8Array, source: string): CheckpointHeader {
   if (bytes.byteLength < 12 || Buffer.from(bytes.subarray(0, 8)).toString('latin1') !== MAGIC) {
     throw new DataError(`${source}: not an oodkit checkpoint (missing the ${MAGIC} magic)`);
   }
@@ -137,6 +138,12 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
       `${source}: unsupported checkpoint format ${header.format} v${header.version} (expected oodkit-checkpoint v${CHECKPOINT_FORMAT_VERSION})`,
     );
   }
+  return header;
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
+  const header = decodeCheckpointHeader(bytes, source);
+  const jsonLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(8, true);
   const dataStart = pad8(12 + jsonLength);
   const variables = new Map<string, StoredTensor>();
   const slots = new Map<string, StoredTensor>();
@@ -163,13 +170,39 @@ export async function writeCheckpoint(path: string, checkpoint: Checkpoint): Pro
   await writeFileAtomic(path, encodeCheckpoint(checkpoint));
 }
 
+/** The metadata of a checkpoint without reading its tensors (the header is at the start of the file). */
+export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    throw checkpointReadError(path, error);
+  }
+  try {
+    const head = Buffer.alloc(12);
+    const { bytesRead: headRead } = await handle.read(head, 0, 12, 0);
+    // Read no more than the file holds, whatever length a damaged header claims.
+    const size = (await handle.stat()).size;
+    const jsonLength = headRead === 12 && head.subarray(0, 8).toString('latin1') === MAGIC ? head.readUInt32LE(8) : 0;
+    const bytes = Buffer.alloc(Math.min(size, 12 + jsonLength));
+    const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, 0);
+    return decodeCheckpointHeader(bytes.subarray(0, bytesRead), path).meta;
+  } finally {
+    await handle.close();
+  }
+}
+
+function checkpointReadError(path: string, error: unknown): DataError {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new DataError(code === 'ENOENT' ? `${path}: no such checkpoint` : `${path}: cannot read checkpoint (${code})`, { cause: error });
+}
+
 export async function readCheckpoint(path: string): Promise<Checkpoint> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(code === 'ENOENT' ? `${path}: no such checkpoint` : `${path}: cannot read checkpoint (${code})`, { cause: error });
+    throw checkpointReadError(path, error);
   }
   return decodeCheckpoint(bytes, path);
 }

@@ -75,6 +75,14 @@ export interface TrainResult {
   readonly globalStep: number;
 }
 
+/** Resume refused: the checkpoint was trained under another training config. */
+export function resumeMismatch(checkpoint: string, stored: string, now: string): UsageError {
+  return new UsageError(
+    `${checkpoint}: checkpoint was written under a different training config (hash ${stored}, now ${now}); ` +
+      'resume needs the same config — use --overwrite to move this run aside and start over, or another output folder',
+  );
+}
+
 export function checkpointPaths(outputDir: string): { last: string; best: string } {
   return { last: join(outputDir, 'checkpoints', 'last.ckpt'), best: join(outputDir, 'checkpoints', 'best.ckpt') };
 }
@@ -128,12 +136,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
   if (options.resume && existsSync(paths.last)) {
     const checkpoint = await readCheckpoint(paths.last);
     const { meta } = checkpoint;
-    if (meta.configHash !== options.configHash) {
-      throw new UsageError(
-        `${paths.last}: checkpoint was written under a different training config (hash ${meta.configHash}, now ${options.configHash}); ` +
-          'resume needs the same config — use a new output_dir to start over',
-      );
-    }
+    if (meta.configHash !== options.configHash) throw resumeMismatch(paths.last, meta.configHash, options.configHash);
     if (meta.position.epoch > epochs)
       throw new UsageError(`${paths.last}: checkpoint is at epoch ${meta.position.epoch}, beyond the configured ${epochs}`);
     restoreVariables(network, checkpoint.variables, paths.last);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import {
@@ -28,8 +28,10 @@ import {
   type GeneratorProgress,
   type TrainStream,
 } from '@oodkit/sio';
+import { openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
+import { readCheckpointMeta } from './checkpoint.js';
 import { buildTrainData } from './data.js';
-import { evaluateAccuracy, trainLoop, type TrainHooks, type TrainResult } from './loop.js';
+import { checkpointPaths, evaluateAccuracy, resumeMismatch, trainLoop, type TrainHooks, type TrainResult } from './loop.js';
 
 /** The `train:` config section: how long and in what batches to train, where outliers come from. */
 export const trainSectionSchema = z
@@ -44,34 +46,88 @@ export const trainSectionSchema = z
   .prefault({});
 export type TrainSection = z.infer<typeof trainSectionSchema>;
 
-/** Keys that do not change what training computes; everything else is in the resume hash. */
-const NON_TRAINING_KEYS = ['output_dir', 'exp_name', 'log_level', 'compute', 'pipeline', 'plugins'];
+/**
+ * Top-level keys that never change what training computes: where results go, how a run is logged
+ * or computed, what is evaluated afterwards. They stay out of the training hash, so adding a
+ * postprocessor, a plugin, report settings or another output folder never invalidates a trained
+ * model. Every other key is in (also unknown keys a plugin's section may add: they might change
+ * training). `compute` is out because every backend runs the same training (resuming on another
+ * backend is allowed, docs/decisions.md).
+ */
+const NON_TRAINING_KEYS = new Set([
+  'output_dir',
+  'exp_name',
+  'log_level',
+  'compute',
+  'pipeline',
+  'plugins',
+  'cache_dir',
+  'postprocessor',
+  'evaluator',
+  'recorder',
+  'bench',
+  // Shared through @{...} references, which are resolved into the sections that use them.
+  'dataset',
+  'generator',
+]);
 
-/** sha256 (16 hex) of the training-relevant part of the resolved config. */
+/** Keys of a benchmark declaration that training reads; the OOD sets, names and descriptions are not. */
+const TRAINING_BENCHMARK_KEYS = ['num_classes', 'image_shape', 'data_dir', 'normalization', 'preprocessor', 'id'];
+/** `train.checkpoint_every` only decides when `last` is written; resume is exact from any step. */
+const NON_TRAINING_TRAIN_KEYS = ['checkpoint_every'];
+
+/**
+ * The part of a resolved config that determines the trained weights (and the train split's test
+ * accuracy): the training hash is taken over exactly this.
+ */
+export function trainingSpec(config: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const spec: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (NON_TRAINING_KEYS.has(key) || value === undefined) continue;
+    if (key === 'benchmark' && value && typeof value === 'object' && !Array.isArray(value)) {
+      const b = value as Record<string, unknown>;
+      spec.benchmark = Object.fromEntries(TRAINING_BENCHMARK_KEYS.filter((k) => b[k] !== undefined).map((k) => [k, b[k]]));
+    } else if (key === 'train' && value && typeof value === 'object') {
+      spec.train = Object.fromEntries(Object.entries(value).filter(([k]) => !NON_TRAINING_TRAIN_KEYS.includes(k)));
+    } else if (key === 'sio') {
+      // A disabled sio block trains exactly the baseline.
+      if (parseSioConfig(value)) spec.sio = value;
+    } else {
+      spec[key] = value;
+    }
+  }
+  return spec;
+}
+
+/** sha256 (16 hex) of {@link trainingSpec}: checkpoints, run-folder names and bench products carry it. */
 export function trainingConfigHash(config: Readonly<Record<string, unknown>>): string {
-  const relevant = Object.fromEntries(Object.entries(config).filter(([key]) => !NON_TRAINING_KEYS.includes(key)));
-  return createHash('sha256').update(stableStringify(relevant)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(stableStringify(trainingSpec(config)))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function sectionName(section: unknown): string {
   return typeof section === 'string' ? section : ((section as { name?: string } | undefined)?.name ?? '?');
 }
 
-/** `<output_dir>/<exp_name>`; without exp_name: `<benchmark>_<network>_<trainer>[_sio]_s<seed>`. */
+/**
+ * `<output_dir>/<exp_name>`; without exp_name `<benchmark>_<network>_<trainer>[_sio]_s<seed>-<hash8>`,
+ * the first 8 hex of the training hash, so runs with other hyperparameters get other folders.
+ */
 export function trainRunDir(config: Readonly<Record<string, unknown>>, benchmarkName: string): string {
   const base = typeof config.output_dir === 'string' ? config.output_dir : 'results';
   const sio = parseSioConfig(config.sio) ? '_sio' : '';
   const name =
     typeof config.exp_name === 'string'
       ? config.exp_name
-      : `${benchmarkName}_${sectionName(config.network)}_${sectionName(config.trainer)}${sio}_s${Number(config.seed ?? 0)}`;
+      : `${benchmarkName}_${sectionName(config.network)}_${sectionName(config.trainer)}${sio}_s${Number(config.seed ?? 0)}-${trainingConfigHash(config).slice(0, 8)}`;
   return resolve(base, name);
 }
 
-export interface TrainRunOptions {
+export interface TrainRunOptions extends RunFolderFlags {
   readonly registry: ComponentRegistry;
   readonly logger?: Logger;
-  readonly resume?: boolean;
   /** Overrides the run folder derived from output_dir/exp_name. */
   readonly runDir?: string;
   readonly hooks?: TrainHooks;
@@ -105,11 +161,49 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
   const rng = Rng.fromSeed(seed);
   await initCompute({ ...computeOptionsFrom(config.compute), logger });
 
-  const base = { logger, config };
   const data = await buildTrainData(config, { registry, logger, rng: rng.derive('data') });
   const runDir = options.runDir ?? trainRunDir(config, data.benchmark.name ?? 'benchmark');
-  await mkdir(runDir, { recursive: true });
-  await saveResolvedConfig(runDir, config as Record<string, unknown>);
+  const configHash = trainingConfigHash(config);
+  const folder = await openRunFolder(runDir, { what: 'training run', resume: options.resume, overwrite: options.overwrite, logger });
+  try {
+    // Checked before anything is written: a refused resume must leave the folder's config.yml alone.
+    if (options.resume) await checkResumable(runDir, configHash, logger);
+    await saveResolvedConfig(runDir, config as Record<string, unknown>);
+    return await trainInFolder(config, options, { data, runDir, configHash, train, sio, seed, rng });
+  } finally {
+    await folder.release().catch((error: Error) => logger.warn(`releasing the lock of ${runDir}: ${error.message}`));
+  }
+}
+
+/** A resume under another training config is refused, naming both hashes. */
+async function checkResumable(runDir: string, configHash: string, logger: Logger): Promise<void> {
+  const last = checkpointPaths(runDir).last;
+  if (!existsSync(last)) {
+    logger.info(`nothing to resume in ${runDir} (no checkpoints/last.ckpt yet); starting the run`);
+    return;
+  }
+  const meta = await readCheckpointMeta(last);
+  if (meta.configHash !== configHash) throw resumeMismatch(last, meta.configHash, configHash);
+}
+
+interface TrainSetup {
+  readonly data: Awaited<ReturnType<typeof buildTrainData>>;
+  readonly runDir: string;
+  readonly configHash: string;
+  readonly train: TrainSection;
+  readonly sio: ReturnType<typeof parseSioConfig>;
+  readonly seed: number;
+  readonly rng: Rng;
+}
+
+async function trainInFolder(
+  config: Readonly<Record<string, unknown>>,
+  options: TrainRunOptions,
+  { data, runDir, configHash, train, sio, seed, rng }: TrainSetup,
+): Promise<TrainRunSummary> {
+  const logger = options.logger ?? silentLogger;
+  const { registry } = options;
+  const base = { logger, config };
 
   const network = await registry.build<Classifier>('network', config.network as never, { ...base, rng: rng.derive('network') }, 'network');
   const [h, w, c] = data.train.imageShape;
@@ -173,7 +267,6 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
   }
 
-  const configHash = trainingConfigHash(config);
   logger.info(`training ${network.name} with ${trainer.name} → ${runDir}`);
   logger.info(`data: ${stream.describe()}`);
   try {
