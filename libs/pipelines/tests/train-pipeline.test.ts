@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import type { TrainPipeline } from '../src/train/pipeline.js';
 import { sioModule } from '@oodkit/sio';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { runTraining, trainingConfigHash } from '../src/train/pipeline.js';
-import { seenBatches, tinyComponents } from './fixtures/tiny-components.js';
+import { seenBatches, tinyBenchmark, tinyComponents } from './fixtures/tiny-components.js';
 
 let root: string;
 let registry: ComponentRegistry;
@@ -37,15 +37,11 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
     seed: 3,
     output_dir: root,
     compute: { backend: 'cpu' },
-    benchmark: {
-      name: 'tinybench',
-      id: {
-        train: { name: 'tiny', args: { count: 40, seed: 1 } },
-        val: { name: 'tiny', args: { count: 15, seed: 2 } },
-        test: { name: 'tiny', args: { count: 15, seed: 3 } },
-      },
-      normalization: { mean: [0.5], std: [0.5] },
-    },
+    benchmark: tinyBenchmark({
+      train: { name: 'tiny', args: { count: 40, seed: 1 } },
+      val: { name: 'tiny', args: { count: 15, seed: 2 } },
+      test: { name: 'tiny', args: { count: 15, seed: 3 } },
+    }),
     network: { name: 'tiny_mlp' },
     trainer: { name: 'tiny_sgd' },
     train: { epochs: 2, batch_size: 10, checkpoint_every: 2 },
@@ -107,6 +103,29 @@ describe('runTraining (train pipeline from a config)', () => {
     );
     const ok = await runTraining(config({ exp_name: 'resized', sio: { resize: true, synthetic: pair } }), { registry });
     expect(ok.stream).toMatch(/40 real \+ 6 synthetic/);
+  });
+
+  it("reads the benchmark through the data lib's loader: its data_dir and declared image shape hold for training too", async () => {
+    const dir = join(root, 'bench-data');
+    mkdirSync(dir, { recursive: true });
+    const split = async (name: string, count: number) => {
+      await writeNpy(join(dir, `${name}-images.npy`), {
+        data: Uint8Array.from({ length: count * 16 }, (_, i) => (i * 7) % 256),
+        shape: [count, 4, 4, 1],
+      });
+      await writeNpy(join(dir, `${name}-labels.npy`), { data: BigInt64Array.from({ length: count }, (_, i) => BigInt(i % 3)) });
+      return { name: 'npy', args: { images: `${name}-images.npy`, labels: `${name}-labels.npy`, num_classes: 3 } };
+    };
+    const id = { train: await split('train', 20), val: await split('val', 6), test: await split('test', 6) };
+    // Relative to the benchmark's data_dir (itself relative to the config's), as feat-extract and bench read them.
+    const benchmark = { ...tinyBenchmark(id), data_dir: 'bench-data' };
+    const summary = await runTraining(config({ exp_name: 'bench-dir', data_dir: root, benchmark }), { registry });
+    expect(summary.stream).toMatch(/20 images, batch 10, 2 steps\/epoch/);
+    await expect(
+      runTraining(config({ exp_name: 'bench-shape', data_dir: root, benchmark: { ...benchmark, image_shape: [8, 8, 1] } }), { registry }),
+    ).rejects.toThrow(
+      /benchmark\.id\.train: .* has images of shape \[4, 4, 1\] but benchmark 'tinybench' declares image_shape \[8, 8, 1\]/,
+    );
   });
 
   it('resumes a finished run without retraining and refuses a changed config', async () => {

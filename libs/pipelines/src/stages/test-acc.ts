@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineComponent, saveResolvedConfig, writeFileAtomic } from '@oodkit/core';
-import { chainPreprocess } from '../train/data.js';
 import { evaluateAccuracy } from '../train/loop.js';
 import { checkpointArgs, runDirOf, withTrainedNetwork, type RunnablePipeline } from './common.js';
 
@@ -17,7 +16,7 @@ export const testAccPipeline = defineComponent({
     run: (options = {}) => {
       const logger = options.logger ?? ctx.logger;
       return withTrainedNetwork(ctx, args.checkpoint, logger, async (network, bench) => {
-        const test = { dataset: bench.id.test, preprocess: chainPreprocess(bench.preprocess.test), batchSize: args.batch_size };
+        const test = { dataset: bench.id.test, preprocess: bench.preprocess.test, batchSize: args.batch_size };
         const accuracy = await evaluateAccuracy(network, test, ctx.rng.derive('test_acc'));
         const out = runDirOf(ctx.config, `test_acc_${bench.config.name}`);
         await saveResolvedConfig(out, ctx.config as Record<string, unknown>);

@@ -15,18 +15,15 @@ import {
   type Trainer,
 } from '@oodkit/core';
 import { computeOptionsFrom, initCompute } from '@oodkit/compute';
-import { buildDataset, cacheDir, datasetSectionSchema } from '@oodkit/data';
+import { OutlierStream, buildDataset, cacheDir, datasetSectionSchema, plainStream, type TrainStream } from '@oodkit/data';
 import {
-  OutlierStream,
   generateSynthetic,
   isGeneratorSource,
   loadSyntheticPair,
   parseSioConfig,
-  plainStream,
   sioStream,
   stableStringify,
   type GeneratorProgress,
-  type TrainStream,
 } from '@oodkit/sio';
 import { buildTrainData } from './data.js';
 import { evaluateAccuracy, trainLoop, type TrainHooks, type TrainResult } from './loop.js';
@@ -107,7 +104,7 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
 
   const base = { logger, config };
   const data = await buildTrainData(config, { registry, logger, rng: rng.derive('data') });
-  const runDir = options.runDir ?? trainRunDir(config, data.benchmark.name ?? 'benchmark');
+  const runDir = options.runDir ?? trainRunDir(config, data.benchmark.name);
   await mkdir(runDir, { recursive: true });
   await saveResolvedConfig(runDir, config as Record<string, unknown>);
 
@@ -143,9 +140,9 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
         name: 'synthetic',
       });
     }
-    stream = sioStream({ real: data.train, synthetic, sio, batchSize: train.batch_size, preprocess: data.trainPreprocess, rng: streamRng });
+    stream = sioStream({ real: data.train, synthetic, sio, batchSize: train.batch_size, preprocess: data.trainChain, rng: streamRng });
   } else {
-    stream = plainStream({ dataset: data.train, batchSize: train.batch_size, preprocess: data.trainPreprocess, rng: streamRng });
+    stream = plainStream({ dataset: data.train, batchSize: train.batch_size, preprocess: data.trainChain, rng: streamRng });
   }
 
   let outliers: OutlierStream | undefined;
@@ -163,12 +160,12 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
         { path: 'train.outlier', message: `outlier images are ${outlierSet.imageShape.join('×')}, the ID images ${h}×${w}×${c}` },
       ]);
     }
-    outliers = new OutlierStream(
-      outlierSet,
-      train.outlier_batch_size ?? 2 * train.batch_size,
-      data.trainPreprocess,
-      rng.derive('outlier-stream'),
-    );
+    outliers = new OutlierStream({
+      dataset: outlierSet,
+      batchSize: train.outlier_batch_size ?? 2 * train.batch_size,
+      preprocess: data.trainChain,
+      rng: rng.derive('outlier-stream'),
+    });
   } else if (train.outlier) {
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
   }
@@ -182,7 +179,7 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
       trainer,
       stream,
       outliers,
-      validation: data.val ? { dataset: data.val, preprocess: data.testPreprocess, batchSize: train.val_batch_size } : undefined,
+      validation: { dataset: data.val, preprocess: data.testChain, batchSize: train.val_batch_size },
       epochs: train.epochs,
       outputDir: runDir,
       checkpointEvery: train.checkpoint_every,
@@ -193,13 +190,11 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
       config: config as Record<string, unknown>,
       hooks: options.hooks,
     });
-    const testAccuracy = data.test
-      ? await evaluateAccuracy(
-          network,
-          { dataset: data.test, preprocess: data.testPreprocess, batchSize: train.val_batch_size },
-          rng.derive('test'),
-        )
-      : null;
+    const testAccuracy = await evaluateAccuracy(
+      network,
+      { dataset: data.test, preprocess: data.testChain, batchSize: train.val_batch_size },
+      rng.derive('test'),
+    );
     const summary: TrainRunSummary = { ...result, runDir, configHash, stream: stream.describe(), testAccuracy };
     await writeFileAtomic(join(runDir, 'train.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return summary;
