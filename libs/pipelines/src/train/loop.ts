@@ -229,8 +229,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     if (valAccuracy !== null) hooks.onValidation?.({ epoch, accuracy: valAccuracy });
     const record: EpochRecord = { epoch, meanLoss: partial.lossSum / Math.max(1, partial.steps), valAccuracy, seconds: partial.seconds };
     history = [...history, record];
-    // Ties keep the earlier epoch, as the reference's strict ">" does.
-    const isBest = valAccuracy !== null && (bestValAccuracy === null || valAccuracy > bestValAccuracy);
+    // A tie replaces the best: OpenOOD's BaseRecorder.save_model saves when acc >= best_acc.
+    const isBest = valAccuracy !== null && (bestValAccuracy === null || valAccuracy >= bestValAccuracy);
     if (isBest) {
       bestValAccuracy = valAccuracy;
       bestEpoch = epoch;
