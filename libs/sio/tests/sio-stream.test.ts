@@ -63,6 +63,16 @@ describe('sioStream', () => {
     expect(steps).toBe(5);
   });
 
+  it('realRatio 0 is a valid sio setting and streams only synthetic samples', () => {
+    const sio = parseSioConfig({ realRatio: 0, synthetic: { images: 'a.npy', labels: 'b.npy' } })!;
+    expect(sio.realRatio).toBe(0);
+    const { real, syn } = sources(50, 60);
+    const stream = sioStream({ real, synthetic: syn, sio, batchSize: 10, preprocess: scale, rng: Rng.fromSeed(3) });
+    expect(stream.describe()).toMatch(/batch 10 = 0 real \+ 10 synthetic, 5 steps\/epoch/);
+    for (const b of stream.epochIndices(0)) expect([...b.indices].every((i) => i >= 50)).toBe(true);
+    expect(() => parseSioConfig({ realRatio: -0.1, synthetic: { images: 'a.npy', labels: 'b.npy' } })).toThrow(/sio\.realRatio/);
+  });
+
   it('runs short of synthetic samples when S < steps × synBs (no wrap-around)', () => {
     const { real, syn } = sources(50, 3);
     const stream = sioStream({

@@ -20,7 +20,7 @@ export const sioGeneratorSchema = z.strictObject({
  */
 export const sioConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  realRatio: z.number().gt(0).lte(1).default(0.8).describe('fraction of each batch that is real'),
+  realRatio: z.number().min(0).lte(1).default(0.8).describe('fraction of each batch that is real (0: all-synthetic batches)'),
   extraPercent: z.number().gt(0).lte(100).default(100).describe('percentage of the synthetic pool kept (fixed seed-0 subset)'),
   mode: z
     .enum(['faithful', 'full-real-coverage'])
