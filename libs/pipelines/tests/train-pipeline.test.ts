@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry } from '@oodkit/core';
+import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry, type ImageDataset } from '@oodkit/core';
 import { initCompute } from '@oodkit/compute';
 import { dataModule } from '@oodkit/data';
 import { Rng, silentLogger } from '@oodkit/core';
@@ -11,7 +11,7 @@ import type { TrainPipeline } from '../src/train/pipeline.js';
 import { sioModule } from '@oodkit/sio';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { runTraining, trainingConfigHash } from '../src/train/pipeline.js';
-import { seenBatches, tinyBenchmark, tinyComponents } from './fixtures/tiny-components.js';
+import { seenBatches, seenOutliers, tinyBenchmark, tinyComponents } from './fixtures/tiny-components.js';
 
 let root: string;
 let registry: ComponentRegistry;
@@ -126,6 +126,40 @@ describe('runTraining (train pipeline from a config)', () => {
     ).rejects.toThrow(
       /benchmark\.id\.train: .* has images of shape \[4, 4, 1\] but benchmark 'tinybench' declares image_shape \[8, 8, 1\]/,
     );
+  });
+
+  it("feeds outliers through the ID test chain, restarting the outlier pass after its short last batch, as OpenOOD's OE trainer", async () => {
+    seenOutliers.length = 0;
+    const benchmark = {
+      ...(config().benchmark as Record<string, unknown>),
+      // a train chain that visibly differs from the test chain: every image mirrored
+      preprocessor: { train: [{ name: 'horizontal_flip', args: { p: 1 } }, { name: 'normalize' }], test: [{ name: 'normalize' }] },
+    };
+    const outlier = { name: 'tiny', args: { count: 10, seed: 9 } };
+    await runTraining(
+      config({
+        exp_name: 'oe-protocol',
+        benchmark,
+        trainer: { name: 'tiny_outlier_sgd' },
+        train: { epochs: 2, batch_size: 10, outlier, outlier_batch_size: 4 },
+      }),
+      { registry },
+    );
+    // 4 steps per epoch over 10 outliers in batches of 4: 4, 4, 2, then a fresh pass; again from the start each epoch
+    expect(seenOutliers.map((b) => b.indices.length)).toEqual([4, 4, 2, 4, 4, 4, 2, 4]);
+    const pass = (from: number) =>
+      seenOutliers
+        .slice(from, from + 3)
+        .flatMap((b) => [...b.indices])
+        .sort((a, b) => a - b);
+    expect(pass(0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(pass(4)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // pixels = (p / 255 − 0.5) / 0.5 of the unflipped outlier images: the test chain
+    const source = await registry.build<ImageDataset>('dataset', outlier, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
+    for (const b of seenOutliers) {
+      const raw = await source.readImages(b.indices);
+      expect(Array.from(b.x)).toEqual(Array.from(raw, (p) => Math.fround((p * (1 / 255) - 0.5) / 0.5)));
+    }
   });
 
   it('resumes a finished run without retraining and refuses a changed config', async () => {

@@ -35,7 +35,9 @@ export const trainSectionSchema = z
     batch_size: z.number().int().positive().default(128),
     val_batch_size: z.number().int().positive().default(500),
     checkpoint_every: z.number().int().min(0).default(0).describe('also checkpoint every N steps inside an epoch (0: epoch ends only)'),
-    outlier: datasetSectionSchema.optional().describe('outlier dataset for the outlier-exposure trainers (oe, mixoe)'),
+    outlier: datasetSectionSchema
+      .optional()
+      .describe("outlier dataset for the outlier-exposure trainers (oe, mixoe); preprocessed with the benchmark's test chain"),
     outlier_batch_size: z.number().int().positive().optional().describe('default: 2 × batch_size, as the reference'),
   })
   .prefault({});
@@ -163,8 +165,10 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
     outliers = new OutlierStream({
       dataset: outlierSet,
       batchSize: train.outlier_batch_size ?? 2 * train.batch_size,
-      preprocess: data.trainChain,
+      // OpenOOD's get_preprocessor gives every split but `train` (its `oe` split included) the test transform.
+      preprocess: data.testChain,
       rng: rng.derive('outlier-stream'),
+      rule: trainer.outlierBatches,
     });
   } else if (train.outlier) {
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
@@ -173,6 +177,7 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
   const configHash = trainingConfigHash(config);
   logger.info(`training ${network.name} with ${trainer.name} → ${runDir}`);
   logger.info(`data: ${stream.describe()}`);
+  if (outliers) logger.info(`outliers: ${outliers.describe()}`);
   try {
     const result = await trainLoop({
       network,
