@@ -49,7 +49,7 @@ export class OutlierStream {
   epochIndices(epoch: number, idSizes: readonly number[]): Int32Array[] {
     const n = this.dataset.length;
     let cycle = -1;
-    let perm = new Int32Array(0);
+    let perm: Int32Array = new Int32Array(0);
     let pos = n;
     const restart = () => {
       cycle++;
