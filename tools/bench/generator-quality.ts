@@ -14,10 +14,10 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { initCompute, tf } from '@oodkit/compute';
 import { Rng, createLogger, createOodkitContainer, registryOf, type Classifier, type ImageDataset } from '@oodkit/core';
-import { cacheDir, dataModule } from '@oodkit/data';
+import { cacheDir, dataModule, orderedBatches, type Preprocessor } from '@oodkit/data';
 import { networksModule } from '@oodkit/networks';
 import { trainersModule } from '@oodkit/trainers';
-import { generateSynthetic, sioModule, type BatchPreprocess } from '@oodkit/sio';
+import { generateSynthetic, sioModule } from '@oodkit/sio';
 import { buildTrainData, loadTrainedNetwork } from '@oodkit/pipelines';
 
 const { values: opts } = parseArgs({
@@ -62,16 +62,16 @@ logger.info(
   `generator ${generated.cached ? 'from cache' : 'trained'} (${generated.trainSeconds?.toFixed(1)} s of training): ${generated.imagesPath}`,
 );
 
-async function predict(network: Classifier, dataset: ImageDataset, preprocess: BatchPreprocess): Promise<Int32Array> {
+async function predict(network: Classifier, dataset: ImageDataset, preprocess: readonly Preprocessor[]): Promise<Int32Array> {
   const out = new Int32Array(dataset.length);
-  const rng = Rng.fromSeed(0);
-  for (let start = 0; start < dataset.length; start += 1000) {
-    const n = Math.min(1000, dataset.length - start);
-    const idx = Int32Array.from({ length: n }, (_, i) => start + i);
-    const pixels = await dataset.readImages(idx);
-    const pred = tf.tidy(() => network.forward(preprocess(pixels, n, dataset.imageShape, rng), false).argMax(1));
-    out.set((await pred.data()) as Int32Array, start);
+  let offset = 0;
+  for await (const batch of orderedBatches(dataset, { batchSize: 1000, preprocess })) {
+    const pred = tf.tidy(() => network.forward(batch.x, false).argMax(1));
+    out.set((await pred.data()) as Int32Array, offset);
+    offset += batch.indices.length;
     pred.dispose();
+    batch.x.dispose();
+    batch.y.dispose();
   }
   return out;
 }
@@ -87,8 +87,8 @@ function accuracy(pred: Int32Array, labels: Int32Array, numClasses: number): { o
 }
 
 const { network, meta } = await loadTrainedNetwork(path.resolve(opts.classifier), registry, logger);
-const synthetic = accuracy(await predict(network, generated.dataset, data.testPreprocess), generated.dataset.labels, data.train.numClasses);
-const real = data.test ? accuracy(await predict(network, data.test, data.testPreprocess), data.test.labels, data.train.numClasses) : null;
+const synthetic = accuracy(await predict(network, generated.dataset, data.testChain), generated.dataset.labels, data.train.numClasses);
+const real = accuracy(await predict(network, data.test, data.testChain), data.test.labels, data.train.numClasses);
 network.dispose();
 
 // PNG grid: row c = the first 12 samples of class c.
@@ -127,7 +127,7 @@ const result = {
     checkpoint: opts.classifier,
     network: meta.network.name,
     epoch: meta.position.epoch,
-    realTestAccuracy: real?.overall ?? null,
+    realTestAccuracy: real.overall,
   },
   sampleAccuracy: synthetic.overall,
   sampleAccuracyPerClass: synthetic.perClass,

@@ -1,5 +1,7 @@
 export * from './module.js';
 export * from './sampling/two-source-sampler.js';
+export * from './sampling/train-stream.js';
+export * from './sampling/outlier-stream.js';
 export * from './formats/rows.js';
 export * from './formats/idx.js';
 export * from './formats/cifar.js';

@@ -150,6 +150,37 @@ describe('TwoSourceSampler (faithful SIO stream)', () => {
     expect(batches.every((b) => b.synCount === 26)).toBe(true);
   });
 
+  it("ratio 0 gives all-synthetic batches of the full size for ceil(R / bs) steps, as SIO's sampler allows", () => {
+    const sampler = new TwoSourceSampler({ realCount: 250, synCount: 400, batchSize: 100, realRatio: 0, rng: Rng.fromSeed(12) });
+    expect([sampler.realBs, sampler.synBs, sampler.stepsPerEpoch]).toEqual([0, 100, 3]);
+    const { batches, real, syn } = stats(sampler);
+    expect(real).toHaveLength(0);
+    expect(batches.map((b) => [b.realCount, b.synCount])).toEqual([
+      [0, 100],
+      [0, 100],
+      [0, 100],
+    ]);
+    expect(new Set(syn).size).toBe(300);
+    // a pool that runs out leaves the last batch short, never empty
+    const short = new TwoSourceSampler({ realCount: 250, synCount: 201, batchSize: 100, realRatio: 0, rng: Rng.fromSeed(12) });
+    expect(short.epoch(0).map((b) => b.synCount)).toEqual([100, 100, 1]);
+    // ... and one that cannot fill every step is an error naming the counts
+    expect(() => new TwoSourceSampler({ realCount: 250, synCount: 200, batchSize: 100, realRatio: 0, rng: Rng.fromSeed(12) })).toThrow(
+      /realRatio 0.*200 synthetic samples fill only 2 of the 3 batches per epoch/,
+    );
+    expect(
+      () =>
+        new TwoSourceSampler({
+          realCount: 250,
+          synCount: 400,
+          batchSize: 100,
+          realRatio: 0,
+          mode: 'full-real-coverage',
+          rng: Rng.fromSeed(12),
+        }),
+    ).toThrow(/full-real-coverage needs real samples in every batch/);
+  });
+
   it('rejects impossible settings', () => {
     expect(() => new TwoSourceSampler({ realCount: 10, synCount: 5, batchSize: 1, realRatio: 0.5, rng: Rng.fromSeed(0) })).toThrow(
       /no real sample/,

@@ -43,6 +43,19 @@ describe('trainLoop', () => {
     trainer.dispose();
   });
 
+  it("chooses the best checkpoint as OpenOOD's recorder: val accuracy >= the best so far, so a later tie wins", async () => {
+    const dir = join(root, 'ties');
+    const best: boolean[] = [];
+    // lr 0: the weights never change, so every epoch's validation accuracy ties with the first.
+    const { result, net, trainer } = await runTiny({ outputDir: dir, lr: 0, hooks: { onEpochEnd: (r) => best.push(r.best) } });
+    expect(new Set(result.history.map((h) => h.valAccuracy)).size).toBe(1);
+    expect(best).toEqual([true, true, true, true]);
+    expect(result.bestEpoch).toBe(3);
+    expect((await readCheckpoint(checkpointPaths(dir).best)).meta.position.epoch).toBe(4);
+    net.dispose();
+    trainer.dispose();
+  });
+
   it('keeps the number of live tensors constant across epochs', async () => {
     const counts: number[] = [];
     const { net, trainer } = await runTiny({

@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry } from '@oodkit/core';
+import { componentModule, createOodkitContainer, registryOf, writeNpy, type ComponentRegistry, type ImageDataset } from '@oodkit/core';
 import { initCompute } from '@oodkit/compute';
 import { dataModule } from '@oodkit/data';
 import { Rng, silentLogger } from '@oodkit/core';
@@ -11,7 +11,7 @@ import type { TrainPipeline } from '../src/train/pipeline.js';
 import { sioModule } from '@oodkit/sio';
 import { readCheckpoint } from '../src/train/checkpoint.js';
 import { runTraining, trainingConfigHash } from '../src/train/pipeline.js';
-import { seenBatches, tinyComponents } from './fixtures/tiny-components.js';
+import { seenBatches, seenOutliers, tinyBenchmark, tinyComponents } from './fixtures/tiny-components.js';
 
 let root: string;
 let registry: ComponentRegistry;
@@ -37,15 +37,11 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
     seed: 3,
     output_dir: root,
     compute: { backend: 'cpu' },
-    benchmark: {
-      name: 'tinybench',
-      id: {
-        train: { name: 'tiny', args: { count: 40, seed: 1 } },
-        val: { name: 'tiny', args: { count: 15, seed: 2 } },
-        test: { name: 'tiny', args: { count: 15, seed: 3 } },
-      },
-      normalization: { mean: [0.5], std: [0.5] },
-    },
+    benchmark: tinyBenchmark({
+      train: { name: 'tiny', args: { count: 40, seed: 1 } },
+      val: { name: 'tiny', args: { count: 15, seed: 2 } },
+      test: { name: 'tiny', args: { count: 15, seed: 3 } },
+    }),
     network: { name: 'tiny_mlp' },
     trainer: { name: 'tiny_sgd' },
     train: { epochs: 2, batch_size: 10, checkpoint_every: 2 },
@@ -107,6 +103,63 @@ describe('runTraining (train pipeline from a config)', () => {
     );
     const ok = await runTraining(config({ exp_name: 'resized', sio: { resize: true, synthetic: pair } }), { registry });
     expect(ok.stream).toMatch(/40 real \+ 6 synthetic/);
+  });
+
+  it("reads the benchmark through the data lib's loader: its data_dir and declared image shape hold for training too", async () => {
+    const dir = join(root, 'bench-data');
+    mkdirSync(dir, { recursive: true });
+    const split = async (name: string, count: number) => {
+      await writeNpy(join(dir, `${name}-images.npy`), {
+        data: Uint8Array.from({ length: count * 16 }, (_, i) => (i * 7) % 256),
+        shape: [count, 4, 4, 1],
+      });
+      await writeNpy(join(dir, `${name}-labels.npy`), { data: BigInt64Array.from({ length: count }, (_, i) => BigInt(i % 3)) });
+      return { name: 'npy', args: { images: `${name}-images.npy`, labels: `${name}-labels.npy`, num_classes: 3 } };
+    };
+    const id = { train: await split('train', 20), val: await split('val', 6), test: await split('test', 6) };
+    // Relative to the benchmark's data_dir (itself relative to the config's), as feat-extract and bench read them.
+    const benchmark = { ...tinyBenchmark(id), data_dir: 'bench-data' };
+    const summary = await runTraining(config({ exp_name: 'bench-dir', data_dir: root, benchmark }), { registry });
+    expect(summary.stream).toMatch(/20 images, batch 10, 2 steps\/epoch/);
+    await expect(
+      runTraining(config({ exp_name: 'bench-shape', data_dir: root, benchmark: { ...benchmark, image_shape: [8, 8, 1] } }), { registry }),
+    ).rejects.toThrow(
+      /benchmark\.id\.train: .* has images of shape \[4, 4, 1\] but benchmark 'tinybench' declares image_shape \[8, 8, 1\]/,
+    );
+  });
+
+  it("feeds outliers through the ID test chain, restarting the outlier pass after its short last batch, as OpenOOD's OE trainer", async () => {
+    seenOutliers.length = 0;
+    const benchmark = {
+      ...(config().benchmark as Record<string, unknown>),
+      // a train chain that visibly differs from the test chain: every image mirrored
+      preprocessor: { train: [{ name: 'horizontal_flip', args: { p: 1 } }, { name: 'normalize' }], test: [{ name: 'normalize' }] },
+    };
+    const outlier = { name: 'tiny', args: { count: 10, seed: 9 } };
+    await runTraining(
+      config({
+        exp_name: 'oe-protocol',
+        benchmark,
+        trainer: { name: 'tiny_outlier_sgd' },
+        train: { epochs: 2, batch_size: 10, outlier, outlier_batch_size: 4 },
+      }),
+      { registry },
+    );
+    // 4 steps per epoch over 10 outliers in batches of 4: 4, 4, 2, then a fresh pass; again from the start each epoch
+    expect(seenOutliers.map((b) => b.indices.length)).toEqual([4, 4, 2, 4, 4, 4, 2, 4]);
+    const pass = (from: number) =>
+      seenOutliers
+        .slice(from, from + 3)
+        .flatMap((b) => [...b.indices])
+        .sort((a, b) => a - b);
+    expect(pass(0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(pass(4)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // pixels = (p / 255 − 0.5) / 0.5 of the unflipped outlier images: the test chain
+    const source = await registry.build<ImageDataset>('dataset', outlier, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
+    for (const b of seenOutliers) {
+      const raw = await source.readImages(b.indices);
+      expect(Array.from(b.x)).toEqual(Array.from(raw, (p) => Math.fround((p * (1 / 255) - 0.5) / 0.5)));
+    }
   });
 
   it('resumes a finished run without retraining and refuses a changed config', async () => {

@@ -8,7 +8,7 @@ import { dataModule } from '@oodkit/data';
 import { sioModule } from '@oodkit/sio';
 import { trainersModule } from '@oodkit/trainers';
 import { runTraining } from '../src/train/pipeline.js';
-import { tinyComponents } from './fixtures/tiny-components.js';
+import { tinyBenchmark, tinyComponents } from './fixtures/tiny-components.js';
 
 let root: string;
 let registry: ComponentRegistry;
@@ -36,11 +36,11 @@ describe('SIO wraps every registered trainer without trainer changes', () => {
         output_dir: root,
         exp_name: `sio-${name}`,
         compute: { backend: 'cpu' },
-        benchmark: {
-          name: 'tinybench',
-          id: { train: { name: 'tiny', args: { count: 30, seed: 1 } }, val: { name: 'tiny', args: { count: 9, seed: 2 } } },
-          normalization: { mean: [0.5], std: [0.5] },
-        },
+        benchmark: tinyBenchmark({
+          train: { name: 'tiny', args: { count: 30, seed: 1 } },
+          val: { name: 'tiny', args: { count: 9, seed: 2 } },
+          test: { name: 'tiny', args: { count: 9, seed: 3 } },
+        }),
         network: { name: 'tiny_mlp' },
         trainer: { name, args: { lr: 0.05, ...small[name] } },
         train: { epochs: 2, batch_size: 10, outlier: { name: 'tiny', args: { count: 16, seed: 9 } }, outlier_batch_size: 12 },

@@ -38,7 +38,7 @@ const base = {
   network: { name: 'tiny_mlp', args: { num_classes: 3 } },
   trainer: { name: 'base', args: { lr: 0.1 } },
   train: { epochs: 2, batch_size: 10, checkpoint_every: 0 },
-  sio: { enabled: true, realRatio: 0.8, synthetic: { generator: 'cvae', count: 100 } },
+  sio: { enabled: true, real_ratio: 0.8, synthetic: { name: 'cvae', count: 100 } },
   bench: { postprocessors: ['msp'], report: { sample_grid: 10 } },
 };
 type Config = Record<string, unknown>;
@@ -92,7 +92,7 @@ describe('training hash: only what changes training', () => {
     ['the batch size', deep('train.batch_size', 20)],
     ['the seed', withKey('seed', 1)],
     ['the network', deep('network.args', { num_classes: 3, width: 2 })],
-    ['the SIO real ratio', deep('sio.realRatio', 0.5)],
+    ['the SIO real ratio', deep('sio.real_ratio', 0.5)],
     ['the synthetic set', deep('sio.synthetic.count', 200)],
     ['the ID training set', deep('benchmark.id.train.args.count', 41)],
     ['the ID validation set (it picks the best checkpoint)', deep('benchmark.id.val.args.seed', 3)],

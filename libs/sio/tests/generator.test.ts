@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
 import { Rng, silentLogger, ComponentRegistry, componentModule } from '@oodkit/core';
 import { Container } from 'inversify';
+import { MemoryDataset } from '@oodkit/data';
 import {
-  ArrayDataset,
   ConditionalVae,
   PerClassVae,
   cvaeArgs,
@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Two classes of 4×4 images: class 0 bright top half, class 1 bright bottom half. */
-function halves(count: number, seed = 1): ArrayDataset {
+function halves(count: number, seed = 1): MemoryDataset {
   const rng = Rng.fromSeed(seed);
   const pixels = new Uint8Array(count * 16);
   const labels = new Int32Array(count);
@@ -36,7 +36,7 @@ function halves(count: number, seed = 1): ArrayDataset {
       pixels[i * 16 + p] = on ? 220 + rng.int(0, 35) : rng.int(0, 30);
     }
   }
-  return new ArrayDataset('halves', [4, 4, 1], 2, pixels, labels);
+  return new MemoryDataset('halves', pixels, [4, 4, 1], 2, labels);
 }
 
 function registry(): ComponentRegistry {
@@ -113,7 +113,8 @@ describe('generateSynthetic (cache)', () => {
     const second = await generateSynthetic({ generator, count: 10, real: data, cacheRoot: root, ctx });
     expect(second.cached).toBe(true);
     expect(second.cacheKey).toBe(first.cacheKey);
-    expect(Array.from(second.dataset.pixels)).toEqual(Array.from(first.dataset.pixels));
+    const all = Int32Array.from({ length: 10 }, (_, i) => i);
+    expect(Array.from(await second.dataset.readImages(all))).toEqual(Array.from(await first.dataset.readImages(all)));
     const otherCount = await generateSynthetic({ generator, count: 12, real: data, cacheRoot: root, ctx });
     expect(otherCount.cacheKey).not.toBe(first.cacheKey);
     const otherData = await generateSynthetic({ generator, count: 10, real: halves(60, 2), cacheRoot: root, ctx });

@@ -1,7 +1,8 @@
 import { describe, expect, it, beforeAll } from 'vitest';
-import { initCompute, tf } from '@oodkit/compute';
+import { initCompute } from '@oodkit/compute';
 import { ConfigError, Rng } from '@oodkit/core';
-import { ArrayDataset, ConcatDataset, parseSioConfig, plainStream, sioStream, type BatchPreprocess } from '../src/index.js';
+import { MemoryDataset, plainStream, type Preprocessor } from '@oodkit/data';
+import { parseSioConfig, sioStream } from '../src/index.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
@@ -9,25 +10,25 @@ beforeAll(async () => {
 
 /** Real images are all 10, synthetic ones all 200: after preprocessing each sample reveals its source. */
 function sources(realCount: number, synCount: number) {
-  const real = new ArrayDataset(
+  const real = new MemoryDataset(
     'real',
+    new Uint8Array(realCount * 4).fill(10),
     [2, 2, 1],
     2,
-    new Uint8Array(realCount * 4).fill(10),
     Int32Array.from({ length: realCount }, (_, i) => i % 2),
   );
-  const syn = new ArrayDataset(
+  const syn = new MemoryDataset(
     'syn',
+    new Uint8Array(synCount * 4).fill(200),
     [2, 2, 1],
     2,
-    new Uint8Array(synCount * 4).fill(200),
     Int32Array.from({ length: synCount }, (_, i) => (i + 1) % 2),
   );
   return { real, syn };
 }
 
-const scale: BatchPreprocess = (pixels, count, [h, w, c]) =>
-  tf.tidy(() => tf.tensor4d(Float32Array.from(pixels), [count, h, w, c]).div(255) as tf.Tensor4D);
+/** No chain: the loader scales uint8 to [0, 1]. */
+const scale: readonly Preprocessor[] = [];
 
 describe('sioStream', () => {
   it('batches hold realBs real and synBs synthetic samples, all preprocessed the same way', async () => {
@@ -41,9 +42,9 @@ describe('sioStream', () => {
       rng: Rng.fromSeed(3),
     });
     expect(stream.stepsPerEpoch).toBe(5);
-    const batches = stream.epochIndices(0);
-    for (let k = 0; k < batches.length; k++) {
-      const b = await stream.load(batches[k]!, { epoch: 0, step: k });
+    let steps = 0;
+    for await (const b of stream.batches(0, stream.epochIndices(0))) {
+      steps++;
       const x = (await b.x.data()) as Float32Array;
       const y = (await b.y.data()) as Int32Array;
       let nReal = 0;
@@ -59,6 +60,17 @@ describe('sioStream', () => {
       b.x.dispose();
       b.y.dispose();
     }
+    expect(steps).toBe(5);
+  });
+
+  it('real_ratio 0 is a valid sio setting and streams only synthetic samples', () => {
+    const sio = parseSioConfig({ real_ratio: 0, synthetic: { images: 'a.npy', labels: 'b.npy' } })!;
+    expect(sio.real_ratio).toBe(0);
+    const { real, syn } = sources(50, 60);
+    const stream = sioStream({ real, synthetic: syn, sio, batchSize: 10, preprocess: scale, rng: Rng.fromSeed(3) });
+    expect(stream.describe()).toMatch(/batch 10 = 0 real \+ 10 synthetic, 5 steps\/epoch/);
+    for (const b of stream.epochIndices(0)) expect([...b.indices].every((i) => i >= 50)).toBe(true);
+    expect(() => parseSioConfig({ real_ratio: -0.1, synthetic: { images: 'a.npy', labels: 'b.npy' } })).toThrow(/sio\.real_ratio/);
   });
 
   it('runs short of synthetic samples when S < steps × synBs (no wrap-around)', () => {
@@ -88,13 +100,6 @@ describe('sioStream', () => {
     const b = plainStream({ dataset: real, batchSize: 5, preprocess: scale, rng: Rng.fromSeed(9) });
     expect(a.epochIndices(2).map((x) => Array.from(x.indices))).toEqual(b.epochIndices(2).map((x) => Array.from(x.indices)));
     expect(b.epochIndices(0).map((x) => x.indices.length)).toEqual([5, 5, 5, 5, 3]);
-  });
-
-  it('ConcatDataset reads mixed indices in order', async () => {
-    const { real, syn } = sources(2, 2);
-    const both = new ConcatDataset(real, syn);
-    expect(Array.from(await both.readImages([3, 0]))).toEqual([200, 200, 200, 200, 10, 10, 10, 10]);
-    expect(Array.from(both.labels)).toEqual([0, 1, 1, 0]);
   });
 });
 

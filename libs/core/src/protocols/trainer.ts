@@ -19,6 +19,12 @@ export interface Trainer {
   readonly name: string;
   /** True for the outlier-exposure family: `step` receives an outlier batch too. */
   readonly needsOutliers: boolean;
+  /**
+   * How the outlier stream ends a pass (OE family). 'short-last' (default, OpenOOD's OETrainer): the
+   * last batch of a pass may be short. 'at-least-id' (OpenOOD's MixOETrainer): a batch shorter than
+   * the step's ID batch restarts the pass.
+   */
+  readonly outlierBatches?: 'short-last' | 'at-least-id';
   init(network: Classifier, plan: TrainingPlan): void;
   step(batch: Batch, outliers?: Batch): Promise<StepResult>;
   /** Optimiser and schedule state for checkpoints (host arrays and numbers only). */

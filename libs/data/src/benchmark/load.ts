@@ -84,15 +84,26 @@ export function parseBenchmark(value: unknown, registry: ComponentRegistry): Ben
   return benchmarkSchema.parse(value);
 }
 
+/** The in-distribution part of a benchmark: what training needs (no OOD set is opened). */
+export interface LoadedBenchmarkId {
+  readonly config: BenchmarkConfig;
+  readonly id: { readonly train: ImageDataset; readonly val: ImageDataset; readonly test: ImageDataset };
+  readonly preprocess: { readonly train: Preprocessor[]; readonly test: Preprocessor[] };
+}
+
+/** A validated benchmark and how to build its sets (each checked against the declared shape and classes). */
+interface OpenedBenchmark {
+  readonly config: BenchmarkConfig;
+  build(section: RoleDataset['dataset'], path: string): Promise<ImageDataset>;
+  buildId(split: 'train' | 'val' | 'test'): Promise<ImageDataset>;
+  chains(): Promise<LoadedBenchmarkId['preprocess']>;
+}
+
 /**
- * Builds every dataset and both preprocessing chains of a benchmark. Datasets get the benchmark as
- * `config.benchmark` (so `normalize` and `imglist` can default from it) and its data_dir as root.
+ * Datasets get the benchmark as `config.benchmark` (so `normalize` and `imglist` can default from
+ * it) and its data_dir (relative to the config's) as their root.
  */
-export async function loadBenchmark(
-  value: unknown,
-  registry: ComponentRegistry,
-  ctx: Omit<BuildContext, 'registry'>,
-): Promise<LoadedBenchmark> {
+async function openBenchmark(value: unknown, registry: ComponentRegistry, ctx: Omit<BuildContext, 'registry'>): Promise<OpenedBenchmark> {
   const config = parseBenchmark(await resolveBenchmarkValue(value), registry);
   const dataDir = config.data_dir ? resolve(dataDirOf(ctx.config), config.data_dir) : dataDirOf(ctx.config);
   const buildCtx: BuildContext = { ...ctx, registry, config: { ...ctx.config, benchmark: config, data_dir: dataDir } };
@@ -120,6 +131,34 @@ export async function loadBenchmark(
     }
     return dataset;
   };
+  const chains = async () => ({
+    train: await buildChain(config.preprocessor.train, buildCtx, 'benchmark.preprocessor.train'),
+    test: await buildChain(config.preprocessor.test, buildCtx, 'benchmark.preprocessor.test'),
+  });
+  return { config, build, buildId, chains };
+}
+
+/**
+ * The ID splits and both preprocessing chains of a benchmark, validated like {@link loadBenchmark};
+ * the OOD sets are not opened, so training does not need their files.
+ */
+export async function loadBenchmarkId(
+  value: unknown,
+  registry: ComponentRegistry,
+  ctx: Omit<BuildContext, 'registry'>,
+): Promise<LoadedBenchmarkId> {
+  const opened = await openBenchmark(value, registry, ctx);
+  const id = { train: await opened.buildId('train'), val: await opened.buildId('val'), test: await opened.buildId('test') };
+  return { config: opened.config, id, preprocess: await opened.chains() };
+}
+
+/** Builds every dataset and both preprocessing chains of a benchmark. */
+export async function loadBenchmark(
+  value: unknown,
+  registry: ComponentRegistry,
+  ctx: Omit<BuildContext, 'registry'>,
+): Promise<LoadedBenchmark> {
+  const { config, build, buildId, chains } = await openBenchmark(value, registry, ctx);
   const buildOod = async (entry: RoleDataset, path: string): Promise<NamedDataset> => ({
     name: entry.name,
     dataset: relabelOod(await build(entry.dataset, path), entry.name),
@@ -133,9 +172,5 @@ export async function loadBenchmark(
   const csid = await Promise.all(
     config.csid.map(async (e, i) => ({ name: e.name, dataset: await build(e.dataset, `benchmark.csid.${i}.dataset`) })),
   );
-  const preprocess = {
-    train: await buildChain(config.preprocessor.train, buildCtx, 'benchmark.preprocessor.train'),
-    test: await buildChain(config.preprocessor.test, buildCtx, 'benchmark.preprocessor.test'),
-  };
-  return { config, id, ood, csid, preprocess };
+  return { config, id, ood, csid, preprocess: await chains() };
 }

@@ -24,8 +24,12 @@ export const benchmarkSchema = z.strictObject({
   /** Root for the relative paths of this benchmark's datasets (default: the config's data_dir, else cwd). */
   data_dir: z.string().optional(),
   normalization: z.strictObject({ mean: z.array(z.number()).min(1), std: z.array(z.number().positive()).min(1) }),
+  /** Absent chains are `[normalize]` (with the normalization above), as OpenOOD always normalizes; `[]` means raw [0, 1] pixels. */
   preprocessor: z
-    .strictObject({ train: z.array(componentSectionSchema).default([]), test: z.array(componentSectionSchema).default([]) })
+    .strictObject({
+      train: z.array(componentSectionSchema).default(() => [{ name: 'normalize' }]),
+      test: z.array(componentSectionSchema).default(() => [{ name: 'normalize' }]),
+    })
     .prefault({}),
   id: z.strictObject({ train: datasetSectionSchema, val: datasetSectionSchema, test: datasetSectionSchema }),
   ood: z.strictObject({

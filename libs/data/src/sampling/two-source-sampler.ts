@@ -9,7 +9,7 @@ export interface TwoSourceSamplerOptions {
   /** S: synthetic samples are indices R..R+S-1. */
   readonly synCount: number;
   readonly batchSize: number;
-  /** Fraction of each batch that is real; realBs = trunc(bs * realRatio). */
+  /** Fraction of each batch that is real; realBs = trunc(bs * realRatio). 0: all-synthetic batches. */
   readonly realRatio: number;
   /** Run stream; each epoch derives its own sub-streams from it, so epochs are reproducible in any order. */
   readonly rng: Rng;
@@ -51,16 +51,32 @@ export class TwoSourceSampler {
       throw new UsageError(`TwoSourceSampler: synCount must be a non-negative integer, got ${synCount}`);
     if (!Number.isInteger(batchSize) || batchSize < 1)
       throw new UsageError(`TwoSourceSampler: batchSize must be a positive integer, got ${batchSize}`);
-    if (!(realRatio > 0 && realRatio <= 1)) throw new UsageError(`TwoSourceSampler: realRatio must be in (0, 1], got ${realRatio}`);
+    if (!(realRatio >= 0 && realRatio <= 1)) throw new UsageError(`TwoSourceSampler: realRatio must be in [0, 1], got ${realRatio}`);
     this.realCount = realCount;
     this.batchSize = batchSize;
     this.realBs = Math.trunc(batchSize * realRatio);
-    if (this.realBs < 1)
+    // Ratio 0 (all-synthetic batches) is SIO's own edge case; a positive ratio that rounds to no real
+    // sample is a batch size too small for it.
+    if (this.realBs < 1 && realRatio > 0)
       throw new UsageError(`TwoSourceSampler: batchSize ${batchSize} × realRatio ${realRatio} leaves no real sample per batch`);
     this.synBs = batchSize - this.realBs;
     this.mode = options.mode ?? 'faithful';
     this.rng = options.rng;
     this.synPool = syntheticPool(realCount, synCount, options.extraPercent);
+    if (this.realBs === 0) {
+      if (this.mode === 'full-real-coverage')
+        throw new UsageError(
+          'TwoSourceSampler: realRatio 0 draws no real sample, but full-real-coverage needs real samples in every batch',
+        );
+      const filled = Math.ceil(this.synPool.length / this.synBs);
+      if (filled < this.stepsPerEpoch) {
+        throw new UsageError(
+          `TwoSourceSampler: with realRatio 0 every batch is synthetic, but ${this.synPool.length} synthetic samples fill only ` +
+            `${filled} of the ${this.stepsPerEpoch} batches per epoch (ceil(${realCount} real / batch ${batchSize})); ` +
+            `need at least ${(this.stepsPerEpoch - 1) * this.synBs + 1}`,
+        );
+      }
+    }
   }
 
   get synCount(): number {

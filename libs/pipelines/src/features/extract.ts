@@ -1,36 +1,19 @@
 import { tf } from '@oodkit/compute';
-import { Rng, type Batch, type Classifier, type ImageDataset } from '@oodkit/core';
-import { applyChain, toUnitFloat, type LoadedBenchmark, type Preprocessor } from '@oodkit/data';
+import type { Batch, Classifier, ImageDataset } from '@oodkit/core';
+import { orderedBatches, type LoadedBenchmark, type Preprocessor } from '@oodkit/data';
 import { finalLayerOf, writeFeatureFolder, type FeatureFolderContent, type FeatureSplitsInput } from '@oodkit/evaluators';
-
-/** Test-time chains are deterministic; the stream exists only because the chain API takes one. */
-const TEST_CHAIN_RNG_SEED = 0;
 
 /**
  * Preprocessed batches of `dataset` in index order through a test-time chain. Each batch's tensors
  * belong to the consumer (who disposes them). `labelOverride` relabels every sample (−1 for OOD).
  */
-export async function* datasetBatches(
+export function datasetBatches(
   dataset: ImageDataset,
   chain: readonly Preprocessor[],
   batchSize: number,
   labelOverride?: number,
 ): AsyncGenerator<Batch> {
-  const [h, w, c] = dataset.imageShape;
-  const rng = Rng.fromSeed(TEST_CHAIN_RNG_SEED);
-  for (let start = 0; start < dataset.length; start += batchSize) {
-    const n = Math.min(batchSize, dataset.length - start);
-    const indices = new Int32Array(n);
-    for (let i = 0; i < n; i++) indices[i] = start + i;
-    const host = toUnitFloat(applyChain(chain, { data: await dataset.readImages(indices), n, h, w, c }, rng));
-    const labels = new Int32Array(n);
-    for (let i = 0; i < n; i++) labels[i] = labelOverride ?? dataset.labels[start + i]!;
-    yield {
-      x: tf.tensor4d(host.data as Float32Array, [host.n, host.h, host.w, host.c]),
-      y: tf.tensor1d(labels, 'int32'),
-      indices,
-    };
-  }
+  return orderedBatches(dataset, { batchSize, preprocess: chain, labelOverride });
 }
 
 /** Penultimate features of a whole dataset (index order) through the test-time chain. */

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { defineComponent, saveResolvedConfig, writeFileAtomic } from '@oodkit/core';
-import { chainPreprocess } from '../train/data.js';
 import { evaluateAccuracy } from '../train/loop.js';
 import { withRunFolder } from '../store/run-folder.js';
 import { checkpointArgs, runDirOf, withTrainedNetwork, type RunnablePipeline } from './common.js';
@@ -23,7 +22,7 @@ export const testAccPipeline = defineComponent({
           out,
           { what: 'test_acc', resume: options.resume, overwrite: options.overwrite, logger },
           async () => {
-            const test = { dataset: bench.id.test, preprocess: chainPreprocess(bench.preprocess.test), batchSize: args.batch_size };
+            const test = { dataset: bench.id.test, preprocess: bench.preprocess.test, batchSize: args.batch_size };
             const accuracy = await evaluateAccuracy(network, test, ctx.rng.derive('test_acc'));
             const measured = {
               benchmark: bench.config.name,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataError, OodkitError, UsageError, type Classifier, type ImageDataset, type Rng, type Trainer } from '@oodkit/core';
+import { DataError, OodkitError, UsageError, type Batch, type Classifier, type ImageDataset, type Rng, type Trainer } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
-import type { BatchPreprocess, OutlierStream, TrainStream } from '@oodkit/sio';
+import { orderedBatches, type OutlierStream, type Preprocessor, type TrainStream } from '@oodkit/data';
 import {
   captureCheckpoint,
   readCheckpoint,
@@ -39,7 +39,8 @@ export interface TrainHooks {
 
 export interface ValidationSet {
   readonly dataset: ImageDataset;
-  readonly preprocess: BatchPreprocess;
+  /** The test-time chain (deterministic). */
+  readonly preprocess: readonly Preprocessor[];
   readonly batchSize: number;
 }
 
@@ -83,6 +84,12 @@ export function resumeMismatch(checkpoint: string, stored: string, now: string):
   );
 }
 
+async function nextBatch(batches: AsyncGenerator<Batch>, what: string, epoch: number, step: number): Promise<Batch> {
+  const next = await batches.next();
+  if (next.done) throw new OodkitError(`the ${what} stream ended before step ${step + 1} of epoch ${epoch + 1}`);
+  return next.value;
+}
+
 export function checkpointPaths(outputDir: string): { last: string; best: string } {
   return { last: join(outputDir, 'checkpoints', 'last.ckpt'), best: join(outputDir, 'checkpoints', 'best.ckpt') };
 }
@@ -92,16 +99,18 @@ export async function evaluateAccuracy(network: Classifier, set: ValidationSet, 
   const { dataset, preprocess, batchSize } = set;
   let correct = 0;
   let counted = 0;
-  for (let start = 0; start < dataset.length; start += batchSize) {
-    const count = Math.min(batchSize, dataset.length - start);
-    const indices = new Int32Array(count);
-    for (let i = 0; i < count; i++) indices[i] = start + i;
-    const pixels = await dataset.readImages(indices);
-    const pred = tf.tidy(() => network.forward(preprocess(pixels, count, dataset.imageShape, rng), false).argMax(1));
-    const predicted = (await pred.data()) as Int32Array;
-    pred.dispose();
-    for (let i = 0; i < count; i++) {
-      const label = dataset.labels[start + i]!;
+  for await (const batch of orderedBatches(dataset, { batchSize, preprocess, rng })) {
+    let predicted: Int32Array;
+    try {
+      const pred = tf.tidy(() => network.forward(batch.x, false).argMax(1));
+      predicted = (await pred.data()) as Int32Array;
+      pred.dispose();
+    } finally {
+      batch.x.dispose();
+      batch.y.dispose();
+    }
+    for (let i = 0; i < batch.indices.length; i++) {
+      const label = dataset.labels[batch.indices[i]!]!;
       if (label < 0) continue;
       counted++;
       if (predicted[i] === label) correct++;
@@ -173,44 +182,58 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
   const evalRng = options.rng.derive('validation');
   let globalStep = position.globalStep;
   for (let epoch = position.epoch; epoch < epochs; epoch++) {
-    const batches = stream.epochIndices(epoch);
-    if (batches.length !== stepsPerEpoch)
-      throw new OodkitError(`stream yielded ${batches.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
+    const plan = stream.epochIndices(epoch);
+    if (plan.length !== stepsPerEpoch)
+      throw new OodkitError(`stream yielded ${plan.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
     const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
     if (firstStep === 0) partial = { lossSum: 0, steps: 0, seconds: 0 };
     let clock = performance.now();
-    for (let step = firstStep; step < stepsPerEpoch; step++) {
-      const at = { epoch, step };
-      const batch = await stream.load(batches[step]!, at);
-      const outlierBatch = outliers ? await outliers.load(at) : undefined;
-      let loss: number;
-      try {
-        ({ loss } = await trainer.step(batch, outlierBatch));
-      } finally {
-        batch.x.dispose();
-        batch.y.dispose();
-        outlierBatch?.x.dispose();
-        outlierBatch?.y.dispose();
+    // Both streams are pure functions of (seed, epoch, step), read ahead in lockstep from firstStep.
+    const idBatches = stream.batches(epoch, plan, firstStep);
+    const outlierBatches = outliers?.batches(
+      epoch,
+      outliers.epochIndices(
+        epoch,
+        plan.map((b) => b.indices.length),
+      ),
+      firstStep,
+    );
+    try {
+      for (let step = firstStep; step < stepsPerEpoch; step++) {
+        const batch = await nextBatch(idBatches, 'training', epoch, step);
+        const outlierBatch = outlierBatches ? await nextBatch(outlierBatches, 'outlier', epoch, step) : undefined;
+        let loss: number;
+        try {
+          ({ loss } = await trainer.step(batch, outlierBatch));
+        } finally {
+          batch.x.dispose();
+          batch.y.dispose();
+          outlierBatch?.x.dispose();
+          outlierBatch?.y.dispose();
+        }
+        if (!Number.isFinite(loss)) throw new TrainingDivergedError(globalStep, epoch, step, loss);
+        globalStep++;
+        partial.lossSum += loss;
+        partial.steps++;
+        await hooks.onStep?.({ epoch, step, globalStep, loss });
+        if (every > 0 && (step + 1) % every === 0 && step + 1 < stepsPerEpoch) {
+          const now = performance.now();
+          partial.seconds += (now - clock) / 1000;
+          clock = now;
+          await save('last', { epoch, stepInEpoch: step + 1, globalStep }, partial);
+        }
       }
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(globalStep, epoch, step, loss);
-      globalStep++;
-      partial.lossSum += loss;
-      partial.steps++;
-      await hooks.onStep?.({ epoch, step, globalStep, loss });
-      if (every > 0 && (step + 1) % every === 0 && step + 1 < stepsPerEpoch) {
-        const now = performance.now();
-        partial.seconds += (now - clock) / 1000;
-        clock = now;
-        await save('last', { epoch, stepInEpoch: step + 1, globalStep }, partial);
-      }
+    } finally {
+      await idBatches.return(undefined);
+      await outlierBatches?.return(undefined);
     }
     partial.seconds += (performance.now() - clock) / 1000;
     const valAccuracy = validation ? await evaluateAccuracy(network, validation, evalRng) : null;
     if (valAccuracy !== null) hooks.onValidation?.({ epoch, accuracy: valAccuracy });
     const record: EpochRecord = { epoch, meanLoss: partial.lossSum / Math.max(1, partial.steps), valAccuracy, seconds: partial.seconds };
     history = [...history, record];
-    // Ties keep the earlier epoch, as the reference's strict ">" does.
-    const isBest = valAccuracy !== null && (bestValAccuracy === null || valAccuracy > bestValAccuracy);
+    // A tie replaces the best: OpenOOD's BaseRecorder.save_model saves when acc >= best_acc.
+    const isBest = valAccuracy !== null && (bestValAccuracy === null || valAccuracy >= bestValAccuracy);
     if (isBest) {
       bestValAccuracy = valAccuracy;
       bestEpoch = epoch;

@@ -15,18 +15,15 @@ import {
   type Trainer,
 } from '@oodkit/core';
 import { computeOptionsFrom, initCompute } from '@oodkit/compute';
-import { buildDataset, cacheDir, datasetSectionSchema } from '@oodkit/data';
+import { OutlierStream, buildDataset, cacheDir, datasetSectionSchema, plainStream, type TrainStream } from '@oodkit/data';
 import {
-  OutlierStream,
   generateSynthetic,
   isGeneratorSource,
   loadSyntheticPair,
   parseSioConfig,
-  plainStream,
   sioStream,
   stableStringify,
   type GeneratorProgress,
-  type TrainStream,
 } from '@oodkit/sio';
 import { openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 import { readCheckpointMeta } from './checkpoint.js';
@@ -40,7 +37,9 @@ export const trainSectionSchema = z
     batch_size: z.number().int().positive().default(128),
     val_batch_size: z.number().int().positive().default(500),
     checkpoint_every: z.number().int().min(0).default(0).describe('also checkpoint every N steps inside an epoch (0: epoch ends only)'),
-    outlier: datasetSectionSchema.optional().describe('outlier dataset for the outlier-exposure trainers (oe, mixoe)'),
+    outlier: datasetSectionSchema
+      .optional()
+      .describe("outlier dataset for the outlier-exposure trainers (oe, mixoe); preprocessed with the benchmark's test chain"),
     outlier_batch_size: z.number().int().positive().optional().describe('default: 2 × batch_size, as the reference'),
   })
   .prefault({});
@@ -237,9 +236,9 @@ async function trainInFolder(
         name: 'synthetic',
       });
     }
-    stream = sioStream({ real: data.train, synthetic, sio, batchSize: train.batch_size, preprocess: data.trainPreprocess, rng: streamRng });
+    stream = sioStream({ real: data.train, synthetic, sio, batchSize: train.batch_size, preprocess: data.trainChain, rng: streamRng });
   } else {
-    stream = plainStream({ dataset: data.train, batchSize: train.batch_size, preprocess: data.trainPreprocess, rng: streamRng });
+    stream = plainStream({ dataset: data.train, batchSize: train.batch_size, preprocess: data.trainChain, rng: streamRng });
   }
 
   let outliers: OutlierStream | undefined;
@@ -257,25 +256,28 @@ async function trainInFolder(
         { path: 'train.outlier', message: `outlier images are ${outlierSet.imageShape.join('×')}, the ID images ${h}×${w}×${c}` },
       ]);
     }
-    outliers = new OutlierStream(
-      outlierSet,
-      train.outlier_batch_size ?? 2 * train.batch_size,
-      data.trainPreprocess,
-      rng.derive('outlier-stream'),
-    );
+    outliers = new OutlierStream({
+      dataset: outlierSet,
+      batchSize: train.outlier_batch_size ?? 2 * train.batch_size,
+      // OpenOOD's get_preprocessor gives every split but `train` (its `oe` split included) the test transform.
+      preprocess: data.testChain,
+      rng: rng.derive('outlier-stream'),
+      rule: trainer.outlierBatches,
+    });
   } else if (train.outlier) {
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
   }
 
   logger.info(`training ${network.name} with ${trainer.name} → ${runDir}`);
   logger.info(`data: ${stream.describe()}`);
+  if (outliers) logger.info(`outliers: ${outliers.describe()}`);
   try {
     const result = await trainLoop({
       network,
       trainer,
       stream,
       outliers,
-      validation: data.val ? { dataset: data.val, preprocess: data.testPreprocess, batchSize: train.val_batch_size } : undefined,
+      validation: { dataset: data.val, preprocess: data.testChain, batchSize: train.val_batch_size },
       epochs: train.epochs,
       outputDir: runDir,
       checkpointEvery: train.checkpoint_every,
@@ -286,13 +288,11 @@ async function trainInFolder(
       config: config as Record<string, unknown>,
       hooks: options.hooks,
     });
-    const testAccuracy = data.test
-      ? await evaluateAccuracy(
-          network,
-          { dataset: data.test, preprocess: data.testPreprocess, batchSize: train.val_batch_size },
-          rng.derive('test'),
-        )
-      : null;
+    const testAccuracy = await evaluateAccuracy(
+      network,
+      { dataset: data.test, preprocess: data.testChain, batchSize: train.val_batch_size },
+      rng.derive('test'),
+    );
     const summary: TrainRunSummary = { ...result, runDir, configHash, stream: stream.describe(), testAccuracy };
     await writeFileAtomic(join(runDir, 'train.json'), `${JSON.stringify(summary, null, 2)}\n`);
     return summary;

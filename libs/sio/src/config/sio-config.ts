@@ -21,7 +21,7 @@ export const sioGeneratorSchema = componentObjectSchema('generator', {
  */
 export const sioConfigSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  real_ratio: z.number().gt(0).lte(1).default(0.8).describe('fraction of each batch that is real'),
+  real_ratio: z.number().min(0).lte(1).default(0.8).describe('fraction of each batch that is real (0: all-synthetic batches)'),
   extra_percent: z.number().gt(0).lte(100).default(100).describe('percentage of the synthetic pool kept (fixed seed-0 subset)'),
   mode: z
     .enum(['faithful', 'full-real-coverage'])

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, writeFileAtomic, type BuildContext, type ImageDataset, type Logger } from '@oodkit/core';
-import { ArrayDataset } from '../synthetic/array-dataset.js';
+import { MemoryDataset } from '@oodkit/data';
 import { loadSyntheticPair, writeSyntheticPair } from '../synthetic/npy-pair.js';
 import type { GeneratorProgress, SyntheticGenerator } from './types.js';
 
@@ -44,7 +44,7 @@ export interface GenerateOptions {
 }
 
 export interface GeneratedSet {
-  readonly dataset: ArrayDataset;
+  readonly dataset: MemoryDataset;
   readonly imagesPath: string;
   readonly labelsPath: string;
   readonly cacheKey: string;
@@ -91,7 +91,7 @@ export async function generateSynthetic(options: GenerateOptions): Promise<Gener
     const labels = new Int32Array(count);
     for (let i = 0; i < count; i++) labels[i] = i % real.numClasses;
     const pixels = await generator.sample(labels, Rng.fromSeed(Number(generator.settings.seed ?? 0)).derive('sample'));
-    const dataset = new ArrayDataset(`${generator.name}-${cacheKey}`, real.imageShape, real.numClasses, pixels, labels);
+    const dataset = new MemoryDataset(`${generator.name}-${cacheKey}`, pixels, real.imageShape, real.numClasses, labels);
     await mkdir(dir, { recursive: true });
     await writeSyntheticPair(imagesPath, labelsPath, dataset);
     await writeFileAtomic(metaPath, `${JSON.stringify({ ...identity, trainSeconds, createdAt: new Date().toISOString() }, null, 2)}\n`);

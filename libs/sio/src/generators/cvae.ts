@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DataError, Rng, defineComponent, type ImageDataset, type Logger } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
+import { DataLoader, MemoryDataset, batchSlices } from '@oodkit/data';
 import type { GeneratorProgress, SyntheticGenerator } from './types.js';
 
 export const cvaeArgs = z.strictObject({
@@ -97,9 +98,6 @@ export class ConditionalVae implements SyntheticGenerator {
     this.shape = data.imageShape;
     this.numClasses = data.numClasses;
     const dim = data.imageShape[0] * data.imageShape[1] * data.imageShape[2];
-    const all = new Int32Array(data.length);
-    for (let i = 0; i < all.length; i++) all[i] = i;
-    const pixels = await data.readImages(all);
     const labels = data.labels;
     for (let i = 0; i < labels.length; i++) {
       if (labels[i]! < 0 || labels[i]! >= data.numClasses)
@@ -111,19 +109,16 @@ export class ConditionalVae implements SyntheticGenerator {
     const optimizer = tf.train.adam(this.args.lr);
     const steps = Math.ceil(data.length / bs);
     const noise = rng.derive('noise');
+    // Pixels scaled to [0, 1] (no chain), one fresh permutation per epoch.
+    const loader = new DataLoader(data, {
+      batchSize: bs,
+      indexSource: { epoch: (e) => batchSlices(rng.derive(`epoch-${e}`).permutation(data.length), bs) },
+    });
     try {
       for (let epoch = 0; epoch < epochs; epoch++) {
-        const order = rng.derive(`epoch-${epoch}`).permutation(data.length);
-        for (let step = 0; step < steps; step++) {
-          const idx = order.subarray(step * bs, Math.min(data.length, (step + 1) * bs));
-          const n = idx.length;
-          const xb = new Float32Array(n * dim);
-          const yb = new Int32Array(n);
-          for (let i = 0; i < n; i++) {
-            const src = idx[i]! * dim;
-            for (let j = 0; j < dim; j++) xb[i * dim + j] = pixels[src + j]! / 255;
-            yb[i] = labels[idx[i]!]!;
-          }
+        let step = 0;
+        for await (const host of loader.hostEpoch(epoch)) {
+          const { n, data: xb, labels: yb } = host;
           const eps = new Float32Array(n * latent);
           for (let i = 0; i < eps.length; i++) eps[i] = noise.normal();
           const loss = tf.tidy(() => {
@@ -143,6 +138,7 @@ export class ConditionalVae implements SyntheticGenerator {
           if (!Number.isFinite(value))
             throw new DataError(`cvae: loss is ${value} at epoch ${epoch + 1}, step ${step + 1}; lower generator.args.lr`);
           options.onProgress?.({ epoch, epochs, step, steps, loss: value });
+          step++;
         }
         options.logger.debug(`cvae: epoch ${epoch + 1}/${epochs} done`);
       }
@@ -219,18 +215,7 @@ export class PerClassVae implements SyntheticGenerator {
       let k = 0;
       for (let i = 0; i < data.length; i++) if (data.labels[i] === c) own.set(pixels.subarray(i * size, (i + 1) * size), size * k++);
       // Every sample of this model has label c; the one-hot input is then constant, i.e. unconditional.
-      const subset = {
-        name: `${data.name}-class${c}`,
-        length: counts[c]!,
-        imageShape: data.imageShape,
-        numClasses: data.numClasses,
-        labels: new Int32Array(counts[c]!).fill(c),
-        readImages: async (idx: ArrayLike<number>) => {
-          const out = new Uint8Array(idx.length * size);
-          for (let i = 0; i < idx.length; i++) out.set(own.subarray(idx[i]! * size, (idx[i]! + 1) * size), i * size);
-          return out;
-        },
-      };
+      const subset = new MemoryDataset(`${data.name}-class${c}`, own, data.imageShape, data.numClasses, new Int32Array(counts[c]!).fill(c));
       const model = new ConditionalVae({ ...this.args, seed: this.args.seed + 1000 * (c + 1) });
       const base = done;
       await model.fit(subset, {

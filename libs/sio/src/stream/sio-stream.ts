@@ -1,8 +1,6 @@
 import type { ImageDataset, Rng } from '@oodkit/core';
-import { TwoSourceSampler } from '@oodkit/data';
-import { ConcatDataset } from '../synthetic/array-dataset.js';
+import { ConcatDataset, SampledStream, TwoSourceSampler, type Preprocessor } from '@oodkit/data';
 import type { SioConfig } from '../config/sio-config.js';
-import { SampledStream, type BatchPreprocess } from './train-stream.js';
 
 export interface SioStreamOptions {
   readonly real: ImageDataset;
@@ -10,8 +8,8 @@ export interface SioStreamOptions {
   readonly synthetic: ImageDataset;
   readonly sio: Pick<SioConfig, 'real_ratio' | 'extra_percent' | 'mode'>;
   readonly batchSize: number;
-  /** The same train preprocessing the real images get. */
-  readonly preprocess: BatchPreprocess;
+  /** The same train chain the real images get. */
+  readonly preprocess: readonly Preprocessor[];
   /** Training stream of the run (the same name as the plain stream's, so a ratio-1 SIO run equals the baseline's order). */
   readonly rng: Rng;
 }
@@ -25,7 +23,7 @@ export function sioStream(options: SioStreamOptions): SampledStream {
   if (synthetic.numClasses !== real.numClasses) {
     throw new Error(`synthetic set has ${synthetic.numClasses} classes, the real set ${real.numClasses}`);
   }
-  const dataset = new ConcatDataset(real, synthetic);
+  const dataset = new ConcatDataset(`${real.name}+${synthetic.name}`, [real, synthetic]);
   const sampler = new TwoSourceSampler({
     realCount: real.length,
     synCount: synthetic.length,

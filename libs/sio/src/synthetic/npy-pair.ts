@@ -1,6 +1,6 @@
 import { DataError, npyToInt32, readNpy, writeNpy, type ImageDataset } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
-import { ArrayDataset } from './array-dataset.js';
+import { MemoryDataset } from '@oodkit/data';
 
 /** What the synthetic set must look like: the real training set's image shape and class count. */
 export interface SyntheticTarget {
@@ -18,7 +18,7 @@ export async function loadSyntheticPair(
   labelsPath: string,
   target: SyntheticTarget,
   options: { resize?: boolean; name?: string } = {},
-): Promise<ArrayDataset> {
+): Promise<MemoryDataset> {
   const images = await readNpy(imagesPath);
   if (images.dtype !== 'uint8') {
     throw new DataError(`${imagesPath}: synthetic images must be uint8 (0..255, as the SIO release ships them), got ${images.dtype}`);
@@ -55,7 +55,7 @@ export async function loadSyntheticPair(
     }
     pixels = conformImages(pixels, [n, h, w, c], target.imageShape);
   }
-  return new ArrayDataset(options.name ?? 'synthetic', target.imageShape, target.numClasses, pixels, labels);
+  return new MemoryDataset(options.name ?? 'synthetic', pixels, target.imageShape, target.numClasses, labels);
 }
 
 /** Channel conversion (gray → RGB by repetition, RGB → gray by ITU-R 601 luma) and bilinear resize. */

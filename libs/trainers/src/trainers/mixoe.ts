@@ -30,6 +30,8 @@ export function drawMixOe(rng: Rng, args: Pick<MixOeArgs, 'alpha' | 'beta' | 'mi
 export class MixOeTrainer extends SgdTrainer {
   readonly name = 'mixoe';
   override readonly needsOutliers = true;
+  /** OpenOOD's MixOETrainer restarts its outlier iterator when a batch is shorter than the ID batch. */
+  readonly outlierBatches = 'at-least-id' as const;
 
   constructor(
     private readonly args: MixOeArgs,
