@@ -13,6 +13,7 @@ import {
   sniffBytes,
   toFloat32,
   unpickle,
+  writeSafetensors,
   TORCH_GLOBALS,
   type CheckpointTensor,
 } from '../src/index.js';
@@ -292,5 +293,21 @@ describe('tensor helpers', () => {
     expect(sniffBytes(readFileSync(fixture('formats_legacy.pth')).subarray(0, 16))).toBe('torch-legacy');
     expect(sniffBytes(readFileSync(fixture('formats.safetensors')).subarray(0, 16))).toBe('safetensors');
     expect(sniffBytes(new TextEncoder().encode('plain text'))).toBe('unknown');
+  });
+});
+
+describe('safetensors writer', () => {
+  it('round-trips every dtype, shapes and metadata through the reader', async () => {
+    const sd = await readStateDict(fixture('formats.safetensors'));
+    const file = join(tmp, 'roundtrip.safetensors');
+    await writeSafetensors(file, sd.tensors, { note: 'ünïcode ok' });
+    const back = await readSafetensors(file);
+    expect(back.metadata).toEqual({ note: 'ünïcode ok' });
+    expect([...back.tensors.keys()]).toEqual([...sd.tensors.keys()]);
+    for (const [name, t] of sd.tensors) {
+      expect(back.tensors.get(name)!.dtype).toBe(t.dtype);
+      expect(back.tensors.get(name)!.shape).toEqual(t.shape);
+      expect([...back.tensors.get(name)!.data]).toEqual([...t.data]);
+    }
   });
 });

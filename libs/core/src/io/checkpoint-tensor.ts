@@ -44,7 +44,8 @@ export function viewAs(dtype: CheckpointDtype, bytes: Uint8Array): CheckpointDat
   if (bytes.byteLength % size !== 0) throw new Error(`${bytes.byteLength} bytes are not a whole number of ${dtype} elements`);
   const { buffer, byteOffset } = bytes;
   const n = bytes.byteLength / size;
-  if (byteOffset % size !== 0) return viewAs(dtype, bytes.slice());
+  // a copy (new Uint8Array(view) copies; Buffer#slice would return another unaligned view)
+  if (byteOffset % size !== 0) return viewAs(dtype, new Uint8Array(bytes));
   switch (dtype) {
     case 'float64':
       return new Float64Array(buffer, byteOffset, n);

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { DataError } from '../errors/oodkit-error.js';
+import { writeFileAtomic } from './atomic.js';
 import { DTYPE_BYTES, shapeSize, viewAs, type CheckpointDtype, type CheckpointTensor } from './checkpoint-tensor.js';
 
 /**
@@ -99,4 +100,44 @@ export async function readSafetensors(path: string, options: { names?: ReadonlyS
   } finally {
     await handle.close();
   }
+}
+
+const CODES: Readonly<Record<CheckpointDtype, string>> = Object.fromEntries(
+  Object.entries(SAFETENSORS_DTYPES).map(([code, dtype]) => [dtype, code]),
+) as Record<CheckpointDtype, string>;
+
+/** Encodes tensors (C order, little-endian) as a safetensors file; the header is padded to 8 bytes. */
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, CheckpointTensor>,
+  metadata: Readonly<Record<string, string>> = {},
+): Uint8Array {
+  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    if (t.data.length !== shapeSize(t.shape))
+      throw new Error(`tensor '${name}': ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    header[name] = { dtype: CODES[t.dtype], shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  const json = new Uint8Array(Math.ceil(raw.length / 8) * 8).fill(0x20); // space-padded: data starts 8-aligned
+  json.set(raw);
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+/** Writes a safetensors file atomically (PyTorch reads it with `safetensors.torch.load_file`). */
+export async function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, CheckpointTensor>,
+  metadata: Readonly<Record<string, string>> = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

@@ -253,7 +253,7 @@ async function materialize(
           `${source}: storage '${ref.storage.key}' has ${bytes.byteLength} bytes, its ${ref.storage.numel} ${ref.storage.dtype} elements need ${expected}`,
         );
       }
-      const own = bytes.byteOffset % 8 === 0 && bytes.byteLength === expected ? bytes : bytes.slice(0, expected);
+      const own = bytes.byteOffset % 8 === 0 && bytes.byteLength === expected ? bytes : new Uint8Array(bytes.subarray(0, expected));
       if (bigEndian) swapBytes(own, DTYPE_BYTES[ref.storage.dtype]);
       data = viewAs(ref.storage.dtype, own);
       cache.set(ref.storage, data);
@@ -402,7 +402,7 @@ export function readTorchLegacy(path: string, bytes: Uint8Array): TorchCheckpoin
         async (storage) => {
           const where = offsets.get(storage.key);
           if (!where) throw new DataError(`${path}: storage '${storage.key}' has no data in the file`);
-          return bytes.slice(where.start, where.start + where.count * DTYPE_BYTES[storage.dtype]);
+          return new Uint8Array(bytes.subarray(where.start, where.start + where.count * DTYPE_BYTES[storage.dtype]));
         },
         false,
       ),
