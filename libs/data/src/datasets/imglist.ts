@@ -18,8 +18,8 @@ export const imglistArgs = z.strictObject({
   image_size: z.int().positive().optional(),
   pre_size: z.int().positive().optional(),
   channels: z.union([z.literal(1), z.literal(3)]).default(3),
-  /** `pil`: decode, Convert('RGB') and Resize as Pillow does, byte for byte (OpenOOD's test transform; preprocessors/pil.cjs). `libvips`: sharp's own linear resize (faster, not antialiased as Pillow). */
-  resize: z.enum(['libvips', 'pil']).default('libvips'),
+  /** `pil`: decode, Convert('RGB') and Resize as Pillow does, byte for byte (OpenOOD's test transform; preprocessors/pil.cjs). `libvips` (when omitted): sharp's own linear resize (faster, not byte-equal to Pillow). No schema default, so existing configs resolve and hash as before. */
+  resize: z.enum(['libvips', 'pil']).optional(),
   /** A listed image that does not exist: fail, or skip it and report the count. */
   missing: z.enum(['fail', 'skip']).default('fail'),
   /** `memory`: keep decoded images (H·W·C bytes each) so later epochs skip decoding — for CIFAR-size sets. */

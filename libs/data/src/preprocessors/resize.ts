@@ -11,7 +11,7 @@ export const toHW = (size: z.infer<typeof sizeSchema>): [number, number] => (typ
 export const resizeArgs = z.strictObject({
   size: sizeSchema,
   /** `bilinear`: half-pixel-centre interpolation, no antialiasing (tf.image). `pil_bilinear`: Pillow's antialiased bilinear on uint8, byte-exact (torchvision on PIL images). */
-  filter: z.enum(['bilinear', 'pil_bilinear']).default('bilinear'),
+  filter: z.enum(['bilinear', 'pil_bilinear']).optional(),
 });
 
 /** Pillow's Image.resize(BILINEAR) of every uint8 image of the batch (see pil.cjs). */

@@ -9,14 +9,14 @@ export const checkpointArgs = {
   checkpoint: z.string().min(1).optional(),
   /** Key of the state_dict inside a wrapping dict (default: found by the usual names). */
   checkpoint_key: z.string().min(1).optional(),
-  /** PyTorch's load_state_dict(strict): every key on both sides must match. Sizes must always match. */
-  checkpoint_strict: z.boolean().default(true),
+  /** PyTorch's load_state_dict(strict): every key on both sides must match (default true). Sizes must always match. No default in the schema, so configs without a checkpoint resolve (and hash) as before. */
+  checkpoint_strict: z.boolean().optional(),
 };
 
 interface CheckpointArgs {
   readonly checkpoint?: string;
   readonly checkpoint_key?: string;
-  readonly checkpoint_strict: boolean;
+  readonly checkpoint_strict?: boolean;
 }
 
 /**
@@ -30,9 +30,10 @@ export async function withCheckpoint<T extends TrunkClassifier>(
   make: (initialize: boolean) => T,
 ): Promise<T> {
   if (!args.checkpoint) return make(true);
-  const network = make(!args.checkpoint_strict);
+  const strict = args.checkpoint_strict ?? true;
+  const network = make(!strict);
   try {
-    const report = await loadTorchCheckpoint(network, args.checkpoint, { key: args.checkpoint_key, strict: args.checkpoint_strict });
+    const report = await loadTorchCheckpoint(network, args.checkpoint, { key: args.checkpoint_key, strict });
     const notes = [
       report.key && `state_dict under '${report.key}'`,
       report.strippedPrefix && `'${report.strippedPrefix}' prefix removed`,
