@@ -1,9 +1,33 @@
 export * from './module.js';
 export { TrunkClassifier, type TrunkOutput } from './networks/base.js';
 export { LeNet, lenet, lenetArgs, type LeNetArgs } from './networks/lenet.js';
-export { ResNet18, type ResNet18Spec, type ResNetStem } from './networks/resnet.js';
+export {
+  ResNet,
+  ResNet18,
+  lastMapSize,
+  type ResNetSpec,
+  type ResNet18Spec,
+  type ResNetStem,
+  type ResNetBlock,
+  type ResNetPool,
+} from './networks/resnet.js';
 export { resnet18_32x32, resnet18_32x32Args } from './networks/resnet18_32x32.js';
+export { resnet18_64x64, resnet18_64x64Args } from './networks/resnet18_64x64.js';
 export { resnet18_224x224, resnet18_224x224Args } from './networks/resnet18_224x224.js';
-export { ParameterStore } from './layers/params.js';
+export { resnet50, resnet50Args } from './networks/resnet50.js';
+export { ParameterStore, torchShapeOf, type TorchLayout, type TorchStateEntry } from './layers/params.js';
 export { torchDefaultUniform, kaimingNormalFanOut } from './layers/init.js';
 export * from './layers/ops.js';
+export { fromTorchLayout, toTorchLayout } from './checkpoint/layout.js';
+export {
+  loadStateDict,
+  loadTorchCheckpoint,
+  torchStateDict,
+  type TorchStateNetwork,
+  type LoadStateDictOptions,
+  type LoadStateDictReport,
+  type LoadTorchCheckpointOptions,
+  type LoadTorchCheckpointReport,
+} from './checkpoint/load-state-dict.js';
+export { upgradeParameterNames } from './checkpoint/legacy-names.js';
+export { checkpointArgs, withCheckpoint } from './checkpoint/pretrained.js';

@@ -1,10 +1,12 @@
 import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
 import { lenet } from './networks/lenet.js';
 import { resnet18_32x32 } from './networks/resnet18_32x32.js';
+import { resnet18_64x64 } from './networks/resnet18_64x64.js';
 import { resnet18_224x224 } from './networks/resnet18_224x224.js';
+import { resnet50 } from './networks/resnet50.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const networksDefinitions: readonly AnyComponentDefinition[] = [lenet, resnet18_32x32, resnet18_224x224];
+export const networksDefinitions: readonly AnyComponentDefinition[] = [lenet, resnet18_32x32, resnet18_64x64, resnet18_224x224, resnet50];
 
 /** The ContainerModule of @oodkit/networks: contributes its components to the registries. */
 export const networksModule = componentModule('@oodkit/networks', networksDefinitions);

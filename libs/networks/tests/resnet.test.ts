@@ -196,8 +196,18 @@ describe('resnet18_224x224', () => {
     net.dispose();
   });
 
-  it('applies dropout 0.5 to z only in training mode, reproducibly from its random state', async () => {
-    const net = (await build('resnet18_224x224', { image_size: 32 })) as ResNet18;
+  it('has no dropout by default (OpenOOD v1.5 = torchvision): training-mode z is deterministic', async () => {
+    const net = await build('resnet18_224x224', { image_size: 32 });
+    const x = input([2, 32, 32, 3]);
+    const a = net.forwardFeatures(x, true);
+    const b = net.forwardFeatures(x, true);
+    expect(maxAbsDiff(a.features, b.features)).toBe(0);
+    tf.dispose([x, a.features, a.logits, b.features, b.logits]);
+    net.dispose();
+  });
+
+  it('applies dropout (here 0.5) to z only in training mode, reproducibly from its random state', async () => {
+    const net = (await build('resnet18_224x224', { image_size: 32, dropout: 0.5 })) as ResNet18;
     const plain = await build('resnet18_224x224', { image_size: 32, dropout: 0 }); // same seed: same weights
     const x = input([4, 32, 32, 3]);
     const evalA = net.forward(x);

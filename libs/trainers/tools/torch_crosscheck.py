@@ -69,10 +69,11 @@ class LeNet(nn.Module):
         self.block1 = nn.Sequential(nn.Conv2d(cin, 6, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2))
         self.block2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
         self.block3 = nn.Sequential(nn.Conv2d(16, 120, 5), nn.ReLU())
-        self.classifier = nn.Sequential(nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, classes))
+        self.classifier1 = nn.Linear(120, 84)
+        self.fc = nn.Linear(84, classes)
 
     def forward(self, x):
-        return self.classifier(self.block3(self.block2(self.block1(x))).flatten(1))
+        return self.fc(F.relu(self.classifier1(self.block3(self.block2(self.block1(x))).flatten(1))))
 
 
 def rel(a, b):

@@ -3,3 +3,8 @@ export * from './npy.js';
 export * from './writable.js';
 export * from './process-identity.js';
 export * from './lock.js';
+export * from './checkpoint-tensor.js';
+export * from './pickle.js';
+export * from './torch-checkpoint.js';
+export * from './safetensors.js';
+export * from './state-dict.js';

@@ -18,6 +18,8 @@ export const imglistArgs = z.strictObject({
   image_size: z.int().positive().optional(),
   pre_size: z.int().positive().optional(),
   channels: z.union([z.literal(1), z.literal(3)]).default(3),
+  /** `pil`: decode, Convert('RGB') and Resize as Pillow does, byte for byte (OpenOOD's test transform; preprocessors/pil.cjs). `libvips` (when omitted): sharp's own linear resize (faster, not byte-equal to Pillow). No schema default, so existing configs resolve and hash as before. */
+  resize: z.enum(['libvips', 'pil']).optional(),
   /** A listed image that does not exist: fail, or skip it and report the count. */
   missing: z.enum(['fail', 'skip']).default('fail'),
   /** `memory`: keep decoded images (H·W·C bytes each) so later epochs skip decoding — for CIFAR-size sets. */
@@ -34,6 +36,7 @@ export interface ImglistOptions {
   imageSize?: number;
   preSize?: number;
   channels: 1 | 3;
+  resize?: 'libvips' | 'pil';
   missing: 'fail' | 'skip';
   cache?: 'none' | 'memory';
   workers?: number;
@@ -182,6 +185,7 @@ export const imglistDataset = defineComponent({
       imageSize: args.image_size,
       preSize: args.pre_size,
       channels: args.channels,
+      resize: args.resize,
       missing: args.missing,
       cache: args.cache,
       workers: args.workers,

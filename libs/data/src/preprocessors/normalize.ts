@@ -8,7 +8,12 @@ export const normalizeArgs = z.strictObject({
   std: z.array(z.number().positive()).min(1).optional(),
 });
 
-/** (x/255 − mean) / std per channel → float32 (torchvision ToTensor + Normalize). */
+/**
+ * (x/255 − mean) / std per channel → float32, in float32 arithmetic step by step as torchvision's
+ * ToTensor (`div(255)`) and Normalize (`sub_(mean).div_(std)`, float32 mean/std) compute it, so results
+ * equal PyTorch's bit for bit (each step is done in double and rounded once, which equals the float32
+ * operation for +, −, ×, ÷).
+ */
 export function normalize(mean: readonly number[], std: readonly number[]): Preprocessor {
   return {
     name: 'normalize',
@@ -16,13 +21,14 @@ export function normalize(mean: readonly number[], std: readonly number[]): Prep
     outputShape: (s) => [s[0], s[1], s[2]],
     apply(images: HostImages): HostImages {
       const { c, data } = images;
-      const m = channelValues(mean, c, 'mean');
-      const s = channelValues(std, c, 'std');
-      const scale = images.data instanceof Uint8Array ? 1 / 255 : 1;
+      const m = channelValues(mean, c, 'mean').map(Math.fround);
+      const s = channelValues(std, c, 'std').map(Math.fround);
+      const bytes = images.data instanceof Uint8Array;
       const out = new Float32Array(data.length);
       for (let i = 0; i < data.length; i++) {
         const ch = i % c;
-        out[i] = (data[i] * scale - m[ch]) / s[ch];
+        const x = bytes ? Math.fround(data[i] / 255) : data[i];
+        out[i] = Math.fround(x - m[ch]) / s[ch];
       }
       return { ...images, data: out };
     },

@@ -1,12 +1,36 @@
 import { z } from 'zod';
 import { defineComponent } from '@oodkit/core';
+import { DataError } from '@oodkit/core';
+import { resizeBilinear } from './pil.cjs';
 import { allocLike, type HostImages, type Preprocessor } from './types.js';
 
 const sizeSchema = z.union([z.int().positive(), z.tuple([z.int().positive(), z.int().positive()])]);
 export const sizeArg = sizeSchema;
 export const toHW = (size: z.infer<typeof sizeSchema>): [number, number] => (typeof size === 'number' ? [size, size] : size);
 
-export const resizeArgs = z.strictObject({ size: sizeSchema });
+export const resizeArgs = z.strictObject({
+  size: sizeSchema,
+  /** `bilinear`: half-pixel-centre interpolation, no antialiasing (tf.image). `pil_bilinear`: Pillow's antialiased bilinear on uint8, byte-exact (torchvision on PIL images). */
+  filter: z.enum(['bilinear', 'pil_bilinear']).optional(),
+});
+
+/** Pillow's Image.resize(BILINEAR) of every uint8 image of the batch (see pil.cjs). */
+export function pilResize(oh: number, ow: number): Preprocessor {
+  return {
+    name: 'resize',
+    random: false,
+    outputShape: (s) => [oh, ow, s[2]],
+    apply(images: HostImages): HostImages {
+      const { n, h, w, c, data } = images;
+      if (!(data instanceof Uint8Array)) throw new DataError('resize with filter pil_bilinear needs uint8 images: put it before normalize');
+      if (h === oh && w === ow) return images;
+      const out = new Uint8Array(n * oh * ow * c);
+      for (let i = 0; i < n; i++)
+        out.set(resizeBilinear(data.subarray(i * h * w * c, (i + 1) * h * w * c), w, h, c, ow, oh), i * oh * ow * c);
+      return { n, h: oh, w: ow, c, data: out };
+    },
+  };
+}
 
 /**
  * Bilinear resize with half-pixel centres (PyTorch `align_corners=False`, TF `half_pixel_centers`),
@@ -65,7 +89,7 @@ function axis(outSize: number, scale: number, inSize: number): [number, number, 
 export const resizePreprocessor = defineComponent({
   kind: 'preprocessor',
   name: 'resize',
-  description: 'Bilinear resize to size (int or [h, w]), half-pixel centres',
+  description: "Bilinear resize to size (int or [h, w]): half-pixel centres, or Pillow's antialiased filter (filter: pil_bilinear)",
   args: resizeArgs,
-  create: (args) => resize(...toHW(args.size)),
+  create: (args) => (args.filter === 'pil_bilinear' ? pilResize(...toHW(args.size)) : resize(...toHW(args.size))),
 });

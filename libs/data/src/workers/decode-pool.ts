@@ -53,7 +53,12 @@ export class DecodePool {
     const worker = this.workers[this.nextWorker++ % this.workers.length];
     return new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, paths, options: { imageSize: options.imageSize, preSize: options.preSize }, shape: [...shape] });
+      worker.postMessage({
+        id,
+        paths,
+        options: { imageSize: options.imageSize, preSize: options.preSize, resize: options.resize },
+        shape: [...shape],
+      });
     });
   }
 

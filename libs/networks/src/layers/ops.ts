@@ -20,13 +20,18 @@ export function makeConv(
   const { inChannels, outChannels, kernel } = spec;
   const shape = [kernel, kernel, inChannels, outChannels];
   const fanIn = inChannels * kernel * kernel;
-  const weightInit =
+  const weightInit = store.initial(`${name}.weight`, shape, (seed) =>
     spec.init === 'torch_default'
-      ? torchDefaultUniform(shape, fanIn, store.seedFor(`${name}.weight`))
-      : kaimingNormalFanOut(shape, outChannels * kernel * kernel, store.seedFor(`${name}.weight`));
-  const weight = store.add(`${name}.weight`, weightInit, true);
+      ? torchDefaultUniform(shape, fanIn, seed)
+      : kaimingNormalFanOut(shape, outChannels * kernel * kernel, seed),
+  );
+  const weight = store.add(`${name}.weight`, weightInit, true, 'conv2d');
   const bias = spec.bias
-    ? store.add(`${name}.bias`, torchDefaultUniform([outChannels], fanIn, store.seedFor(`${name}.bias`)), true)
+    ? store.add(
+        `${name}.bias`,
+        store.initial(`${name}.bias`, [outChannels], (seed) => torchDefaultUniform([outChannels], fanIn, seed)),
+        true,
+      )
     : undefined;
   return { weight, bias, stride: spec.stride ?? 1, pad: spec.pad ?? 0 };
 }
@@ -58,8 +63,13 @@ export interface BatchNorm {
   readonly momentum: number;
 }
 
+/**
+ * PyTorch's BatchNorm2d also keeps `num_batches_tracked`; it only matters with `momentum=None`
+ * (cumulative averaging), which no OpenOOD network uses, so it is a declared state_dict entry without
+ * a variable: checkpoints must provide it as PyTorch's strict loading requires, and its value is unused.
+ */
 export function makeBatchNorm(store: ParameterStore, name: string, channels: number): BatchNorm {
-  return {
+  const bn: BatchNorm = {
     gamma: store.add(`${name}.weight`, tf.ones([channels]), true),
     beta: store.add(`${name}.bias`, tf.zeros([channels]), true),
     runningMean: store.add(`${name}.running_mean`, tf.zeros([channels]), false),
@@ -67,6 +77,8 @@ export function makeBatchNorm(store: ParameterStore, name: string, channels: num
     eps: 1e-5,
     momentum: 0.1,
   };
+  store.declareUnstored(`${name}.num_batches_tracked`, []);
+  return bn;
 }
 
 /**
@@ -143,8 +155,18 @@ export interface Linear {
 
 export function makeLinear(store: ParameterStore, name: string, inFeatures: number, outFeatures: number): Linear {
   return {
-    weight: store.add(`${name}.weight`, torchDefaultUniform([outFeatures, inFeatures], inFeatures, store.seedFor(`${name}.weight`)), true),
-    bias: store.add(`${name}.bias`, torchDefaultUniform([outFeatures], inFeatures, store.seedFor(`${name}.bias`)), true),
+    weight: store.add(
+      `${name}.weight`,
+      store.initial(`${name}.weight`, [outFeatures, inFeatures], (seed) =>
+        torchDefaultUniform([outFeatures, inFeatures], inFeatures, seed),
+      ),
+      true,
+    ),
+    bias: store.add(
+      `${name}.bias`,
+      store.initial(`${name}.bias`, [outFeatures], (seed) => torchDefaultUniform([outFeatures], inFeatures, seed)),
+      true,
+    ),
   };
 }
 

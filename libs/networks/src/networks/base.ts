@@ -1,7 +1,7 @@
 import { tf } from '@oodkit/compute';
 import type { Classifier } from '@oodkit/core';
 import { UsageError } from '@oodkit/core';
-import { ParameterStore } from '../layers/params.js';
+import { ParameterStore, type TorchStateEntry } from '../layers/params.js';
 import { linear, type Linear } from '../layers/ops.js';
 
 /** What a concrete architecture computes before its final linear layer. */
@@ -89,6 +89,11 @@ export abstract class TrunkClassifier implements Classifier {
 
   namedVariables(): ReadonlyMap<string, tf.Variable> {
     return this.store.named;
+  }
+
+  /** The PyTorch state_dict this network corresponds to (OpenOOD's / torchvision's names), in order. */
+  torchState(): readonly TorchStateEntry[] {
+    return this.store.torchState;
   }
 
   dispose(): void {

@@ -1,5 +1,5 @@
 import { tf } from '@oodkit/compute';
-import { Rng, type RngState } from '@oodkit/core';
+import { ConfigError, Rng, type RngState } from '@oodkit/core';
 import { ParameterStore } from '../layers/params.js';
 import {
   convBatchNorm,
@@ -13,111 +13,159 @@ import {
 } from '../layers/ops.js';
 import { TrunkClassifier, type TrunkOutput } from './base.js';
 
-interface BasicBlock {
-  readonly conv1: Conv;
-  readonly bn1: BatchNorm;
-  readonly conv2: Conv;
-  readonly bn2: BatchNorm;
+/** A residual block: convs with batch norm, optional projection shortcut (conv 1×1 + BN). */
+interface Block {
+  readonly convs: readonly { conv: Conv; bn: BatchNorm }[];
   readonly projection?: { conv: Conv; bn: BatchNorm };
 }
 
-function makeBasicBlock(
+/** 'basic': two 3×3 convs (ResNet-18/34). 'bottleneck': 1×1, 3×3 (stride here, torchvision's v1.5), 1×1 ×4. */
+export type ResNetBlock = 'basic' | 'bottleneck';
+
+const EXPANSION: Readonly<Record<ResNetBlock, number>> = { basic: 1, bottleneck: 4 };
+
+function makeBlock(
   store: ParameterStore,
   name: string,
-  spec: { inPlanes: number; planes: number; stride: number; init: ConvInit; projectionName: string },
-): BasicBlock {
-  const { inPlanes, planes, stride, init } = spec;
-  const block: BasicBlock = {
-    conv1: makeConv(store, `${name}.conv1`, { inChannels: inPlanes, outChannels: planes, kernel: 3, stride, pad: 1, bias: false, init }),
-    bn1: makeBatchNorm(store, `${name}.bn1`, planes),
-    conv2: makeConv(store, `${name}.conv2`, { inChannels: planes, outChannels: planes, kernel: 3, pad: 1, bias: false, init }),
-    bn2: makeBatchNorm(store, `${name}.bn2`, planes),
+  spec: { kind: ResNetBlock; inPlanes: number; planes: number; stride: number; init: ConvInit; projectionName: string },
+): Block {
+  const { kind, inPlanes, planes, stride, init } = spec;
+  const conv = (i: number, inC: number, outC: number, kernel: number, s: number) => ({
+    conv: makeConv(store, `${name}.conv${i}`, {
+      inChannels: inC,
+      outChannels: outC,
+      kernel,
+      stride: s,
+      pad: kernel === 3 ? 1 : 0,
+      bias: false,
+      init,
+    }),
+    bn: makeBatchNorm(store, `${name}.bn${i}`, outC),
+  });
+  const outPlanes = planes * EXPANSION[kind];
+  const convs =
+    kind === 'basic'
+      ? [conv(1, inPlanes, planes, 3, stride), conv(2, planes, planes, 3, 1)]
+      : [conv(1, inPlanes, planes, 1, 1), conv(2, planes, planes, 3, stride), conv(3, planes, outPlanes, 1, 1)];
+  if (stride === 1 && inPlanes === outPlanes) return { convs };
+  const p = `${name}.${spec.projectionName}`;
+  return {
+    convs,
+    projection: {
+      conv: makeConv(store, `${p}.0`, { inChannels: inPlanes, outChannels: outPlanes, kernel: 1, stride, bias: false, init }),
+      bn: makeBatchNorm(store, `${p}.1`, outPlanes),
+    },
   };
-  if (stride !== 1 || inPlanes !== planes) {
-    const p = `${name}.${spec.projectionName}`;
-    return {
-      ...block,
-      projection: {
-        conv: makeConv(store, `${p}.0`, { inChannels: inPlanes, outChannels: planes, kernel: 1, stride, bias: false, init }),
-        bn: makeBatchNorm(store, `${p}.1`, planes),
-      },
-    };
-  }
-  return block;
 }
 
-function basicBlock(x: tf.Tensor4D, b: BasicBlock, training: boolean): tf.Tensor4D {
-  const out = convBatchNorm(convBatchNorm(x, b.conv1, b.bn1, training, { relu: true }), b.conv2, b.bn2, training);
+/** relu(convs(x) + shortcut(x)), every conv but the last followed by ReLU. */
+function block(x: tf.Tensor4D, b: Block, training: boolean): tf.Tensor4D {
+  let out = x;
+  b.convs.forEach(({ conv, bn }, i) => {
+    out = convBatchNorm(out, conv, bn, training, { relu: i < b.convs.length - 1 });
+  });
   const shortcut = b.projection ? convBatchNorm(x, b.projection.conv, b.projection.bn, training) : x;
   return tf.relu(tf.add(out, shortcut)) as tf.Tensor4D;
 }
 
 export type ResNetStem = 'cifar' | 'imagenet';
 
-export interface ResNet18Spec {
+/**
+ * 'global': adaptive average pool to 1×1 (torchvision, OpenOOD's 32×32 net). 'avgpool8':
+ * AvgPool2d(8) as OpenOOD's 64×64 net has it — only the top-left 8×8 window of the last map, so that
+ * map must be 8–15 px wide for a 1×1 result (input 57–120 px).
+ */
+export type ResNetPool = 'global' | 'avgpool8';
+
+export interface ResNetSpec {
   readonly name: string;
   readonly numClasses: number;
   readonly imageSize: number;
   readonly inChannels: number;
   /** 'cifar': 3×3/1 conv, no max-pool. 'imagenet': 7×7/2 conv + 3×3/2 max-pool. */
   readonly stem: ResNetStem;
+  readonly block: ResNetBlock;
+  /** Blocks per stage, e.g. [2, 2, 2, 2] (ResNet-18) or [3, 4, 6, 3] (ResNet-50). */
+  readonly layers: readonly [number, number, number, number];
+  readonly pool: ResNetPool;
   readonly init: ConvInit;
   /** Name of the projection shortcut in the reference's state_dict ('shortcut' or 'downsample'). */
   readonly projectionName: string;
-  /** Dropout on z in training mode (the reference 224 net uses 0.5). */
+  /** Dropout on z in training mode (none of OpenOOD v1.5's ResNets has one; kept as an option). */
   readonly dropout: number;
 }
 
-const STAGES = [
-  { planes: 64, stride: 1 },
-  { planes: 128, stride: 2 },
-  { planes: 256, stride: 2 },
-  { planes: 512, stride: 2 },
-] as const;
+/** Older name of `ResNetSpec`, kept for existing imports. */
+export type ResNet18Spec = ResNetSpec;
 
-/** ResNet-18 (BasicBlock ×[2,2,2,2], 64..512 planes, global average pool, fc), PyTorch semantics. */
-export class ResNet18 extends TrunkClassifier {
+const PLANES = [64, 128, 256, 512] as const;
+
+/** Side of the last feature map for input side `size` (each stride-2 3×3/pad 1 or 1×1 halves, rounding up). */
+export function lastMapSize(size: number, stem: ResNetStem): number {
+  let s = stem === 'cifar' ? size : Math.floor((size + 6 - 7) / 2) + 1; // 7×7/2 pad 3
+  if (stem === 'imagenet') s = Math.floor((s + 2 - 3) / 2) + 1; // 3×3/2 max-pool pad 1
+  for (let i = 0; i < 3; i++) s = Math.floor((s - 1) / 2) + 1;
+  return s;
+}
+
+/** ResNet with PyTorch semantics: BasicBlock or Bottleneck stages of 64..512 planes, pool, fc. */
+export class ResNet extends TrunkClassifier {
   readonly name: string;
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
-  readonly featureDim = 512;
+  readonly featureDim: number;
   protected readonly fc: Linear;
   private readonly stemConv: Conv;
   private readonly stemBn: BatchNorm;
-  private readonly layers: BasicBlock[][];
+  private readonly stages: Block[][];
   private dropoutRng: Rng;
 
   constructor(
-    private readonly spec: ResNet18Spec,
+    private readonly spec: ResNetSpec,
     rng: Rng,
+    options: { initialize?: boolean } = {},
   ) {
-    super(new ParameterStore(rng.derive('init')));
+    super(new ParameterStore(rng.derive('init'), options));
+    if (spec.pool === 'avgpool8') {
+      const last = lastMapSize(spec.imageSize, spec.stem);
+      if (last < 8 || last > 15) {
+        throw new ConfigError([
+          {
+            path: 'network.args.image_size',
+            message: `${spec.name} pools with AvgPool2d(8), which needs a last feature map of 8–15 px; image_size ${spec.imageSize} gives ${last} px (use 57–120, e.g. 64)`,
+          },
+        ]);
+      }
+    }
     this.dropoutRng = rng.derive('dropout');
     this.name = spec.name;
     this.numClasses = spec.numClasses;
     this.inputShape = [spec.imageSize, spec.imageSize, spec.inChannels];
+    this.featureDim = 512 * EXPANSION[spec.block];
     const { init } = spec;
     this.stemConv =
       spec.stem === 'cifar'
         ? makeConv(this.store, 'conv1', { inChannels: spec.inChannels, outChannels: 64, kernel: 3, stride: 1, pad: 1, bias: false, init })
         : makeConv(this.store, 'conv1', { inChannels: spec.inChannels, outChannels: 64, kernel: 7, stride: 2, pad: 3, bias: false, init });
+    this.store.annotate('conv1.weight', { name: 'in_channels', axis: 1 });
     this.stemBn = makeBatchNorm(this.store, 'bn1', 64);
     let inPlanes = 64;
-    this.layers = STAGES.map((stage, s) => {
-      const blocks = [0, 1].map((i) => {
-        const block = makeBasicBlock(this.store, `layer${s + 1}.${i}`, {
+    this.stages = PLANES.map((planes, s) =>
+      Array.from({ length: spec.layers[s] }, (_, i) => {
+        const b = makeBlock(this.store, `layer${s + 1}.${i}`, {
+          kind: spec.block,
           inPlanes,
-          planes: stage.planes,
-          stride: i === 0 ? stage.stride : 1,
+          planes,
+          stride: i === 0 && s > 0 ? 2 : 1,
           init,
           projectionName: spec.projectionName,
         });
-        inPlanes = stage.planes;
-        return block;
-      });
-      return blocks;
-    });
-    this.fc = makeLinear(this.store, 'fc', 512, spec.numClasses);
+        inPlanes = planes * EXPANSION[spec.block];
+        return b;
+      }),
+    );
+    this.fc = makeLinear(this.store, 'fc', this.featureDim, spec.numClasses);
+    this.store.annotate('fc.weight', { name: 'num_classes', axis: 0 });
   }
 
   protected trunk(x: tf.Tensor4D, training: boolean): TrunkOutput {
@@ -138,13 +186,13 @@ export class ResNet18 extends TrunkClassifier {
       );
     }
     const blocks: tf.Tensor4D[] = [h];
-    for (const layer of this.layers) {
-      for (const block of layer) h = basicBlock(h, block, training);
+    for (const stage of this.stages) {
+      for (const b of stage) h = block(h, b, training);
       blocks.push(h);
     }
-    const pooled = tf.mean(h, [1, 2], true) as tf.Tensor4D; // [N, 1, 1, 512]
+    const pooled = (this.spec.pool === 'global' ? tf.mean(h, [1, 2], true) : tf.avgPool(h, 8, 8, 'valid')) as tf.Tensor4D; // [N, 1, 1, D]
     blocks[blocks.length - 1] = pooled;
-    return { blocks, features: tf.reshape(pooled, [pooled.shape[0], 512]) };
+    return { blocks, features: tf.reshape(pooled, [pooled.shape[0], this.featureDim]) };
   }
 
   protected override regularizeFeatures(features: tf.Tensor2D, training: boolean): tf.Tensor2D {
@@ -161,3 +209,7 @@ export class ResNet18 extends TrunkClassifier {
     this.dropoutRng = Rng.fromState(state);
   }
 }
+
+/** Older name of `ResNet` (which builds every depth), kept for existing imports. */
+export const ResNet18 = ResNet;
+export type ResNet18 = ResNet;

@@ -1,8 +1,10 @@
 import { defineComponent } from '@oodkit/core';
 import { z } from 'zod';
-import { ResNet18 } from './resnet.js';
+import { ResNet } from './resnet.js';
+import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
 export const resnet18_32x32Args = z.strictObject({
+  ...checkpointArgs,
   num_classes: z.number().int().min(2).default(10),
   in_channels: z.number().int().min(1).default(3),
   /** Any size works (global average pool); 32 is the reference's. */
@@ -19,17 +21,26 @@ export const resnet18_32x32 = defineComponent({
   description: "OpenOOD's CIFAR ResNet-18 (3×3 stem, no max-pool, z dim 512)",
   args: resnet18_32x32Args,
   create: (args, ctx) =>
-    new ResNet18(
-      {
-        name: 'resnet18_32x32',
-        numClasses: args.num_classes,
-        imageSize: args.image_size,
-        inChannels: args.in_channels,
-        stem: 'cifar',
-        init: 'torch_default',
-        projectionName: 'shortcut',
-        dropout: 0,
-      },
-      ctx.rng,
+    withCheckpoint(
+      args,
+      ctx,
+      (initialize) =>
+        new ResNet(
+          {
+            name: 'resnet18_32x32',
+            numClasses: args.num_classes,
+            imageSize: args.image_size,
+            inChannels: args.in_channels,
+            stem: 'cifar',
+            block: 'basic',
+            layers: [2, 2, 2, 2],
+            pool: 'global',
+            init: 'torch_default',
+            projectionName: 'shortcut',
+            dropout: 0,
+          },
+          ctx.rng,
+          { initialize },
+        ),
     ),
 });

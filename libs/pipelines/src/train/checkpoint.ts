@@ -2,6 +2,7 @@ import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DataError, writeFileAtomic, type Classifier, type RngState, type Trainer, type TrainerState } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
+import { upgradeParameterNames } from '@oodkit/networks';
 
 /**
  * Checkpoint file: one self-describing binary file so a single atomic rename publishes weights,
@@ -222,8 +223,9 @@ export function snapshotVariables(network: Classifier): Map<string, StoredTensor
 }
 
 /** Assign stored values to the network's variables; names and shapes must match exactly. */
-export function restoreVariables(network: Classifier, variables: ReadonlyMap<string, StoredTensor>, source: string): void {
+export function restoreVariables(network: Classifier, stored: ReadonlyMap<string, StoredTensor>, source: string): void {
   const named = network.namedVariables();
+  const variables = upgradeParameterNames(network.name, stored);
   const missing = [...named.keys()].filter((name) => !variables.has(name));
   const unexpected = [...variables.keys()].filter((name) => !named.has(name));
   if (missing.length > 0 || unexpected.length > 0) {
