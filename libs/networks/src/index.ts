@@ -7,3 +7,17 @@ export { resnet18_224x224, resnet18_224x224Args } from './networks/resnet18_224x
 export { ParameterStore } from './layers/params.js';
 export { torchDefaultUniform, kaimingNormalFanOut } from './layers/init.js';
 export * from './layers/ops.js';
+export {
+  GodinNet,
+  godinNet,
+  godinNetArgs,
+  godinNumerators,
+  rowNormalize,
+  isDecomposedConfidenceNetwork,
+  GODIN_H_PARAMETERS,
+  GODIN_SIMILARITIES,
+  type GodinNetArgs,
+  type GodinSimilarity,
+  type DecomposedOutput,
+  type DecomposedConfidenceNetwork,
+} from './networks/godin.js';

@@ -19,6 +19,11 @@ export interface Trainer {
   readonly name: string;
   /** True for the outlier-exposure family: `step` receives an outlier batch too. */
   readonly needsOutliers: boolean;
+  /**
+   * A registered network wrapper the method's loss needs (G-ODIN: `godin_net`). The train pipeline
+   * wraps the configured network in it (`{name, args: {backbone: <network>}}`) unless it already is one.
+   */
+  readonly networkWrapper?: string;
   init(network: Classifier, plan: TrainingPlan): void;
   step(batch: Batch, outliers?: Batch): Promise<StepResult>;
   /** Optimiser and schedule state for checkpoints (host arrays and numbers only). */

@@ -109,9 +109,17 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
   const data = await buildTrainData(config, { registry, logger, rng: rng.derive('data') });
   const runDir = options.runDir ?? trainRunDir(config, data.benchmark.name ?? 'benchmark');
   await mkdir(runDir, { recursive: true });
-  await saveResolvedConfig(runDir, config as Record<string, unknown>);
+  const trainer = await registry.build<Trainer>('trainer', config.trainer as never, { ...base, rng: rng.derive('trainer') }, 'trainer');
+  // what the checkpoint records, so feature extraction rebuilds the network the trainer trained
+  const runConfig = withNetworkWrapper(config, trainer.networkWrapper);
+  await saveResolvedConfig(runDir, runConfig as Record<string, unknown>);
 
-  const network = await registry.build<Classifier>('network', config.network as never, { ...base, rng: rng.derive('network') }, 'network');
+  const network = await registry.build<Classifier>(
+    'network',
+    runConfig.network as never,
+    { ...base, rng: rng.derive('network') },
+    'network',
+  );
   const [h, w, c] = data.train.imageShape;
   if (network.numClasses !== data.train.numClasses) {
     throw new ConfigError([
@@ -121,7 +129,6 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
       },
     ]);
   }
-  const trainer = await registry.build<Trainer>('trainer', config.trainer as never, { ...base, rng: rng.derive('trainer') }, 'trainer');
 
   const streamRng = rng.derive('train-stream');
   let stream: TrainStream;
@@ -190,7 +197,7 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
       configHash,
       seed,
       rng,
-      config: config as Record<string, unknown>,
+      config: runConfig as Record<string, unknown>,
       hooks: options.hooks,
     });
     const testAccuracy = data.test
@@ -207,6 +214,15 @@ export async function runTraining(config: Readonly<Record<string, unknown>>, opt
     network.dispose();
     (trainer as { dispose?: () => void }).dispose?.();
   }
+}
+
+/** `config` with its network wrapped in the trainer's required wrapper (unless it already is that network). */
+export function withNetworkWrapper(
+  config: Readonly<Record<string, unknown>>,
+  wrapper: string | undefined,
+): Readonly<Record<string, unknown>> {
+  if (!wrapper || sectionName(config.network) === wrapper) return config;
+  return { ...config, network: { name: wrapper, args: { backbone: config.network } } };
 }
 
 /** The `train` pipeline: `pipeline: {name: train}` runs {@link runTraining} on the run's config. */
