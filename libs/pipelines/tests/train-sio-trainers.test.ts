@@ -30,10 +30,11 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const small: Record<string, Record<string, unknown>> = {
   vos: { sample_number: 2, sample_from: 20, select: 1 },
+  pixmix: { mixing_count: 20 },
 };
 
 describe('SIO wraps every registered trainer without trainer changes', () => {
-  it.each(['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos', 'godin'])(
+  it.each(['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos', 'godin', 'pixmix'])(
     '%s trains on the SIO stream',
     async (name) => {
       const summary = await runTraining(

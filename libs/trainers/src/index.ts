@@ -15,3 +15,5 @@ export * from './trainers/cutmix.js';
 export * from './trainers/regmixup.js';
 export * from './trainers/vos.js';
 export * from './trainers/godin.js';
+export * from './trainers/pixmix.js';
+export * as pilOps from './augment/pil-ops.js';
