@@ -16,6 +16,8 @@ export * from './formats/imglist.js';
 export * from './formats/npy-rows.js';
 export * from './datasets/json-digits.js';
 export * from './datasets/generated.js';
+export * from './datasets/fractals.js';
+export { drawFractal } from './generate/fractals.js';
 export * from './datasets/subset.js';
 export * from './datasets/concat.js';
 export * from './datasets/embedded.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { idxDataset } from './datasets/idx.js';
 import { generatedDataset } from './datasets/generated.js';
+import { fractalsDataset } from './datasets/fractals.js';
 import { jsonDigitsDataset } from './datasets/json-digits.js';
 import { subsetDataset } from './datasets/subset.js';
 import { concatDataset } from './datasets/concat.js';
@@ -27,6 +28,7 @@ export const dataDefinitions: readonly AnyComponentDefinition[] = [
   imglistDataset,
   jsonDigitsDataset,
   generatedDataset,
+  fractalsDataset,
   subsetDataset,
   concatDataset,
   mnistDataset,

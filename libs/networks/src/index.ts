@@ -31,3 +31,17 @@ export {
 } from './checkpoint/load-state-dict.js';
 export { upgradeParameterNames } from './checkpoint/legacy-names.js';
 export { checkpointArgs, withCheckpoint } from './checkpoint/pretrained.js';
+export {
+  GodinNet,
+  godinNet,
+  godinNetArgs,
+  godinNumerators,
+  rowNormalize,
+  isDecomposedConfidenceNetwork,
+  GODIN_H_PARAMETERS,
+  GODIN_SIMILARITIES,
+  type GodinNetArgs,
+  type GodinSimilarity,
+  type DecomposedOutput,
+  type DecomposedConfidenceNetwork,
+} from './networks/godin.js';

@@ -4,9 +4,17 @@ import { resnet18_32x32 } from './networks/resnet18_32x32.js';
 import { resnet18_64x64 } from './networks/resnet18_64x64.js';
 import { resnet18_224x224 } from './networks/resnet18_224x224.js';
 import { resnet50 } from './networks/resnet50.js';
+import { godinNet } from './networks/godin.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const networksDefinitions: readonly AnyComponentDefinition[] = [lenet, resnet18_32x32, resnet18_64x64, resnet18_224x224, resnet50];
+export const networksDefinitions: readonly AnyComponentDefinition[] = [
+  lenet,
+  resnet18_32x32,
+  resnet18_64x64,
+  resnet18_224x224,
+  resnet50,
+  godinNet,
+];
 
 /** The ContainerModule of @oodkit/networks: contributes its components to the registries. */
 export const networksModule = componentModule('@oodkit/networks', networksDefinitions);

@@ -9,6 +9,7 @@ export * from './postprocessors/mds.js';
 export * from './postprocessors/mls.js';
 export * from './postprocessors/msp.js';
 export * from './postprocessors/odin.js';
+export * from './postprocessors/godin.js';
 export * from './postprocessors/react.js';
 export * from './postprocessors/rmds.js';
 export * from './postprocessors/scale.js';

@@ -23,6 +23,7 @@ import { residualDefinition } from './postprocessors/residual.js';
 import { sheDefinition } from './postprocessors/she.js';
 import { vimDefinition } from './postprocessors/vim.js';
 import { vraDefinition } from './postprocessors/vra.js';
+import { godinDefinition } from './postprocessors/godin.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -50,6 +51,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   sheDefinition,
   vimDefinition,
   vraDefinition,
+  godinDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */

@@ -4,5 +4,6 @@ export * from './stream/sio-stream.js';
 export * from './synthetic/npy-pair.js';
 export * from './generators/types.js';
 export * from './generators/cvae.js';
+export * from './generators/cgan.js';
 export * from './generators/cache.js';
 export * from './config/sio-section.js';

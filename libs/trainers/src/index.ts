@@ -14,3 +14,6 @@ export * from './trainers/mixup.js';
 export * from './trainers/cutmix.js';
 export * from './trainers/regmixup.js';
 export * from './trainers/vos.js';
+export * from './trainers/godin.js';
+export * from './trainers/pixmix.js';
+export * as pilOps from './augment/pil-ops.js';

@@ -7,9 +7,22 @@ import { mixup } from './trainers/mixup.js';
 import { cutmix } from './trainers/cutmix.js';
 import { regmixup } from './trainers/regmixup.js';
 import { vos } from './trainers/vos.js';
+import { godin } from './trainers/godin.js';
+import { pixmix } from './trainers/pixmix.js';
 
 /** Every component this library registers; add new ones to this list. */
-export const trainersDefinitions: readonly AnyComponentDefinition[] = [base, oe, mixoe, logitnorm, mixup, cutmix, regmixup, vos];
+export const trainersDefinitions: readonly AnyComponentDefinition[] = [
+  base,
+  oe,
+  mixoe,
+  logitnorm,
+  mixup,
+  cutmix,
+  regmixup,
+  vos,
+  godin,
+  pixmix,
+];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */
 export const trainersModule = componentModule('@oodkit/trainers', trainersDefinitions);

@@ -25,6 +25,11 @@ export interface Trainer {
    * the step's ID batch restarts the pass.
    */
   readonly outlierBatches?: 'short-last' | 'at-least-id';
+  /**
+   * A registered network wrapper the method's loss needs (G-ODIN: `godin_net`). The train pipeline
+   * wraps the configured network in it (`{name, args: {backbone: <network>}}`) unless it already is one.
+   */
+  readonly networkWrapper?: string;
   init(network: Classifier, plan: TrainingPlan): void;
   step(batch: Batch, outliers?: Batch): Promise<StepResult>;
   /** Optimiser and schedule state for checkpoints (host arrays and numbers only). */

@@ -203,8 +203,17 @@ async function trainInFolder(
   const logger = options.logger ?? silentLogger;
   const { registry } = options;
   const base = { logger, config };
+  const trainer = await registry.build<Trainer>('trainer', config.trainer as never, { ...base, rng: rng.derive('trainer') }, 'trainer');
+  // What the checkpoint records, so feature extraction rebuilds the network the trainer trained.
+  const runConfig = withNetworkWrapper(config, trainer.networkWrapper);
+  if (runConfig !== config) await saveResolvedConfig(runDir, runConfig as Record<string, unknown>);
 
-  const network = await registry.build<Classifier>('network', config.network as never, { ...base, rng: rng.derive('network') }, 'network');
+  const network = await registry.build<Classifier>(
+    'network',
+    runConfig.network as never,
+    { ...base, rng: rng.derive('network') },
+    'network',
+  );
   const [h, w, c] = data.train.imageShape;
   if (network.numClasses !== data.train.numClasses) {
     throw new ConfigError([
@@ -214,7 +223,6 @@ async function trainInFolder(
       },
     ]);
   }
-  const trainer = await registry.build<Trainer>('trainer', config.trainer as never, { ...base, rng: rng.derive('trainer') }, 'trainer');
 
   const streamRng = rng.derive('train-stream');
   let stream: TrainStream;
@@ -285,7 +293,7 @@ async function trainInFolder(
       configHash,
       seed,
       rng,
-      config: config as Record<string, unknown>,
+      config: runConfig as Record<string, unknown>,
       hooks: options.hooks,
     });
     const testAccuracy = await evaluateAccuracy(
@@ -300,6 +308,15 @@ async function trainInFolder(
     network.dispose();
     (trainer as { dispose?: () => void }).dispose?.();
   }
+}
+
+/** `config` with its network wrapped in the trainer's required wrapper (unless it already is that network). */
+export function withNetworkWrapper(
+  config: Readonly<Record<string, unknown>>,
+  wrapper: string | undefined,
+): Readonly<Record<string, unknown>> {
+  if (!wrapper || sectionName(config.network) === wrapper) return config;
+  return { ...config, network: { name: wrapper, args: { backbone: config.network } } };
 }
 
 /** The `train` pipeline: `pipeline: {name: train}` runs {@link runTraining} on the run's config. */

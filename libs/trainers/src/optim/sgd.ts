@@ -8,6 +8,12 @@ export interface SgdOptions {
   readonly dampening: number;
 }
 
+/** Learning rate and weight decay of a group of parameters that differ from the optimiser's defaults. */
+export interface ParameterGroup {
+  readonly lr: number;
+  readonly weightDecay: number;
+}
+
 /**
  * One PyTorch SGD update of a parameter (torch.optim.SGD, maximize=False):
  *   d = g + wd·p;  buf = d on the first step, else μ·buf + (1−dampening)·d;
@@ -45,13 +51,23 @@ export class Sgd {
     }
   }
 
-  /** Apply one update to every named parameter that has a gradient. */
-  apply(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>, lr: number): void {
+  /**
+   * Apply one update to every named parameter that has a gradient. `groupOf` gives a parameter its
+   * own learning rate and weight decay (PyTorch's parameter groups / a second optimiser, as G-ODIN's h).
+   */
+  apply(
+    params: ReadonlyMap<string, tf.Variable>,
+    grads: ReadonlyMap<string, tf.Tensor>,
+    lr: number,
+    groupOf?: (name: string) => ParameterGroup | undefined,
+  ): void {
     for (const [name, variable] of params) {
       const grad = grads.get(name);
       if (!grad) continue; // PyTorch skips parameters whose grad is None
       const previous = this.buffers.get(name);
-      const next = sgdUpdate(variable, grad, previous, lr, this.options);
+      const group = groupOf?.(name);
+      const options = group ? { ...this.options, weightDecay: group.weightDecay } : this.options;
+      const next = sgdUpdate(variable, grad, previous, group ? group.lr : lr, options);
       variable.assign(next.param);
       next.param.dispose();
       if (next.buffer) {

@@ -12,7 +12,7 @@ import {
 } from '@oodkit/core';
 import { z } from 'zod';
 import { cosineLearningRate } from '../optim/schedule.js';
-import { Sgd } from '../optim/sgd.js';
+import { Sgd, type ParameterGroup } from '../optim/sgd.js';
 
 /** Optimiser arguments every trainer shares (OpenOOD's `optimizer` section, defaults as its configs). */
 export const optimizerArgs = {
@@ -57,6 +57,11 @@ export abstract class SgdTrainer implements Trainer {
   /** Parameters the trainer itself owns and optimises (VOS), by stable name. */
   protected ownParameters(): ReadonlyMap<string, tf.Variable> {
     return new Map();
+  }
+
+  /** A parameter's own learning rate and weight decay when they differ from the trainer's (G-ODIN's h head). */
+  protected parameterGroup(_name: string, _lr: number): ParameterGroup | undefined {
+    return undefined;
   }
 
   /** Host-side state of the method beyond optimiser and RNG (VOS's feature queue). */
@@ -129,7 +134,8 @@ export abstract class SgdTrainer implements Trainer {
         const g = grads[variable.name];
         if (g) byName.set(name, g);
       }
-      this.optimizer.apply(params, byName, this.learningRate);
+      const lr = this.learningRate;
+      this.optimizer.apply(params, byName, lr, (name) => this.parameterGroup(name, lr));
       this.stepCount++;
     }
     tf.dispose(Object.values(grads));
