@@ -1,6 +1,7 @@
 import { UsageError, type FeatureSplit, type Logger, type Postprocessor, type PostprocessorSetupData } from '@oodkit/core';
 import { auroc, computeOodMetrics } from '../metrics/metrics.js';
 import { searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
+import { extendedGroupRows, extendedMetricsRow, type ExtendedMetricsRow } from './extended-rows.js';
 import { assertRunnable, type FeatureSource, type SplitScores } from './source.js';
 
 /** One table row; metric values are fractions (the writers multiply by 100). */
@@ -24,6 +25,8 @@ export interface OodEvaluation {
   readonly idAccuracy: number;
   /** Near datasets, `nearood`, far datasets, `farood` (groups without datasets are left out). */
   readonly rows: readonly MetricsRow[];
+  /** Metrics beyond OpenOOD, in the same row order as `rows`. */
+  readonly extended: readonly ExtendedMetricsRow[];
   /** Per-split scores: ID test, CSID, near, far. */
   readonly scores: readonly SplitScores[];
 }
@@ -116,6 +119,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
   const id = idParts.length === 1 ? idParts[0]! : concatScores(`${splits.test}+csid`, idParts);
 
   const scores: SplitScores[] = [...idParts];
+  const extended = { near: [] as ExtendedMetricsRow[], far: [] as ExtendedMetricsRow[] };
   const rowsOf = async (group: 'near' | 'far', names: readonly string[]): Promise<MetricsRow[]> => {
     const rows: MetricsRow[] = [];
     for (const name of names) {
@@ -123,6 +127,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
       scores.push(ood);
       const m = computeOodMetrics(id.conf, ood.conf, { idPred: id.pred, idLabels: id.labels, tpr: options.tpr });
       rows.push({ dataset: name, group, isMean: false, fpr95: m.fpr95, auroc: m.auroc, auprIn: m.auprIn, auprOut: m.auprOut, acc: m.acc! });
+      extended[group].push(extendedMetricsRow(group, id, ood));
       options.logger?.info(`${pp.name} ${group} ${name}: AUROC ${(100 * m.auroc).toFixed(2)} FPR@95 ${(100 * m.fpr95).toFixed(2)}`);
     }
     return rows;
@@ -139,6 +144,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     aps,
     idAccuracy: correct / id.pred.length,
     rows: [...groupRows('near', near), ...groupRows('far', far)],
+    extended: [...extendedGroupRows('near', extended.near), ...extendedGroupRows('far', extended.far)],
     scores,
   };
 }
