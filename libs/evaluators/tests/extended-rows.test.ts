@@ -28,8 +28,12 @@ class FirstFeature implements Postprocessor {
   readonly name = 'first_feature';
   readonly needsNetwork = false;
   readonly requires = [] as const;
-  async setup(): Promise<void> {}
-  async setHyperparameters(): Promise<void> {}
+  async setup(): Promise<void> {
+    // stateless
+  }
+  async setHyperparameters(): Promise<void> {
+    // no hyperparameters
+  }
   hyperparameters(): Record<string, unknown> {
     return {};
   }

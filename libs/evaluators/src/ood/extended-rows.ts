@@ -19,16 +19,20 @@ export interface ExtendedMetricsRow {
   readonly aurra: number;
 }
 
-/** Column names of the extended table, in order (values ×100). */
+/** Column names of the extended table, in order (values ×100); the CCR columns follow CCR_FPR_LEVELS. */
 export const EXTENDED_METRIC_COLUMNS = [
   'AUTC',
   'OSCR',
-  ...CCR_FPR_LEVELS.map((f) => `CCR@FPR${f.toExponential()}`),
+  'CCR@FPR1e-4',
+  'CCR@FPR1e-3',
+  'CCR@FPR1e-2',
+  'CCR@FPR1e-1',
   'AURRA',
   'DET_ERR',
 ] as const;
+export type ExtendedMetricColumn = (typeof EXTENDED_METRIC_COLUMNS)[number];
 
-export type ExtendedPercentRow = { dataset: string } & Record<string, number>;
+export type ExtendedPercentRow = { dataset: string } & Record<ExtendedMetricColumn, number>;
 
 /** The extended metrics of ID scores (with predictions and labels) against one OOD split. */
 export function extendedMetricsRow(group: 'near' | 'far', id: SplitScores, ood: SplitScores): ExtendedMetricsRow {
@@ -66,7 +70,7 @@ export function extendedGroupRows(group: 'near' | 'far', rows: readonly Extended
 
 export function toExtendedPercentRow(row: ExtendedMetricsRow): ExtendedPercentRow {
   const values = [row.autc, row.oscr, ...row.ccr, row.aurra, row.detectionError];
-  const out: ExtendedPercentRow = { dataset: row.dataset };
+  const out = { dataset: row.dataset } as ExtendedPercentRow;
   EXTENDED_METRIC_COLUMNS.forEach((column, k) => (out[column] = 100 * values[k]!));
   return out;
 }

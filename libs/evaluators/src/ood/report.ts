@@ -60,7 +60,7 @@ export function extendedMetricsCsv(rows: readonly ExtendedMetricsRow[]): string 
   const lines = [['dataset', ...EXTENDED_METRIC_COLUMNS].join(',')];
   for (const row of rows) {
     const p = toExtendedPercentRow(row);
-    lines.push([csvField(p.dataset), ...EXTENDED_METRIC_COLUMNS.map((c) => formatFixed2(p[c]!))].join(','));
+    lines.push([csvField(p.dataset), ...EXTENDED_METRIC_COLUMNS.map((c) => formatFixed2(p[c]))].join(','));
   }
   return lines.join('\n') + '\n';
 }
