@@ -23,6 +23,12 @@ import { residualDefinition } from './postprocessors/residual.js';
 import { sheDefinition } from './postprocessors/she.js';
 import { vimDefinition } from './postprocessors/vim.js';
 import { vraDefinition } from './postprocessors/vra.js';
+import { entropyDefinition } from './postprocessors/entropy.js';
+import { weightedEboDefinition } from './postprocessors/weighted_ebo.js';
+import { ltsDefinition } from './postprocessors/lts.js';
+import { carefDefinition } from './postprocessors/caref.js';
+import { cadrefDefinition } from './postprocessors/cadref.js';
+import { pnmlDefinition } from './postprocessors/pnml.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -50,6 +56,12 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   sheDefinition,
   vimDefinition,
   vraDefinition,
+  entropyDefinition,
+  weightedEboDefinition,
+  ltsDefinition,
+  carefDefinition,
+  cadrefDefinition,
+  pnmlDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */
