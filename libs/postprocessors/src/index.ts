@@ -33,3 +33,4 @@ export * from './postprocessors/lts.js';
 export * from './postprocessors/caref.js';
 export * from './postprocessors/cadref.js';
 export * from './postprocessors/pnml.js';
+export * from './postprocessors/gmm.js';

@@ -29,6 +29,7 @@ import { ltsDefinition } from './postprocessors/lts.js';
 import { carefDefinition } from './postprocessors/caref.js';
 import { cadrefDefinition } from './postprocessors/cadref.js';
 import { pnmlDefinition } from './postprocessors/pnml.js';
+import { gmmDefinition } from './postprocessors/gmm.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -62,6 +63,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   carefDefinition,
   cadrefDefinition,
   pnmlDefinition,
+  gmmDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */
