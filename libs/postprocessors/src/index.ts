@@ -34,3 +34,5 @@ export * from './postprocessors/caref.js';
 export * from './postprocessors/cadref.js';
 export * from './postprocessors/pnml.js';
 export * from './postprocessors/gmm.js';
+export * from './postprocessors/mc_dropout.js';
+export * from './postprocessors/iodin.js';

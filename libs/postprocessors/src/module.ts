@@ -30,6 +30,8 @@ import { carefDefinition } from './postprocessors/caref.js';
 import { cadrefDefinition } from './postprocessors/cadref.js';
 import { pnmlDefinition } from './postprocessors/pnml.js';
 import { gmmDefinition } from './postprocessors/gmm.js';
+import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
+import { iodinDefinition } from './postprocessors/iodin.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -64,6 +66,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   cadrefDefinition,
   pnmlDefinition,
   gmmDefinition,
+  mcDropoutDefinition,
+  iodinDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */

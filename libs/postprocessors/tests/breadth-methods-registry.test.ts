@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 
 /** The detectors added from pytorch-ood and OpenOOD's later methods that run on features. */
-const BREADTH_FEATURE_METHODS = ['entropy', 'weighted_ebo', 'lts', 'caref', 'cadref', 'pnml', 'gmm'];
+const BREADTH_FEATURE_METHODS = ['entropy', 'weighted_ebo', 'lts', 'caref', 'cadref', 'pnml', 'gmm', 'mc_dropout'];
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
 /** Every point of a grid, first key fastest (the order APS walks it in). */
