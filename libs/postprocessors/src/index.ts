@@ -36,3 +36,4 @@ export * from './postprocessors/pnml.js';
 export * from './postprocessors/gmm.js';
 export * from './postprocessors/mc_dropout.js';
 export * from './postprocessors/iodin.js';
+export * from './postprocessors/grood.js';

@@ -32,6 +32,7 @@ import { pnmlDefinition } from './postprocessors/pnml.js';
 import { gmmDefinition } from './postprocessors/gmm.js';
 import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
 import { iodinDefinition } from './postprocessors/iodin.js';
+import { groodDefinition } from './postprocessors/grood.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -68,6 +69,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   gmmDefinition,
   mcDropoutDefinition,
   iodinDefinition,
+  groodDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */

@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 
 /** The detectors added from pytorch-ood and OpenOOD's later methods that run on features. */
-const BREADTH_FEATURE_METHODS = ['entropy', 'weighted_ebo', 'lts', 'caref', 'cadref', 'pnml', 'gmm', 'mc_dropout'];
+const BREADTH_FEATURE_METHODS = ['entropy', 'weighted_ebo', 'lts', 'caref', 'cadref', 'pnml', 'gmm', 'mc_dropout', 'grood'];
 const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
 
 /** Every point of a grid, first key fastest (the order APS walks it in). */
@@ -38,6 +38,7 @@ describe('registered postprocessors (pytorch-ood detectors and later OpenOOD met
     const data = {
       train: classSignalSplit('train', rng.derive('train'), 60, d, c, 3),
       val: classSignalSplit('val', rng.derive('val'), 15, d, c, 3),
+      ood_val: classSignalSplit('oodval', rng.derive('oodval'), 12, d, c, 0.5),
     };
     const test = classSignalSplit('test', rng.derive('test'), 8, d, c, 3);
     for (const name of BREADTH_FEATURE_METHODS) {

@@ -84,11 +84,12 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
   const splits = source.splits;
   assertRunnable(pp, source);
 
-  const setupData: { train?: FeatureSplit; val?: FeatureSplit } = {};
+  const setupData: { -readonly [R in keyof PostprocessorSetupData]: FeatureSplit } = {};
   for (const role of pp.requires) {
     const split = await source.setupSplit(role);
     if (!split) {
-      throw new UsageError(`postprocessor '${pp.name}' fits on the ID ${role} split, but the split map names no '${role}' split`);
+      const what = role === 'ood_val' ? 'the OOD validation split' : `the ID ${role} split`;
+      throw new UsageError(`postprocessor '${pp.name}' fits on ${what}, but the split map names no '${role}' split`);
     }
     setupData[role] = split;
   }
