@@ -1,7 +1,8 @@
 import { UsageError, type FeatureSplit, type Logger, type Postprocessor, type PostprocessorSetupData } from '@oodkit/core';
 import { auroc, computeOodMetrics } from '../metrics/metrics.js';
-import { searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
+import { gridCombinations, searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
 import { extendedGroupRows, extendedMetricsRow, type ExtendedMetricsRow } from './extended-rows.js';
+import { ScoringProgress, type OodProgressEvent } from './progress.js';
 import { assertRunnable, type FeatureSource, type SplitScores } from './source.js';
 
 /** One table row; metric values are fractions (the writers multiply by 100). */
@@ -39,6 +40,8 @@ export interface EvaluateOodOptions {
   /** TPR level of the FPR metric (OpenOOD: 0.95). */
   readonly tpr?: number;
   readonly logger?: Logger;
+  /** Called after every scoring pass (long evaluations also log an estimate and progress lines). */
+  readonly onProgress?: (event: OodProgressEvent) => void;
 }
 
 /** The rows of one group plus their unweighted mean row, OpenOOD's layout. */
@@ -80,8 +83,11 @@ function concatScores(name: string, parts: readonly SplitScores[]): SplitScores 
  * ID test (+ CSID) scores → one metrics row per near/far dataset and the group means.
  */
 export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvaluation> {
-  const { postprocessor: pp, source } = options;
+  const { postprocessor: pp } = options;
+  const progress = new ScoringProgress(pp.name, options.logger, options.onProgress);
+  const source = progress.track(options.source);
   const splits = source.splits;
+  const testPasses = 1 + splits.csid.length + splits.near.length + splits.far.length;
   assertRunnable(pp, source);
 
   const setupData: { -readonly [R in keyof PostprocessorSetupData]: FeatureSplit } = {};
@@ -93,7 +99,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     }
     setupData[role] = split;
   }
-  await pp.setup(source.model, setupData as PostprocessorSetupData);
+  await progress.setup(() => pp.setup(source.model, setupData as PostprocessorSetupData));
 
   let aps: ApsResult | undefined;
   if (options.apsGrid) {
@@ -104,6 +110,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
       }
       const idVal = splits.val;
       const oodVal = splits.ood_val;
+      progress.plan(2 * gridCombinations(grid).length + testPasses);
       aps = await searchHyperparameters(
         pp,
         grid,
@@ -115,6 +122,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     }
   }
 
+  if (!aps) progress.plan(testPasses);
   const idParts = [await source.scoreSplit(splits.test, pp)];
   for (const name of splits.csid) idParts.push(await source.scoreSplit(name, pp));
   const id = idParts.length === 1 ? idParts[0]! : concatScores(`${splits.test}+csid`, idParts);
