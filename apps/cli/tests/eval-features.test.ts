@@ -257,8 +257,16 @@ describe('oodkit metrics', () => {
     try {
       expect(await main(['metrics', '--id', id, '--ood', ood])).toBe(0);
       const printed = JSON.parse(String(stdout.mock.calls.at(-1)?.[0]));
-      expect(printed).toMatchObject({ fpr95: 0.75, auroc: 0.625, acc: null, n_id: 4, n_ood: 4 });
+      expect(printed).toMatchObject({ fpr95: 0.75, auroc: 0.625, acc: null, detection_error: 0.375, oscr: null, n_id: 4, n_ood: 4 });
       expect(printed.aupr_in).toBeCloseTo(0.6672619047619048, 12);
+      // interleaved case, conf range [.2, .9]: AUTC = ½((0 + .2 + .4 + .6)/.7/4 + (.6 + .4 + .2 + 0)/.7/4) (float32 inputs)
+      expect(printed.autc).toBeCloseTo(1.2 / 0.7 / 4, 6);
+      expect(await main(['metrics', '--id', id, '--ood', ood, '--id-pred', pred, '--id-labels', labels])).toBe(0);
+      const full = JSON.parse(String(stdout.mock.calls.at(-1)?.[0]));
+      // correct = [1, 1, 0, 0] at conf .9, .7, .5, .3: accuracy at k = 1..4 is 1, 1, 2/3, 1/2
+      expect(full.aurra).toBeCloseTo((1 + 1 + 2 / 3 + 1 / 2) / 4, 12);
+      expect(Object.keys(full.ccr_at_fpr)).toEqual(['1e-4', '1e-3', '1e-2', '1e-1']);
+      expect(full.ccr_at_fpr['1e-1']).toBe(0.25); // threshold = largest OOD conf .8: only .9 (correct) above it
     } finally {
       stdout.mockRestore();
     }

@@ -6,4 +6,6 @@ export * from './features/synthetic.js';
 export * from './ood/source.js';
 export * from './ood/evaluate.js';
 export * from './ood/report.js';
+export * from './ood/extended-rows.js';
+export * from './ood/progress.js';
 export * from './ood/ood-evaluator.js';

@@ -24,6 +24,16 @@ import { sheDefinition } from './postprocessors/she.js';
 import { vimDefinition } from './postprocessors/vim.js';
 import { vraDefinition } from './postprocessors/vra.js';
 import { godinDefinition } from './postprocessors/godin.js';
+import { entropyDefinition } from './postprocessors/entropy.js';
+import { weightedEboDefinition } from './postprocessors/weighted_ebo.js';
+import { ltsDefinition } from './postprocessors/lts.js';
+import { carefDefinition } from './postprocessors/caref.js';
+import { cadrefDefinition } from './postprocessors/cadref.js';
+import { pnmlDefinition } from './postprocessors/pnml.js';
+import { gmmDefinition } from './postprocessors/gmm.js';
+import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
+import { iodinDefinition } from './postprocessors/iodin.js';
+import { groodDefinition } from './postprocessors/grood.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -52,6 +62,16 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   vimDefinition,
   vraDefinition,
   godinDefinition,
+  entropyDefinition,
+  weightedEboDefinition,
+  ltsDefinition,
+  carefDefinition,
+  cadrefDefinition,
+  pnmlDefinition,
+  gmmDefinition,
+  mcDropoutDefinition,
+  iodinDefinition,
+  groodDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */

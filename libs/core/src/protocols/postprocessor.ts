@@ -29,10 +29,17 @@ export interface FeatureSplit {
   readonly labels: Int32Array;
 }
 
+/**
+ * Splits a postprocessor can fit on: ID train and val, and the OOD validation split (OpenOOD hands its
+ * `ood_loader_dict['val']` to setup too; GrOOD builds its noise prototype from it).
+ */
+export type SetupRole = 'train' | 'val' | 'ood_val';
+
 /** Data a postprocessor fits its state on; which parts are present depends on `requires`. */
 export interface PostprocessorSetupData {
   readonly train?: FeatureSplit;
   readonly val?: FeatureSplit;
+  readonly ood_val?: FeatureSplit;
 }
 
 /** A batch to score. `inputs` is present only when scoring through a network. */
@@ -52,7 +59,7 @@ export interface Postprocessor {
   /** True when the method needs the network (input gradients, intermediate blocks). */
   readonly needsNetwork: boolean;
   /** Splits `setup` needs. */
-  readonly requires: readonly ('train' | 'val')[];
+  readonly requires: readonly SetupRole[];
   /** Fit state from ID data (no-op for stateless methods). */
   setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void>;
   /** Change hyperparameters; fitted state that depends on them is re-derived before the next score. */

@@ -1,6 +1,8 @@
 import { UsageError, type FeatureSplit, type Logger, type Postprocessor, type PostprocessorSetupData } from '@oodkit/core';
 import { auroc, computeOodMetrics } from '../metrics/metrics.js';
-import { searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
+import { gridCombinations, searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
+import { extendedGroupRows, extendedMetricsRow, type ExtendedMetricsRow } from './extended-rows.js';
+import { ScoringProgress, type OodProgressEvent } from './progress.js';
 import { assertRunnable, type FeatureSource, type SplitScores } from './source.js';
 
 /** One table row; metric values are fractions (the writers multiply by 100). */
@@ -24,6 +26,8 @@ export interface OodEvaluation {
   readonly idAccuracy: number;
   /** Near datasets, `nearood`, far datasets, `farood` (groups without datasets are left out). */
   readonly rows: readonly MetricsRow[];
+  /** Metrics beyond OpenOOD, in the same row order as `rows`. */
+  readonly extended: readonly ExtendedMetricsRow[];
   /** Per-split scores: ID test, CSID, near, far. */
   readonly scores: readonly SplitScores[];
 }
@@ -36,6 +40,8 @@ export interface EvaluateOodOptions {
   /** TPR level of the FPR metric (OpenOOD: 0.95). */
   readonly tpr?: number;
   readonly logger?: Logger;
+  /** Called after every scoring pass (long evaluations also log an estimate and progress lines). */
+  readonly onProgress?: (event: OodProgressEvent) => void;
 }
 
 /** The rows of one group plus their unweighted mean row, OpenOOD's layout. */
@@ -77,19 +83,23 @@ function concatScores(name: string, parts: readonly SplitScores[]): SplitScores 
  * ID test (+ CSID) scores → one metrics row per near/far dataset and the group means.
  */
 export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvaluation> {
-  const { postprocessor: pp, source } = options;
+  const { postprocessor: pp } = options;
+  const progress = new ScoringProgress(pp.name, options.logger, options.onProgress);
+  const source = progress.track(options.source);
   const splits = source.splits;
+  const testPasses = 1 + splits.csid.length + splits.near.length + splits.far.length;
   assertRunnable(pp, source);
 
-  const setupData: { train?: FeatureSplit; val?: FeatureSplit } = {};
+  const setupData: { -readonly [R in keyof PostprocessorSetupData]: FeatureSplit } = {};
   for (const role of pp.requires) {
     const split = await source.setupSplit(role);
     if (!split) {
-      throw new UsageError(`postprocessor '${pp.name}' fits on the ID ${role} split, but the split map names no '${role}' split`);
+      const what = role === 'ood_val' ? 'the OOD validation split' : `the ID ${role} split`;
+      throw new UsageError(`postprocessor '${pp.name}' fits on ${what}, but the split map names no '${role}' split`);
     }
     setupData[role] = split;
   }
-  await pp.setup(source.model, setupData as PostprocessorSetupData);
+  await progress.setup(() => pp.setup(source.model, setupData as PostprocessorSetupData));
 
   let aps: ApsResult | undefined;
   if (options.apsGrid) {
@@ -100,6 +110,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
       }
       const idVal = splits.val;
       const oodVal = splits.ood_val;
+      progress.plan(2 * gridCombinations(grid).length + testPasses);
       aps = await searchHyperparameters(
         pp,
         grid,
@@ -111,11 +122,13 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     }
   }
 
+  if (!aps) progress.plan(testPasses);
   const idParts = [await source.scoreSplit(splits.test, pp)];
   for (const name of splits.csid) idParts.push(await source.scoreSplit(name, pp));
   const id = idParts.length === 1 ? idParts[0]! : concatScores(`${splits.test}+csid`, idParts);
 
   const scores: SplitScores[] = [...idParts];
+  const extended = { near: [] as ExtendedMetricsRow[], far: [] as ExtendedMetricsRow[] };
   const rowsOf = async (group: 'near' | 'far', names: readonly string[]): Promise<MetricsRow[]> => {
     const rows: MetricsRow[] = [];
     for (const name of names) {
@@ -123,6 +136,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
       scores.push(ood);
       const m = computeOodMetrics(id.conf, ood.conf, { idPred: id.pred, idLabels: id.labels, tpr: options.tpr });
       rows.push({ dataset: name, group, isMean: false, fpr95: m.fpr95, auroc: m.auroc, auprIn: m.auprIn, auprOut: m.auprOut, acc: m.acc! });
+      extended[group].push(extendedMetricsRow(group, id, ood));
       options.logger?.info(`${pp.name} ${group} ${name}: AUROC ${(100 * m.auroc).toFixed(2)} FPR@95 ${(100 * m.fpr95).toFixed(2)}`);
     }
     return rows;
@@ -139,6 +153,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     aps,
     idAccuracy: correct / id.pred.length,
     rows: [...groupRows('near', near), ...groupRows('far', far)],
+    extended: [...extendedGroupRows('near', extended.near), ...extendedGroupRows('far', extended.far)],
     scores,
   };
 }

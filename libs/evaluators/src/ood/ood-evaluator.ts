@@ -43,7 +43,8 @@ export class OodEvaluator {
 export const oodEvaluatorDefinition = defineComponent({
   kind: 'evaluator',
   name: 'ood',
-  description: 'OOD detection metrics (FPR@95, AUROC, AUPR-IN/OUT, ACC) per near/far dataset, optional APS',
+  description:
+    'OOD detection metrics (FPR@95, AUROC, AUPR-IN/OUT, ACC; AUTC, OSCR, CCR@FPR, AURRA, detection error) per near/far dataset, optional APS',
   args: oodEvaluatorArgs,
   create: (args, ctx: BuildContext) => new OodEvaluator(args, ctx.registry, ctx.logger),
 });

@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError, writeFileAtomic, writeNpy } from '@oodkit/core';
 import type { MetricsRow, OodEvaluation } from './evaluate.js';
+import { EXTENDED_METRIC_COLUMNS, toExtendedPercentRow, type ExtendedMetricsRow, type ExtendedPercentRow } from './extended-rows.js';
 
 /** OpenOOD's CSV columns, in order. */
 export const METRIC_COLUMNS = ['FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC'] as const;
@@ -54,6 +55,16 @@ export function metricsCsv(rows: readonly MetricsRow[]): string {
   return lines.join('\n') + '\n';
 }
 
+/** `dataset,AUTC,OSCR,CCR@FPR1e-4,…,AURRA,DET_ERR` (metrics beyond OpenOOD), values ×100 with two decimals. */
+export function extendedMetricsCsv(rows: readonly ExtendedMetricsRow[]): string {
+  const lines = [['dataset', ...EXTENDED_METRIC_COLUMNS].join(',')];
+  for (const row of rows) {
+    const p = toExtendedPercentRow(row);
+    lines.push([csvField(p.dataset), ...EXTENDED_METRIC_COLUMNS.map((c) => formatFixed2(p[c]))].join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** The JSON document of one evaluation (metric values ×100, unrounded). */
 export interface OodEvaluationJson {
   readonly postprocessor: string;
@@ -65,6 +76,8 @@ export interface OodEvaluationJson {
   } | null;
   readonly idAccuracy: number;
   readonly rows: PercentRow[];
+  /** Metrics beyond OpenOOD, ×100 (absent in records written before they existed). */
+  readonly extended?: ExtendedPercentRow[];
   readonly scores: { split: string; count: number; file: string }[];
 }
 
@@ -85,6 +98,7 @@ export function evaluationToJson(evaluation: OodEvaluation): OodEvaluationJson {
       : null,
     idAccuracy: 100 * evaluation.idAccuracy,
     rows: evaluation.rows.map(toPercentRow),
+    extended: evaluation.extended.map(toExtendedPercentRow),
     scores: evaluation.scores.map((s) => ({ split: s.name, count: s.conf.length, file: scoresFileName(evaluation.postprocessor, s.name) })),
   };
 }
@@ -96,7 +110,8 @@ export interface WrittenEvaluation {
 }
 
 /**
- * Write `<pp>__metrics.csv`, `<pp>__metrics.json` (with the chosen hyperparameters and the APS trials)
+ * Write `<pp>__metrics.csv` (OpenOOD's columns), `<pp>__metrics_extended.csv` (metrics beyond OpenOOD),
+ * `<pp>__metrics.json` (with the chosen hyperparameters and the APS trials)
  * and per split `<pp>__<split>.npy` (conf, float64) and `<pp>__<split>.pred.npy` (int32), each atomically.
  */
 export async function writeOodEvaluation(
@@ -118,6 +133,7 @@ export async function writeOodEvaluation(
   const csv = join(outDir, `${pp}__metrics.csv`);
   const json = join(outDir, `${pp}__metrics.json`);
   await writeFileAtomic(csv, metricsCsv(evaluation.rows));
+  await writeFileAtomic(join(outDir, `${pp}__metrics_extended.csv`), extendedMetricsCsv(evaluation.extended));
   await writeFileAtomic(json, JSON.stringify(evaluationToJson(evaluation), null, 2) + '\n');
   return { csv, json, scoreFiles };
 }

@@ -8,6 +8,7 @@ import {
   type FinalLayer,
   type Postprocessor,
   type ScoringModel,
+  type SetupRole,
 } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { isIdRole, type FeatureFolder, type FeatureSplits } from '../features/folder.js';
@@ -30,7 +31,7 @@ export interface FeatureSource {
   /** Which split plays which role. */
   readonly splits: FeatureSplits;
   /** Features of the split playing `role` for postprocessor setup; undefined when no split has the role. */
-  setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined>;
+  setupSplit(role: SetupRole): Promise<FeatureSplit | undefined>;
   /** Score every sample of split `name` with the postprocessor's current state. */
   scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores>;
 }
@@ -81,7 +82,7 @@ export class FeatureFolderSource implements FeatureSource {
     return this.folder.splits;
   }
 
-  async setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined> {
+  async setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
     const name = this.folder.splits[role];
     return name === undefined ? undefined : this.folder.split(name);
   }
@@ -163,7 +164,7 @@ export class NetworkSource implements FeatureSource {
     this.model = { finalLayer: finalLayerOf(network), network };
   }
 
-  setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined> {
+  setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
     const name = this.splits[role];
     if (name === undefined) return Promise.resolve(undefined);
     let pending = this.setupCache.get(name);
@@ -258,7 +259,7 @@ export class InMemoryFeatureSource implements FeatureSource {
     return split;
   }
 
-  async setupSplit(role: 'train' | 'val'): Promise<FeatureSplit | undefined> {
+  async setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
     const name = this.splitsMap[role];
     return name === undefined ? undefined : this.get(name);
   }

@@ -5,6 +5,7 @@ import { METRIC_COLUMNS, rankConfidences, rocCurve, type FeatureSplitsInput } fr
 import type { GeneratedSet } from '@oodkit/sio';
 import type { HistogramChart, ReportImage, ReportModel, ReportTable, RocChart } from '../report/report-model.js';
 import type { BenchSection } from './bench-section.js';
+import { extendedMetricsTable } from './extended-metrics.js';
 import type { BenchSummary, CellRecord } from './summary.js';
 import { formatHyperparameters } from './hyperparameters.js';
 
@@ -142,6 +143,9 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
     rows: t.rows.map((r) => [r.dataset, ...METRIC_COLUMNS.map((m) => `${r.mean[m].toFixed(2)} ± ${r.std[m].toFixed(2)}`)]),
   }));
   tables.unshift(chosen);
+
+  const extended = extendedMetricsTable(cells);
+  if (extended) tables.push(extended);
 
   const n = bench.report.sample_grid;
   const images = [await sampleImage(`real ID training images (${loaded.id.train.name})`, loaded.id.train, n)];

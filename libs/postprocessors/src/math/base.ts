@@ -7,6 +7,7 @@ import {
   type ScoreBatch,
   type ScoreResult,
   type ScoringModel,
+  type SetupRole,
 } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import type { z } from 'zod';
@@ -21,7 +22,7 @@ import { mergeHyperparameters } from './hyperparameters.js';
 export abstract class BasePostprocessor<S extends z.ZodObject> implements Postprocessor {
   abstract readonly name: string;
   readonly needsNetwork: boolean = false;
-  readonly requires: readonly ('train' | 'val')[] = [];
+  readonly requires: readonly SetupRole[] = [];
   protected args: z.infer<S>;
   private linearHead?: LinearHead;
   private ready = false;
@@ -99,7 +100,7 @@ export abstract class BasePostprocessor<S extends z.ZodObject> implements Postpr
 }
 
 /** The split a method fits on; missing or empty is the caller's error, named clearly. */
-export function requireSplit(data: PostprocessorSetupData, role: 'train' | 'val', method: string, dim: number): FeatureSplit {
+export function requireSplit(data: PostprocessorSetupData, role: SetupRole, method: string, dim: number): FeatureSplit {
   const split = data[role];
   if (!split) throw new UsageError(`${method} fits on the ID ${role} split, but setup received none`);
   if (split.count === 0) throw new DataError(`${method}: the ID ${role} split '${split.name}' is empty`);
