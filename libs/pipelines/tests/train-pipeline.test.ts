@@ -158,7 +158,7 @@ describe('runTraining (train pipeline from a config)', () => {
     const source = await registry.build<ImageDataset>('dataset', outlier, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} });
     for (const b of seenOutliers) {
       const raw = await source.readImages(b.indices);
-      expect(Array.from(b.x)).toEqual(Array.from(raw, (p) => Math.fround((p * (1 / 255) - 0.5) / 0.5)));
+      expect(Array.from(b.x)).toEqual(Array.from(raw, (p) => Math.fround(Math.fround(Math.fround(p / 255) - 0.5) / 0.5)));
     }
   });
 

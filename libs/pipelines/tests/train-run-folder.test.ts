@@ -18,7 +18,7 @@ import { dataModule } from '@oodkit/data';
 import { sioModule } from '@oodkit/sio';
 import { pipelinesModule } from '../src/module.js';
 import { RunFolderExistsError, RunLockedError, runTraining } from '../src/index.js';
-import { tinyComponents } from './fixtures/tiny-components.js';
+import { tinyBenchmark, tinyComponents } from './fixtures/tiny-components.js';
 
 let root: string;
 let registry: ComponentRegistry;
@@ -35,15 +35,11 @@ function config(extra: Record<string, unknown> = {}): Record<string, unknown> {
     seed: 3,
     output_dir: root,
     compute: { backend: 'cpu' },
-    benchmark: {
-      name: 'tinybench',
-      id: {
-        train: { name: 'tiny', args: { count: 40, seed: 1 } },
-        val: { name: 'tiny', args: { count: 15, seed: 2 } },
-        test: { name: 'tiny', args: { count: 15, seed: 3 } },
-      },
-      normalization: { mean: [0.5], std: [0.5] },
-    },
+    benchmark: tinyBenchmark({
+      train: { name: 'tiny', args: { count: 40, seed: 1 } },
+      val: { name: 'tiny', args: { count: 15, seed: 2 } },
+      test: { name: 'tiny', args: { count: 15, seed: 3 } },
+    }),
     network: { name: 'tiny_mlp' },
     trainer: { name: 'tiny_sgd' },
     train: { epochs: 2, batch_size: 10, checkpoint_every: 2 },

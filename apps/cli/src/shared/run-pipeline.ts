@@ -25,9 +25,13 @@ export function checkOutputFolders(run: CliRun, inputs: Pick<CommandInputs, 'out
   const config = run.config.value;
   const outputDir = typeof config.output_dir === 'string' ? config.output_dir : 'results';
   const folder = resolve(outputDir, typeof config.exp_name === 'string' ? config.exp_name : '');
-  const outWhat =
-    inputs.out !== undefined ? '--out' : keyOrigin(typeof config.exp_name === 'string' ? 'exp_name' : 'output_dir', run.config.sources);
-  assertWritableDir(folder, outWhat);
+  if (inputs.out !== undefined) {
+    assertWritableDir(folder, '--out');
+  } else {
+    // The parent first: a file given as output_dir is blamed on output_dir, not on exp_name below it.
+    assertWritableDir(resolve(outputDir), keyOrigin('output_dir', run.config.sources));
+    assertWritableDir(folder, keyOrigin(typeof config.exp_name === 'string' ? 'exp_name' : 'output_dir', run.config.sources));
+  }
   if (options.readsData) checkCacheFolder(run);
 }
 
