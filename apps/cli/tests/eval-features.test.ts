@@ -94,7 +94,7 @@ describe('oodkit eval-features (the eval_features pipeline)', () => {
     for (const s of report.skipped) expect(s.reason).toMatch(/needs the network/);
     for (const name of evaluated) {
       const { header, rows } = parseCsv(join(out, `${name}__metrics.csv`));
-      expect(header).toEqual(['dataset', 'FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC']);
+      expect(header).toEqual(['dataset', 'FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC', 'PRED_ACC']);
       expect(rows.map((r) => r[0])).toEqual(['nearset', 'nearood', 'farset', 'farood']);
       for (const row of rows) {
         for (const cell of row.slice(1)) {

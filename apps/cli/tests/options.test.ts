@@ -237,6 +237,14 @@ describe('overrides are checked against the full schema, not the keys the files 
     expect(await main(['config', 'check', '-c', config('pipelines/test_ood.yml'), '--grid.K=[1,2]'])).toBe(2);
     expect(io.err).toContain('postprocessor.grid.K');
   });
-  // The postprocessor section's grid: key comes from the fidelity work; until it is merged the alias maps to an unknown key.
-  it.todo('--grid.K=[10,20] --postprocessor=knn sets postprocessor.grid.K (needs the grid: key of the postprocessor section)');
+  it("--postprocessor.name=knn --grid.K=[10,20] sets postprocessor.grid.K (validated against knn's args)", async () => {
+    io.out = '';
+    const argv = ['config', 'print', '-c', config('pipelines/test_ood.yml'), '--postprocessor.name=knn', '--grid.K=[10,20]'];
+    expect(await main(argv)).toBe(0);
+    const value = parse(io.out) as { postprocessor: { name: string; grid: Record<string, unknown> } };
+    expect(value.postprocessor).toMatchObject({ name: 'knn', grid: { K: [10, 20] } });
+    io.err = '';
+    expect(await main(['config', 'check', '-c', config('pipelines/test_ood.yml'), '--postprocessor.name=knn', '--grid.K=[0]'])).toBe(2);
+    expect(io.err).toContain('postprocessor.grid.K');
+  });
 });

@@ -60,7 +60,11 @@ class ShrunkMaxLogit implements Postprocessor {
   private layer?: ScoringModel['finalLayer'];
   readonly calls: string[] = [];
 
-  constructor(shrink = 0, needsNetwork = false) {
+  constructor(
+    shrink = 0,
+    needsNetwork = false,
+    private readonly predShift = 0,
+  ) {
     this.shrink = shrink;
     this.needsNetwork = needsNetwork;
   }
@@ -83,7 +87,9 @@ class ShrunkMaxLogit implements Postprocessor {
   async score(batch: ScoreBatch): Promise<ScoreResult> {
     const z = (await batch.features.data()) as Float32Array;
     const n = batch.features.shape[0];
-    return hostScores(this.layer!, this.mean!, this.shrink, z, n);
+    const result = hostScores(this.layer!, this.mean!, this.shrink, z, n);
+    const c = this.layer!.numClasses;
+    return { conf: result.conf, pred: result.pred.map((p) => (p + this.predShift) % c) };
   }
 }
 
@@ -205,11 +211,40 @@ describe('evaluateOod', () => {
       expect(row.fpr95).toBeCloseTo(expected.fpr95, 12);
       expect(row.auprIn).toBeCloseTo(expected.auprIn, 12);
       expect(row.auprOut).toBeCloseTo(expected.auprOut, 12);
+      // this method predicts the classifier's argmax, so both accuracies agree
       expect(row.acc).toBe(expected.acc);
+      expect(row.predAcc).toBe(expected.acc);
     }
     expect(evaluation.idAccuracy).toBeGreaterThan(0.8);
     expect(evaluation.rows.every((r) => r.auroc > 0.6)).toBe(true);
     expect(evaluation.scores.map((s) => s.name)).toEqual(['test', 'nearset', 'farset']);
+  });
+
+  it("ACC is the classifier's accuracy in every row; PRED_ACC is the postprocessor's own", async () => {
+    const { dir, data } = await makeFolder({ csid: true });
+    const source = new FeatureFolderSource(await FeatureFolder.open(dir), 7);
+    // predicts argmax + 1 (mod C): its own accuracy differs from the classifier's
+    const evaluation = await evaluateOod({ postprocessor: new ShrunkMaxLogit(0, false, 1), source });
+    const mean = hostMean(splitOf(data, 'train'));
+    const idSplits = [splitOf(data, 'test'), splitOf(data, 'shifted')];
+    let correct = 0;
+    let shiftedCorrect = 0;
+    let total = 0;
+    for (const s of idSplits) {
+      const { pred } = hostScores(data.finalLayer, mean, 0, s.features, s.count);
+      pred.forEach((p, i) => {
+        if (p === s.labels[i]) correct++;
+        if ((p + 1) % data.finalLayer.numClasses === s.labels[i]) shiftedCorrect++;
+      });
+      total += s.count;
+    }
+    expect(evaluation.idAccuracy).toBe(correct / total);
+    expect(evaluation.predAccuracy).toBe(shiftedCorrect / total);
+    expect(evaluation.idAccuracy).not.toBe(evaluation.predAccuracy);
+    for (const row of evaluation.rows) {
+      expect(row.acc).toBe(correct / total);
+      expect(row.predAcc).toBe(shiftedCorrect / total);
+    }
   });
 
   it('unweighted group means', async () => {
@@ -296,11 +331,11 @@ describe('reports', () => {
     const out = join(root, 'report');
     const written = await writeOodEvaluation(out, evaluation);
     const csv = readFileSync(written.csv, 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC');
+    expect(csv[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,PRED_ACC');
     expect(csv.map((l) => l.split(',')[0])).toEqual(['dataset', 'nearset', 'nearood', 'farset', 'farood']);
     const near = evaluation.rows[0]!;
     expect(csv[1]).toBe(
-      ['nearset', near.fpr95, near.auroc, near.auprIn, near.auprOut, near.acc]
+      ['nearset', near.fpr95, near.auroc, near.auprIn, near.auprOut, near.acc, near.predAcc]
         .map((v, i) => (i === 0 ? v : formatFixed2(100 * (v as number))))
         .join(','),
     );
@@ -316,7 +351,15 @@ describe('reports', () => {
   });
 
   it('aggregates runs: sorted by name, mean and population std, "mean ± std" cells', () => {
-    const row = (dataset: string, v: number) => ({ dataset, 'FPR@95': v, AUROC: v + 1, AUPR_IN: v + 2, AUPR_OUT: v + 3, ACC: 90 });
+    const row = (dataset: string, v: number) => ({
+      dataset,
+      'FPR@95': v,
+      AUROC: v + 1,
+      AUPR_IN: v + 2,
+      AUPR_OUT: v + 3,
+      ACC: 90,
+      PRED_ACC: 89,
+    });
     const runs = [
       { run: 's2', rows: [row('cifar100', 30), row('nearood', 30)] },
       { run: 's0', rows: [row('cifar100', 10), row('nearood', 12)] },
@@ -329,8 +372,8 @@ describe('reports', () => {
     expect(agg[0]!.std.ACC).toBe(0);
     expect(agg[1]!.mean.AUROC).toBeCloseTo(22, 12);
     const csv = aggregateCsv(agg).split('\n');
-    expect(csv[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC');
-    expect(csv[1]).toBe('cifar100,20.00 ± 8.16,21.00 ± 8.16,22.00 ± 8.16,23.00 ± 8.16,90.00 ± 0.00');
+    expect(csv[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,PRED_ACC');
+    expect(csv[1]).toBe('cifar100,20.00 ± 8.16,21.00 ± 8.16,22.00 ± 8.16,23.00 ± 8.16,90.00 ± 0.00,89.00 ± 0.00');
     expect(() => aggregateRuns([runs[0]!, { run: 's9', rows: [row('tin', 1), row('nearood', 1)] }])).toThrow(
       /run 's9' has datasets \[tin, nearood\]/,
     );

@@ -86,8 +86,8 @@ describe('metrics beyond OpenOOD in the OOD evaluator', () => {
     const json = JSON.parse(readFileSync(written.json, 'utf8'));
     expect(json.extended.map((r: { dataset: string }) => r.dataset)).toEqual(['nearset', 'nearood', 'farset', 'farset2', 'farood']);
     expect(json.extended[0].AUTC).toBeCloseTo(100 * evaluation.extended[0]!.autc, 12);
-    // OpenOOD's table is unchanged; the extended metrics have their own file
-    expect(readFileSync(written.csv, 'utf8').split('\n')[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC');
+    // OpenOOD's table (plus PRED_ACC) is unchanged; the extended metrics have their own file
+    expect(readFileSync(written.csv, 'utf8').split('\n')[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,PRED_ACC');
     const extended = readFileSync(join(out, 'first_feature__metrics_extended.csv'), 'utf8').trim().split('\n');
     expect(extended[0]).toBe(['dataset', ...EXTENDED_METRIC_COLUMNS].join(','));
     expect(EXTENDED_METRIC_COLUMNS).toEqual([

@@ -49,6 +49,7 @@ function timedSource(clock: { now: number }, ms: number): FeatureSource {
     model: base.model,
     splits: base.splits,
     setupSplit: (role) => base.setupSplit(role),
+    classifierPredictions: (name) => base.classifierPredictions(name),
     scoreSplit: async (name) => {
       clock.now += ms;
       return { name, pred: new Int32Array(), conf: new Float64Array(), labels: new Int32Array() };

@@ -47,7 +47,7 @@ sio:
 bench:
   variants: [baseline, sio]
   seeds: [0]
-  postprocessors: [msp, ebo, { name: knn, args: { K: 5 }, aps: false }]
+  postprocessors: [msp, { name: ebo, grid: { temperature: [1, 10] } }, { name: knn, args: { K: 5 }, aps: false }]
   limits: { train: 512, val: 128, test: 256, ood: 128 }
   report: { sample_grid: 4 }
 ${extra}`;
@@ -115,7 +115,17 @@ describe('oodkit bench pipeline', () => {
       expect(row.nearAuroc.baseline!.mean).toBeGreaterThan(0);
       expect(row.nearAuroc.sio!.mean).toBeGreaterThan(0);
       expect(row.idAcc.baseline!.n).toBe(1);
+      // ACC is the classifier's: one value per model, whatever the method (OpenOOD's Evaluator)
+      expect(row.idAcc.baseline!.mean).toBe(result.summary.rows[0]!.idAcc.baseline!.mean);
+      expect(row.idAcc.sio!.mean).toBe(result.summary.rows[0]!.idAcc.sio!.mean);
+      // these three methods predict the classifier's argmax, so PRED_ACC equals ACC
+      expect(row.predAcc.baseline!.mean).toBe(row.idAcc.baseline!.mean);
     }
+    // bench.postprocessors entries take a grid; the one searched is in each result's metrics JSON
+    const ebo = result.cells.find((c) => c.postprocessor === 'ebo')!.evaluation;
+    expect(ebo.grid).toEqual({ temperature: [1, 10] });
+    expect(ebo.aps!.trials.map((t) => t.values)).toEqual([{ temperature: 1 }, { temperature: 10 }]);
+    expect(result.cells.find((c) => c.postprocessor === 'knn')!.evaluation.grid).toBeNull();
     const html = readFileSync(result.reportPath, 'utf8');
     for (const method of ['msp', 'ebo', 'knn']) expect(html).toContain(`data-method="${method}"`);
     expect(readdirSync(join(outDir, 'tables')).sort()).toEqual([
@@ -127,8 +137,9 @@ describe('oodkit bench pipeline', () => {
       'base_sio_msp.csv',
     ]);
     expect(readFileSync(join(outDir, 'tables', 'base_sio_msp.csv'), 'utf8').split('\n')[0]).toBe(
-      'dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC',
+      'dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,PRED_ACC',
     );
+    expect(html).toContain('PRED_ACC is the accuracy of the predictions each method makes itself');
     expect(readFileSync(join(outDir, 'config.yml'), 'utf8')).toContain('real_ratio: 0.75');
 
     // A third run recomputes nothing.
@@ -150,7 +161,10 @@ describe('oodkit bench pipeline', () => {
     writeFileSync(
       second,
       benchYaml(dir)
-        .replace('postprocessors: [msp, ebo, { name: knn, args: { K: 5 }, aps: false }]', 'postprocessors: [msp, react]')
+        .replace(
+          'postprocessors: [msp, { name: ebo, grid: { temperature: [1, 10] } }, { name: knn, args: { K: 5 }, aps: false }]',
+          'postprocessors: [msp, react]',
+        )
         .replace('report: { sample_grid: 4 }', 'report: { sample_grid: 3, histogram_bins: 20 }') +
         'postprocessor: { name: ebo, args: { temperature: 2 } }\n',
     );
@@ -197,10 +211,7 @@ describe('oodkit bench pipeline', () => {
 
   it('a bad config fails before any work, listing every problem', async () => {
     const bad = join(dir, 'bad.yml');
-    writeFileSync(
-      bad,
-      benchYaml(dir).replace('[msp, ebo,', '[msq, ebo,').replace('seeds: [0]', 'seeds: [-1]').replace('epochs: 1', 'epochs: 0'),
-    );
+    writeFileSync(bad, benchYaml(dir).replace('[msp, {', '[msq, {').replace('seeds: [0]', 'seeds: [-1]').replace('epochs: 1', 'epochs: 0'));
     const error = await loadRun({ files: [bad], builtins }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     const paths = (error as ConfigError).issues.map((i) => i.path).sort();

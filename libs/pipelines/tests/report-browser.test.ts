@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -27,6 +27,7 @@ function model(): ReportModel {
       trainer: 'base',
       postprocessor,
       idAcc: { baseline: ms(99), sio: ms(99.1) },
+      predAcc: { baseline: ms(98.5), sio: ms(99) },
       nearAuroc: { baseline: ms(80 + i), sio: ms(82 + i) },
       farAuroc: { baseline: ms(90 + i), sio: ms(89 + i) },
       nearFpr95: { baseline: ms(50), sio: ms(45) },
@@ -109,6 +110,7 @@ describe.skipIf(!haveBrowser)('report.html in headless Chromium', () => {
       expect(await page.title()).toContain('</script> escaping');
     } finally {
       await browser.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

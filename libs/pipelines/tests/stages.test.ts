@@ -119,6 +119,18 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
     ).rejects.toThrow(/needs the network/);
   });
 
+  it("test_ood with aps searches the postprocessor section's grid: and writes it into the metrics JSON", async () => {
+    await build({ ...base, exp_name: 'feats3', pipeline: { name: 'feat_extract', args: { checkpoint } } }).then((p) => p.run());
+    const result = (await build({
+      ...base,
+      exp_name: 'ood_grid',
+      postprocessor: { name: 'knn', args: { K: 50 }, grid: { K: [1, 3] } },
+      pipeline: { name: 'test_ood', args: { features: join(dir, 'feats3'), aps: true } },
+    }).then((p) => p.run())) as { grid: unknown; aps: { trials: { values: unknown }[] } };
+    expect(result.grid).toEqual({ K: [1, 3] });
+    expect(result.aps.trials.map((t) => t.values)).toEqual([{ K: 1 }, { K: 3 }]);
+  });
+
   it('train_oe refuses a config without an outlier set before training', async () => {
     await expect(build({ ...base, trainer: { name: 'oe' }, pipeline: { name: 'train_oe' } })).rejects.toThrow(/train\.outlier/);
   });

@@ -1,4 +1,6 @@
 export * from './module.js';
+export * from './lifecycle/index.js';
+export * from './config/postprocessor-section.js';
 export * from './math/index.js';
 export * from './postprocessors/ash.js';
 export * from './postprocessors/dice.js';

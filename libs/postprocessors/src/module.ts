@@ -1,4 +1,5 @@
-import { componentModule, type AnyComponentDefinition } from '@oodkit/core';
+import { libraryModule, type AnyComponentDefinition } from '@oodkit/core';
+import { postprocessorConfigSection } from './config/postprocessor-section.js';
 import { ashDefinition } from './postprocessors/ash.js';
 import { diceDefinition } from './postprocessors/dice.js';
 import { eboDefinition } from './postprocessors/ebo.js';
@@ -74,5 +75,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   groodDefinition,
 ];
 
-/** The ContainerModule of @oodkit/postprocessors: contributes its components to the registries. */
-export const postprocessorsModule = componentModule('@oodkit/postprocessors', postprocessorsDefinitions);
+/** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
+export const postprocessorsModule = libraryModule('@oodkit/postprocessors', {
+  components: postprocessorsDefinitions,
+  sections: [postprocessorConfigSection],
+});

@@ -36,6 +36,7 @@ describe('feature-space methods: agreement with the numpy/scipy/sklearn referenc
     ['relation_pow1', 'relation', { pow: 1 }, 2e-5],
     ['relation_pow2', 'relation', { pow: 2 }, 2e-5],
     ['nnguide_K10', 'nnguide', { K: 10, alpha: 1 }, 2e-5],
+    ['nnguide_ordered_K10', 'nnguide', { K: 10, alpha: 0.5, bank_batch_size: 32 }, 2e-5],
     ['fdbd_dist', 'fdbd', { distance_as_normalizer: true }, 2e-5],
     ['fdbd_norm', 'fdbd', { distance_as_normalizer: false }, 2e-5],
     ['nci_a0.001', 'nci', { alpha: 0.001 }, 2e-5],

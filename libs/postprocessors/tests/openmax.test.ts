@@ -109,9 +109,20 @@ describe('openmax', () => {
     const rood = await pp.score({ features: ood });
     const mean = (a: Float64Array) => a.reduce((x, y) => x + y, 0) / a.length;
     expect(mean(rid.conf)).toBeGreaterThan(mean(rood.conf));
-    for (const r of [rid, rood]) {
-      r.conf.forEach((v) => expect(v).toBeGreaterThan(1 / (c + 1) - 1e-12));
-      r.conf.forEach((v, i) => expect(v >= 0.9 || r.pred[i] === c - 1).toBe(true));
+    for (const [r, x] of [
+      [rid, id],
+      [rood, ood],
+    ] as const) {
+      const logits = tf.tidy(() => tf.add(tf.matMul(x, tf.tensor2d(fl.weight, [c, d]), false, true), tf.tensor1d(fl.bias)));
+      const rows = (await logits.array()) as number[][];
+      logits.dispose();
+      rows.forEach((row, i) => {
+        const probs = openmaxProbabilities(row, pp.classModels, 3);
+        // conf is minus the unknown class's probability; pred = argmax if its probability ≥ 0.9, else C − 1
+        expect(r.conf[i]).toBeCloseTo(-probs[c], 6);
+        const best = probs.indexOf(Math.max(...probs));
+        expect(r.pred[i]).toBe(probs[best] >= 0.9 ? best : c - 1);
+      });
     }
     const before = pp.classModels[0].weibull;
     await pp.setHyperparameters({ tailsize: 5 });

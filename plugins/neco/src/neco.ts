@@ -1,20 +1,15 @@
 import { tf } from '@oodkit/compute';
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import {
   BasePostprocessor,
   argmax,
+  definePostprocessor,
   empiricalCovariance,
   requireSplit,
   rowsOf,
   symmetricEigen,
   toScoreResult,
+  type GridFolds,
   type SymmetricEigen,
 } from '@oodkit/postprocessors';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
@@ -101,13 +96,9 @@ export class NecoPostprocessor extends BasePostprocessor<typeof necoArgs> {
   }
 
   /** `dim` values at or above D keep every component: one grid point. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = {};
-    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
-    const d = this.eigen?.n;
-    const values = out['dim'];
-    if (d !== undefined && values) out['dim'] = [...new Set(values.map((k) => Math.min(Number(k), d)))];
-    return out;
+  protected override gridFolds(): GridFolds {
+    const d = this.eigen!.n;
+    return { dim: (k) => Math.min(Number(k), d) };
   }
 
   protected override releaseState(): void {
@@ -136,11 +127,12 @@ export class NecoPostprocessor extends BasePostprocessor<typeof necoArgs> {
   }
 }
 
-export const necoDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'neco',
-  description: 'NECO: norm of the standardised feature inside the leading ID principal subspace over its full norm (neural collapse)',
-  args: necoArgs,
-  grid: { dim: [10, 50, 100, 200, 300, 400, 500] },
-  create: (args) => new NecoPostprocessor(necoArgs, args),
-});
+export const necoDefinition = definePostprocessor(
+  {
+    name: 'neco',
+    description: 'NECO: norm of the standardised feature inside the leading ID principal subspace over its full norm (neural collapse)',
+    args: necoArgs,
+    grid: { dim: [10, 50, 100, 200, 300, 400, 500] },
+  },
+  NecoPostprocessor,
+);

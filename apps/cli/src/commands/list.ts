@@ -26,6 +26,7 @@ interface JsonSchema {
   items?: JsonSchema;
   prefixItems?: JsonSchema[];
   properties?: Record<string, JsonSchema>;
+  additionalProperties?: JsonSchema | boolean;
   required?: string[];
   default?: unknown;
   description?: string;
@@ -69,7 +70,11 @@ export function typeOfSchema(schema: JsonSchema | undefined): string {
     .map((type) => {
       if (type === 'array')
         return schema.prefixItems ? `[${schema.prefixItems.map(typeOfSchema).join(', ')}]` : `${typeOfSchema(schema.items)}[]`;
-      if (type === 'object') return 'mapping';
+      if (type === 'object') {
+        // a record with typed values (e.g. a grid: argument → list of values) says what the values are
+        const values = schema.additionalProperties;
+        return typeof values === 'object' && Object.keys(values).length > 0 ? `mapping of ${typeOfSchema(values)}` : 'mapping';
+      }
       return type;
     })
     .join(' | ');

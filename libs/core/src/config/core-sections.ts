@@ -54,7 +54,8 @@ export const coreSections: readonly ConfigSection[] = [
   componentSection('network', 'network', 'the classifier: produces logits and features'),
   componentSection('trainer', 'trainer', 'how the network is trained'),
   componentSection('evaluator', 'evaluator', 'how predictions and OOD scores are evaluated'),
-  componentSection('postprocessor', 'postprocessor', 'the OOD scoring method applied to the network'),
+  // A fallback: @oodkit/postprocessors replaces it with the form that also takes `grid:`.
+  { ...componentSection('postprocessor', 'postprocessor', 'the OOD scoring method applied to the network'), fallback: true },
   componentSection('pipeline', 'pipeline', 'what the run does: train, test_ood, feat_extract, ...'),
   componentSection('recorder', 'recorder', 'what is recorded during training'),
   componentSection('generator', 'generator', 'makes synthetic in-distribution images'),

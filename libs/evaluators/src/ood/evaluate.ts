@@ -1,4 +1,4 @@
-import { UsageError, type FeatureSplit, type Logger, type Postprocessor, type PostprocessorSetupData } from '@oodkit/core';
+import { DataError, UsageError, type FeatureSplit, type Logger, type Postprocessor, type PostprocessorSetupData } from '@oodkit/core';
 import { auroc, computeOodMetrics } from '../metrics/metrics.js';
 import { gridCombinations, searchHyperparameters, type ApsResult, type HyperparameterGrid } from '../search/aps.js';
 import { extendedGroupRows, extendedMetricsRow, type ExtendedMetricsRow } from './extended-rows.js';
@@ -15,15 +15,22 @@ export interface MetricsRow {
   readonly auroc: number;
   readonly auprIn: number;
   readonly auprOut: number;
+  /** The classifier's accuracy (argmax of its logits) on the ID test split (+ CSID): OpenOOD's ACC, equal in every row. */
   readonly acc: number;
+  /** Accuracy of the postprocessor's own predictions on the same samples (ReAct, ASH, OpenMax, ... change them). */
+  readonly predAcc: number;
 }
 
 export interface OodEvaluation {
   readonly postprocessor: string;
   readonly hyperparameters: Record<string, unknown>;
   readonly aps?: ApsResult;
-  /** Accuracy on the ID test split plus any CSID splits. */
+  /** The grid APS searched, as the method adapted it to the fitted model (`searchGrid`); absent without APS. */
+  readonly grid?: HyperparameterGrid;
+  /** The classifier's accuracy (argmax of its logits) on the ID test split plus any CSID splits: OpenOOD's ACC. */
   readonly idAccuracy: number;
+  /** Accuracy of the postprocessor's own predictions on the same samples (the PRED_ACC column). */
+  readonly predAccuracy: number;
   /** Near datasets, `nearood`, far datasets, `farood` (groups without datasets are left out). */
   readonly rows: readonly MetricsRow[];
   /** Metrics beyond OpenOOD, in the same row order as `rows`. */
@@ -59,8 +66,27 @@ function groupRows(group: 'near' | 'far', rows: MetricsRow[]): MetricsRow[] {
       auprIn: mean((r) => r.auprIn),
       auprOut: mean((r) => r.auprOut),
       acc: mean((r) => r.acc),
+      predAcc: mean((r) => r.predAcc),
     },
   ];
+}
+
+/** Fraction of `pred` equal to `labels` (ID labels, validated to be classes). */
+function accuracy(pred: Int32Array, labels: Int32Array): number {
+  if (labels.length === 0) throw new DataError('ACC: the ID test split is empty');
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) correct++;
+  return correct / labels.length;
+}
+
+function concatInt(parts: readonly Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 function concatScores(name: string, parts: readonly SplitScores[]): SplitScores {
@@ -102,8 +128,10 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
   await progress.setup(() => pp.setup(source.model, setupData as PostprocessorSetupData));
 
   let aps: ApsResult | undefined;
+  let searched: HyperparameterGrid | undefined;
   if (options.apsGrid) {
     const grid = pp.searchGrid ? pp.searchGrid(options.apsGrid) : options.apsGrid;
+    searched = grid;
     if (Object.keys(grid).length > 0) {
       if (splits.val === undefined || splits.ood_val === undefined) {
         throw new UsageError(`hyperparameter search for '${pp.name}' needs an ID 'val' and an 'ood_val' split in the split map`);
@@ -126,6 +154,16 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
   const idParts = [await source.scoreSplit(splits.test, pp)];
   for (const name of splits.csid) idParts.push(await source.scoreSplit(name, pp));
   const id = idParts.length === 1 ? idParts[0]! : concatScores(`${splits.test}+csid`, idParts);
+  const predAccuracy = accuracy(id.pred, id.labels);
+  const classifier: Int32Array[] = [];
+  for (const part of idParts) {
+    const pred = await source.classifierPredictions(part.name);
+    if (pred.length !== part.labels.length) {
+      throw new DataError(`split '${part.name}': ${pred.length} classifier predictions for ${part.labels.length} samples`);
+    }
+    classifier.push(pred);
+  }
+  const idAccuracy = accuracy(concatInt(classifier), id.labels);
 
   const scores: SplitScores[] = [...idParts];
   const extended = { near: [] as ExtendedMetricsRow[], far: [] as ExtendedMetricsRow[] };
@@ -134,8 +172,18 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     for (const name of names) {
       const ood = await source.scoreSplit(name, pp);
       scores.push(ood);
-      const m = computeOodMetrics(id.conf, ood.conf, { idPred: id.pred, idLabels: id.labels, tpr: options.tpr });
-      rows.push({ dataset: name, group, isMean: false, fpr95: m.fpr95, auroc: m.auroc, auprIn: m.auprIn, auprOut: m.auprOut, acc: m.acc! });
+      const m = computeOodMetrics(id.conf, ood.conf, { tpr: options.tpr });
+      rows.push({
+        dataset: name,
+        group,
+        isMean: false,
+        fpr95: m.fpr95,
+        auroc: m.auroc,
+        auprIn: m.auprIn,
+        auprOut: m.auprOut,
+        acc: idAccuracy,
+        predAcc: predAccuracy,
+      });
       extended[group].push(extendedMetricsRow(group, id, ood));
       options.logger?.info(`${pp.name} ${group} ${name}: AUROC ${(100 * m.auroc).toFixed(2)} FPR@95 ${(100 * m.fpr95).toFixed(2)}`);
     }
@@ -145,13 +193,13 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
   const far = await rowsOf('far', splits.far);
   if (near.length + far.length === 0) throw new UsageError('no OOD dataset to evaluate: the split map lists no near or far split');
 
-  let correct = 0;
-  for (let i = 0; i < id.pred.length; i++) if (id.pred[i] === id.labels[i]) correct++;
   return {
     postprocessor: pp.name,
     hyperparameters: pp.hyperparameters(),
     aps,
-    idAccuracy: correct / id.pred.length,
+    ...(searched ? { grid: searched } : {}),
+    idAccuracy,
+    predAccuracy,
     rows: [...groupRows('near', near), ...groupRows('far', far)],
     extended: [...extendedGroupRows('near', extended.near), ...extendedGroupRows('far', extended.far)],
     scores,

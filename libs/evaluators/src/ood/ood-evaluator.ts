@@ -21,6 +21,15 @@ export function registeredGrid(registry: ComponentRegistry, postprocessor: strin
   return (registry.get('postprocessor', postprocessor).grid ?? {}) as HyperparameterGrid;
 }
 
+/**
+ * The grid APS searches: the registered grid with the configured `grid:` lists in place of the
+ * registered lists of the same arguments (as an override of OpenOOD's `postprocessor_sweep` keeps
+ * the other keys); arguments only the configured grid names come last. `[v]` pins one value.
+ */
+export function apsGrid(registry: ComponentRegistry, postprocessor: string, configured?: HyperparameterGrid): HyperparameterGrid {
+  return { ...registeredGrid(registry, postprocessor), ...(configured ?? {}) };
+}
+
 /** The `ood` evaluator: OpenOOD's test_ood stage for one postprocessor at a time. */
 export class OodEvaluator {
   constructor(
@@ -29,10 +38,10 @@ export class OodEvaluator {
     private readonly logger?: Logger,
   ) {}
 
-  /** `grid` overrides the postprocessor's registered grid (used only when `aps` is on). */
+  /** `grid` replaces the registered lists of the arguments it names (see `apsGrid`); used only when `aps` is on. */
   evaluate(postprocessor: Postprocessor, source: FeatureSource, grid?: HyperparameterGrid): Promise<OodEvaluation> {
-    const apsGrid = this.args.aps ? (grid ?? (this.registry ? registeredGrid(this.registry, postprocessor.name) : {})) : undefined;
-    return evaluateOod({ postprocessor, source, apsGrid, tpr: this.args.tpr, logger: this.logger });
+    const searched = this.args.aps ? (this.registry ? apsGrid(this.registry, postprocessor.name, grid) : (grid ?? {})) : undefined;
+    return evaluateOod({ postprocessor, source, apsGrid: searched, tpr: this.args.tpr, logger: this.logger });
   }
 
   write(outDir: string, evaluation: OodEvaluation): Promise<WrittenEvaluation> {
@@ -44,7 +53,7 @@ export const oodEvaluatorDefinition = defineComponent({
   kind: 'evaluator',
   name: 'ood',
   description:
-    'OOD detection metrics (FPR@95, AUROC, AUPR-IN/OUT, ACC; AUTC, OSCR, CCR@FPR, AURRA, detection error) per near/far dataset, optional APS',
+    "OOD detection metrics (FPR@95, AUROC, AUPR-IN/OUT; ACC = the classifier's, PRED_ACC = the method's; AUTC, OSCR, CCR@FPR, AURRA, detection error) per near/far dataset, optional APS",
   args: oodEvaluatorArgs,
   create: (args, ctx: BuildContext) => new OodEvaluator(args, ctx.registry, ctx.logger),
 });

@@ -60,6 +60,7 @@ export class ScoringProgress {
       model: source.model,
       splits: source.splits,
       setupSplit: (role) => source.setupSplit(role),
+      classifierPredictions: (name) => source.classifierPredictions(name),
       scoreSplit: async (name: string, pp: Postprocessor): Promise<SplitScores> => {
         const t0 = Date.now();
         const scores = await source.scoreSplit(name, pp);

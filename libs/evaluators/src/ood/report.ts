@@ -4,8 +4,11 @@ import { DataError, writeFileAtomic, writeNpy } from '@oodkit/core';
 import type { MetricsRow, OodEvaluation } from './evaluate.js';
 import { EXTENDED_METRIC_COLUMNS, toExtendedPercentRow, type ExtendedMetricsRow, type ExtendedPercentRow } from './extended-rows.js';
 
-/** OpenOOD's CSV columns, in order. */
-export const METRIC_COLUMNS = ['FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC'] as const;
+/**
+ * OpenOOD's CSV columns in its order — ACC is the classifier's accuracy on ID test, the same for every
+ * method of one model — then PRED_ACC, the accuracy of the postprocessor's own predictions.
+ */
+export const METRIC_COLUMNS = ['FPR@95', 'AUROC', 'AUPR_IN', 'AUPR_OUT', 'ACC', 'PRED_ACC'] as const;
 export type MetricColumn = (typeof METRIC_COLUMNS)[number];
 
 /** A row ×100, keyed by OpenOOD's column names. */
@@ -19,6 +22,7 @@ export function toPercentRow(row: MetricsRow): PercentRow {
     AUPR_IN: 100 * row.auprIn,
     AUPR_OUT: 100 * row.auprOut,
     ACC: 100 * row.acc,
+    PRED_ACC: 100 * row.predAcc,
   };
 }
 
@@ -45,7 +49,7 @@ function csvField(value: string): string {
   return /[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** `dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC`, values ×100 with two decimals. */
+/** `dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,PRED_ACC`, values ×100 with two decimals. */
 export function metricsCsv(rows: readonly MetricsRow[]): string {
   const lines = [['dataset', ...METRIC_COLUMNS].join(',')];
   for (const row of rows) {
@@ -65,6 +69,13 @@ export function extendedMetricsCsv(rows: readonly ExtendedMetricsRow[]): string 
   return lines.join('\n') + '\n';
 }
 
+/**
+ * Version of what an evaluation computes and writes; cached evaluations (bench products) carry it in
+ * their key, so a change of semantics recomputes them. 2: ACC = the classifier's accuracy + PRED_ACC,
+ * openmax conf = −P(unknown), nnguide's ordered bank, the grid in the JSON.
+ */
+export const EVALUATION_FORMAT = 2;
+
 /** The JSON document of one evaluation (metric values ×100, unrounded). */
 export interface OodEvaluationJson {
   readonly postprocessor: string;
@@ -74,7 +85,12 @@ export interface OodEvaluationJson {
     bestValAuroc: number;
     trials: { values: Record<string, unknown>; valAuroc: number }[];
   } | null;
+  /** The grid APS searched (null without APS). */
+  readonly grid: Readonly<Record<string, readonly unknown[]>> | null;
+  /** The classifier's ID accuracy ×100 (ACC). */
   readonly idAccuracy: number;
+  /** The postprocessor's own prediction accuracy on ID ×100 (PRED_ACC). */
+  readonly predAccuracy: number;
   readonly rows: PercentRow[];
   /** Metrics beyond OpenOOD, ×100 (absent in records written before they existed). */
   readonly extended?: ExtendedPercentRow[];
@@ -96,7 +112,9 @@ export function evaluationToJson(evaluation: OodEvaluation): OodEvaluationJson {
           trials: evaluation.aps.trials.map((t) => ({ values: t.values, valAuroc: 100 * t.auroc })),
         }
       : null,
+    grid: evaluation.grid ?? null,
     idAccuracy: 100 * evaluation.idAccuracy,
+    predAccuracy: 100 * evaluation.predAccuracy,
     rows: evaluation.rows.map(toPercentRow),
     extended: evaluation.extended.map(toExtendedPercentRow),
     scores: evaluation.scores.map((s) => ({ split: s.name, count: s.conf.length, file: scoresFileName(evaluation.postprocessor, s.name) })),

@@ -34,6 +34,11 @@ export interface FeatureSource {
   setupSplit(role: SetupRole): Promise<FeatureSplit | undefined>;
   /** Score every sample of split `name` with the postprocessor's current state. */
   scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores>;
+  /**
+   * The classifier's own predictions (argmax of its logits) on split `name`, whatever postprocessor
+   * is evaluated: OpenOOD's ACC column is their accuracy on the ID test set.
+   */
+  classifierPredictions(name: string): Promise<Int32Array>;
 }
 
 function checkResult(postprocessor: Postprocessor, split: string, offset: number, n: number, pred: Int32Array, conf: Float64Array): void {
@@ -67,6 +72,30 @@ export async function scoreFeatureSplit(postprocessor: Postprocessor, split: Fea
   return { name: split.name, pred, conf, labels: split.labels };
 }
 
+/** argmax of z·Wᵀ + b per row, on the active backend in float32 as the network's own head computes it. */
+export function classifierPredictions(finalLayer: FinalLayer, split: FeatureSplit, batchSize = 4096): Int32Array {
+  const { numClasses: c, featureDim: d } = finalLayer;
+  if (split.dim !== d) throw new DataError(`split '${split.name}' has feature dim ${split.dim}, the final layer expects ${d}`);
+  const pred = new Int32Array(split.count);
+  const weight = tf.tensor2d(finalLayer.weight, [c, d], 'float32');
+  const bias = tf.tensor1d(finalLayer.bias, 'float32');
+  try {
+    for (let start = 0; start < split.count; start += batchSize) {
+      const n = Math.min(batchSize, split.count - start);
+      const argmax = tf.tidy(() => {
+        const z = tf.tensor2d(split.features.subarray(start * d, (start + n) * d), [n, d], 'float32');
+        return tf.argMax(tf.add(tf.matMul(z, weight, false, true), bias), 1);
+      });
+      pred.set(argmax.dataSync() as Int32Array, start);
+      argmax.dispose();
+    }
+  } finally {
+    weight.dispose();
+    bias.dispose();
+  }
+  return pred;
+}
+
 /** A feature folder as a source: features only, so methods that need the network are refused. */
 export class FeatureFolderSource implements FeatureSource {
   readonly model: ScoringModel;
@@ -89,6 +118,10 @@ export class FeatureFolderSource implements FeatureSource {
 
   async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
     return scoreFeatureSplit(postprocessor, await this.folder.split(name), this.batchSize);
+  }
+
+  async classifierPredictions(name: string): Promise<Int32Array> {
+    return classifierPredictions(this.model.finalLayer, await this.folder.split(name), this.batchSize);
   }
 }
 
@@ -154,6 +187,7 @@ export function finalLayerOf(network: Classifier): FinalLayer {
 export class NetworkSource implements FeatureSource {
   readonly model: ScoringModel;
   private readonly setupCache = new Map<string, Promise<FeatureSplit>>();
+  private readonly predictionCache = new Map<string, Promise<Int32Array>>();
 
   constructor(
     private readonly network: Classifier,
@@ -173,6 +207,34 @@ export class NetworkSource implements FeatureSource {
       this.setupCache.set(name, pending);
     }
     return pending;
+  }
+
+  /** argmax of the network's logits over one pass of the split (cached: the network does not change). */
+  classifierPredictions(name: string): Promise<Int32Array> {
+    let pending = this.predictionCache.get(name);
+    if (!pending) {
+      pending = this.predictSplit(name);
+      this.predictionCache.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async predictSplit(name: string): Promise<Int32Array> {
+    const parts: Int32Array[] = [];
+    let total = 0;
+    for await (const batch of this.loader(name)) {
+      try {
+        const argmax = tf.tidy(() => tf.argMax(this.network.forward(batch.x, false), 1));
+        parts.push(Int32Array.from(await argmax.data()));
+        argmax.dispose();
+        total += batch.x.shape[0];
+      } finally {
+        batch.x.dispose();
+        batch.y.dispose();
+      }
+    }
+    if (total === 0) throw new DataError(`split '${name}' is empty (its loader yielded no batch)`);
+    return concatInt(parts, total);
   }
 
   async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
@@ -266,5 +328,9 @@ export class InMemoryFeatureSource implements FeatureSource {
 
   async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
     return scoreFeatureSplit(postprocessor, this.get(name), this.batchSize);
+  }
+
+  async classifierPredictions(name: string): Promise<Int32Array> {
+    return classifierPredictions(this.model.finalLayer, this.get(name), this.batchSize);
   }
 }

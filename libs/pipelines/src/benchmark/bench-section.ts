@@ -7,11 +7,16 @@ import {
   type ConfigIssue,
   type ConfigSection,
 } from '@oodkit/core';
+import { validateGrid } from '@oodkit/postprocessors';
 
 const componentRef = componentRefSchema('trainer');
 
 const postprocessorRef = componentRefSchema('postprocessor', {
   aps: z.boolean().optional().describe('override bench.aps for this method'),
+  grid: z
+    .record(z.string(), z.array(z.unknown()))
+    .optional()
+    .describe("values APS tries per argument, replacing the built-in lists of those arguments (OpenOOD's postprocessor_sweep)"),
 });
 
 /** Per-role caps on the number of samples (seeded stratified subsets), for quick runs. */
@@ -57,6 +62,8 @@ export interface BenchPostprocessor {
   readonly name: string;
   readonly args: Record<string, unknown>;
   readonly aps: boolean;
+  /** The configured grid (replaces the built-in lists of the arguments it names); undefined = the built-in grid. */
+  readonly grid?: Readonly<Record<string, readonly unknown[]>>;
   /** Unique label in tables (the name, or name#k when a method appears twice with other args). */
   readonly label: string;
 }
@@ -71,9 +78,37 @@ export function benchPostprocessors(section: BenchSection): BenchPostprocessor[]
       name: entry.name,
       args: entry.args ?? {},
       aps: ('aps' in entry ? entry.aps : undefined) ?? section.aps,
+      ...('grid' in entry && entry.grid ? { grid: entry.grid } : {}),
       label: k === 1 ? entry.name : `${entry.name}#${k}`,
     };
   });
+}
+
+/** One trained model of the matrix. */
+export interface BenchCell {
+  readonly trainer: { readonly name: string; readonly args: Record<string, unknown> };
+  readonly variant: 'baseline' | 'sio';
+  readonly seed: number;
+  /** `<trainer>/<variant>/s<seed>`. */
+  readonly name: string;
+}
+
+/** What a bench run does, in its order: every trained model, and every (model, postprocessor) evaluation. */
+export interface BenchPlan {
+  readonly trainings: readonly BenchCell[];
+  readonly evaluations: readonly { readonly cell: BenchCell; readonly postprocessor: BenchPostprocessor }[];
+}
+
+/** The run plan of a `bench:` section: trainers × variants × seeds, each evaluated with every postprocessor. */
+export function benchPlan(section: BenchSection): BenchPlan {
+  const postprocessors = benchPostprocessors(section);
+  const trainings: BenchCell[] = [];
+  for (const trainer of benchTrainers(section)) {
+    for (const variant of section.variants) {
+      for (const seed of section.seeds) trainings.push({ trainer, variant, seed, name: `${trainer.name}/${variant}/s${seed}` });
+    }
+  }
+  return { trainings, evaluations: trainings.flatMap((cell) => postprocessors.map((postprocessor) => ({ cell, postprocessor }))) };
 }
 
 export function benchTrainers(section: BenchSection): { name: string; args: Record<string, unknown> }[] {
@@ -90,11 +125,17 @@ export function validateBenchSection(value: unknown, registry: ComponentRegistry
   const raw = (value ?? {}) as { trainers?: unknown; postprocessors?: unknown };
   const trainers = parsed.success ? parsed.data.trainers : z.array(componentRef).safeParse(raw.trainers).data;
   const postprocessors = parsed.success ? parsed.data.postprocessors : z.array(postprocessorRef).safeParse(raw.postprocessors).data;
-  const section = { trainers: trainers ?? [], postprocessors: postprocessors ?? [], aps: true } as unknown as BenchSection;
+  const aps = parsed.success ? parsed.data.aps : typeof (raw as { aps?: unknown }).aps === 'boolean' ? (raw as { aps: boolean }).aps : true;
+  const section = { trainers: trainers ?? [], postprocessors: postprocessors ?? [], aps } as unknown as BenchSection;
   benchTrainers(section).forEach((t, i) => issues.push(...registry.validate('trainer', t, `bench.trainers.${i}`)));
-  benchPostprocessors(section).forEach((p, i) =>
-    issues.push(...registry.validate('postprocessor', { name: p.name, args: p.args }, `bench.postprocessors.${i}`)),
-  );
+  benchPostprocessors(section).forEach((p, i) => {
+    const path = `bench.postprocessors.${i}`;
+    issues.push(...registry.validate('postprocessor', { name: p.name, args: p.args }, path));
+    if (p.grid === undefined || !registry.has('postprocessor', p.name)) return;
+    issues.push(...validateGrid(p.grid, registry.get('postprocessor', p.name).args, p.name, `${path}.grid`));
+    if (!p.aps)
+      issues.push({ path: `${path}.grid`, message: `a grid is searched only with APS, which is off for ${p.name} (set aps: true)` });
+  });
   return issues;
 }
 

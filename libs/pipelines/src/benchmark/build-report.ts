@@ -138,7 +138,7 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
     ]),
   };
   const tables: ReportTable[] = summary.aggregated.map((t) => ({
-    title: `${t.trainer} / ${t.variant === 'sio' ? '+SIO' : 'baseline'} / ${t.postprocessor} — ${t.runs.join(', ')}; ID acc ${t.idAccuracy.mean.toFixed(2)} ± ${t.idAccuracy.std.toFixed(2)}`,
+    title: `${t.trainer} / ${t.variant === 'sio' ? '+SIO' : 'baseline'} / ${t.postprocessor} — ${t.runs.join(', ')}; ACC (classifier) ${t.idAccuracy.mean.toFixed(2)} ± ${t.idAccuracy.std.toFixed(2)}, PRED_ACC (method) ${t.predAccuracy.mean.toFixed(2)} ± ${t.predAccuracy.std.toFixed(2)}`,
     columns: ['dataset', ...METRIC_COLUMNS],
     rows: t.rows.map((r) => [r.dataset, ...METRIC_COLUMNS.map((m) => `${r.mean[m].toFixed(2)} ± ${r.std[m].toFixed(2)}`)]),
   }));
@@ -151,13 +151,16 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
   const images = [await sampleImage(`real ID training images (${loaded.id.train.name})`, loaded.id.train, n)];
   if (inputs.synthetic) images.push(await sampleImage(`synthetic images (${inputs.synthetic.dataset.name})`, inputs.synthetic.dataset, n));
 
-  const trainAcc = cells.filter((c) => c.trainAccuracy !== null);
   const notes = [
     `${new Set(cells.map((c) => `${c.trainer}/${c.variant}/${c.seed}`)).size} trained models × ${new Set(cells.map((c) => c.postprocessor)).size} postprocessors; seeds ${bench.seeds.join(', ')}; ROC curves and histograms show seed ${firstSeed}.`,
     `OOD is the positive class; FPR@95 is the fraction of ID test images flagged OOD when 95 % of OOD images are caught. near = ${near.join(', ') || '—'}; far = ${far.join(', ') || '—'}.`,
   ];
   for (const f of inputs.failures ?? []) notes.push(`FAILED: ${f.postprocessor} on ${f.cell}: ${f.message}`);
-  if (trainAcc.length > 0) notes.push('ID accuracy is the classifier accuracy on the ID test split (CSID sets included when declared).');
+  notes.push(
+    "ACC is the classifier's accuracy (argmax of its logits) on the ID test split, CSID sets included when declared — " +
+      'the same for every method of one model, as OpenOOD reports it. PRED_ACC is the accuracy of the predictions each ' +
+      'method makes itself (ReAct, ASH, SCALE, DICE, OpenMax, ... change them).',
+  );
 
   return {
     title: `oodkit benchmark: ${loaded.config.name} — does synthetic ID data (SIO) help OOD detection?`,

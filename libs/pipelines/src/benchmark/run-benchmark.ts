@@ -15,12 +15,13 @@ import {
 import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { cacheDir, loadBenchmark, resolveBenchmarkValue, type LoadedBenchmark } from '@oodkit/data';
 import {
+  EVALUATION_FORMAT,
   FeatureFolder,
   FeatureFolderSource,
   NetworkSource,
   evaluateOod,
+  apsGrid,
   evaluationToJson,
-  registeredGrid,
   writeOodEvaluation,
   type FeatureSource,
   type OodEvaluationJson,
@@ -31,7 +32,7 @@ import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-fold
 import { benchmarkRoles, benchmarkSplits, datasetBatches, writeBenchmarkFeatures } from '../features/extract.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
-import { benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
+import { benchPlan, benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
 import { limitBenchmark } from './limits.js';
 import { summarize, type CellRecord } from './summary.js';
 import { buildReport } from './build-report.js';
@@ -137,8 +138,8 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     await saveResolvedConfig(outDir, config);
     await initCompute({ ...computeOptionsFrom(config.compute), logger });
     const store = new ProductStore(join(groupDir, 'products'));
-    const cellsTotal = trainers.length * bench.variants.length * bench.seeds.length;
-    emit({ type: 'plan', trainings: cellsTotal, evaluations: cellsTotal * postprocessors.length });
+    const plan = benchPlan(bench);
+    emit({ type: 'plan', trainings: plan.trainings.length, evaluations: plan.evaluations.length });
 
     let synthetic: GeneratedSet | undefined;
     if (sio && bench.variants.includes('sio') && isGeneratorSource(sio.synthetic)) {
@@ -266,7 +267,14 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
             try {
               evaluated = await store.produce(
                 'eval',
-                { features: features.key, postprocessor: { name: pp.name, args: pp.args }, aps: pp.aps },
+                {
+                  features: features.key,
+                  // resolved args and the grid actually searched, so a changed default or grid recomputes the cell
+                  postprocessor: { name: pp.name, args: registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) },
+                  aps: pp.aps,
+                  grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
+                  format: EVALUATION_FORMAT,
+                },
                 async (workDir) => {
                   const postprocessor = await registry.build<Postprocessor>(
                     'postprocessor',
@@ -291,7 +299,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                     const evaluation = await evaluateOod({
                       postprocessor,
                       source,
-                      apsGrid: pp.aps ? registeredGrid(registry, pp.name) : undefined,
+                      apsGrid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : undefined,
                     });
                     await writeOodEvaluation(workDir, evaluation, { saveScores: true });
                     return evaluationToJson(evaluation);
@@ -375,5 +383,5 @@ function cellLine(record: CellRecord, cached: boolean, seconds: number): string 
   const near = row('nearood');
   const far = row('farood');
   const f = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(2));
-  return `${record.trainer}/${record.variant}/s${record.seed} ${record.postprocessor}: near AUROC ${f(near?.AUROC)} FPR@95 ${f(near?.['FPR@95'])} · far AUROC ${f(far?.AUROC)} FPR@95 ${f(far?.['FPR@95'])} · ID acc ${record.evaluation.idAccuracy.toFixed(2)}${cached ? ' (cached)' : ` (${seconds.toFixed(1)} s)`}`;
+  return `${record.trainer}/${record.variant}/s${record.seed} ${record.postprocessor}: near AUROC ${f(near?.AUROC)} FPR@95 ${f(near?.['FPR@95'])} · far AUROC ${f(far?.AUROC)} FPR@95 ${f(far?.['FPR@95'])} · ACC ${record.evaluation.idAccuracy.toFixed(2)} PRED_ACC ${record.evaluation.predAccuracy.toFixed(2)}${cached ? ' (cached)' : ` (${seconds.toFixed(1)} s)`}`;
 }

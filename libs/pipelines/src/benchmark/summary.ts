@@ -20,7 +20,10 @@ export interface AggregatedTable {
   readonly postprocessor: string;
   readonly runs: readonly string[];
   readonly rows: readonly AggregateRow[];
+  /** The classifier's ID accuracy (ACC), mean over seeds. */
   readonly idAccuracy: MeanStd;
+  /** The postprocessor's own prediction accuracy on ID (PRED_ACC), mean over seeds. */
+  readonly predAccuracy: MeanStd;
   /** File stem under tables/. */
   readonly file: string;
   readonly csv: string;
@@ -84,6 +87,7 @@ export function summarize(cells: readonly CellRecord[]): BenchSummary {
       runs: runs.map((c) => runName(c.seed)),
       rows,
       idAccuracy: meanStd(runs.map((c) => c.evaluation.idAccuracy)),
+      predAccuracy: meanStd(runs.map((c) => c.evaluation.predAccuracy)),
       file,
       csv: aggregateCsv(rows),
     });
@@ -97,6 +101,7 @@ export function summarize(cells: readonly CellRecord[]): BenchSummary {
       trainer: group[0]!.trainer,
       postprocessor: group[0]!.postprocessor,
       idAcc: { baseline: baseline?.idAccuracy, sio: sio?.idAccuracy },
+      predAcc: { baseline: baseline?.predAccuracy, sio: sio?.predAccuracy },
       nearAuroc: { baseline: pick(baseline, 'nearood', 'AUROC'), sio: pick(sio, 'nearood', 'AUROC') },
       farAuroc: { baseline: pick(baseline, 'farood', 'AUROC'), sio: pick(sio, 'farood', 'AUROC') },
       nearFpr95: { baseline: pick(baseline, 'nearood', 'FPR@95'), sio: pick(sio, 'nearood', 'FPR@95') },
@@ -104,7 +109,7 @@ export function summarize(cells: readonly CellRecord[]): BenchSummary {
     });
   }
 
-  const metrics = ['nearAuroc', 'farAuroc', 'nearFpr95', 'farFpr95', 'idAcc'] as const;
+  const metrics = ['nearAuroc', 'farAuroc', 'nearFpr95', 'farFpr95', 'idAcc', 'predAcc'] as const;
   const hyperparameters = chosenHyperparameters(cells);
   const header = ['trainer', 'postprocessor'];
   for (const m of metrics) for (const v of ['baseline', 'sio']) header.push(`${m}_${v}_mean`, `${m}_${v}_std`);
@@ -142,7 +147,10 @@ export function summarize(cells: readonly CellRecord[]): BenchSummary {
   };
 }
 
-/** The console table: per method, baseline → +SIO (Δ) for near/far AUROC and FPR@95, and ID accuracy. */
+/**
+ * The console table: per method, baseline → +SIO (Δ) for near/far AUROC and FPR@95, the classifier's ID
+ * accuracy (ACC, one value per model) and the method's own prediction accuracy (PRED_ACC).
+ */
 export function summaryTableRows(summary: BenchSummary): { head: string[]; rows: string[][] } {
   const trainers = new Set(summary.rows.map((r) => r.trainer));
   const head = [
@@ -152,7 +160,8 @@ export function summaryTableRows(summary: BenchSummary): { head: string[]; rows:
     'far AUROC ↑ base → SIO (Δ)',
     'near FPR@95 ↓ base → SIO (Δ)',
     'far FPR@95 ↓ base → SIO (Δ)',
-    'ID acc base → SIO',
+    'ACC base → SIO',
+    'PRED_ACC base → SIO',
     'hyperparameters base → SIO',
   ];
   const pair = (p: { baseline?: MeanStd; sio?: MeanStd }, withDelta = true) => {
@@ -169,6 +178,7 @@ export function summaryTableRows(summary: BenchSummary): { head: string[]; rows:
     pair(r.nearFpr95),
     pair(r.farFpr95),
     pair(r.idAcc, false),
+    pair(r.predAcc, false),
     hyperparameterPair(summary.hyperparameters, r.trainer, r.postprocessor).both,
   ]);
   return { head, rows };

@@ -32,8 +32,10 @@ function delta(pair: { baseline?: MeanStd; sio?: MeanStd }, higherIsBetter: bool
 function summaryTable(rows: readonly SummaryRow[]): string {
   const head = `<tr><th rowspan="2">trainer</th><th rowspan="2">method</th>
 <th colspan="3">near-OOD AUROC ↑</th><th colspan="3">far-OOD AUROC ↑</th>
-<th colspan="3">near-OOD FPR@95 ↓</th><th colspan="3">far-OOD FPR@95 ↓</th><th colspan="2">ID ACC</th></tr>
-<tr>${'<th>baseline</th><th>+SIO</th><th>Δ</th>'.repeat(4)}<th>baseline</th><th>+SIO</th></tr>`;
+<th colspan="3">near-OOD FPR@95 ↓</th><th colspan="3">far-OOD FPR@95 ↓</th>
+<th colspan="2" title="the classifier's accuracy on ID test, the same for every method of one model">ACC (classifier)</th>
+<th colspan="2" title="accuracy of the method's own predictions on ID test">PRED_ACC (method)</th></tr>
+<tr>${'<th>baseline</th><th>+SIO</th><th>Δ</th>'.repeat(4)}${'<th>baseline</th><th>+SIO</th>'.repeat(2)}</tr>`;
   const body = rows
     .map(
       (
@@ -43,7 +45,8 @@ function summaryTable(rows: readonly SummaryRow[]): string {
 <td>${fmt(r.farAuroc.baseline)}</td><td>${fmt(r.farAuroc.sio)}</td>${delta(r.farAuroc, true)}
 <td>${fmt(r.nearFpr95.baseline)}</td><td>${fmt(r.nearFpr95.sio)}</td>${delta(r.nearFpr95, false)}
 <td>${fmt(r.farFpr95.baseline)}</td><td>${fmt(r.farFpr95.sio)}</td>${delta(r.farFpr95, false)}
-<td>${fmt(r.idAcc.baseline)}</td><td>${fmt(r.idAcc.sio)}</td></tr>`,
+<td>${fmt(r.idAcc.baseline)}</td><td>${fmt(r.idAcc.sio)}</td>
+<td>${fmt(r.predAcc.baseline)}</td><td>${fmt(r.predAcc.sio)}</td></tr>`,
     )
     .join('\n');
   return `<table class="summary"><thead>${head}</thead><tbody>${body}</tbody></table>`;

@@ -27,7 +27,10 @@ export interface MeanStd {
 export interface SummaryRow {
   readonly trainer: string;
   readonly postprocessor: string;
+  /** The classifier's accuracy on ID test (OpenOOD's ACC): the same for every method of one model. */
   readonly idAcc: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
+  /** Accuracy of the method's own predictions on ID test (PRED_ACC). */
+  readonly predAcc: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
   readonly nearAuroc: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
   readonly farAuroc: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
   readonly nearFpr95: { readonly baseline?: MeanStd; readonly sio?: MeanStd };

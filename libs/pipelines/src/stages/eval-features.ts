@@ -23,6 +23,7 @@ import {
   type OodEvaluation,
   type OodEvaluationJson,
   type OodEvaluator,
+  type HyperparameterGrid,
 } from '@oodkit/evaluators';
 import { runDirOf, type RunnablePipeline } from './common.js';
 import { withRunFolder, type RunFolderFlags } from '../store/run-folder.js';
@@ -75,11 +76,14 @@ export async function evaluateFeatureFolder(
   flags: RunFolderFlags = {},
 ): Promise<EvalFeaturesResult> {
   const { registry, config } = ctx;
-  const section = config.postprocessor as string | { name?: string } | undefined;
+  const section = config.postprocessor as string | { name?: string; grid?: HyperparameterGrid } | undefined;
   if (!args.all && section === undefined)
     throw new ConfigError([{ path: 'postprocessor', message: 'eval_features needs a postprocessor {name, args} (or args.all: true)' }]);
   const names = args.all ? registry.names('postprocessor') : [typeof section === 'string' ? section : section!.name!];
   if (names.length === 0) throw new UsageError('no postprocessor is registered');
+  const grid = !args.all && typeof section === 'object' ? section.grid : undefined;
+  if (grid !== undefined && !args.aps)
+    throw new ConfigError([{ path: 'postprocessor.grid', message: 'a grid is searched only with APS (set aps: true, or pass --aps)' }]);
 
   const folder = await FeatureFolder.open(args.features);
   const source = new FeatureFolderSource(folder, args.batch_size);
@@ -120,7 +124,7 @@ export async function evaluateFeatureFolder(
           logger.info(`skipping ${name}: ${reason}`);
           continue;
         }
-        const evaluation = await evaluator.evaluate(postprocessor, source);
+        const evaluation = await evaluator.evaluate(postprocessor, source, grid);
         await evaluator.write(out, evaluation);
         evaluations.push(evaluation);
         logger.info(`${name}: tables and scores in ${out}`);

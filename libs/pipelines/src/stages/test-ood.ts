@@ -7,9 +7,10 @@ import {
   NetworkSource,
   evaluateOod,
   evaluationToJson,
+  apsGrid,
   featureSplitsSchema,
-  registeredGrid,
   writeOodEvaluation,
+  type HyperparameterGrid,
   type FeatureSource,
 } from '@oodkit/evaluators';
 import { benchmarkRoles, benchmarkSplits, datasetBatches } from '../features/extract.js';
@@ -73,7 +74,9 @@ export const testOodPipeline = defineComponent({
             const result = await evaluateOod({
               postprocessor,
               source,
-              apsGrid: args.aps ? registeredGrid(ctx.registry, postprocessor.name) : undefined,
+              apsGrid: args.aps
+                ? apsGrid(ctx.registry, postprocessor.name, (ctx.config.postprocessor as { grid?: HyperparameterGrid }).grid)
+                : undefined,
               logger,
             });
             await writeOodEvaluation(out, result, { saveScores: args.save_scores });

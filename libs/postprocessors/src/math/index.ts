@@ -4,6 +4,4 @@ export * from './percentile.js';
 export * from './eigen.js';
 export * from './covariance.js';
 export * from './gaussian.js';
-export * from './hyperparameters.js';
-export * from './base.js';
 export * from './lbfgs.js';

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { roundHalfEven } from '../math/percentile.js';
 import { energyScore, scoreLogits } from '../math/softmax.js';
 
@@ -60,11 +60,12 @@ export class AshPostprocessor extends BasePostprocessor<typeof ashArgs> {
   }
 }
 
-export const ashDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'ash',
-  description: 'ASH-B: keep the top-k activations set to their mean mass, energy of the new logits',
-  args: ashArgs,
-  grid: { percentile: [65, 70, 75, 80, 85, 90, 95] },
-  create: (args) => new AshPostprocessor(ashArgs, args),
-});
+export const ashDefinition = definePostprocessor(
+  {
+    name: 'ash',
+    description: 'ASH-B: keep the top-k activations set to their mean mass, energy of the new logits',
+    args: ashArgs,
+    grid: { percentile: [65, 70, 75, 80, 85, 90, 95] },
+  },
+  AshPostprocessor,
+);

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { columnMeans } from '../math/covariance.js';
 import { percentile } from '../math/percentile.js';
 import { energyScore, scoreLogits } from '../math/softmax.js';
@@ -81,11 +81,12 @@ export class DicePostprocessor extends BasePostprocessor<typeof diceArgs> {
   }
 }
 
-export const diceDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'dice',
-  description: 'DICE: energy after masking final-layer weights with small mean contribution',
-  args: diceArgs,
-  grid: { p: [90] },
-  create: (args) => new DicePostprocessor(diceArgs, args),
-});
+export const diceDefinition = definePostprocessor(
+  {
+    name: 'dice',
+    description: 'DICE: energy after masking final-layer weights with small mean contribution',
+    args: diceArgs,
+    grid: { p: [90] },
+  },
+  DicePostprocessor,
+);

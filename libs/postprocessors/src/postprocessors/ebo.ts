@@ -1,6 +1,6 @@
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { energyScore, scoreLogits } from '../math/softmax.js';
 
 export const eboArgs = z.strictObject({
@@ -17,11 +17,12 @@ export class EboPostprocessor extends BasePostprocessor<typeof eboArgs> {
   }
 }
 
-export const eboDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'ebo',
-  description: 'energy score T·logsumexp(logits/T)',
-  args: eboArgs,
-  grid: { temperature: [1] },
-  create: (args) => new EboPostprocessor(eboArgs, args),
-});
+export const eboDefinition = definePostprocessor(
+  {
+    name: 'ebo',
+    description: 'energy score T·logsumexp(logits/T)',
+    args: eboArgs,
+    grid: { temperature: [1] },
+  },
+  EboPostprocessor,
+);

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { columnMeans } from '../math/covariance.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
@@ -73,11 +73,12 @@ export class FdbdPostprocessor extends BasePostprocessor<typeof fdbdArgs> {
   }
 }
 
-export const fdbdDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'fdbd',
-  description: 'summed feature-space distance to the decision boundaries, normalised by the distance to the train mean',
-  args: fdbdArgs,
-  grid: { distance_as_normalizer: [true, false] },
-  create: (args) => new FdbdPostprocessor(fdbdArgs, args),
-});
+export const fdbdDefinition = definePostprocessor(
+  {
+    name: 'fdbd',
+    description: 'summed feature-space distance to the decision boundaries, normalised by the distance to the train mean',
+    args: fdbdArgs,
+    grid: { distance_as_normalizer: [true, false] },
+  },
+  FdbdPostprocessor,
+);

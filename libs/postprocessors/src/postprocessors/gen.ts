@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, type GridFolds } from '../lifecycle/index.js';
 import { scoreLogits } from '../math/softmax.js';
 
 export const genArgs = z.strictObject({
@@ -30,24 +30,19 @@ export class GenPostprocessor extends BasePostprocessor<typeof genArgs> {
     return scoreLogits(this.head.logits(this.features(batch)), (l) => generalizedEntropy(tf.softmax(l) as Tensor2D, gamma, M));
   }
 
-  /** M values ≥ C all mean "every class": keep the first of them as C, drop the duplicates. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = {};
-    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
-    const m = out['M'];
-    if (this.isFitted && m) {
-      const c = this.head.numClasses;
-      out['M'] = [...new Set(m.map((v) => Math.min(Number(v), c)))];
-    }
-    return out;
+  /** M values ≥ C all mean "every class": one grid point, M = C. */
+  protected override gridFolds(): GridFolds {
+    const c = this.head.numClasses;
+    return { M: (m) => Math.min(Number(m), c) };
   }
 }
 
-export const genDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'gen',
-  description: 'generalized entropy over the top-M softmax probabilities',
-  args: genArgs,
-  grid: { gamma: [0.01, 0.1, 0.5, 1, 2, 5, 10], M: [10, 50, 100, 200, 500, 1000] },
-  create: (args) => new GenPostprocessor(genArgs, args),
-});
+export const genDefinition = definePostprocessor(
+  {
+    name: 'gen',
+    description: 'generalized entropy over the top-M softmax probabilities',
+    args: genArgs,
+    grid: { gamma: [0.01, 0.1, 0.5, 1, 2, 5, 10], M: [10, 50, 100, 200, 500, 1000] },
+  },
+  GenPostprocessor,
+);

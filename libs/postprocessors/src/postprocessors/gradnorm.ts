@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
 export const gradnormArgs = z.strictObject({});
@@ -36,10 +36,11 @@ export class GradnormPostprocessor extends BasePostprocessor<typeof gradnormArgs
   }
 }
 
-export const gradnormDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'gradnorm',
-  description: 'L1 norm of the last-layer gradient of the uniform-target cross-entropy (closed form)',
-  args: gradnormArgs,
-  create: (args) => new GradnormPostprocessor(gradnormArgs, args),
-});
+export const gradnormDefinition = definePostprocessor(
+  {
+    name: 'gradnorm',
+    description: 'L1 norm of the last-layer gradient of the uniform-target cross-entropy (closed form)',
+    args: gradnormArgs,
+  },
+  GradnormPostprocessor,
+);

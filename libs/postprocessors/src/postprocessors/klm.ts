@@ -1,13 +1,6 @@
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { hostLogits } from '../math/head.js';
 import { softmaxRow } from '../math/softmax.js';
 
@@ -121,10 +114,11 @@ export class KlmPostprocessor extends BasePostprocessor<typeof klmArgs> {
   }
 }
 
-export const klmDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'klm',
-  description: 'negative KL divergence to the closest mean softmax of ID validation samples per predicted class',
-  args: klmArgs,
-  create: (args) => new KlmPostprocessor(klmArgs, args),
-});
+export const klmDefinition = definePostprocessor(
+  {
+    name: 'klm',
+    description: 'negative KL divergence to the closest mean softmax of ID validation samples per predicted class',
+    args: klmArgs,
+  },
+  KlmPostprocessor,
+);

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
 import { l2Normalize, NeighbourBank } from '../math/neighbors.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
@@ -38,14 +38,10 @@ export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
     return Math.min(this.args.K, this.bank?.count ?? this.args.K);
   }
 
-  /** K values ≥ the train size all mean "the farthest train feature": keep one of them. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = {};
-    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
-    const n = this.bank?.count;
-    const values = out['K'];
-    if (n !== undefined && values) out['K'] = [...new Set(values.map((k) => Math.min(Number(k), n)))];
-    return out;
+  /** K values ≥ the train size all mean "the farthest train feature": one grid point. */
+  protected override gridFolds(): GridFolds {
+    const n = this.bank!.count;
+    return { K: (k) => Math.min(Number(k), n) };
   }
 
   protected override releaseState(): void {
@@ -67,11 +63,12 @@ export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
   }
 }
 
-export const knnDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'knn',
-  description: 'negative squared distance to the K-th nearest L2-normalised train feature (exact)',
-  args: knnArgs,
-  grid: { K: [50, 100, 200, 500, 1000] },
-  create: (args) => new KnnPostprocessor(knnArgs, args),
-});
+export const knnDefinition = definePostprocessor(
+  {
+    name: 'knn',
+    description: 'negative squared distance to the K-th nearest L2-normalised train feature (exact)',
+    args: knnArgs,
+    grid: { K: [50, 100, 200, 500, 1000] },
+  },
+  KnnPostprocessor,
+);

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { classCentredRows, classMeans, empiricalCovariance } from '../math/covariance.js';
 import { SharedPrecisionGaussians } from '../math/gaussian.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
@@ -42,10 +42,11 @@ export class MdsPostprocessor extends BasePostprocessor<typeof mdsArgs> {
   }
 }
 
-export const mdsDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'mds',
-  description: 'Mahalanobis distance to the closest class mean, shared covariance of train features',
-  args: mdsArgs,
-  create: (args) => new MdsPostprocessor(mdsArgs, args),
-});
+export const mdsDefinition = definePostprocessor(
+  {
+    name: 'mds',
+    description: 'Mahalanobis distance to the closest class mean, shared covariance of train features',
+    args: mdsArgs,
+  },
+  MdsPostprocessor,
+);

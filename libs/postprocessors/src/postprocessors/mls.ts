@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { scoreLogits } from '../math/softmax.js';
 
 export const mlsArgs = z.strictObject({});
@@ -16,10 +16,11 @@ export class MlsPostprocessor extends BasePostprocessor<typeof mlsArgs> {
   }
 }
 
-export const mlsDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'mls',
-  description: 'maximum logit',
-  args: mlsArgs,
-  create: (args) => new MlsPostprocessor(mlsArgs, args),
-});
+export const mlsDefinition = definePostprocessor(
+  {
+    name: 'mls',
+    description: 'maximum logit',
+    args: mlsArgs,
+  },
+  MlsPostprocessor,
+);

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { scoreLogits } from '../math/softmax.js';
 
 export const mspArgs = z.strictObject({});
@@ -16,10 +16,11 @@ export class MspPostprocessor extends BasePostprocessor<typeof mspArgs> {
   }
 }
 
-export const mspDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'msp',
-  description: 'maximum softmax probability',
-  args: mspArgs,
-  create: (args) => new MspPostprocessor(mspArgs, args),
-});
+export const mspDefinition = definePostprocessor(
+  {
+    name: 'msp',
+    description: 'maximum softmax probability',
+    args: mspArgs,
+  },
+  MspPostprocessor,
+);

@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { columnMeans } from '../math/covariance.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
@@ -43,11 +43,12 @@ export class NciPostprocessor extends BasePostprocessor<typeof nciArgs> {
   }
 }
 
-export const nciDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'nci',
-  description: 'alignment of the centred feature with its predicted class weight plus α·L1 feature norm',
-  args: nciArgs,
-  grid: { alpha: [0.0001, 0.001, 0.01, 0.1] },
-  create: (args) => new NciPostprocessor(nciArgs, args),
-});
+export const nciDefinition = definePostprocessor(
+  {
+    name: 'nci',
+    description: 'alignment of the centred feature with its predicted class weight plus α·L1 feature norm',
+    args: nciArgs,
+    grid: { alpha: [0.0001, 0.001, 0.01, 0.1] },
+  },
+  NciPostprocessor,
+);

@@ -1,61 +1,83 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel, type Rng } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel, BuildContext, Rng } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { l2Normalize, NeighbourBank } from '../math/neighbors.js';
 import { argmax, logSumExp, toScoreResult } from '../math/softmax.js';
 
 export const nnguideArgs = z.strictObject({
   K: z.number().int().positive().default(100).describe('number of nearest guide samples averaged (capped at the bank size)'),
-  alpha: z.number().gt(0).max(1).default(0.01).describe('fraction of the train set drawn (randomly) into the guide bank'),
+  alpha: z.number().gt(0).max(1).default(0.01).describe('fraction of the train set that fills the guide bank'),
+  bank: z
+    .enum(['ordered', 'random'])
+    .default('ordered')
+    .describe(
+      "which train samples fill the bank: 'ordered' = the first whole batches in dataset order (OpenOOD's Evaluator, shuffle off); " +
+        "'random' = whole batches of a seeded shuffle (OpenOOD's config pipeline, whose train loader shuffles)",
+    ),
+  bank_batch_size: z
+    .number()
+    .int()
+    .positive()
+    .default(200)
+    .describe("train batch size of the bank rule (OpenOOD's Evaluator: 200; its config pipeline: dataset.train.batch_size, 128 on CIFAR)"),
 });
 
 /**
- * Bank size for a train split of `n` samples and fraction α. OpenOOD adds shuffled train batches
- * until their count exceeds ⌊n·α⌋; with batches of one sample that is ⌊n·α⌋ + 1 samples, which is
- * used here so the result does not depend on a loader batch size.
+ * Bank size for a train split of `n` samples, fraction α and batch size B, OpenOOD's loop: whole
+ * train batches are added until their count times B exceeds ⌊n·α⌋ — ⌊⌊n·α⌋ / B⌋ + 1 batches — or
+ * the split runs out. With B = 1 that is ⌊n·α⌋ + 1 samples.
  */
-export function nnguideBankSize(n: number, alpha: number): number {
-  return Math.min(n, Math.floor(n * alpha) + 1);
+export function nnguideBankSize(n: number, alpha: number, batchSize: number): number {
+  const batches = Math.floor(Math.floor(n * alpha) / batchSize) + 1;
+  return Math.min(n, batches * batchSize);
+}
+
+/** Train rows of the guide bank: the first `m` in dataset order, or the first `m` of a seeded permutation. */
+export function nnguideBankRows(n: number, m: number, bank: 'ordered' | 'random', rng: Rng): Int32Array {
+  if (bank === 'ordered') return Int32Array.from({ length: m }, (_, i) => i);
+  // Same seed stream on every derivation: a given bank size always draws the same subset.
+  return rng.derive('bank').permutation(n).subarray(0, m);
 }
 
 /**
- * NNGuide (Park et al. 2023) as OpenOOD v1.5: a random α-fraction of train samples forms the guide
- * bank ẑ_t · logsumexp(ℓ_t) (ẑ L2-normalised); conf = mean of the K largest inner products
- * ⟨ẑ, guide⟩ (faiss IndexFlatIP) times the query's energy logsumexp(ℓ); pred = argmax ℓ.
- * The bank subset is drawn from the component's seeded Rng stream; it is re-drawn when α changes.
+ * NNGuide (Park et al. 2023) as OpenOOD v1.5: the guide bank is ẑ_t · logsumexp(ℓ_t) (ẑ
+ * L2-normalised) over the bank rows (`nnguideBankSize`, `bank`); conf = mean of the K largest inner
+ * products ⟨ẑ, guide⟩ (faiss IndexFlatIP) times the query's energy logsumexp(ℓ); pred = argmax ℓ.
+ * The bank is rebuilt when α, `bank` or `bank_batch_size` change (OpenOOD keeps the bank of its
+ * setup-time α).
  */
 export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> {
   readonly name = 'nnguide';
   override readonly requires = ['train'] as const;
   private trainFeatures?: Float32Array;
   private trainCount = 0;
-  private bank?: NeighbourBank;
-  private bankAlpha = -1;
+  private guides?: NeighbourBank;
+  /** The bank rule the current bank was built with ('' when none). */
+  private bankKey = '';
+  private readonly rng: Rng;
 
-  constructor(
-    schema: typeof nnguideArgs,
-    args: z.infer<typeof nnguideArgs>,
-    private readonly rng: Rng,
-  ) {
+  constructor(schema: typeof nnguideArgs, args: z.infer<typeof nnguideArgs>, ctx: Pick<BuildContext, 'rng'>) {
     super(schema, args);
+    this.rng = ctx.rng;
   }
 
   protected override async fit(_model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     const train = requireSplit(data, 'train', this.name, this.head.featureDim);
     this.trainFeatures = train.features;
     this.trainCount = train.count;
-    this.bankAlpha = -1;
+    this.bankKey = '';
   }
 
   protected override async derive(): Promise<void> {
-    if (this.bank && this.bankAlpha === this.args.alpha) return;
+    const { alpha, bank, bank_batch_size } = this.args;
+    const key = `${alpha}/${bank}/${bank_batch_size}`;
+    if (this.guides && this.bankKey === key) return;
     const n = this.trainCount;
     const d = this.head.featureDim;
-    const m = nnguideBankSize(n, this.args.alpha);
-    // Same seed stream on every derivation: a given α always draws the same subset.
-    const order = this.rng.derive('bank').permutation(n).subarray(0, m);
+    const m = nnguideBankSize(n, alpha, bank_batch_size);
+    const order = nnguideBankRows(n, m, bank, this.rng);
     const rows = new Float32Array(m * d);
     order.forEach((src, i) => rows.set(this.trainFeatures!.subarray(src * d, (src + 1) * d), i * d));
     const guide = tf.tidy(() => {
@@ -63,33 +85,33 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
       const energy = logSumExp(this.head.logits(zt));
       return tf.mul(l2Normalize(zt), energy.expandDims(1)) as Tensor2D;
     });
-    this.bank?.dispose();
+    this.guides?.dispose();
     try {
-      this.bank = new NeighbourBank(guide, 'inner_product');
+      this.guides = new NeighbourBank(guide, 'inner_product');
     } finally {
       guide.dispose();
     }
-    this.bankAlpha = this.args.alpha;
+    this.bankKey = key;
   }
 
   get bankSize(): number {
-    return this.bank?.count ?? 0;
+    return this.guides?.count ?? 0;
   }
 
   protected override releaseState(): void {
-    this.bank?.dispose();
-    this.bank = undefined;
+    this.guides?.dispose();
+    this.guides = undefined;
     this.trainFeatures = undefined;
     super.releaseState();
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
     const z = this.features(batch);
-    const k = Math.min(this.args.K, this.bank!.count);
+    const k = Math.min(this.args.K, this.guides!.count);
     const logits = this.head.logits(z);
     try {
       const pred = argmax(logits);
-      const conf = tf.tidy(() => tf.mul(tf.mean(this.bank!.topK(l2Normalize(z), k), 1), logSumExp(logits)) as Tensor1D);
+      const conf = tf.tidy(() => tf.mul(tf.mean(this.guides!.topK(l2Normalize(z), k), 1), logSumExp(logits)) as Tensor1D);
       return await toScoreResult(pred, conf);
     } finally {
       logits.dispose();
@@ -97,11 +119,12 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
   }
 }
 
-export const nnguideDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'nnguide',
-  description: 'energy times the mean similarity to the K nearest energy-weighted train guides',
-  args: nnguideArgs,
-  grid: { K: [100], alpha: [0.01] },
-  create: (args, ctx) => new NnguidePostprocessor(nnguideArgs, args, ctx.rng),
-});
+export const nnguideDefinition = definePostprocessor(
+  {
+    name: 'nnguide',
+    description: 'energy times the mean similarity to the K nearest energy-weighted train guides',
+    args: nnguideArgs,
+    grid: { K: [100], alpha: [0.01] },
+  },
+  NnguidePostprocessor,
+);

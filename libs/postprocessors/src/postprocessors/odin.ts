@@ -1,7 +1,6 @@
 import { tf } from '@oodkit/compute';
 import {
   DataError,
-  defineComponent,
   UsageError,
   type Classifier,
   type PostprocessorSetupData,
@@ -11,7 +10,7 @@ import {
 } from '@oodkit/core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
 /** The per-channel std OpenOOD's ODIN divides the gradient sign by (the original ODIN code's CIFAR values). */
@@ -85,11 +84,12 @@ export class OdinPostprocessor extends BasePostprocessor<typeof odinArgs> {
   }
 }
 
-export const odinDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'odin',
-  description: 'ODIN: temperature-scaled max softmax of an input perturbed against the gradient',
-  args: odinArgs,
-  grid: { temperature: [1, 10, 100, 1000], noise: [0.0014, 0.0028] },
-  create: (args) => new OdinPostprocessor(odinArgs, args),
-});
+export const odinDefinition = definePostprocessor(
+  {
+    name: 'odin',
+    description: 'ODIN: temperature-scaled max softmax of an input perturbed against the gradient',
+    args: odinArgs,
+    grid: { temperature: [1, 10, 100, 1000], noise: [0.0014, 0.0028] },
+  },
+  OdinPostprocessor,
+);

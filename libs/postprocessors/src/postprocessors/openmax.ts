@@ -1,13 +1,6 @@
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { hostLogits } from '../math/head.js';
 import { fitHighTail, wScore, type TailModel } from '../math/weibull.js';
 
@@ -63,9 +56,9 @@ export function openmaxProbabilities(s: ArrayLike<number>, classes: readonly Ope
 /**
  * OpenMax as OpenOOD v1.5 runs it: activation vectors are the logits; per class, the mean of the
  * correctly classified train logits and a libMR fit_high Weibull on the `tailsize` largest
- * euclidean distances to it. conf = max of the C + 1 OpenMax probabilities (unknown included);
- * pred = their argmax when that max ≥ `threshold`, else class C − 1 (OpenOOD's rule, kept so ACC
- * matches; the argmax can be C, the unknown class).
+ * euclidean distances to it. conf = −P(unknown), minus the last of the C + 1 OpenMax
+ * probabilities (OpenOOD's `OpenMax.postprocess`); pred = the argmax of the C + 1 probabilities when
+ * their max reaches `threshold`, else class C − 1 (OpenOOD's rule; the argmax can be C, the unknown class).
  */
 export class OpenmaxPostprocessor extends BasePostprocessor<typeof openmaxArgs> {
   readonly name = 'openmax';
@@ -140,17 +133,19 @@ export class OpenmaxPostprocessor extends BasePostprocessor<typeof openmaxArgs> 
       const probs = openmaxProbabilities(logits.subarray(i * c, (i + 1) * c), this.classes, this.args.alpha);
       let best = 0;
       for (let k = 1; k <= c; k++) if (probs[k] > probs[best]) best = k;
-      conf[i] = probs[best];
+      conf[i] = -probs[c];
       pred[i] = probs[best] >= this.args.threshold ? best : c - 1;
     }
     return { pred, conf };
   }
 }
 
-export const openmaxDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'openmax',
-  description: 'Weibull (EVT) recalibration of logits by their distance to class mean logits; max OpenMax probability',
-  args: openmaxArgs,
-  create: (args) => new OpenmaxPostprocessor(openmaxArgs, args),
-});
+export const openmaxDefinition = definePostprocessor(
+  {
+    name: 'openmax',
+    description:
+      'Weibull (EVT) recalibration of logits by their distance to class mean logits; minus the OpenMax unknown-class probability',
+    args: openmaxArgs,
+  },
+  OpenmaxPostprocessor,
+);

@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  defineComponent,
-  type FeatureSplit,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import type { FeatureSplit, PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { percentile } from '../math/percentile.js';
 import { energyScore, scoreLogits } from '../math/softmax.js';
 
@@ -54,11 +47,12 @@ export class ReactPostprocessor extends BasePostprocessor<typeof reactArgs> {
   }
 }
 
-export const reactDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'react',
-  description: 'energy after clipping features at a percentile of ID validation activations',
-  args: reactArgs,
-  grid: { percentile: [85, 90, 95, 99] },
-  create: (args) => new ReactPostprocessor(reactArgs, args),
-});
+export const reactDefinition = definePostprocessor(
+  {
+    name: 'react',
+    description: 'energy after clipping features at a percentile of ID validation activations',
+    args: reactArgs,
+    grid: { percentile: [85, 90, 95, 99] },
+  },
+  ReactPostprocessor,
+);

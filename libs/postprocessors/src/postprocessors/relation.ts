@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { blockProduct } from '../math/neighbors.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
@@ -91,11 +91,12 @@ export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs
   }
 }
 
-export const relationDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'relation',
-  description: 'sum of thresholded feature-and-prediction similarity edges to the train set (neural relation graph)',
-  args: relationArgs,
-  grid: { pow: [1, 2, 4, 6, 8] },
-  create: (args) => new RelationPostprocessor(relationArgs, args),
-});
+export const relationDefinition = definePostprocessor(
+  {
+    name: 'relation',
+    description: 'sum of thresholded feature-and-prediction similarity edges to the train set (neural relation graph)',
+    args: relationArgs,
+    grid: { pow: [1, 2, 4, 6, 8] },
+  },
+  RelationPostprocessor,
+);

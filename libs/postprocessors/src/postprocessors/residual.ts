@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
 import { pinvTimes } from '../math/pinv.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
@@ -77,10 +70,11 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
   }
 }
 
-export const residualDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'residual',
-  description: 'negative norm of the feature residual outside the principal subspace of ID val features',
-  args: residualArgs,
-  create: (args) => new ResidualPostprocessor(residualArgs, args),
-});
+export const residualDefinition = definePostprocessor(
+  {
+    name: 'residual',
+    description: 'negative norm of the feature residual outside the principal subspace of ID val features',
+    args: residualArgs,
+  },
+  ResidualPostprocessor,
+);

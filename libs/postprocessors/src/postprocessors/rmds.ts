@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
+import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { classCentredRows, classMeans, columnMeans, empiricalCovariance, rowsOf } from '../math/covariance.js';
 import { SharedPrecisionGaussians } from '../math/gaussian.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
@@ -54,10 +54,11 @@ export class RmdsPostprocessor extends BasePostprocessor<typeof rmdsArgs> {
   }
 }
 
-export const rmdsDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'rmds',
-  description: 'relative Mahalanobis distance: class Gaussians minus a class-agnostic background Gaussian',
-  args: rmdsArgs,
-  create: (args) => new RmdsPostprocessor(rmdsArgs, args),
-});
+export const rmdsDefinition = definePostprocessor(
+  {
+    name: 'rmds',
+    description: 'relative Mahalanobis distance: class Gaussians minus a class-agnostic background Gaussian',
+    args: rmdsArgs,
+  },
+  RmdsPostprocessor,
+);

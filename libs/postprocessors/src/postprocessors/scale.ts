@@ -1,8 +1,8 @@
 import { tf } from '@oodkit/compute';
-import { defineComponent, type ScoreBatch, type ScoreResult } from '@oodkit/core';
+import type { ScoreBatch, ScoreResult } from '@oodkit/core';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor } from '../lifecycle/index.js';
 import { energyScore, scoreLogits } from '../math/softmax.js';
 import { keptCount } from './ash.js';
 
@@ -36,11 +36,12 @@ export class ScalePostprocessor extends BasePostprocessor<typeof scaleArgs> {
   }
 }
 
-export const scaleDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'scale',
-  description: 'SCALE: features scaled by exp(sum / top-k sum), energy of the new logits',
-  args: scaleArgs,
-  grid: { percentile: [65, 70, 75, 80, 85, 90, 95] },
-  create: (args) => new ScalePostprocessor(scaleArgs, args),
-});
+export const scaleDefinition = definePostprocessor(
+  {
+    name: 'scale',
+    description: 'SCALE: features scaled by exp(sum / top-k sum), energy of the new logits',
+    args: scaleArgs,
+    grid: { percentile: [65, 70, 75, 80, 85, 90, 95] },
+  },
+  ScalePostprocessor,
+);

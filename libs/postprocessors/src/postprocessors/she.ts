@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { hostLogits } from '../math/head.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
@@ -101,10 +94,11 @@ export class ShePostprocessor extends BasePostprocessor<typeof sheArgs> {
   }
 }
 
-export const sheDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'she',
-  description: 'inner product of z with the mean correctly-classified train feature of its predicted class',
-  args: sheArgs,
-  create: (args) => new ShePostprocessor(sheArgs, args),
-});
+export const sheDefinition = definePostprocessor(
+  {
+    name: 'she',
+    description: 'inner product of z with the mean correctly-classified train feature of its predicted class',
+    args: sheArgs,
+  },
+  ShePostprocessor,
+);

@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import type { Tensor1D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { hostLogits } from '../math/head.js';
 import { lbfgsScalar } from '../math/lbfgs.js';
 import { scoreLogits } from '../math/softmax.js';
@@ -144,10 +137,11 @@ export class TempScalingPostprocessor extends BasePostprocessor<typeof tempScali
   }
 }
 
-export const tempScalingDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'temp_scaling',
-  description: 'max softmax of logits/T, T fitted on ID validation NLL',
-  args: tempScalingArgs,
-  create: (args) => new TempScalingPostprocessor(tempScalingArgs, args),
-});
+export const tempScalingDefinition = definePostprocessor(
+  {
+    name: 'temp_scaling',
+    description: 'max softmax of logits/T, T fitted on ID validation NLL',
+    args: tempScalingArgs,
+  },
+  TempScalingPostprocessor,
+);

@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  DataError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
 import { hostLogits } from '../math/head.js';
 import { pinvTimes } from '../math/pinv.js';
@@ -116,13 +109,9 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   }
 
   /** `dim` values that fall back to the same width are one grid point. */
-  searchGrid(grid: Readonly<Record<string, readonly unknown[] | undefined>>): Record<string, readonly unknown[]> {
-    const out: Record<string, readonly unknown[]> = {};
-    for (const [key, values] of Object.entries(grid)) if (values) out[key] = values;
-    const d = this.eigen?.n;
-    const values = out['dim'];
-    if (d !== undefined && values) out['dim'] = [...new Set(values.map((k) => effectiveVimDim(Number(k), d)))];
-    return out;
+  protected override gridFolds(): GridFolds {
+    const d = this.eigen!.n;
+    return { dim: (k) => effectiveVimDim(Number(k), d) };
   }
 
   private residualNorm(z: Tensor2D): Tensor1D {
@@ -149,11 +138,12 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   }
 }
 
-export const vimDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'vim',
-  description: 'energy minus α·norm of the feature residual outside the principal subspace (virtual logit)',
-  args: vimArgs,
-  grid: { dim: [256, 1000] },
-  create: (args) => new VimPostprocessor(vimArgs, args),
-});
+export const vimDefinition = definePostprocessor(
+  {
+    name: 'vim',
+    description: 'energy minus α·norm of the feature residual outside the principal subspace (virtual logit)',
+    args: vimArgs,
+    grid: { dim: [256, 1000] },
+  },
+  VimPostprocessor,
+);

@@ -1,14 +1,7 @@
 import { tf } from '@oodkit/compute';
-import {
-  ConfigError,
-  defineComponent,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { ConfigError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import { z } from 'zod';
-import { BasePostprocessor, requireSplit } from '../math/base.js';
+import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { percentile } from '../math/percentile.js';
 import { energyScore, scoreLogits } from '../math/softmax.js';
 
@@ -64,11 +57,12 @@ export class VraPostprocessor extends BasePostprocessor<typeof vraArgs> {
   }
 }
 
-export const vraDefinition = defineComponent({
-  kind: 'postprocessor',
-  name: 'vra',
-  description: 'energy after clipping activations between a low and a high percentile of ID val activations',
-  args: vraArgs,
-  grid: { percentile_high: [85, 90, 95, 99], percentile_low: [1, 5, 10, 15] },
-  create: (args) => new VraPostprocessor(vraArgs, args),
-});
+export const vraDefinition = definePostprocessor(
+  {
+    name: 'vra',
+    description: 'energy after clipping activations between a low and a high percentile of ID val activations',
+    args: vraArgs,
+    grid: { percentile_high: [85, 90, 95, 99], percentile_low: [1, 5, 10, 15] },
+  },
+  VraPostprocessor,
+);

@@ -1,0 +1,3 @@
+export * from './base-postprocessor.js';
+export * from './grid.js';
+export * from './hyperparameters.js';
