@@ -233,6 +233,22 @@ describe('overrides are checked against the full schema, not the keys the files 
     expect(io.err).toContain("command line: '--sio.extraPercent' is deprecated, write '--sio.extra_percent'");
   });
 
+  it("a file's mapping of another union alternative replaces the earlier file's (sio.synthetic files over generator)", async () => {
+    // bench merges configs/bench/default.yml (generator form) before the user's files (here: the files form)
+    const { code, value } = await print([config('benchmarks/cifar10_sio.yml')]);
+    expect(io.err).toBe('');
+    expect(code).toBe(0);
+    expect(value!.sio.synthetic).toEqual({
+      images: './data/images_classic/cifar10_extra/stylegan/images.npy',
+      labels: './data/images_classic/cifar10_extra/stylegan/labels.npy',
+    });
+    const generator = join(dir, 'generator-again.yml');
+    writeFileSync(generator, 'sio:\n  synthetic: { name: cvae, count: 10 }\n');
+    const back = await print([config('benchmarks/cifar10_sio.yml'), generator]);
+    expect(back.value!.sio.synthetic).toMatchObject({ name: 'cvae', count: 10 });
+    expect(back.value!.sio.synthetic).not.toHaveProperty('images');
+  });
+
   it('--grid.K=[...] is --postprocessor.grid.K=[...]', async () => {
     expect(await main(['config', 'check', '-c', config('pipelines/test_ood.yml'), '--grid.K=[1,2]'])).toBe(2);
     expect(io.err).toContain('postprocessor.grid.K');

@@ -60,6 +60,7 @@ export function mergeConfigFiles(
   files: readonly string[],
   parsed: readonly ParsedConfigFile[],
   renames: readonly KeyRename[] = [],
+  replaces?: MappingReplacer,
 ): LoadedConfig & { deprecations: string[] } {
   const issues: ConfigIssue[] = [];
   const deprecations: string[] = [];
@@ -68,17 +69,38 @@ export function mergeConfigFiles(
     const renamed = applyKeyRenames(file, renames);
     issues.push(...renamed.issues);
     deprecations.push(...renamed.deprecations);
-    merged = mergeConfig(merged, renamed.config);
+    merged = mergeConfig(merged, renamed.config, replaces);
   }
   if (issues.length > 0) throw new ConfigError(issues, 'cannot read the configuration');
   return { ...merged, deprecations };
 }
 
 /**
- * `overlay` merged onto `base` (neither is modified): mappings merge key by key, anything else
- * (scalars, lists, null) replaces what was there, together with its source entries.
+ * Whether the mapping `overlay` at `path` replaces the mapping `base` has there instead of merging into
+ * it: true when it is another alternative of a union (e.g. `sio.synthetic: {images, labels}` over a
+ * generator's `{name, count}`), which a key-by-key merge would turn into a mix of both.
  */
-export function mergeConfig<T extends { value: ConfigObject; sources: ConfigSources }>(base: T, overlay: ParsedConfigFile): T {
+export type MappingReplacer = (path: readonly string[], base: Readonly<ConfigObject>, overlay: Readonly<ConfigObject>) => boolean;
+
+/** A {@link MappingReplacer} from a schema lookup's union-branch detection (`switchAt`). */
+export function unionBranchReplacer(schema: ConfigSchemaLookup): MappingReplacer {
+  return (path, base, overlay) =>
+    Object.keys(overlay).some((key) => {
+      const reset = schema.switchAt?.([...path, key], base);
+      return reset !== undefined && reset.length === path.length;
+    });
+}
+
+/**
+ * `overlay` merged onto `base` (neither is modified): mappings merge key by key (unless `replaces` says
+ * the overlay's mapping is another alternative of a union), anything else (scalars, lists, null)
+ * replaces what was there, together with its source entries.
+ */
+export function mergeConfig<T extends { value: ConfigObject; sources: ConfigSources }>(
+  base: T,
+  overlay: ParsedConfigFile,
+  replaces?: MappingReplacer,
+): T {
   const sources = base.sources.clone();
   const overlayEntries = overlay.sources.entries();
   const copySources = (path: string) => {
@@ -90,7 +112,7 @@ export function mergeConfig<T extends { value: ConfigObject; sources: ConfigSour
     for (const [key, value] of Object.entries(source)) {
       const at = childPath(path, key);
       const previous = out[key];
-      if (isPlainObject(previous) && isPlainObject(value)) {
+      if (isPlainObject(previous) && isPlainObject(value) && !replaces?.(at.split('.'), base.value, value)) {
         const location = overlay.sources.get(at);
         if (location) sources.set(at, location);
         out[key] = merge(previous, value, at);

@@ -3,7 +3,7 @@ import { ConfigError } from '../errors/oodkit-error.js';
 import { createOodkitContainer } from '../container.js';
 import { ComponentRegistry } from '../registry/registry.js';
 import { coreConfigModule } from '../config/core-sections.js';
-import { mergeConfigFiles, parseConfigFiles, type LoadedConfig } from '../config/load.js';
+import { mergeConfigFiles, parseConfigFiles, unionBranchReplacer, type LoadedConfig } from '../config/load.js';
 import { applyOverrides, applyOverridesCollecting, toOverrides, type ConfigOverride } from '../config/overrides.js';
 import { mergeProfile } from '../config/profile.js';
 import { applyKeyRenames, renameOverrides } from '../config/renames.js';
@@ -160,7 +160,8 @@ export async function loadRun(options: LoadRunOptions): Promise<LoadedRun> {
 
   // Old spellings (declared by the sections) are moved per file, so merge order is what the user wrote.
   const renames = app.sections.renames();
-  const renamed = mergeConfigFiles(options.files, parsed, renames);
+  // Schema-aware now that every section is known: a file's mapping of another union alternative replaces.
+  const renamed = mergeConfigFiles(options.files, parsed, renames, unionBranchReplacer(createSchemaLookup(app.registry, app.sections)));
   const notices: string[] = [];
   const notice = (line: string) => {
     notices.push(line);
