@@ -55,12 +55,13 @@ describe('eval-features with a configured grid (postprocessor.grid, --grid.K)', 
     expect(json.grid).toEqual({ gamma: [0.5, 2], M: [...new Set(builtinM)] });
   });
 
-  it('bad grids are config errors before any data is read', async () => {
+  it('bad grids are errors before any data is read', async () => {
     const nowhere = join(root, 'missing');
     const bad = (pp: string, aps: boolean, overrides: string[]) => evalFeatures(pp, aps, overrides, join(root, 'bad'), nowhere);
     await expect(bad('vim', true, ['--grid.dimm=[3]'])).rejects.toThrow(/postprocessor\.grid\.dimm.*did you mean 'dim'/);
     await expect(bad('vim', true, ['--grid.dim=[3,-1]'])).rejects.toThrow(ConfigError);
-    await expect(bad('vim', false, ['--grid.dim=[3]'])).rejects.toThrow(/only with APS/);
+    // a grid without APS is refused by the pipeline before it reads a feature
+    await expect(evalFeatures('vim', false, ['--grid.dim=[3]'], join(root, 'bad'))).rejects.toThrow(/only with APS/);
     await expect(bad('all', true, ['--grid.dim=[3]'])).rejects.toThrow(/one postprocessor/);
   });
 });

@@ -249,6 +249,22 @@ describe('overrides are checked against the full schema, not the keys the files 
     expect(back.value!.sio.synthetic).not.toHaveProperty('images');
   });
 
+  it('input paths are checked before the backend starts: exit 2 naming the flag', async () => {
+    const file = join(dir, 'not-a-folder.txt');
+    writeFileSync(file, 'x');
+    io.err = '';
+    expect(await main(['eval-features', '--features', file, '--postprocessor', 'msp'])).toBe(2);
+    expect(io.err).toContain(`--features ${file}: expected a feature folder, found a file`);
+    expect(io.err).not.toContain('compute backend');
+    io.err = '';
+    expect(await main(['eval-features', '--features', dir, '--postprocessor', 'msp'])).toBe(2);
+    expect(io.err).toContain('not a feature folder (no splits.yml');
+    io.err = '';
+    expect(await main(['feat-extract', '--checkpoint', join(dir, 'missing.ckpt'), '--benchmark', 'mnist'])).toBe(2);
+    expect(io.err).toContain('--checkpoint');
+    expect(io.err).toContain('no such file');
+  });
+
   it('--grid.K=[...] is --postprocessor.grid.K=[...]', async () => {
     expect(await main(['config', 'check', '-c', config('pipelines/test_ood.yml'), '--grid.K=[1,2]'])).toBe(2);
     expect(io.err).toContain('postprocessor.grid.K');

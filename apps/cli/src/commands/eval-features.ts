@@ -9,6 +9,7 @@ import {
   deprecatedOptionNotice,
   flagOverride,
   integerOption,
+  requireInputPath,
   withConfigOptions,
   type CommandInputs,
 } from '../shared/options.js';
@@ -51,7 +52,12 @@ export async function runEvalFeaturesCommand(
 ): Promise<EvalFeaturesResult> {
   const print = settings.print ?? writeOut;
   const run = await loadRunFromInputs(inputs, { ...settings, preset: evalFeaturesPreset(flags, inputs.overrides), requireFiles: false });
-  const result = (await runPipeline(run, inputs, { name: 'eval-features' })).result as EvalFeaturesResult;
+  const result = (
+    await runPipeline(run, inputs, {
+      name: 'eval-features',
+      checkInputs: () => requireInputPath(flags.features, '--features', 'feature folder'),
+    })
+  ).result as EvalFeaturesResult;
   for (const e of result.evaluations) {
     print(
       `# ${e.postprocessor} ${JSON.stringify(e.hyperparameters)}\n${readFileSync(join(result.out, `${e.postprocessor}__metrics.csv`), 'utf8')}`,

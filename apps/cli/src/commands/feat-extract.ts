@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '@oodkit/core';
-import { commandInputs, flagOverride, integerOption, withConfigOptions, type CommandInputs } from '../shared/options.js';
+import { commandInputs, flagOverride, integerOption, requireInputPath, withConfigOptions, type CommandInputs } from '../shared/options.js';
 import { loadRunFromInputs, type CliRun } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
 
@@ -34,7 +34,9 @@ export async function runFeatExtractCommand(
   const preset = [flagOverride('pipeline', { name: 'feat_extract', args }, '--checkpoint')];
   const run = await loadRunFromInputs(inputs, { preset, requireFiles: false });
   requireBenchmark(run);
-  return (await runPipeline(run, inputs, { name: 'feat-extract' })).result as { out: string; splits: { name: string }[] };
+  return (
+    await runPipeline(run, inputs, { name: 'feat-extract', checkInputs: () => requireInputPath(flags.checkpoint, '--checkpoint', 'file') })
+  ).result as { out: string; splits: { name: string }[] };
 }
 
 export function registerFeatExtract(program: Command): void {

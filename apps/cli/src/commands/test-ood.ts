@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '@oodkit/core';
 import { METRIC_COLUMNS, formatFixed2, type OodEvaluationJson } from '@oodkit/evaluators';
-import { commandInputs, flagOverride, integerOption, withConfigOptions, type CommandInputs } from '../shared/options.js';
+import { commandInputs, flagOverride, integerOption, requireInputPath, withConfigOptions, type CommandInputs } from '../shared/options.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
 import { BENCHMARK_HELP, requireBenchmark } from './feat-extract.js';
@@ -34,7 +34,15 @@ export async function runTestOodCommand(flags: TestOodFlags, inputs: CommandInpu
   if (flags.checkpoint !== undefined) requireBenchmark(run);
   if (run.config.value.postprocessor === undefined)
     throw new UsageError('test-ood needs --postprocessor <name> (or postprocessor: in a --config file)');
-  const result = (await runPipeline(run, inputs, { name: 'test-ood' })).result as OodEvaluationJson;
+  const result = (
+    await runPipeline(run, inputs, {
+      name: 'test-ood',
+      checkInputs: () =>
+        flags.checkpoint !== undefined
+          ? requireInputPath(flags.checkpoint, '--checkpoint', 'file')
+          : requireInputPath(flags.features!, '--features', 'feature folder'),
+    })
+  ).result as OodEvaluationJson;
   writeOut(`# ${result.postprocessor} ${JSON.stringify(result.hyperparameters)}`);
   writeOut(
     [

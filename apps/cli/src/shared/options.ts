@@ -15,7 +15,7 @@
  * Deprecated spellings (`--args.K`, `--backend`, `--data-dir`, `--cache-dir`, `--run-dir`, `--dir`) still
  * work until 0.2.0 and print one line saying what to write instead.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -227,4 +227,24 @@ export function numberOption(flag: string, range: { gt?: number; lte?: number } 
     if (!ok) throw new InvalidArgumentError(`${flag} expects a number${bounds ? ` ${bounds}` : ''}, got '${text}'`);
     return value;
   };
+}
+
+/**
+ * A path flag checked before any work (backend start, config load): `--features` must be a feature
+ * folder, `--checkpoint` a file. Usage errors (exit 2) that name the flag.
+ */
+export function requireInputPath(path: string, flag: string, kind: 'feature folder' | 'file'): void {
+  let stat: Stats;
+  try {
+    stat = statSync(path);
+  } catch {
+    throw new UsageError(`${flag} ${path}: no such ${kind === 'file' ? 'file' : 'folder'}`);
+  }
+  if (kind === 'file') {
+    if (!stat.isFile()) throw new UsageError(`${flag} ${path}: expected a file, found a folder`);
+    return;
+  }
+  if (!stat.isDirectory()) throw new UsageError(`${flag} ${path}: expected a feature folder, found a file`);
+  if (!existsSync(join(path, 'splits.yml')))
+    throw new UsageError(`${flag} ${path}: not a feature folder (no splits.yml; 'oodkit feat-extract' writes one)`);
 }

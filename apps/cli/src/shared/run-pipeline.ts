@@ -51,6 +51,8 @@ export interface RunPipelineSettings {
   readonly name?: string;
   /** Progress callbacks built on the run's logger (training hooks, generator progress). */
   readonly progress?: (logger: Logger) => Pick<PipelineRunOptions, 'hooks' | 'onGenerator'>;
+  /** Checks of the command's input paths, run after the output folders' and before the backend starts. */
+  readonly checkInputs?: () => void;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function runPipeline(
       { path: 'pipeline', message: `required: which pipeline to run, one of ${run.app.registry.names('pipeline').join(', ')}` },
     ]);
   checkOutputFolders(run, inputs, { readsData: !NO_DATA_PIPELINES.has(section.name) });
+  settings.checkInputs?.();
   const level = (config.log_level as LogLevel | undefined) ?? 'info';
   const reporter = createReporter(level, Boolean(process.stderr.isTTY), settings.name ?? section.name);
   try {
