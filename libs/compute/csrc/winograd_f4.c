@@ -4,7 +4,7 @@
  * Winograd F(4×4, 3×3): every 4×4 output tile costs 36 products per channel pair instead of 144
  * (F(2×2, 3×3): 64), at the price of transforms with larger coefficients (points 0, ±1, ±2, ∞), so
  * its rounding error is ~10× F(2×2)'s (still ~1e-5 relative). The forward route takes it where
- * it measured faster (conv2d.ts).
+ * it measured faster (src/wasm/conv2d/route.ts).
  */
 
 /* U[ξ][ci][co] = (G·g·Gᵀ)[ξ], G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1], entries e in [e_begin, e_end). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
-import { CONV_ALGORITHM_NAMES, setConvAlgorithms, type ConvAlgorithms } from './wasm/conv2d.js';
+import { CONV_ALGORITHM_NAMES, setConvAlgorithms, type ConvAlgorithms } from './wasm/conv2d/route.js';
 import { registerWasmTrainingKernels } from './wasm/register.js';
 import { kernelThreads, startKernelPool } from './wasm/simd.js';
 import { useThreadedWasm } from './wasm/threaded.js';

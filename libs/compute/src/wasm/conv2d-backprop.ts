@@ -2,21 +2,18 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
 import { backpropFilterGemm, backpropInputGemm } from './gemm-conv.js';
 import { convGeometry, type ConvGeometry } from './conv-geometry.js';
+import { padForWindows } from './conv2d/direct.js';
+import { conv2dForward } from './conv2d/kernels.js';
+import { stride1Kind, stride2Pays, winogradFits, winogradStride2Fits } from './conv2d/route.js';
 import {
-  conv2dForward,
-  padForWindows,
   planeShares,
-  stride1Kind,
-  stride2Pays,
   winogradChunk,
-  winogradFits,
-  winogradSpan,
-  winogradStride2Fits,
   winogradScratchBytes,
+  winogradSpan,
   winogradTiling,
   WINOGRAD,
   type WinogradKind,
-} from './conv2d.js';
+} from './conv2d/winograd.js';
 export { convGeometry, type ConvGeometry } from './conv-geometry.js';
 import { heapOffset, kernelThreads, runShares, simdKernels, withScratch } from './simd.js';
 import { allocate, assertChannelsLast, captureWasmKernels, explicitPad, release, run, view } from './util.js';
@@ -48,13 +45,13 @@ export function setConvBackpropRoutes(next: Partial<typeof routes>): typeof rout
   return previous;
 }
 
-function inputRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'winograd_s2' {
+function inputRoute(g: ConvGeometry): 'conv' | 'gemm' | 'winograd_s2' {
   // Stride-2 3×3 layers: the adjoint of the forward pass's stride-2 split, 25 products per 2×2 dy
   // tile instead of 36, and no column buffer.
   const s2 = winogradStride2Fits(g);
   if (routes.input === 'winograd' && s2) return 'winograd_s2';
   if (routes.input === 'conv' || routes.input === 'gemm') return routes.input;
-  if (s2 && g.inC >= 16 && g.outC >= 16 && stride2Pays(backend, g)) return 'winograd_s2';
+  if (s2 && g.inC >= 16 && g.outC >= 16 && stride2Pays(g)) return 'winograd_s2';
   // The transposed-conv route runs a forward conv over dy framed by (effective kernel − 1 − pad)
   // zeros on each side (and, at stride > 1, with zeros inserted between pixels); GEMM + col2im
   // does only the useful products but writes every column. Measured per layer (BENCHMARKS.md, both
@@ -62,7 +59,7 @@ function inputRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'w
   // the area (ResNet's 3×3 stages: 34²/32²), GEMM wins on strided layers and on big frames around
   // small maps (LeNet's 5×5 convs: 18²/10², 9²/1²).
   if (g.strideH !== 1 || g.strideW !== 1) return 'gemm';
-  // A 3×3 transposed conv runs as Winograd F(2×2, 3×3) (conv2d.ts), ~2× the direct kernel: it beats
+  // A 3×3 transposed conv runs as Winograd F(2×2, 3×3) (conv2d/winograd.ts), ~2× the direct kernel: it beats
   // GEMM whatever the frame.
   if (winogradFits({ ...g, inC: g.outC, outC: g.inC })) return 'conv';
   const effH = (g.kH - 1) * g.dilationH + 1;
@@ -71,7 +68,7 @@ function inputRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'w
   return framed <= 1.5 * g.outH * g.outW ? 'conv' : 'gemm';
 }
 
-function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' | 'winograd4' | 'winograd_s2' {
+function filterRoute(g: ConvGeometry): 'conv' | 'gemm' | 'simd' | 'winograd' | 'winograd4' | 'winograd_s2' {
   // The direct SIMD kernel beat both XNNPACK-based routes on every layer measured (BENCHMARKS.md):
   // they pay for transposes, im2col copies, and packing an activation-sized operand as "weights".
   // Winograd beats it ~2× (F(2×2)) to ~3× (F(4×4)) on ResNet's 3×3 stride-1 layers; F(4×4) is
@@ -82,12 +79,12 @@ function filterRoute(backend: BackendWasm, g: ConvGeometry): 'conv' | 'gemm' | '
   }
   if (routes.filter !== 'auto') return routes.filter;
   if (g.inC < 16 || g.outC < 16) return 'simd';
-  if (winogradFits(g)) return stride1Kind(backend, g) === 'f4' ? 'winograd4' : 'winograd';
-  return winogradStride2Fits(g) && stride2Pays(backend, g) ? 'winograd_s2' : 'simd';
+  if (winogradFits(g)) return stride1Kind(g) === 'f4' ? 'winograd4' : 'winograd';
+  return winogradStride2Fits(g) && stride2Pays(g) ? 'winograd_s2' : 'simd';
 }
 
 export function conv2dBackpropFilterImpl(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry): TensorInfo {
-  const route = filterRoute(backend, g);
+  const route = filterRoute(g);
   if (route === 'winograd' || route === 'winograd4' || route === 'winograd_s2') {
     return backpropFilterWinograd(backend, x, dy, g, route === 'winograd4' ? 'f4' : route === 'winograd_s2' ? 's2' : 'f2');
   }
@@ -103,7 +100,8 @@ export function conv2dBackpropFilterImpl(backend: BackendWasm, x: TensorInfo, dy
  */
 function backpropFilterWinograd(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvGeometry, kind: WinogradKind): TensorInfo {
   if (x.dtype !== 'float32' || dy.dtype !== 'float32') throw new Error('Conv2DBackpropFilter on wasm: expected float32 tensors');
-  const { padded, inH, inW, tiles, chunk, parts, perThread } = winogradTiling(backend, x, g, kind);
+  // `partials` (not the thread count) fixes how the tile sums are grouped: same rounding on any pool.
+  const { padded, inH, inW, tiles, chunk, partials: parts, perThread } = winogradTiling(backend, x, g, kind);
   const { alpha, filterGrad, filterGradFinish } = WINOGRAD[kind];
   const partial = alpha * alpha * g.inC * g.outC;
   const du = allocate(backend, [parts, partial]);
@@ -220,7 +218,7 @@ function backpropFilterConv(backend: BackendWasm, x: TensorInfo, dy: TensorInfo,
  * no copy of dy: the padding goes straight to XNNPACK.
  */
 export function conv2dBackpropInputImpl(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry): TensorInfo {
-  const route = inputRoute(backend, g);
+  const route = inputRoute(g);
   if (route === 'winograd_s2') return backpropInputWinogradS2(backend, dy, filter, g);
   if (route === 'gemm') return backpropInputGemm(backend, dy, filter, g);
   return backpropInputConv(backend, dy, filter, g);
@@ -247,9 +245,8 @@ function backpropInputWinogradS2(backend: BackendWasm, dy: TensorInfo, filter: T
   const [pH, pW] = [winogradSpan('s2', g.outH), winogradSpan('s2', g.outW)];
   const padded = allocate(backend, [g.batch, pH, pW, g.inC]);
   const perImage = Math.ceil(g.outH / 2) * Math.ceil(g.outW / 2);
-  const threads = kernelThreads(backend);
-  const chunk = winogradChunk(g, g.batch * perImage, threads, 's2');
-  const parts = Math.min(threads, g.batch);
+  const chunk = winogradChunk(g, g.batch * perImage, 's2');
+  const parts = Math.min(kernelThreads(backend), g.batch);
   const perThread = winogradScratchBytes('s2', chunk, g);
   withScratch(backend, parts * perThread, (scratch) => {
     const shares = Array.from({ length: parts }, (_, p) => [

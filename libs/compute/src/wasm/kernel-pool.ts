@@ -13,10 +13,17 @@ const MAX_ARGS = 30;
 /** Longest a worker's share may take (the largest real calls take seconds). */
 const STALL_MS = 600_000;
 const SLOT = MAX_ARGS + 2; // [kernel id, arg count, args...]
+/** Environment variable (tests): each worker starts late and takes up to this many ms to pick up a share. */
+export const LATE_WORKERS_ENV = 'OODKIT_KERNEL_POOL_LATE_MS';
 
 const WORKER_SOURCE = `
 const { workerData, parentPort } = require('node:worker_threads');
-const { module, memory, control, args, index, names } = workerData;
+const { module, memory, control, args, index, names, lateMs } = workerData;
+// Test hook (OODKIT_KERNEL_POOL_LATE_MS): a worker that starts late and picks up its shares late, as a
+// descheduled thread on a loaded machine does. Results must not change (docs/decisions.md).
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const late = (k) => { if (lateMs > 0) Atomics.wait(nap, 0, 0, ((k * 7 + index * 3) % 5) * lateMs / 4); };
+late(1);
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => instance.exports[n]);
 const ctrl = new Int32Array(control);
@@ -28,6 +35,7 @@ for (;;) {
   seen = Atomics.load(ctrl, 0);
   const base = index * ${SLOT};
   const id = a[base];
+  late(seen);
   if (id >= 0) {
     try {
       fns[id](...a.subarray(base + 2, base + 2 + a[base + 1]));
@@ -56,12 +64,12 @@ export class KernelPool {
   }
 
   /** Starts `workers` threads running the kernels of `module` on `memory`; resolves when they are ready. */
-  static async start(module: object, memory: object, names: readonly string[], workers: number): Promise<KernelPool> {
+  static async start(module: object, memory: object, names: readonly string[], workers: number, lateMs = 0): Promise<KernelPool> {
     const control = new SharedArrayBuffer(4 * (2 + workers));
     const args = new SharedArrayBuffer(8 * SLOT * workers);
     const threads = Array.from(
       { length: workers },
-      (_, index) => new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, args, index, names } }),
+      (_, index) => new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control, args, index, names, lateMs } }),
     );
     await Promise.all(
       threads.map(

@@ -9,7 +9,7 @@ import { unsortedSegmentSumConfig } from './unsorted-segment-sum.js';
 import { batchNormTrainConfig, batchNormTrainGradConfig } from './batch-norm-train.js';
 import { biasReluConfig, biasReluGradConfig } from './bias-relu.js';
 import { sumConfig } from './sum.js';
-import { conv2dConfig, fusedConv2dConfig } from './conv2d.js';
+import { conv2dConfig, fusedConv2dConfig } from './conv2d/kernels.js';
 import { batchMatMulConfig } from './batch-mat-mul.js';
 import { identityConfig } from './identity.js';
 
@@ -55,4 +55,4 @@ export function registerWasmTrainingKernels(): void {
 }
 
 export { setConvBackpropRoutes, type ConvRoute, type FilterRoute, type InputRoute } from './conv2d-backprop.js';
-export { setConvAlgorithms, setConvForwardRoute, type ConvAlgorithms, type ForwardRoute } from './conv2d.js';
+export { setConvAlgorithms, setConvForwardRoute, type ConvAlgorithms, type ForwardRoute } from './conv2d/route.js';

@@ -2,293 +2,34 @@ import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { tf } from '../tf.js';
-import { KernelPool } from './kernel-pool.js';
+import { KernelPool, LATE_WORKERS_ENV } from './kernel-pool.js';
+import type { Col2imKernels } from './signatures/col2im.js';
+import type { ColumnStatsKernels } from './signatures/column_stats.js';
+import type { ConvFilterGradKernels } from './signatures/conv_filter_grad.js';
+import type { ConvForwardKernels } from './signatures/conv_forward.js';
+import type { MatmulKernels } from './signatures/matmul.js';
+import type { MaxPoolGradKernels } from './signatures/max_pool_grad.js';
+import type { PadKernels } from './signatures/pad.js';
+import type { WinogradF2Kernels } from './signatures/winograd_f2.js';
+import type { WinogradF4Kernels } from './signatures/winograd_f4.js';
+import type { WinogradS2Kernels } from './signatures/winograd_s2.js';
 
 /**
- * oodkit's SIMD kernels (libs/compute/csrc/*.c), instantiated on the wasm backend's own
- * memory so they read and write tensors in place. Arguments named p* are heap byte offsets.
+ * oodkit's SIMD kernels (libs/compute/csrc/*.c; one signatures file per C file in ./signatures/),
+ * instantiated on the wasm backend's own memory so they read and write tensors in place.
  */
-export interface SimdKernels {
-  col_sum(pX: number, n: number, c: number, scale: number, pOut: number, pScratch: number): void;
-  col_sqdev(pX: number, pMean: number, n: number, c: number, scale: number, pOut: number, pScratch: number): void;
-  bn_backward_sums(
-    pDy: number,
-    pX: number,
-    pMean: number,
-    pMask: number,
-    n: number,
-    c: number,
-    pSumG: number,
-    pSumGxc: number,
-    pScratch: number,
-  ): void;
-  channel_affine(pX: number, n: number, c: number, pScale: number, pShift: number, relu: number, pY: number, pScratch: number): void;
-  bn_backward_dx(
-    pDy: number,
-    pX: number,
-    pMean: number,
-    pMask: number,
-    n: number,
-    c: number,
-    pA: number,
-    pB: number,
-    pK: number,
-    pDx: number,
-    pScratch: number,
-  ): void;
-  relu_backward_col_sum(pDy: number, pY: number, n: number, c: number, pDx: number, pSumG: number, pScratch: number): void;
-  max_pool_grad(
-    pX: number,
-    pDy: number,
-    pDx: number,
-    batch: number,
-    inH: number,
-    inW: number,
-    c: number,
-    outH: number,
-    outW: number,
-    fH: number,
-    fW: number,
-    sH: number,
-    sW: number,
-    padTop: number,
-    padLeft: number,
-  ): void;
-  conv2d_filter_grad(
-    pX: number,
-    pDy: number,
-    pDw: number,
-    batch: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    kH: number,
-    kW: number,
-    sH: number,
-    sW: number,
-    dH: number,
-    dW: number,
-    coBegin: number,
-    coEnd: number,
-    iBegin: number,
-    iEnd: number,
-  ): void;
-  pad_nhwc(
-    pX: number,
-    pY: number,
-    batch: number,
-    inH: number,
-    inW: number,
-    c: number,
-    top: number,
-    bottom: number,
-    left: number,
-    right: number,
-  ): void;
-  conv2d_forward_c1(
-    pX: number,
-    pW: number,
-    pBias: number,
-    pY: number,
-    inH: number,
-    inW: number,
-    outH: number,
-    outW: number,
-    co: number,
-    coPad: number,
-    kH: number,
-    kW: number,
-    relu: number,
-    rowBegin: number,
-    rowEnd: number,
-  ): void;
-  matmul(
-    pA: number,
-    pB: number,
-    pC: number,
-    n: number,
-    k: number,
-    aRowStride: number,
-    aColStride: number,
-    rowBegin: number,
-    rowEnd: number,
-  ): void;
-  col2im_add(
-    pCols: number,
-    pDx: number,
-    b0: number,
-    bBegin: number,
-    bEnd: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    kH: number,
-    kW: number,
-    sH: number,
-    sW: number,
-    dH: number,
-    dW: number,
-    padTop: number,
-    padLeft: number,
-  ): void;
-  transpose2d(pIn: number, pOut: number, m: number, n: number): void;
-  winograd_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd4_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_filter(pW: number, pU: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_conv(
-    pX: number,
-    pU: number,
-    pBias: number,
-    pY: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    relu: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  winograd_filter_grad(
-    pX: number,
-    pDy: number,
-    pDu: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  winograd_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_conv(
-    pX: number,
-    pU: number,
-    pBias: number,
-    pY: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    relu: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  winograd4_filter_grad(
-    pX: number,
-    pDy: number,
-    pDu: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  winograd4_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_filter_grad(
-    pX: number,
-    pDy: number,
-    pDu: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  winograd_s2_filter_grad_finish(pDu: number, parts: number, pDw: number, ci: number, co: number, eBegin: number, eEnd: number): void;
-  winograd_s2_input_grad(
-    pDy: number,
-    pUt: number,
-    pDxPadded: number,
-    pH: number,
-    pW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  crop_nhwc(
-    pX: number,
-    pY: number,
-    batch: number,
-    inH: number,
-    inW: number,
-    c: number,
-    top: number,
-    left: number,
-    outH: number,
-    outW: number,
-  ): void;
-  winograd4_conv(
-    pX: number,
-    pU: number,
-    pBias: number,
-    pY: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    relu: number,
-    tileBegin: number,
-    tileEnd: number,
-    chunk: number,
-    pScratch: number,
-  ): void;
-  conv2d_forward(
-    pX: number,
-    pW: number,
-    pBias: number,
-    pY: number,
-    inH: number,
-    inW: number,
-    ci: number,
-    outH: number,
-    outW: number,
-    co: number,
-    coPad: number,
-    kH: number,
-    kW: number,
-    sH: number,
-    sW: number,
-    dH: number,
-    dW: number,
-    relu: number,
-    rowBegin: number,
-    rowEnd: number,
-  ): void;
-}
+export interface SimdKernels
+  extends
+    Col2imKernels,
+    ColumnStatsKernels,
+    ConvFilterGradKernels,
+    ConvForwardKernels,
+    MatmulKernels,
+    MaxPoolGradKernels,
+    PadKernels,
+    WinogradF2Kernels,
+    WinogradF4Kernels,
+    WinogradS2Kernels {}
 
 /** Scratch bytes the per-channel kernels need for c channels (48 · lcm(c, 4); see csrc/column_stats.c). */
 export function channelScratchBytes(c: number): number {
@@ -380,7 +121,8 @@ export async function startKernelPool(backend: BackendWasm, workers: number): Pr
   const entry = bind(backend);
   if (entry.pool || workers < 1 || !entry.shared) return;
   const names = WA.Module.exports(entry.module).map((e) => e.name);
-  entry.pool = await KernelPool.start(entry.module, entry.memory, names, workers);
+  const lateMs = Number(process.env[LATE_WORKERS_ENV] ?? 0);
+  entry.pool = await KernelPool.start(entry.module, entry.memory, names, workers, Number.isFinite(lateMs) && lateMs > 0 ? lateMs : 0);
 }
 
 /** Threads a kernel call on this backend can use (1 without a pool). */
@@ -390,13 +132,17 @@ export function kernelThreads(backend: BackendWasm): number {
 
 /**
  * Runs kernel `name` once per argument list, in parallel when the backend has a pool (the lists
- * must touch disjoint outputs), else one after another on this thread.
+ * must touch disjoint outputs), else one after another on this thread. How the work is split must
+ * not depend on the pool size wherever it changes the arithmetic (partial sums).
  */
 export function runShares(backend: BackendWasm, name: keyof SimdKernels, shares: number[][]): void {
   const entry = bind(backend);
   const call = entry.kernels[name] as unknown as (...args: number[]) => void;
-  if (entry.pool && shares.length > 1) entry.pool.run(call, name, shares);
-  else for (const share of shares) call(...share);
+  const pool = entry.pool;
+  if (pool && shares.length > 1) {
+    // More shares than threads (a fixed partition, e.g. WINOGRAD_PARTIALS) run in rounds.
+    for (let i = 0; i < shares.length; i += pool.size) pool.run(call, name, shares.slice(i, i + pool.size));
+  } else for (const share of shares) call(...share);
 }
 
 /** Heap offset of a tensor's data. */

@@ -1,0 +1,42 @@
+/** The exports of libs/compute/csrc/conv_forward.c (p* arguments are heap byte offsets). */
+export interface ConvForwardKernels {
+  conv2d_forward(
+    pX: number,
+    pW: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    ci: number,
+    outH: number,
+    outW: number,
+    co: number,
+    coPad: number,
+    kH: number,
+    kW: number,
+    sH: number,
+    sW: number,
+    dH: number,
+    dW: number,
+    relu: number,
+    rowBegin: number,
+    rowEnd: number,
+  ): void;
+  conv2d_forward_c1(
+    pX: number,
+    pW: number,
+    pBias: number,
+    pY: number,
+    inH: number,
+    inW: number,
+    outH: number,
+    outW: number,
+    co: number,
+    coPad: number,
+    kH: number,
+    kW: number,
+    relu: number,
+    rowBegin: number,
+    rowEnd: number,
+  ): void;
+}
