@@ -56,6 +56,22 @@ describe('trainLoop', () => {
     trainer.dispose();
   });
 
+  it("skips the last batch of every epoch for a trainer that asks (OpenOOD's MixOE), also across a resume", async () => {
+    const steps: string[] = [];
+    const { result, net, trainer } = await runTiny({
+      outputDir: join(root, 'skip-last'),
+      skipsLastBatch: true,
+      hooks: { onStep: (s) => void steps.push(`${s.epoch}:${s.step}`) },
+    });
+    expect(result.globalStep).toBe(20); // 4 epochs × (6 − 1) steps
+    expect(steps.filter((s) => s.startsWith('0:'))).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4']);
+    expect(trainer.getState().step).toBe(20);
+    const last = await readCheckpoint(checkpointPaths(join(root, 'skip-last')).last);
+    expect(last.meta.position).toEqual({ epoch: 4, stepInEpoch: 0, globalStep: 20 });
+    net.dispose();
+    trainer.dispose();
+  });
+
   it('keeps the number of live tensors constant across epochs', async () => {
     const counts: number[] = [];
     const { net, trainer } = await runTiny({

@@ -26,6 +26,11 @@ export interface Trainer {
    */
   readonly outlierBatches?: 'short-last' | 'at-least-id';
   /**
+   * Skip the last ID batch of every epoch: no step, no schedule step (OpenOOD's MixOETrainer:
+   * `if train_step == len(train_dataiter): continue`). The schedule still spans epochs × steps per epoch.
+   */
+  readonly skipsLastBatch?: boolean;
+  /**
    * A registered network wrapper the method's loss needs (G-ODIN: `godin_net`). The train pipeline
    * wraps the configured network in it (`{name, args: {backbone: <network>}}`) unless it already is one.
    */

@@ -134,6 +134,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
   const every = options.checkpointEvery ?? 0;
   const paths = checkpointPaths(outputDir);
   trainer.init(network, { epochs, stepsPerEpoch });
+  const trainedSteps = trainer.skipsLastBatch && stepsPerEpoch > 1 ? stepsPerEpoch - 1 : stepsPerEpoch;
 
   let position: CheckpointPosition = { epoch: 0, stepInEpoch: 0, globalStep: 0 };
   let history: EpochRecord[] = [];
@@ -199,7 +200,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
       firstStep,
     );
     try {
-      for (let step = firstStep; step < stepsPerEpoch; step++) {
+      for (let step = firstStep; step < trainedSteps; step++) {
         const batch = await nextBatch(idBatches, 'training', epoch, step);
         const outlierBatch = outlierBatches ? await nextBatch(outlierBatches, 'outlier', epoch, step) : undefined;
         let loss: number;
@@ -216,7 +217,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
         partial.lossSum += loss;
         partial.steps++;
         await hooks.onStep?.({ epoch, step, globalStep, loss });
-        if (every > 0 && (step + 1) % every === 0 && step + 1 < stepsPerEpoch) {
+        if (every > 0 && (step + 1) % every === 0 && step + 1 < trainedSteps) {
           const now = performance.now();
           partial.seconds += (now - clock) / 1000;
           clock = now;

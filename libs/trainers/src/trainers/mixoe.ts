@@ -32,6 +32,8 @@ export class MixOeTrainer extends SgdTrainer {
   override readonly needsOutliers = true;
   /** OpenOOD's MixOETrainer restarts its outlier iterator when a batch is shorter than the ID batch. */
   readonly outlierBatches = 'at-least-id' as const;
+  /** OpenOOD's MixOETrainer drops the last ID batch of every epoch (a possibly short one). */
+  readonly skipsLastBatch = true;
 
   constructor(
     private readonly args: MixOeArgs,
