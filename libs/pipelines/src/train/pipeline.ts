@@ -25,6 +25,7 @@ import {
   type GeneratorProgress,
 } from '@oodkit/sio';
 import { openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
+import { BaseRecorder, baseRecorderArgs } from '../recorders/base-recorder.js';
 import type { TrainRecorder } from '../recorders/recorder.js';
 import { readCheckpointMeta } from './checkpoint.js';
 import { buildTrainData } from './data.js';
@@ -277,12 +278,11 @@ async function trainInFolder(
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
   }
 
-  const recorder = await registry.build<TrainRecorder>(
-    'recorder',
-    (config.recorder ?? { name: 'base', args: {} }) as never,
-    { ...base, rng: rng.derive('recorder') },
-    'recorder',
-  );
+  // Without a `recorder:` key the base recorder, also for registries assembled without this library's module.
+  const recorder =
+    config.recorder === undefined
+      ? new BaseRecorder(baseRecorderArgs.parse({}))
+      : await registry.build<TrainRecorder>('recorder', config.recorder as never, { ...base, rng: rng.derive('recorder') }, 'recorder');
   logger.info(`training ${network.name} with ${trainer.name} → ${runDir}`);
   logger.info(`data: ${stream.describe()}`);
   if (outliers) logger.info(`outliers: ${outliers.describe()}`);
