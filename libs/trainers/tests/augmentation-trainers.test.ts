@@ -123,7 +123,7 @@ describe("torchvision's op spaces", () => {
 });
 
 describe('randaugment', () => {
-  it('N ops drawn uniformly from the 14, magnitude M, sign drawn only for signed ops; seeded', () => {
+  it('N ops drawn uniformly from the 14, magnitude M, sign drawn only for signed ops; seeded', async () => {
     const img: Image8 = { data: Uint8Array.from(fx.cases[0]!.input), h: 9, w: 11, c: 3 };
     const opts = { n: 3, m: 14, numBins: 31 };
     const out = randAugmentImage(img, Rng.fromSeed(11), opts);
@@ -137,6 +137,7 @@ describe('randaugment', () => {
     }
     expect(Array.from(out.data)).toEqual(Array.from(expected.data));
     expect(Array.from(randAugmentImage(img, Rng.fromSeed(11), opts).data)).toEqual(Array.from(out.data));
+    await expect(buildTrainer('randaugment', { m: 31 })).rejects.toThrow(/m must be < num_magnitude_bins/);
     const others = [1, 2, 3, 4, 5].map((s) => Array.from(randAugmentImage(img, Rng.fromSeed(s), opts).data).join());
     expect(new Set(others).size).toBeGreaterThan(1);
   });
