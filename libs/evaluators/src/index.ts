@@ -9,3 +9,7 @@ export * from './ood/report.js';
 export * from './ood/extended-rows.js';
 export * from './ood/progress.js';
 export * from './ood/ood-evaluator.js';
+export * from './classification/outputs.js';
+export * from './classification/acc-evaluator.js';
+export * from './classification/ece-evaluator.js';
+export * from './build.js';

@@ -224,7 +224,7 @@ describe('evaluateOod', () => {
     const { dir, data } = await makeFolder({ csid: true });
     const source = new FeatureFolderSource(await FeatureFolder.open(dir), 7);
     // predicts argmax + 1 (mod C): its own accuracy differs from the classifier's
-    const evaluation = await evaluateOod({ postprocessor: new ShrunkMaxLogit(0, false, 1), source });
+    const evaluation = await evaluateOod({ postprocessor: new ShrunkMaxLogit(0, false, 1), source, fsood: true });
     const mean = hostMean(splitOf(data, 'train'));
     const idSplits = [splitOf(data, 'test'), splitOf(data, 'shifted')];
     let correct = 0;
@@ -260,10 +260,10 @@ describe('evaluateOod', () => {
     expect(m!.fpr95).toBeCloseTo((a!.fpr95 + b!.fpr95) / 2, 15);
   });
 
-  it('counts CSID splits as ID (scores and accuracy)', async () => {
+  it('full-spectrum mode (fsood) counts CSID splits as ID (scores and accuracy) and reports each alone', async () => {
     const { dir, data } = await makeFolder({ csid: true });
     const source = new FeatureFolderSource(await FeatureFolder.open(dir));
-    const evaluation = await evaluateOod({ postprocessor: new ShrunkMaxLogit(), source });
+    const evaluation = await evaluateOod({ postprocessor: new ShrunkMaxLogit(0, false, 1), source, fsood: true });
     const mean = hostMean(splitOf(data, 'train'));
     const idSplits = [splitOf(data, 'test'), splitOf(data, 'shifted')];
     const idConf = idSplits.flatMap((s) => [...hostScores(data.finalLayer, mean, 0, s.features, s.count).conf]);
@@ -273,6 +273,49 @@ describe('evaluateOod', () => {
       12,
     );
     expect(evaluation.scores.map((s) => s.name)).toEqual(['test', 'shifted', 'nearset', 'farset']);
+    // The CSID split alone: the classifier's accuracy and the method's (argmax + 1) on 'shifted' only.
+    const shifted = splitOf(data, 'shifted');
+    const { pred } = hostScores(data.finalLayer, mean, 0, shifted.features, shifted.count);
+    const acc = pred.filter((p, i) => p === shifted.labels[i]).length / shifted.count;
+    const predAcc = pred.filter((p, i) => (p + 1) % data.finalLayer.numClasses === shifted.labels[i]).length / shifted.count;
+    expect(evaluation.fsood).toBe(true);
+    expect(evaluation.csid).toEqual([{ dataset: 'shifted', count: shifted.count, acc, predAcc }]);
+    const written = await writeOodEvaluation(join(root, 'fsood-out'), evaluation, { saveScores: false });
+    const csv = readFileSync(join(root, 'fsood-out', 'shrunk_max_logit__csid.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    expect(csv[0]).toBe('dataset,FPR@95,AUROC,AUPR_IN,AUPR_OUT,ACC,PRED_ACC');
+    expect(csv[1]).toBe(`shifted,-,-,-,-,${formatFixed2(100 * acc)},${formatFixed2(100 * predAcc)}`);
+    const json = JSON.parse(readFileSync(written.json, 'utf8'));
+    expect(json.csid).toEqual([{ dataset: 'shifted', count: shifted.count, ACC: 100 * acc, PRED_ACC: 100 * predAcc }]);
+  });
+
+  it("without fsood the CSID splits are not scored: ID is the test split alone (OpenOOD's eval_ood)", async () => {
+    const { dir, data } = await makeFolder({ csid: true });
+    const source = new FeatureFolderSource(await FeatureFolder.open(dir));
+    const evaluation = await evaluateOod({ postprocessor: new ShrunkMaxLogit(), source });
+    const mean = hostMean(splitOf(data, 'train'));
+    const test = splitOf(data, 'test');
+    const far = splitOf(data, 'farset');
+    const idConf = hostScores(data.finalLayer, mean, 0, test.features, test.count).conf;
+    expect(evaluation.rows.find((r) => r.dataset === 'farset')!.auroc).toBeCloseTo(
+      computeOodMetrics(idConf, hostScores(data.finalLayer, mean, 0, far.features, far.count).conf).auroc,
+      12,
+    );
+    const { pred } = hostScores(data.finalLayer, mean, 0, test.features, test.count);
+    expect(evaluation.idAccuracy).toBe(pred.filter((p, i) => p === test.labels[i]).length / test.count);
+    expect(evaluation.scores.map((s) => s.name)).toEqual(['test', 'nearset', 'farset']);
+    expect(evaluation.csid).toEqual([]);
+    expect(evaluation.fsood).toBe(false);
+  });
+
+  it('the registered ood evaluator passes fsood through', async () => {
+    const { dir } = await makeFolder({ csid: true });
+    const registry = registryOf(createOodkitContainer([evaluatorsModule]));
+    const ctx = { logger: silentLogger, rng: Rng.fromSeed(0), config: {} };
+    const evaluator = await registry.build<OodEvaluator>('evaluator', { name: 'ood', args: { fsood: true } }, ctx);
+    const evaluation = await evaluator.evaluate(new ShrunkMaxLogit(), new FeatureFolderSource(await FeatureFolder.open(dir)));
+    expect(evaluation.csid.map((r) => r.dataset)).toEqual(['shifted']);
   });
 
   it('refuses a postprocessor that needs the network on features, and a missing setup split', async () => {
@@ -301,7 +344,7 @@ describe('evaluateOod', () => {
       { logger: silentLogger, rng: Rng.fromSeed(0), config: {} },
     );
     expect(evaluator).toBeInstanceOf(OodEvaluator);
-    expect(evaluator.args).toEqual({ aps: true, tpr: 0.95, save_scores: true });
+    expect(evaluator.args).toEqual({ aps: true, tpr: 0.95, save_scores: true, fsood: false });
     await expect(
       registry.build('evaluator', { name: 'ood', args: { apss: true } }, { logger: silentLogger, rng: Rng.fromSeed(0), config: {} }),
     ).rejects.toThrow(/unknown key 'apss'/);

@@ -12,3 +12,6 @@ export * from './benchmark/hyperparameters.js';
 export * from './benchmark/build-report.js';
 export * from './benchmark/run-benchmark.js';
 export * from './stages/index.js';
+export * from './recorders/recorder.js';
+export * from './recorders/base-recorder.js';
+export * from './recorders/jsonl-recorder.js';

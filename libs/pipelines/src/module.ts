@@ -1,5 +1,7 @@
 import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
+import { baseRecorderDefinition } from './recorders/base-recorder.js';
+import { jsonlRecorderDefinition } from './recorders/jsonl-recorder.js';
 import { benchConfigSection } from './benchmark/bench-section.js';
 import {
   benchmarkPipeline,
@@ -19,6 +21,8 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
   testOodPipeline,
   evalFeaturesPipeline,
   benchmarkPipeline,
+  baseRecorderDefinition,
+  jsonlRecorderDefinition,
 ];
 
 /** Top-level config keys this library owns. */

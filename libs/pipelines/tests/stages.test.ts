@@ -8,7 +8,7 @@ import { dataModule, loadBenchmark, resolveBenchmarkValue } from '@oodkit/data';
 import { networksModule } from '@oodkit/networks';
 import { postprocessorsModule } from '@oodkit/postprocessors';
 import { trainersModule } from '@oodkit/trainers';
-import { FeatureFolder, evaluatorsModule } from '@oodkit/evaluators';
+import { FeatureFolder, evaluatorsModule, expectedCalibrationError, rowSummaries } from '@oodkit/evaluators';
 import { sioModule } from '@oodkit/sio';
 import { limitBenchmark, pipelinesModule, type RunnablePipeline } from '../src/index.js';
 
@@ -82,6 +82,34 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
     expect(acc.count).toBe(256);
     expect(acc.accuracy).toBeCloseTo((100 * correct) / test.count, 6);
     expect(JSON.parse(readFileSync(join(dir, 'acc', 'test_acc.json'), 'utf8')).accuracy).toBe(acc.accuracy);
+  });
+
+  it('test_acc runs the configured evaluator: ece equals the calibration error recomputed from the folder logits', async () => {
+    const result = (await build({
+      ...base,
+      exp_name: 'ece',
+      evaluator: { name: 'ece' },
+      pipeline: { name: 'test_acc', args: { checkpoint } },
+    }).then((p) => p.run())) as { evaluator: string; metrics: { ece: number; accuracy: number } };
+    await build({ ...base, exp_name: 'feats_ece', pipeline: { name: 'feat_extract', args: { checkpoint } } }).then((p) => p.run());
+    const folder = await FeatureFolder.open(join(dir, 'feats_ece'));
+    const test = await folder.split('test');
+    const { weight, bias, numClasses: c, featureDim: d } = folder.finalLayer;
+    const logits = new Float32Array(test.count * c);
+    for (let i = 0; i < test.count; i++)
+      for (let k = 0; k < c; k++) {
+        let v = bias[k]!;
+        for (let j = 0; j < d; j++) v += test.features[i * d + j]! * weight[k * d + j]!;
+        logits[i * c + k] = v;
+      }
+    const { pred, maxProb } = rowSummaries({ split: 'test', logits, numClasses: c, labels: test.labels });
+    expect(result.evaluator).toBe('ece');
+    expect(result.metrics.ece).toBeCloseTo(expectedCalibrationError(maxProb, pred, test.labels, 15).ece, 4);
+    await expect(
+      build({ ...base, exp_name: 'bad', evaluator: { name: 'ood' }, pipeline: { name: 'test_acc', args: { checkpoint } } }).then((p) =>
+        p.run(),
+      ),
+    ).rejects.toThrow(/test_acc needs a classification evaluator/);
   });
 
   it('test_ood gives the same metrics from the checkpoint as from its feature folder, and runs ODIN through the network', async () => {

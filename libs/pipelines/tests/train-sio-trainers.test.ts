@@ -31,30 +31,37 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 const small: Record<string, Record<string, unknown>> = {
   vos: { sample_number: 2, sample_from: 20, select: 1 },
   pixmix: { mixing_count: 20 },
+  cutout: { length: 2 },
+  augmix: { severity: 3 },
 };
 
+/** The tiny run of a trainer, with or without the SIO stream. */
+async function tinyRun(name: string, sio: boolean) {
+  return runTraining(
+    {
+      seed: 1,
+      output_dir: root,
+      exp_name: `${sio ? 'sio' : 'plain'}-${name}`,
+      compute: { backend: 'cpu' },
+      benchmark: tinyBenchmark({
+        train: { name: 'tiny', args: { count: 30, seed: 1 } },
+        val: { name: 'tiny', args: { count: 9, seed: 2 } },
+        test: { name: 'tiny', args: { count: 9, seed: 3 } },
+      }),
+      network: { name: 'tiny_mlp' },
+      trainer: { name, args: { lr: 0.05, ...small[name] } },
+      train: { epochs: 2, batch_size: 10, outlier: { name: 'tiny', args: { count: 16, seed: 9 } }, outlier_batch_size: 12 },
+      ...(sio ? { sio: { real_ratio: 0.8, synthetic } } : {}),
+    },
+    { registry },
+  );
+}
+
 describe('SIO wraps every registered trainer without trainer changes', () => {
-  it.each(['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos', 'godin', 'pixmix'])(
+  it.each(['base', 'oe', 'mixoe', 'logitnorm', 'mixup', 'cutmix', 'regmixup', 'vos', 'godin', 'pixmix', 'cutout', 'randaugment', 'augmix'])(
     '%s trains on the SIO stream',
     async (name) => {
-      const summary = await runTraining(
-        {
-          seed: 1,
-          output_dir: root,
-          exp_name: `sio-${name}`,
-          compute: { backend: 'cpu' },
-          benchmark: tinyBenchmark({
-            train: { name: 'tiny', args: { count: 30, seed: 1 } },
-            val: { name: 'tiny', args: { count: 9, seed: 2 } },
-            test: { name: 'tiny', args: { count: 9, seed: 3 } },
-          }),
-          network: { name: 'tiny_mlp' },
-          trainer: { name, args: { lr: 0.05, ...small[name] } },
-          train: { epochs: 2, batch_size: 10, outlier: { name: 'tiny', args: { count: 16, seed: 9 } }, outlier_batch_size: 12 },
-          sio: { real_ratio: 0.8, synthetic },
-        },
-        { registry },
-      );
+      const summary = await tinyRun(name, true);
       expect(summary.stream).toMatch(/^SIO: 30 real \+ 20 synthetic/);
       // 3 steps per epoch; mixoe skips the last of each, as OpenOOD's MixOETrainer
       expect(summary.globalStep).toBe(name === 'mixoe' ? 4 : 6);
@@ -68,6 +75,13 @@ describe('SIO wraps every registered trainer without trainer changes', () => {
       }
     },
   );
+
+  it.each(['cutout', 'randaugment', 'augmix'])('%s trains without SIO too (plain stream)', async (name) => {
+    const summary = await tinyRun(name, false);
+    expect(summary.stream).not.toMatch(/SIO/);
+    expect(summary.globalStep).toBe(6);
+    for (const h of summary.history) expect(Number.isFinite(h.meanLoss)).toBe(true);
+  });
 
   it('withNetworkWrapper wraps the configured network once', () => {
     const config = { network: { name: 'lenet', args: { in_channels: 1 } } };

@@ -9,6 +9,9 @@ import { regmixup } from './trainers/regmixup.js';
 import { vos } from './trainers/vos.js';
 import { godin } from './trainers/godin.js';
 import { pixmix } from './trainers/pixmix.js';
+import { cutout } from './trainers/cutout.js';
+import { randaugment } from './trainers/randaugment.js';
+import { augmix } from './trainers/augmix.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const trainersDefinitions: readonly AnyComponentDefinition[] = [
@@ -22,6 +25,9 @@ export const trainersDefinitions: readonly AnyComponentDefinition[] = [
   vos,
   godin,
   pixmix,
+  cutout,
+  randaugment,
+  augmix,
 ];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */

@@ -35,6 +35,8 @@ export interface Trainer {
    * wraps the configured network in it (`{name, args: {backbone: <network>}}`) unless it already is one.
    */
   readonly networkWrapper?: string;
+  /** The learning rate the next step will use, for trainers with a schedule (recorders log it). */
+  readonly learningRate?: number;
   init(network: Classifier, plan: TrainingPlan): void;
   step(batch: Batch, outliers?: Batch): Promise<StepResult>;
   /** Optimiser and schedule state for checkpoints (host arrays and numbers only). */

@@ -15,7 +15,7 @@ export interface MetricsRow {
   readonly auroc: number;
   readonly auprIn: number;
   readonly auprOut: number;
-  /** The classifier's accuracy (argmax of its logits) on the ID test split (+ CSID): OpenOOD's ACC, equal in every row. */
+  /** The classifier's accuracy (argmax of its logits) on the ID test split (+ CSID with fsood): OpenOOD's ACC, equal in every row. */
   readonly acc: number;
   /** Accuracy of the postprocessor's own predictions on the same samples (ReAct, ASH, OpenMax, ... change them). */
   readonly predAcc: number;
@@ -27,8 +27,12 @@ export interface OodEvaluation {
   readonly aps?: ApsResult;
   /** The grid APS searched, as the method adapted it to the fitted model (`searchGrid`); absent without APS. */
   readonly grid?: HyperparameterGrid;
-  /** The classifier's accuracy (argmax of its logits) on the ID test split plus any CSID splits: OpenOOD's ACC. */
+  /** The classifier's accuracy (argmax of its logits) on the ID test split (plus the CSID splits in full-spectrum mode): OpenOOD's ACC. */
   readonly idAccuracy: number;
+  /** Full-spectrum mode (OpenOOD's `fsood`): the CSID splits were counted as ID. */
+  readonly fsood: boolean;
+  /** Full-spectrum mode: each CSID split's own accuracies (OpenOOD's csid.csv); empty otherwise. */
+  readonly csid: readonly CsidRow[];
   /** Accuracy of the postprocessor's own predictions on the same samples (the PRED_ACC column). */
   readonly predAccuracy: number;
   /** Near datasets, `nearood`, far datasets, `farood` (groups without datasets are left out). */
@@ -39,6 +43,14 @@ export interface OodEvaluation {
   readonly scores: readonly SplitScores[];
 }
 
+/** One covariate-shifted ID split reported on its own (FSOOD): the classifier's and the method's accuracy. */
+export interface CsidRow {
+  readonly dataset: string;
+  readonly count: number;
+  readonly acc: number;
+  readonly predAcc: number;
+}
+
 export interface EvaluateOodOptions {
   readonly postprocessor: Postprocessor;
   readonly source: FeatureSource;
@@ -46,6 +58,11 @@ export interface EvaluateOodOptions {
   readonly apsGrid?: HyperparameterGrid;
   /** TPR level of the FPR metric (OpenOOD: 0.95). */
   readonly tpr?: number;
+  /**
+   * OpenOOD's full-spectrum mode (`eval_ood(fsood=True)`): the CSID splits are scored, concatenated to
+   * ID test against every OOD set and in ACC, and reported one by one. Off: CSID splits are not scored.
+   */
+  readonly fsood?: boolean;
   readonly logger?: Logger;
   /** Called after every scoring pass (long evaluations also log an estimate and progress lines). */
   readonly onProgress?: (event: OodProgressEvent) => void;
@@ -73,7 +90,7 @@ function groupRows(group: 'near' | 'far', rows: MetricsRow[]): MetricsRow[] {
 
 /** Fraction of `pred` equal to `labels` (ID labels, validated to be classes). */
 function accuracy(pred: Int32Array, labels: Int32Array): number {
-  if (labels.length === 0) throw new DataError('ACC: the ID test split is empty');
+  if (labels.length === 0) throw new DataError('ACC: an ID split (test or CSID) is empty');
   let correct = 0;
   for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) correct++;
   return correct / labels.length;
@@ -106,14 +123,18 @@ function concatScores(name: string, parts: readonly SplitScores[]): SplitScores 
 
 /**
  * OpenOOD's `test_ood` for one postprocessor: setup on the ID splits it requires → optional APS →
- * ID test (+ CSID) scores → one metrics row per near/far dataset and the group means.
+ * ID test (+ CSID with fsood) scores → one metrics row per near/far dataset and the group means.
  */
 export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvaluation> {
   const { postprocessor: pp } = options;
   const progress = new ScoringProgress(pp.name, options.logger, options.onProgress);
   const source = progress.track(options.source);
   const splits = source.splits;
-  const testPasses = 1 + splits.csid.length + splits.near.length + splits.far.length;
+  const fsood = options.fsood ?? false;
+  const csidNames = fsood ? splits.csid : [];
+  if (!fsood && splits.csid.length > 0)
+    options.logger?.info(`CSID splits ${splits.csid.join(', ')} not scored: full-spectrum mode (fsood) is off`);
+  const testPasses = 1 + csidNames.length + splits.near.length + splits.far.length;
   assertRunnable(pp, source);
 
   const setupData: { -readonly [R in keyof PostprocessorSetupData]: FeatureSplit } = {};
@@ -152,7 +173,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
 
   if (!aps) progress.plan(testPasses);
   const idParts = [await source.scoreSplit(splits.test, pp)];
-  for (const name of splits.csid) idParts.push(await source.scoreSplit(name, pp));
+  for (const name of csidNames) idParts.push(await source.scoreSplit(name, pp));
   const id = idParts.length === 1 ? idParts[0]! : concatScores(`${splits.test}+csid`, idParts);
   const predAccuracy = accuracy(id.pred, id.labels);
   const classifier: Int32Array[] = [];
@@ -164,6 +185,14 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     classifier.push(pred);
   }
   const idAccuracy = accuracy(concatInt(classifier), id.labels);
+  const csid: CsidRow[] = idParts.slice(1).map((part, i) => ({
+    dataset: part.name,
+    count: part.labels.length,
+    acc: accuracy(classifier[i + 1]!, part.labels),
+    predAcc: accuracy(part.pred, part.labels),
+  }));
+  for (const row of csid)
+    options.logger?.info(`${pp.name} csid ${row.dataset}: ACC ${(100 * row.acc).toFixed(2)} PRED_ACC ${(100 * row.predAcc).toFixed(2)}`);
 
   const scores: SplitScores[] = [...idParts];
   const extended = { near: [] as ExtendedMetricsRow[], far: [] as ExtendedMetricsRow[] };
@@ -200,6 +229,8 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
     ...(searched ? { grid: searched } : {}),
     idAccuracy,
     predAccuracy,
+    fsood,
+    csid,
     rows: [...groupRows('near', near), ...groupRows('far', far)],
     extended: [...extendedGroupRows('near', extended.near), ...extendedGroupRows('far', extended.far)],
     scores,

@@ -12,6 +12,11 @@ export const oodEvaluatorArgs = z.strictObject({
   tpr: z.number().gt(0).lte(1).default(0.95),
   /** Save per-sample scores as .npy next to the tables. */
   save_scores: z.boolean().default(true),
+  /**
+   * OpenOOD's full-spectrum OOD (`fsood`): the benchmark's CSID sets count as ID (concatenated to ID
+   * test against every OOD set and in ACC) and are reported one by one; off, they are not scored.
+   */
+  fsood: z.boolean().default(false),
 });
 export type OodEvaluatorArgs = z.infer<typeof oodEvaluatorArgs>;
 
@@ -41,7 +46,7 @@ export class OodEvaluator {
   /** `grid` replaces the registered lists of the arguments it names (see `apsGrid`); used only when `aps` is on. */
   evaluate(postprocessor: Postprocessor, source: FeatureSource, grid?: HyperparameterGrid): Promise<OodEvaluation> {
     const searched = this.args.aps ? (this.registry ? apsGrid(this.registry, postprocessor.name, grid) : (grid ?? {})) : undefined;
-    return evaluateOod({ postprocessor, source, apsGrid: searched, tpr: this.args.tpr, logger: this.logger });
+    return evaluateOod({ postprocessor, source, apsGrid: searched, tpr: this.args.tpr, fsood: this.args.fsood, logger: this.logger });
   }
 
   write(outDir: string, evaluation: OodEvaluation): Promise<WrittenEvaluation> {
@@ -53,7 +58,7 @@ export const oodEvaluatorDefinition = defineComponent({
   kind: 'evaluator',
   name: 'ood',
   description:
-    "OOD detection metrics (FPR@95, AUROC, AUPR-IN/OUT; ACC = the classifier's, PRED_ACC = the method's; AUTC, OSCR, CCR@FPR, AURRA, detection error) per near/far dataset, optional APS",
+    "OOD detection metrics (fsood: CSID counted as ID and reported per set; FPR@95, AUROC, AUPR-IN/OUT; ACC = the classifier's, PRED_ACC = the method's; AUTC, OSCR, CCR@FPR, AURRA, detection error) per near/far dataset, optional APS",
   args: oodEvaluatorArgs,
   create: (args, ctx: BuildContext) => new OodEvaluator(args, ctx.registry, ctx.logger),
 });

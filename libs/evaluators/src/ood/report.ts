@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DataError, writeFileAtomic, writeNpy } from '@oodkit/core';
-import type { MetricsRow, OodEvaluation } from './evaluate.js';
+import type { CsidRow, MetricsRow, OodEvaluation } from './evaluate.js';
 import { EXTENDED_METRIC_COLUMNS, toExtendedPercentRow, type ExtendedMetricsRow, type ExtendedPercentRow } from './extended-rows.js';
 
 /**
@@ -59,6 +59,18 @@ export function metricsCsv(rows: readonly MetricsRow[]): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * OpenOOD's FSOOD csid.csv: one row per CSID split, its OOD columns `-`, ACC the classifier's accuracy on
+ * that split alone; then PRED_ACC, the method's.
+ */
+export function csidCsv(rows: readonly CsidRow[]): string {
+  const lines = [['dataset', ...METRIC_COLUMNS].join(',')];
+  for (const row of rows) {
+    lines.push([csvField(row.dataset), '-', '-', '-', '-', formatFixed2(100 * row.acc), formatFixed2(100 * row.predAcc)].join(','));
+  }
+  return lines.join('\n') + '\n';
+}
+
 /** `dataset,AUTC,OSCR,CCR@FPR1e-4,…,AURRA,DET_ERR` (metrics beyond OpenOOD), values ×100 with two decimals. */
 export function extendedMetricsCsv(rows: readonly ExtendedMetricsRow[]): string {
   const lines = [['dataset', ...EXTENDED_METRIC_COLUMNS].join(',')];
@@ -72,9 +84,10 @@ export function extendedMetricsCsv(rows: readonly ExtendedMetricsRow[]): string 
 /**
  * Version of what an evaluation computes and writes; cached evaluations (bench products) carry it in
  * their key, so a change of semantics recomputes them. 2: ACC = the classifier's accuracy + PRED_ACC,
- * openmax conf = −P(unknown), nnguide's ordered bank, the grid in the JSON.
+ * openmax conf = −P(unknown), nnguide's ordered bank, the grid in the JSON. 3: CSID splits count as
+ * ID only in full-spectrum mode (`fsood`), which also reports them per set.
  */
-export const EVALUATION_FORMAT = 2;
+export const EVALUATION_FORMAT = 3;
 
 /** The JSON document of one evaluation (metric values ×100, unrounded). */
 export interface OodEvaluationJson {
@@ -92,6 +105,10 @@ export interface OodEvaluationJson {
   /** The postprocessor's own prediction accuracy on ID ×100 (PRED_ACC). */
   readonly predAccuracy: number;
   readonly rows: PercentRow[];
+  /** Full-spectrum mode: CSID splits counted as ID (absent in records written before it existed). */
+  readonly fsood?: boolean;
+  /** Full-spectrum mode: per CSID split, count and ACC / PRED_ACC ×100. */
+  readonly csid?: { dataset: string; count: number; ACC: number; PRED_ACC: number }[];
   /** Metrics beyond OpenOOD, ×100 (absent in records written before they existed). */
   readonly extended?: ExtendedPercentRow[];
   readonly scores: { split: string; count: number; file: string }[];
@@ -116,6 +133,8 @@ export function evaluationToJson(evaluation: OodEvaluation): OodEvaluationJson {
     idAccuracy: 100 * evaluation.idAccuracy,
     predAccuracy: 100 * evaluation.predAccuracy,
     rows: evaluation.rows.map(toPercentRow),
+    fsood: evaluation.fsood,
+    csid: evaluation.csid.map((r) => ({ dataset: r.dataset, count: r.count, ACC: 100 * r.acc, PRED_ACC: 100 * r.predAcc })),
     extended: evaluation.extended.map(toExtendedPercentRow),
     scores: evaluation.scores.map((s) => ({ split: s.name, count: s.conf.length, file: scoresFileName(evaluation.postprocessor, s.name) })),
   };
@@ -129,7 +148,8 @@ export interface WrittenEvaluation {
 
 /**
  * Write `<pp>__metrics.csv` (OpenOOD's columns), `<pp>__metrics_extended.csv` (metrics beyond OpenOOD),
- * `<pp>__metrics.json` (with the chosen hyperparameters and the APS trials)
+ * `<pp>__metrics.json` (with the chosen hyperparameters and the APS trials), in full-spectrum mode
+ * `<pp>__csid.csv` (per CSID split accuracy, OpenOOD's FSOOD csid.csv)
  * and per split `<pp>__<split>.npy` (conf, float64) and `<pp>__<split>.pred.npy` (int32), each atomically.
  */
 export async function writeOodEvaluation(
@@ -152,6 +172,7 @@ export async function writeOodEvaluation(
   const json = join(outDir, `${pp}__metrics.json`);
   await writeFileAtomic(csv, metricsCsv(evaluation.rows));
   await writeFileAtomic(join(outDir, `${pp}__metrics_extended.csv`), extendedMetricsCsv(evaluation.extended));
+  if (evaluation.fsood) await writeFileAtomic(join(outDir, `${pp}__csid.csv`), csidCsv(evaluation.csid));
   await writeFileAtomic(json, JSON.stringify(evaluationToJson(evaluation), null, 2) + '\n');
   return { csv, json, scoreFiles };
 }

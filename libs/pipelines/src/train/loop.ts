@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { DataError, OodkitError, UsageError, type Batch, type Classifier, type ImageDataset, type Rng, type Trainer } from '@oodkit/core';
 import { tf } from '@oodkit/compute';
 import { orderedBatches, type OutlierStream, type Preprocessor, type TrainStream } from '@oodkit/data';
+import { BaseRecorder } from '../recorders/base-recorder.js';
+import type { TrainRecorder } from '../recorders/recorder.js';
 import {
   captureCheckpoint,
   readCheckpoint,
   restoreVariables,
   trainerStateFrom,
-  writeCheckpoint,
   type CheckpointPosition,
   type EpochRecord,
 } from './checkpoint.js';
@@ -64,6 +65,8 @@ export interface TrainLoopOptions {
   readonly rng: Rng;
   readonly config?: Record<string, unknown>;
   readonly hooks?: TrainHooks;
+  /** Writes checkpoints and logs (the `recorder:` key); default: the base recorder. */
+  readonly recorder?: TrainRecorder;
 }
 
 export interface TrainResult {
@@ -132,7 +135,8 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     throw new UsageError(`trainer '${trainer.name}' needs an outlier dataset (outlier exposure); none is configured`);
   const stepsPerEpoch = stream.stepsPerEpoch;
   const every = options.checkpointEvery ?? 0;
-  const paths = checkpointPaths(outputDir);
+  const recorder = options.recorder ?? new BaseRecorder({ save_all_models: false });
+  const paths = { last: recorder.checkpointPath(outputDir, 'last'), best: recorder.checkpointPath(outputDir, 'best') };
   trainer.init(network, { epochs, stepsPerEpoch });
   const trainedSteps = trainer.skipsLastBatch && stepsPerEpoch > 1 ? stepsPerEpoch - 1 : stepsPerEpoch;
 
@@ -160,98 +164,114 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     resumedFrom = position;
   }
 
-  hooks.onStart?.({ epochs, stepsPerEpoch, position, resumed: resumedFrom !== null, stream: stream.describe() });
-
-  const save = async (kind: 'last' | 'best', at: CheckpointPosition, inProgress: typeof partial | undefined) => {
-    const checkpoint = captureCheckpoint(network, trainer, {
-      kind,
-      position: at,
-      configHash: options.configHash,
-      seed: options.seed,
-      rng: { run: options.rng.getState(), ...(network.getRandomState ? { network: network.getRandomState() } : {}) },
-      bestValAccuracy,
-      bestEpoch,
-      history,
-      ...(inProgress ? { partialEpoch: inProgress } : {}),
-      ...(options.config ? { config: options.config } : {}),
-    });
-    const path = kind === 'last' ? paths.last : paths.best;
-    await writeCheckpoint(path, checkpoint);
-    await hooks.onCheckpoint?.({ kind, path, position: at });
-  };
-
-  const evalRng = options.rng.derive('validation');
-  let globalStep = position.globalStep;
-  for (let epoch = position.epoch; epoch < epochs; epoch++) {
-    const plan = stream.epochIndices(epoch);
-    if (plan.length !== stepsPerEpoch)
-      throw new OodkitError(`stream yielded ${plan.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
-    const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
-    if (firstStep === 0) partial = { lossSum: 0, steps: 0, seconds: 0 };
-    let clock = performance.now();
-    // Both streams are pure functions of (seed, epoch, step), read ahead in lockstep from firstStep.
-    const idBatches = stream.batches(epoch, plan, firstStep);
-    const outlierBatches = outliers?.batches(
-      epoch,
-      outliers.epochIndices(
-        epoch,
-        plan.map((b) => b.indices.length),
-      ),
-      firstStep,
-    );
-    try {
-      for (let step = firstStep; step < trainedSteps; step++) {
-        const batch = await nextBatch(idBatches, 'training', epoch, step);
-        const outlierBatch = outlierBatches ? await nextBatch(outlierBatches, 'outlier', epoch, step) : undefined;
-        let loss: number;
-        try {
-          ({ loss } = await trainer.step(batch, outlierBatch));
-        } finally {
-          batch.x.dispose();
-          batch.y.dispose();
-          outlierBatch?.x.dispose();
-          outlierBatch?.y.dispose();
-        }
-        if (!Number.isFinite(loss)) throw new TrainingDivergedError(globalStep, epoch, step, loss);
-        globalStep++;
-        partial.lossSum += loss;
-        partial.steps++;
-        await hooks.onStep?.({ epoch, step, globalStep, loss });
-        if (every > 0 && (step + 1) % every === 0 && step + 1 < trainedSteps) {
-          const now = performance.now();
-          partial.seconds += (now - clock) / 1000;
-          clock = now;
-          await save('last', { epoch, stepInEpoch: step + 1, globalStep }, partial);
-        }
-      }
-    } finally {
-      await idBatches.return(undefined);
-      await outlierBatches?.return(undefined);
-    }
-    partial.seconds += (performance.now() - clock) / 1000;
-    const valAccuracy = validation ? await evaluateAccuracy(network, validation, evalRng) : null;
-    if (valAccuracy !== null) hooks.onValidation?.({ epoch, accuracy: valAccuracy });
-    const record: EpochRecord = { epoch, meanLoss: partial.lossSum / Math.max(1, partial.steps), valAccuracy, seconds: partial.seconds };
-    history = [...history, record];
-    // A tie replaces the best: OpenOOD's BaseRecorder.save_model saves when acc >= best_acc.
-    const isBest = valAccuracy !== null && (bestValAccuracy === null || valAccuracy >= bestValAccuracy);
-    if (isBest) {
-      bestValAccuracy = valAccuracy;
-      bestEpoch = epoch;
-    }
-    const next = { epoch: epoch + 1, stepInEpoch: 0, globalStep };
-    if (isBest) await save('best', next, undefined);
-    await save('last', next, undefined);
-    hooks.onEpochEnd?.({ ...record, best: isBest });
+  await recorder.open({ outputDir, resumedFrom });
+  try {
+    return await runEpochs();
+  } finally {
+    await recorder.close();
   }
 
-  return {
-    history,
-    bestValAccuracy,
-    bestEpoch,
-    lastCheckpoint: paths.last,
-    bestCheckpoint: existsSync(paths.best) ? paths.best : null,
-    resumedFrom,
-    globalStep,
-  };
+  async function runEpochs(): Promise<TrainResult> {
+    hooks.onStart?.({ epochs, stepsPerEpoch, position, resumed: resumedFrom !== null, stream: stream.describe() });
+
+    const save = async (
+      kind: 'last' | 'best',
+      at: CheckpointPosition,
+      inProgress: typeof partial | undefined,
+      epochEnd: EpochRecord | null,
+    ) => {
+      const checkpoint = captureCheckpoint(network, trainer, {
+        kind,
+        position: at,
+        configHash: options.configHash,
+        seed: options.seed,
+        rng: { run: options.rng.getState(), ...(network.getRandomState ? { network: network.getRandomState() } : {}) },
+        bestValAccuracy,
+        bestEpoch,
+        history,
+        ...(inProgress ? { partialEpoch: inProgress } : {}),
+        ...(options.config ? { config: options.config } : {}),
+      });
+      const path = await recorder.saveCheckpoint(checkpoint, epochEnd);
+      await hooks.onCheckpoint?.({ kind, path, position: at });
+    };
+
+    const evalRng = options.rng.derive('validation');
+    let globalStep = position.globalStep;
+    for (let epoch = position.epoch; epoch < epochs; epoch++) {
+      const plan = stream.epochIndices(epoch);
+      if (plan.length !== stepsPerEpoch)
+        throw new OodkitError(`stream yielded ${plan.length} batches for epoch ${epoch}, expected ${stepsPerEpoch}`);
+      const firstStep = epoch === position.epoch ? position.stepInEpoch : 0;
+      if (firstStep === 0) partial = { lossSum: 0, steps: 0, seconds: 0 };
+      let clock = performance.now();
+      // Both streams are pure functions of (seed, epoch, step), read ahead in lockstep from firstStep.
+      const idBatches = stream.batches(epoch, plan, firstStep);
+      const outlierBatches = outliers?.batches(
+        epoch,
+        outliers.epochIndices(
+          epoch,
+          plan.map((b) => b.indices.length),
+        ),
+        firstStep,
+      );
+      try {
+        for (let step = firstStep; step < trainedSteps; step++) {
+          const batch = await nextBatch(idBatches, 'training', epoch, step);
+          const outlierBatch = outlierBatches ? await nextBatch(outlierBatches, 'outlier', epoch, step) : undefined;
+          let loss: number;
+          const lr = trainer.learningRate ?? null;
+          const stepStart = performance.now();
+          try {
+            ({ loss } = await trainer.step(batch, outlierBatch));
+          } finally {
+            batch.x.dispose();
+            batch.y.dispose();
+            outlierBatch?.x.dispose();
+            outlierBatch?.y.dispose();
+          }
+          if (!Number.isFinite(loss)) throw new TrainingDivergedError(globalStep, epoch, step, loss);
+          globalStep++;
+          partial.lossSum += loss;
+          partial.steps++;
+          await recorder.step({ step: globalStep, epoch, stepInEpoch: step, loss, lr, seconds: (performance.now() - stepStart) / 1000 });
+          await hooks.onStep?.({ epoch, step, globalStep, loss });
+          if (every > 0 && (step + 1) % every === 0 && step + 1 < trainedSteps) {
+            const now = performance.now();
+            partial.seconds += (now - clock) / 1000;
+            clock = now;
+            await save('last', { epoch, stepInEpoch: step + 1, globalStep }, partial, null);
+          }
+        }
+      } finally {
+        await idBatches.return(undefined);
+        await outlierBatches?.return(undefined);
+      }
+      partial.seconds += (performance.now() - clock) / 1000;
+      const valAccuracy = validation ? await evaluateAccuracy(network, validation, evalRng) : null;
+      if (valAccuracy !== null) hooks.onValidation?.({ epoch, accuracy: valAccuracy });
+      const record: EpochRecord = { epoch, meanLoss: partial.lossSum / Math.max(1, partial.steps), valAccuracy, seconds: partial.seconds };
+      history = [...history, record];
+      // The recorder's rule; the base recorder's is OpenOOD's `acc >= best_acc` (a tie replaces the best).
+      const isBest = valAccuracy !== null && recorder.isBest(valAccuracy, bestValAccuracy);
+      if (isBest) {
+        bestValAccuracy = valAccuracy;
+        bestEpoch = epoch;
+      }
+      const next = { epoch: epoch + 1, stepInEpoch: 0, globalStep };
+      if (isBest) await save('best', next, undefined, record);
+      await save('last', next, undefined, record);
+      hooks.onEpochEnd?.({ ...record, best: isBest });
+    }
+
+    return {
+      history,
+      bestValAccuracy,
+      bestEpoch,
+      lastCheckpoint: paths.last,
+      bestCheckpoint: existsSync(paths.best) ? paths.best : null,
+      resumedFrom,
+      globalStep,
+    };
+  }
 }

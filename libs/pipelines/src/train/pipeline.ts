@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import {
   ConfigError,
@@ -8,7 +8,6 @@ import {
   defineComponent,
   saveResolvedConfig,
   silentLogger,
-  writeFileAtomic,
   type Classifier,
   type ComponentRegistry,
   type Logger,
@@ -26,6 +25,8 @@ import {
   type GeneratorProgress,
 } from '@oodkit/sio';
 import { openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
+import { BaseRecorder, baseRecorderArgs } from '../recorders/base-recorder.js';
+import type { TrainRecorder } from '../recorders/recorder.js';
 import { readCheckpointMeta } from './checkpoint.js';
 import { buildTrainData } from './data.js';
 import { checkpointPaths, evaluateAccuracy, resumeMismatch, trainLoop, type TrainHooks, type TrainResult } from './loop.js';
@@ -143,7 +144,8 @@ export interface TrainRunSummary extends TrainResult {
 /**
  * The whole training run from a resolved config: compute backend, ID data and preprocessing, network,
  * trainer, the training stream (plain or SIO: the trainer never knows), the outlier stream for the
- * OE family, then `trainLoop`. Writes config.yml, checkpoints and train.json into the run folder.
+ * OE family, then `trainLoop`. Writes config.yml into the run folder; the recorder (`recorder:`, default
+ * `base`) writes checkpoints, train.json and, for `jsonl`, the per-step log.
  */
 export async function runTraining(config: Readonly<Record<string, unknown>>, options: TrainRunOptions): Promise<TrainRunSummary> {
   const logger = options.logger ?? silentLogger;
@@ -276,6 +278,11 @@ async function trainInFolder(
     logger.warn(`train.outlier is set but trainer '${trainer.name}' does not use outliers; ignored`);
   }
 
+  // Without a `recorder:` key the base recorder, also for registries assembled without this library's module.
+  const recorder =
+    config.recorder === undefined
+      ? new BaseRecorder(baseRecorderArgs.parse({}))
+      : await registry.build<TrainRecorder>('recorder', config.recorder as never, { ...base, rng: rng.derive('recorder') }, 'recorder');
   logger.info(`training ${network.name} with ${trainer.name} → ${runDir}`);
   logger.info(`data: ${stream.describe()}`);
   if (outliers) logger.info(`outliers: ${outliers.describe()}`);
@@ -295,6 +302,7 @@ async function trainInFolder(
       rng,
       config: runConfig as Record<string, unknown>,
       hooks: options.hooks,
+      recorder,
     });
     const testAccuracy = await evaluateAccuracy(
       network,
@@ -302,7 +310,7 @@ async function trainInFolder(
       rng.derive('test'),
     );
     const summary: TrainRunSummary = { ...result, runDir, configHash, stream: stream.describe(), testAccuracy };
-    await writeFileAtomic(join(runDir, 'train.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    await recorder.summary(summary as unknown as Record<string, unknown>);
     return summary;
   } finally {
     network.dispose();

@@ -1,6 +1,7 @@
 import { tf } from '@oodkit/compute';
 import { DataError, defineComponent, type Batch, type BuildContext, type Classifier, type ImageDataset, type Rng } from '@oodkit/core';
-import { buildDataset, datasetSectionSchema, resolveBenchmarkValueSync } from '@oodkit/data';
+import { buildDataset, datasetSectionSchema } from '@oodkit/data';
+import { normalizationArgs, normalizationOf } from '../augment/pixels.js';
 import { z } from 'zod';
 import * as ops from '../augment/pil-ops.js';
 import type { Image8 } from '../augment/pil-ops.js';
@@ -18,8 +19,7 @@ export const pixmixArgs = z.strictObject({
     .optional()
     .describe('images to mix with, at least the input size (randomly cropped to it); default: generated fractals 4 px larger'),
   mixing_count: z.int().positive().default(5000).describe('size of the default fractal mixing set'),
-  mean: z.array(z.number()).min(1).optional().describe("the batch's normalisation mean; default: the benchmark's"),
-  std: z.array(z.number().positive()).min(1).optional().describe("the batch's normalisation std; default: the benchmark's"),
+  ...normalizationArgs,
 });
 export type PixmixArgs = z.infer<typeof pixmixArgs>;
 
@@ -89,17 +89,6 @@ export function pixmixImage(
   return mixed;
 }
 
-/** The normalisation of the run's benchmark (inline, a file or a shipped name); OpenOOD's 0.5 fallback otherwise. */
-function benchmarkNormalization(config: BuildContext['config']): { mean: number[]; std: number[] } {
-  try {
-    const b = resolveBenchmarkValueSync(config.benchmark) as { normalization?: { mean?: number[]; std?: number[] } } | undefined;
-    if (b?.normalization?.mean && b.normalization.std) return { mean: b.normalization.mean, std: b.normalization.std };
-  } catch {
-    // no benchmark in this config (unit use): fall back
-  }
-  return { mean: [0.5], std: [0.5] };
-}
-
 /**
  * PixMix as a trainer: every training batch (already through the benchmark's train chain, real and
  * SIO-synthetic alike) is mapped back to pixels, each image replaced by its PixMix mixture with the
@@ -140,7 +129,7 @@ export class PixmixTrainer extends SgdTrainer {
   async mixBatch(x: tf.Tensor4D): Promise<Float32Array> {
     const [n, h, w, c] = x.shape;
     const pool = await this.mixingPool(h, w, c);
-    const norm = this.args.mean && this.args.std ? { mean: this.args.mean, std: this.args.std } : benchmarkNormalization(this.ctx.config);
+    const norm = normalizationOf(this.args, this.ctx.config);
     const mean = (ch: number) => norm.mean[norm.mean.length === 1 ? 0 : ch]!;
     const std = (ch: number) => norm.std[norm.std.length === 1 ? 0 : ch]!;
     const values = (await x.data()) as Float32Array;
