@@ -12,3 +12,6 @@ export * from './benchmark/hyperparameters.js';
 export * from './benchmark/build-report.js';
 export * from './benchmark/run-benchmark.js';
 export * from './stages/index.js';
+export * from './evaluation/model-source.js';
+export * from './evaluation/evaluate-model.js';
+export * from './evaluation/run-evaluation.js';

@@ -4,6 +4,7 @@ import { benchConfigSection } from './benchmark/bench-section.js';
 import {
   benchmarkPipeline,
   evalFeaturesPipeline,
+  evalPipeline,
   featExtractPipeline,
   testAccPipeline,
   testOodPipeline,
@@ -18,6 +19,7 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
   featExtractPipeline,
   testOodPipeline,
   evalFeaturesPipeline,
+  evalPipeline,
   benchmarkPipeline,
 ];
 
