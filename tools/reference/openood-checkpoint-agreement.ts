@@ -6,7 +6,8 @@
  * The script (Debian python3-torch, -torchvision, -sklearn, -faiss) writes an OpenOOD-layout data root, trains the
  * network briefly, saves torch.save(state_dict) and its reference metrics; then this runs
  * `oodkit eval --checkpoint <arch>.pth --network <arch> --benchmark benchmark.yml --data_dir data --postprocessor all`
- * in-process and prints, per method of the reference, the largest |difference| over every row and metric (pp).
+ * in-process, without and with --aps, and prints per method of the reference the largest |difference| over every row
+ * and metric (pp) and, with APS, the hyperparameters each side chose.
  * The ResNet-18 weights (~45 MB) are why this is a tool and not a committed fixture (the LeNet one is:
  * apps/cli/tests/eval-openood-checkpoint.test.ts).
  */
@@ -48,50 +49,62 @@ try {
   const reference = JSON.parse(readFileSync(join(work, 'reference.json'), 'utf8')) as {
     steps: number;
     methods: Record<string, { rows: Record<string, Row> }>;
+    aps: Record<string, { rows: Record<string, Row>; hyperparameters: Record<string, unknown> }>;
   };
 
+  const evalAll = (aps: boolean) =>
+    runEvalCommand(
+      { checkpoint: join(work, `${arch}.pth`), network: arch, postprocessor: 'all', aps },
+      inputsFrom({
+        overrides: [
+          '--benchmark',
+          join(work, 'benchmark.yml'),
+          '--data_dir',
+          join(work, 'data'),
+          '--log_level=warn',
+          `--compute.backend=${values.backend}`,
+        ],
+        out: join(work, aps ? 'oodkit-eval-aps' : 'oodkit-eval'),
+      }),
+      { print: () => undefined },
+    );
   const t1 = performance.now();
-  const result = await runEvalCommand(
-    { checkpoint: join(work, `${arch}.pth`), network: arch, postprocessor: 'all' },
-    inputsFrom({
-      overrides: [
-        '--benchmark',
-        join(work, 'benchmark.yml'),
-        '--data_dir',
-        join(work, 'data'),
-        '--log_level=warn',
-        `--compute.backend=${values.backend}`,
-      ],
-      out: join(work, 'oodkit-eval'),
-    }),
-    { print: () => undefined },
-  );
+  const plain = await evalAll(false);
   const tOurs = (performance.now() - t1) / 1000;
+  const searched = await evalAll(true);
 
   console.log(`${arch}, ${reference.steps} SGD steps in PyTorch, backend ${values.backend}`);
-  console.log('method     max |Δ| over rows × metrics (pp)   worst          OpenOOD near / far AUROC');
-  const methods: Record<string, { maxDeltaPp: number; worst: string }> = {};
+  console.log('method     mode   max |Δ| over rows × metrics (pp)   worst            OpenOOD near / far AUROC   hyperparameters');
+  const methods: Record<string, { maxDeltaPp: number; worst: string; hyperparameters?: unknown }> = {};
   let overall = 0;
-  for (const [name, want] of Object.entries(reference.methods)) {
-    const got = result.evaluations.find((e) => e.postprocessor === name);
-    if (!got) throw new Error(`oodkit did not evaluate ${name}`);
-    let worst = { delta: 0, where: '' };
-    for (const row of got.rows)
-      for (const m of METRICS) {
-        const d = Math.abs(row[m] - want.rows[row.dataset]![m]);
-        if (d > worst.delta) worst = { delta: d, where: `${row.dataset} ${m}` };
-      }
-    overall = Math.max(overall, worst.delta);
-    methods[name] = { maxDeltaPp: worst.delta, worst: worst.where };
-    console.log(
-      `${name.padEnd(10)} ${worst.delta.toExponential(2).padStart(12)}                    ${worst.where.padEnd(14)} ${want.rows.nearood!.AUROC.toFixed(2)} / ${want.rows.farood!.AUROC.toFixed(2)}`,
-    );
+  const runs = [
+    ['plain', plain, reference.methods],
+    ['aps', searched, reference.aps],
+  ] as const;
+  for (const [mode, result, wanted] of runs) {
+    for (const [name, want] of Object.entries(wanted)) {
+      const got = result.evaluations.find((e) => e.postprocessor === name);
+      if (!got) throw new Error(`oodkit did not evaluate ${name}`);
+      let worst = { delta: 0, where: '' };
+      for (const row of got.rows)
+        for (const m of METRICS) {
+          const d = Math.abs(row[m] - want.rows[row.dataset]![m]);
+          if (d > worst.delta) worst = { delta: d, where: `${row.dataset} ${m}` };
+        }
+      overall = Math.max(overall, worst.delta);
+      const chosen =
+        mode === 'aps' ? { oodkit: got.hyperparameters, openood: (want as { hyperparameters?: unknown }).hyperparameters } : undefined;
+      methods[`${name}/${mode}`] = { maxDeltaPp: worst.delta, worst: worst.where, ...(chosen ? { hyperparameters: chosen } : {}) };
+      console.log(
+        `${name.padEnd(10)} ${mode.padEnd(6)} ${worst.delta.toExponential(2).padStart(12)}                    ${worst.where.padEnd(16)} ${want.rows.nearood!.AUROC.toFixed(2)} / ${want.rows.farood!.AUROC.toFixed(2)}   ${chosen ? JSON.stringify(chosen) : ''}`,
+      );
+    }
   }
   console.log(
-    `largest |Δ| ${overall.toExponential(2)} pp; ${result.evaluations.length} methods evaluated, skipped: ${result.skipped.map((s) => s.postprocessor).join(', ') || 'none'}`,
+    `largest |Δ| ${overall.toExponential(2)} pp; ${plain.evaluations.length} methods evaluated, skipped: ${plain.skipped.map((s) => s.postprocessor).join(', ') || 'none'}`,
   );
   console.log(
-    `times: reference (data + training + OpenOOD formulas) ${tRef.toFixed(1)} s, oodkit eval --postprocessor all ${tOurs.toFixed(1)} s`,
+    `times: reference (data + training + OpenOOD formulas, plain and APS) ${tRef.toFixed(1)} s, oodkit eval --postprocessor all ${tOurs.toFixed(1)} s`,
   );
   if (values.out)
     writeFileSync(
