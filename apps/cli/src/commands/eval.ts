@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UsageError, type ConfigOverride } from '@oodkit/core';
-import type { EvaluationStageResult } from '@oodkit/pipelines';
+import { evalSource, type EvaluationStageResult } from '@oodkit/pipelines';
 import { METRIC_COLUMNS, formatFixed2 } from '@oodkit/evaluators';
 import { commandInputs, flagOverride, integerOption, requireInputPath, withConfigOptions, type CommandInputs } from '../shared/options.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
@@ -56,10 +56,12 @@ export async function runEvalCommand(
   const result = (
     await runPipeline(run, inputs, {
       name: 'eval',
-      checkInputs: () =>
-        flags.checkpoint !== undefined
-          ? requireInputPath(flags.checkpoint, '--checkpoint', 'file')
-          : requireInputPath(flags.features!, '--features', 'feature folder'),
+      checkInputs: () => {
+        if (flags.features !== undefined) return requireInputPath(flags.features, '--features', 'feature folder');
+        requireInputPath(flags.checkpoint!, '--checkpoint', 'file');
+        // A PyTorch file without --network is refused before the backend starts.
+        evalSource({ checkpoint: flags.checkpoint, network: flags.network, all: false, aps: false, save_scores: true, batch_size: 1 });
+      },
     })
   ).result as EvaluationStageResult;
   for (const e of result.evaluations) {
