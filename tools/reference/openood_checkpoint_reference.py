@@ -455,16 +455,17 @@ def combinations(sweep):
 
 def aps(method, net, data):
     """OpenOOD's hyperparameter search: ID val vs OOD val AUROC, strictly greater wins, starting from 0."""
-    best, best_auroc = None, 0
+    best, best_auroc, trials = None, 0, []
     for values in combinations(method.sweep):
         method.set(values)
         ip, ic, il = inference(method, net, data['val'])
         op, oc, ol = inference(method, net, data['ood_val'])
         auroc = all_metrics(np.concatenate([ic, oc]), np.concatenate([il, ol]), np.concatenate([ip, op]))[1]
+        trials.append({'values': values, 'valAuroc': 100 * auroc})
         if auroc > best_auroc:
             best, best_auroc = values, auroc
     method.set(best)
-    return best
+    return best, trials
 
 
 @torch.no_grad()
@@ -477,7 +478,7 @@ def evaluate(net, data, roles, with_aps):
         if with_aps and not method.sweep:
             continue
         method.setup(net, data)
-        chosen = aps(method, net, data) if with_aps else None
+        chosen, trials = aps(method, net, data) if with_aps else (None, None)
         ip, ic, il = inference(method, net, data['test'])
         rows = {}
         for group, names in (('nearood', roles['near']), ('farood', roles['far'])):
@@ -492,7 +493,7 @@ def evaluate(net, data, roles, with_aps):
             'rows': {k: {'FPR@95': 100 * v[0], 'AUROC': 100 * v[1], 'AUPR_IN': 100 * v[2], 'AUPR_OUT': 100 * v[3],
                          'ACC': 100 * acc, 'PRED_ACC': 100 * v[4]} for k, v in rows.items()},
             'test_conf': ic.tolist(),
-            **({'hyperparameters': chosen} if with_aps else {}),
+            **({'hyperparameters': chosen, 'trials': trials} if with_aps else {}),
         }
         print(f"{name:9s}{' aps' if with_aps else ''} near AUROC {result[name]['rows']['nearood']['AUROC']:.2f} far AUROC {result[name]['rows']['farood']['AUROC']:.2f}")
     return result
