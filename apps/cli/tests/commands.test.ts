@@ -66,7 +66,7 @@ describe('oodkit run / bench usage errors', { timeout: 60_000 }, () => {
     writeFileSync(file, 'benchmark: mnist\n');
     expect(await main(['run', '--config', file])).toBe(2);
     expect(io.err).toMatch(
-      /pipeline: required: which pipeline to run, one of benchmark, eval_features, feat_extract, test_acc, test_ood, train, train_oe/,
+      /pipeline: required: which pipeline to run, one of benchmark, eval, eval_features, feat_extract, test_acc, test_ood, train, train_oe/,
     );
   });
 

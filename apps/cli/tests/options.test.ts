@@ -45,6 +45,24 @@ const RUN_FOLDER_COMMANDS: [string, string[]][] = [
   ['feat-extract', ['feat-extract', '--checkpoint', 'x.ckpt', '--benchmark', 'mnist']],
   ['eval-features', ['eval-features', '--features', 'FEATURES', '--postprocessor', 'msp']],
   ['test-ood', ['test-ood', '--checkpoint', 'x.ckpt', '--benchmark', 'mnist', '--postprocessor', 'msp']],
+  [
+    'eval',
+    [
+      'eval',
+      '--checkpoint',
+      'x.pth',
+      '--network',
+      'lenet',
+      '--benchmark',
+      'mnist',
+      '--data_dir',
+      'data',
+      '--postprocessor',
+      'all',
+      '--aps',
+    ],
+  ],
+  ['eval (features)', ['eval', '--features', 'FEATURES', '--postprocessor', 'msp']],
 ];
 const withFeatures = (argv: string[]) => argv.map((a) => (a === 'FEATURES' ? features : a));
 

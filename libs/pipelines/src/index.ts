@@ -15,3 +15,6 @@ export * from './stages/index.js';
 export * from './recorders/recorder.js';
 export * from './recorders/base-recorder.js';
 export * from './recorders/jsonl-recorder.js';
+export * from './evaluation/model-source.js';
+export * from './evaluation/evaluate-model.js';
+export * from './evaluation/run-evaluation.js';

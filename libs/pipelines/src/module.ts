@@ -6,6 +6,7 @@ import { benchConfigSection } from './benchmark/bench-section.js';
 import {
   benchmarkPipeline,
   evalFeaturesPipeline,
+  evalPipeline,
   featExtractPipeline,
   testAccPipeline,
   testOodPipeline,
@@ -20,6 +21,7 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
   featExtractPipeline,
   testOodPipeline,
   evalFeaturesPipeline,
+  evalPipeline,
   benchmarkPipeline,
   baseRecorderDefinition,
   jsonlRecorderDefinition,

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Rng, createOodkitContainer, registryOf, silentLogger, type ComponentRegistry } from '@oodkit/core';
+import { ConfigError, Rng, createOodkitContainer, registryOf, silentLogger, type Classifier, type ComponentRegistry } from '@oodkit/core';
 import { computeModule, initCompute } from '@oodkit/compute';
 import { dataModule, loadBenchmark, resolveBenchmarkValue } from '@oodkit/data';
 import { networksModule } from '@oodkit/networks';
@@ -10,7 +10,15 @@ import { postprocessorsModule } from '@oodkit/postprocessors';
 import { trainersModule } from '@oodkit/trainers';
 import { FeatureFolder, evaluatorsModule, expectedCalibrationError, rowSummaries } from '@oodkit/evaluators';
 import { sioModule } from '@oodkit/sio';
-import { limitBenchmark, pipelinesModule, type RunnablePipeline } from '../src/index.js';
+import {
+  buildEvaluator,
+  evalSource,
+  evaluateModel,
+  limitBenchmark,
+  loadTrainedNetwork,
+  pipelinesModule,
+  type RunnablePipeline,
+} from '../src/index.js';
 
 /** The registered OpenOOD-style stages, each built from a config by `pipeline: {name, args}`. */
 describe('registered pipelines: train → test_acc, feat_extract, test_ood', () => {
@@ -157,6 +165,79 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
     }).then((p) => p.run())) as { grid: unknown; aps: { trials: { values: unknown }[] } };
     expect(result.grid).toEqual({ K: [1, 3] });
     expect(result.aps.trials.map((t) => t.values)).toEqual([{ K: 1 }, { K: 3 }]);
+  });
+
+  it("eval on the oodkit checkpoint gives test_ood's rows, and writes the same layout", async () => {
+    type Result = { out: string; evaluations: { postprocessor: string; rows: { dataset: string; AUROC: number }[] }[] };
+    const viaEval = (await build({
+      ...base,
+      exp_name: 'eval_ckpt',
+      postprocessor: { name: 'msp' },
+      pipeline: { name: 'eval', args: { checkpoint } },
+    }).then((p) => p.run())) as Result;
+    const viaTestOod = (await build({
+      ...base,
+      exp_name: 'ood_msp',
+      postprocessor: { name: 'msp' },
+      pipeline: { name: 'test_ood', args: { checkpoint } },
+    }).then((p) => p.run())) as Result['evaluations'][number];
+    expect(viaEval.evaluations.map((e) => e.postprocessor)).toEqual(['msp']);
+    expect(viaEval.evaluations[0]!.rows).toEqual(viaTestOod.rows);
+    expect(JSON.parse(readFileSync(join(viaEval.out, 'msp__metrics.json'), 'utf8')).rows).toEqual(viaTestOod.rows);
+  });
+
+  it('evaluateModel extracts features once for every feature-only method and gives the network to ODIN', async () => {
+    const { network } = await loadTrainedNetwork(checkpoint, registry);
+    let featurePasses = 0;
+    const counted = new Proxy(network, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (key === 'forwardFeatures')
+          return (...args: Parameters<Classifier['forwardFeatures']>) => {
+            featurePasses++;
+            return target.forwardFeatures(...args);
+          };
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    try {
+      const loaded = await loadBenchmark(base.benchmark, registry, { logger: silentLogger, rng: Rng.fromSeed(0), config: base });
+      const splits = [
+        loaded.id.train,
+        loaded.id.val,
+        loaded.id.test,
+        loaded.ood.val.dataset,
+        ...loaded.ood.near.map((s) => s.dataset),
+        ...loaded.ood.far.map((s) => s.dataset),
+      ];
+      const batchesPerPass = splits.reduce((n, d) => n + Math.ceil(d.length / 500), 0);
+      const evaluator = await buildEvaluator(registry, base, { logger: silentLogger, rng: Rng.fromSeed(0), config: base });
+      const options = { source: { kind: 'classifier' as const, network: counted }, benchmark: loaded, evaluator, registry, config: base };
+      const features = await evaluateModel({
+        ...options,
+        postprocessors: [{ name: 'msp' }, { name: 'ebo' }, { name: 'knn' }, { name: 'react' }],
+      });
+      expect(features.evaluations.map((e) => e.postprocessor)).toEqual(['msp', 'ebo', 'knn', 'react']);
+      expect(featurePasses).toBe(batchesPerPass);
+      featurePasses = 0;
+      const odin = await evaluateModel({ ...options, postprocessors: [{ name: 'odin' }] });
+      expect(odin.evaluations[0]!.rows.length).toBeGreaterThan(0);
+      // ODIN scores through the network (its forward, not forwardFeatures): no feature extraction pass.
+      expect(featurePasses).toBeLessThan(batchesPerPass);
+    } finally {
+      network.dispose();
+    }
+  });
+
+  it('a PyTorch checkpoint without its network is refused by name', () => {
+    expect(() => evalSource({ checkpoint: 'model.pth', all: false, aps: false, save_scores: true, batch_size: 500 })).toThrow(ConfigError);
+    expect(() => evalSource({ checkpoint: 'model.pth', all: false, aps: false, save_scores: true, batch_size: 500 })).toThrow(/--network/);
+    expect(evalSource({ checkpoint: 'model.pth', network: 'lenet', all: false, aps: false, save_scores: true, batch_size: 500 })).toEqual({
+      kind: 'torch',
+      checkpoint: 'model.pth',
+      network: { name: 'lenet' },
+    });
+    expect(evalSource({ checkpoint: 'run/best.ckpt', all: false, aps: false, save_scores: true, batch_size: 500 }).kind).toBe('trained');
   });
 
   it('train_oe refuses a config without an outlier set before training', async () => {

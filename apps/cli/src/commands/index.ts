@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerConfig } from './config.js';
 import { registerList } from './list.js';
 import { registerEvalFeatures } from './eval-features.js';
+import { registerEval } from './eval.js';
 import { registerMetrics } from './metrics.js';
 import { registerTrain } from './train.js';
 import { registerFeatExtract } from './feat-extract.js';
@@ -16,6 +17,7 @@ export type CommandRegistrar = (program: Command) => void;
 export const commandRegistrars: readonly CommandRegistrar[] = [
   registerList,
   registerConfig,
+  registerEval,
   registerEvalFeatures,
   registerMetrics,
   registerTrain,

@@ -5,7 +5,7 @@ import { runPipeline } from '../shared/run-pipeline.js';
 
 /**
  * `oodkit run --config ...`: builds the config's `pipeline: {name, args}` from the registry and runs
- * it — train, train_oe, test_acc, feat_extract, test_ood, eval_features, benchmark, or a plugin's
+ * it — train, train_oe, test_acc, feat_extract, test_ood, eval, eval_features, benchmark, or a plugin's
  * pipeline. The other commands are presets of this path.
  */
 export function registerRun(program: Command): void {

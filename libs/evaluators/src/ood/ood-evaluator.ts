@@ -35,22 +35,40 @@ export function apsGrid(registry: ComponentRegistry, postprocessor: string, conf
   return { ...registeredGrid(registry, postprocessor), ...(configured ?? {}) };
 }
 
+/** What a caller may set per evaluation, over the evaluator's own args. */
+export interface EvaluateOptions {
+  /** Replaces the registered lists of the arguments it names (see `apsGrid`); used only with APS. */
+  readonly grid?: HyperparameterGrid;
+  /** Overrides the evaluator's `aps` argument (a command's `--aps`, a bench entry's `aps`). */
+  readonly aps?: boolean;
+}
+
+/**
+ * What the one evaluation path (libs/pipelines `evaluateModel`) asks of a registered evaluator
+ * (`evaluator:` config key, built by name): evaluate one postprocessor on a source, write the result.
+ */
+export interface Evaluator {
+  evaluate(postprocessor: Postprocessor, source: FeatureSource, options?: EvaluateOptions): Promise<OodEvaluation>;
+  write(outDir: string, evaluation: OodEvaluation, options?: { saveScores?: boolean }): Promise<unknown>;
+}
+
 /** The `ood` evaluator: OpenOOD's test_ood stage for one postprocessor at a time. */
-export class OodEvaluator {
+export class OodEvaluator implements Evaluator {
   constructor(
     readonly args: OodEvaluatorArgs,
     private readonly registry: ComponentRegistry | undefined,
     private readonly logger?: Logger,
   ) {}
 
-  /** `grid` replaces the registered lists of the arguments it names (see `apsGrid`); used only when `aps` is on. */
-  evaluate(postprocessor: Postprocessor, source: FeatureSource, grid?: HyperparameterGrid): Promise<OodEvaluation> {
-    const searched = this.args.aps ? (this.registry ? apsGrid(this.registry, postprocessor.name, grid) : (grid ?? {})) : undefined;
+  evaluate(postprocessor: Postprocessor, source: FeatureSource, options: EvaluateOptions = {}): Promise<OodEvaluation> {
+    const { grid } = options;
+    const aps = options.aps ?? this.args.aps;
+    const searched = aps ? (this.registry ? apsGrid(this.registry, postprocessor.name, grid) : (grid ?? {})) : undefined;
     return evaluateOod({ postprocessor, source, apsGrid: searched, tpr: this.args.tpr, fsood: this.args.fsood, logger: this.logger });
   }
 
-  write(outDir: string, evaluation: OodEvaluation): Promise<WrittenEvaluation> {
-    return writeOodEvaluation(outDir, evaluation, { saveScores: this.args.save_scores });
+  write(outDir: string, evaluation: OodEvaluation, options: { saveScores?: boolean } = {}): Promise<WrittenEvaluation> {
+    return writeOodEvaluation(outDir, evaluation, { saveScores: options.saveScores ?? this.args.save_scores });
   }
 }
 

@@ -10,26 +10,15 @@ import {
   writeFileAtomic,
   type ComponentRegistry,
   type Logger,
-  type Postprocessor,
 } from '@oodkit/core';
 import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { cacheDir, loadBenchmark, resolveBenchmarkValue, type LoadedBenchmark } from '@oodkit/data';
-import {
-  EVALUATION_FORMAT,
-  FeatureFolder,
-  FeatureFolderSource,
-  NetworkSource,
-  evaluateOod,
-  apsGrid,
-  evaluationToJson,
-  writeOodEvaluation,
-  type FeatureSource,
-  type OodEvaluationJson,
-} from '@oodkit/evaluators';
+import { EVALUATION_FORMAT, apsGrid, evaluationToJson, type OodEvaluationJson } from '@oodkit/evaluators';
 import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet } from '@oodkit/sio';
 import { ProductStore, hashSpec } from '../store/product-store.js';
 import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
-import { benchmarkRoles, benchmarkSplits, datasetBatches, writeBenchmarkFeatures } from '../features/extract.js';
+import { benchmarkRoles, benchmarkSplits, writeBenchmarkFeatures } from '../features/extract.js';
+import { buildEvaluator, evaluateModel } from '../evaluation/evaluate-model.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
 import { benchPlan, benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
@@ -138,6 +127,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     await saveResolvedConfig(outDir, config);
     await initCompute({ ...computeOptionsFrom(config.compute), logger });
     const store = new ProductStore(join(groupDir, 'products'));
+    const evaluator = await buildEvaluator(registry, config, { logger, rng: Rng.fromSeed(0), config });
     const plan = benchPlan(bench);
     emit({ type: 'plan', trainings: plan.trainings.length, evaluations: plan.evaluations.length });
 
@@ -259,7 +249,6 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
             seconds: (performance.now() - t0) / 1000,
           });
 
-          let folder: FeatureFolder | undefined;
           for (const pp of postprocessors) {
             t0 = performance.now();
             emit({ type: 'stage', stage: 'eval', label: `${pp.label} ${cellName}`, total: 1, unit: 'methods' });
@@ -274,39 +263,32 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                   aps: pp.aps,
                   grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
                   format: EVALUATION_FORMAT,
+                  // absent for the default evaluator, so caches written before the key was read stay valid
+                  ...(config.evaluator !== undefined ? { evaluator: config.evaluator } : {}),
                 },
                 async (workDir) => {
-                  const postprocessor = await registry.build<Postprocessor>(
-                    'postprocessor',
-                    { name: pp.name, args: pp.args },
-                    { logger, rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`), config },
-                    `bench.postprocessors.${pp.label}`,
-                  );
-                  let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
-                  try {
-                    let source: FeatureSource;
-                    if (postprocessor.needsNetwork) {
-                      network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
-                      const byName = new Map(splits.map((s) => [s.name, s]));
-                      const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
-                      source = new NetworkSource(network, roles, (name) => {
-                        const s = byName.get(name)!;
-                        return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
-                      });
-                    } else {
-                      source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
-                    }
-                    const evaluation = await evaluateOod({
-                      postprocessor,
-                      source,
-                      apsGrid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : undefined,
-                    });
-                    await writeOodEvaluation(workDir, evaluation, { saveScores: true });
-                    return evaluationToJson(evaluation);
-                  } finally {
-                    network?.dispose();
-                    (postprocessor as { dispose?: () => void }).dispose?.();
-                  }
+                  const result = await evaluateModel({
+                    source: { kind: 'trained', checkpoint: checkpointFile },
+                    benchmark: loaded,
+                    features: features.dir,
+                    postprocessors: [
+                      {
+                        name: pp.name,
+                        args: pp.args,
+                        aps: pp.aps,
+                        ...(pp.grid !== undefined ? { grid: pp.grid } : {}),
+                        rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`),
+                        path: `bench.postprocessors.${pp.label}`,
+                      },
+                    ],
+                    evaluator,
+                    registry,
+                    config,
+                    logger,
+                    out: workDir,
+                    saveScores: true,
+                  });
+                  return evaluationToJson(result.evaluations[0]!);
                 },
               );
             } catch (error) {

@@ -5,3 +5,4 @@ export * from './test-ood.js';
 export * from './benchmark.js';
 export * from './train-oe.js';
 export * from './eval-features.js';
+export * from './eval.js';

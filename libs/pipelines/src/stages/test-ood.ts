@@ -1,22 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, Rng, defineComponent, saveResolvedConfig, type Postprocessor } from '@oodkit/core';
-import { loadBenchmark } from '@oodkit/data';
-import {
-  FeatureFolder,
-  FeatureFolderSource,
-  NetworkSource,
-  evaluateOod,
-  evaluationToJson,
-  apsGrid,
-  featureSplitsSchema,
-  writeOodEvaluation,
-  type HyperparameterGrid,
-  type FeatureSource,
-} from '@oodkit/evaluators';
-import { benchmarkRoles, benchmarkSplits, datasetBatches } from '../features/extract.js';
-import { loadTrainedNetwork } from '../train/restore.js';
-import { withRunFolder } from '../store/run-folder.js';
-import { runDirOf, type RunnablePipeline } from './common.js';
+import { defineComponent } from '@oodkit/core';
+import { runEvaluationStage } from '../evaluation/run-evaluation.js';
+import type { RunnablePipeline } from './common.js';
 
 export const testOodArgs = z
   .strictObject({
@@ -30,7 +15,7 @@ export const testOodArgs = z
 
 /**
  * OpenOOD's `test_ood`: postprocessor setup → optional APS → ID accuracy → near/far OOD metrics, for
- * the config's `postprocessor` on a checkpoint (through the network) or a feature folder.
+ * the config's `postprocessor` on a checkpoint or a feature folder, through the one evaluation path.
  */
 export const testOodPipeline = defineComponent({
   kind: 'pipeline',
@@ -39,57 +24,23 @@ export const testOodPipeline = defineComponent({
   args: testOodArgs,
   create: (args, ctx): RunnablePipeline => ({
     async run(options = {}) {
-      const logger = options.logger ?? ctx.logger;
-      if (ctx.config.postprocessor === undefined)
-        throw new ConfigError([{ path: 'postprocessor', message: 'test_ood needs a postprocessor: {name, args}' }]);
-      const postprocessor = await ctx.registry.build<Postprocessor>(
-        'postprocessor',
-        ctx.config.postprocessor as never,
-        { logger, rng: ctx.rng.derive('postprocessor'), config: ctx.config },
-        'postprocessor',
+      const result = await runEvaluationStage(
+        {
+          source:
+            args.features !== undefined ? { kind: 'features', folder: args.features } : { kind: 'trained', checkpoint: args.checkpoint! },
+          all: false,
+          aps: args.aps,
+          saveScores: args.save_scores,
+          batchSize: args.batch_size,
+          featureBatchSize: args.features !== undefined ? undefined : 4096,
+          what: 'test_ood',
+          defaultFolder: ({ benchmark, postprocessor }) => `test_ood_${benchmark ?? 'features'}_${postprocessor}`,
+        },
+        ctx,
+        options.logger ?? ctx.logger,
+        { resume: options.resume, overwrite: options.overwrite },
       );
-      let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
-      try {
-        let source: FeatureSource;
-        let benchName = 'features';
-        if (args.features !== undefined) {
-          source = new FeatureFolderSource(await FeatureFolder.open(args.features));
-        } else {
-          network = (await loadTrainedNetwork(args.checkpoint!, ctx.registry, logger)).network;
-          const bench = await loadBenchmark(ctx.config.benchmark, ctx.registry, { logger, rng: Rng.fromSeed(0), config: ctx.config });
-          benchName = bench.config.name;
-          const byName = new Map(benchmarkSplits(bench).map((s) => [s.name, s]));
-          const roles = benchmarkRoles(bench);
-          source = new NetworkSource(network, featureSplitsSchema.parse(roles), (name) => {
-            const split = byName.get(name)!;
-            return datasetBatches(split.dataset, bench.preprocess.test, args.batch_size, split.ood ? -1 : undefined);
-          });
-        }
-        const out = runDirOf(ctx.config, `test_ood_${benchName}_${postprocessor.name}`);
-        // The folder rule is applied before the scoring, so a refused folder costs no work.
-        const evaluation = await withRunFolder(
-          out,
-          { what: 'test_ood', resume: options.resume, overwrite: options.overwrite, logger },
-          async () => {
-            const result = await evaluateOod({
-              postprocessor,
-              source,
-              apsGrid: args.aps
-                ? apsGrid(ctx.registry, postprocessor.name, (ctx.config.postprocessor as { grid?: HyperparameterGrid }).grid)
-                : undefined,
-              logger,
-            });
-            await writeOodEvaluation(out, result, { saveScores: args.save_scores });
-            await saveResolvedConfig(out, ctx.config as Record<string, unknown>);
-            return result;
-          },
-        );
-        logger.info(`${postprocessor.name}: tables and scores in ${out}`);
-        return evaluationToJson(evaluation);
-      } finally {
-        network?.dispose();
-        postprocessor.dispose?.();
-      }
+      return result.evaluations[0];
     },
   }),
 });
