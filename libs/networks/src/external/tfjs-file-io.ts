@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { tf } from '@oodkit/compute';
 import { DataError, UsageError, writeFileAtomic } from '@oodkit/core';
@@ -65,6 +65,7 @@ export function fileModelIO(modelJson: string): tf.io.IOHandler {
         ...(artifacts.signature ? { signature: artifacts.signature } : {}),
         ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
+      await mkdir(dir, { recursive: true });
       // Weights first: a model.json never points at a missing or partial weights file.
       await writeFileAtomic(join(dir, WEIGHTS_FILE), weightData);
       await writeFileAtomic(file, JSON.stringify(json));
