@@ -3,7 +3,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
-import { OnnxModel, assertOnnxSupports, findOnnxFinalLayer, parseOnnxGraph } from '../../src/index.js';
+import {
+  OnnxModel,
+  assertOnnxSupports,
+  findOnnxFinalLayer,
+  loadStateDict,
+  parseOnnxGraph,
+  type TorchStateNetwork,
+} from '../../src/index.js';
+import { build } from '../helpers.js';
 
 // Fixtures and reference values: /usr/bin/python3 tools/reference/export_onnx_fixtures.py
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'onnx');
@@ -146,5 +154,35 @@ describe('ONNX graph errors', () => {
       /odin needs input gradients .* an ONNX model cannot provide/,
     );
     expect(() => assertOnnxSupports({ name: 'gradnorm', needsNetwork: false })).not.toThrow();
+  });
+});
+
+describe("an ONNX export and oodkit's own network on the same weights", () => {
+  it("oodkit's lenet (3 channels) loaded from the ONNX initializers gives the ONNX model's logits and features", async () => {
+    const graph = parseOnnxGraph(readFileSync(join(FIXTURES, 'lenet.onnx')), 'lenet.onnx');
+    // torch.onnx.export keeps the state_dict names (OpenOOD's) for the initializers.
+    const tensors = new Map(
+      [...graph.constantNames]
+        .filter((name) => /^(block\d|classifier1|fc)\./.test(name))
+        .map((name) => {
+          const c = graph.constant(name)!;
+          return [name, { dtype: 'float32' as const, shape: c.dims, data: c.data }];
+        }),
+    );
+    const network = await build('lenet', { in_channels: 3, num_classes: 10 });
+    const onnx = await OnnxModel.load(join(FIXTURES, 'lenet.onnx'), { threads: 1 });
+    const x = nhwc(reference.lenet);
+    try {
+      loadStateDict(network as unknown as TorchStateNetwork, tensors);
+      const ours = network.forwardFeatures(x);
+      const theirs = await onnx.infer(x);
+      expect(maxDiff(await ours.logits.data(), theirs.logits)).toBeLessThan(1e-4);
+      expect(maxDiff(await ours.features.data(), theirs.features)).toBeLessThan(1e-4);
+      tf.dispose([ours.logits, ours.features]);
+    } finally {
+      x.dispose();
+      network.dispose();
+      await onnx.dispose();
+    }
   });
 });
