@@ -45,3 +45,16 @@ export {
   type DecomposedOutput,
   type DecomposedConfidenceNetwork,
 } from './networks/godin.js';
+export { type InferenceModel, type InferenceOutput, isInferenceModel } from './external/inference-model.js';
+export { OnnxModel, assertOnnxSupports, type OnnxModelOptions } from './external/onnx-model.js';
+export { findOnnxFinalLayer, type OnnxFinalLayer } from './external/onnx-final-layer.js';
+export {
+  parseOnnxGraph,
+  withExtraOutputs,
+  type OnnxGraph,
+  type OnnxNode,
+  type OnnxValueInfo,
+  type OnnxConstant,
+} from './external/onnx-graph.js';
+export { loadTfjsModel, type TfjsModelOptions } from './external/tfjs-model.js';
+export { fileModelIO } from './external/tfjs-file-io.js';

@@ -1,7 +1,37 @@
 import { tf } from '@oodkit/compute';
 import type { Batch, Classifier, ImageDataset } from '@oodkit/core';
 import { orderedBatches, type LoadedBenchmark, type Preprocessor } from '@oodkit/data';
-import { finalLayerOf, writeFeatureFolder, type FeatureFolderContent, type FeatureSplitsInput } from '@oodkit/evaluators';
+import type { FinalLayer } from '@oodkit/core';
+import {
+  InMemoryFeatureSource,
+  finalLayerOf,
+  featureSplitsSchema,
+  writeFeatureFolder,
+  type FeatureFolderContent,
+  type FeatureSplitsInput,
+} from '@oodkit/evaluators';
+import { isInferenceModel, type InferenceModel, type InferenceOutput } from '@oodkit/networks';
+
+/** A model features can be extracted from: a Classifier (tf tensors) or an inference-only model (ONNX). */
+export type FeatureModel = Classifier | InferenceModel;
+
+/** Logits and features of one NHWC batch on the host, whichever kind of model. */
+export async function batchOutputs(model: FeatureModel, x: tf.Tensor4D): Promise<InferenceOutput> {
+  if (isInferenceModel(model)) return model.infer(x);
+  const out = tf.tidy(() => model.forwardFeatures(x, false));
+  try {
+    const [logits, features] = await Promise.all([out.logits.data(), out.features.data()]);
+    return { logits: logits as Float32Array, features: features as Float32Array };
+  } finally {
+    out.logits.dispose();
+    out.features.dispose();
+  }
+}
+
+/** Host copy of the final layer of either kind of model. */
+export function finalLayerOfModel(model: FeatureModel): FinalLayer {
+  return isInferenceModel(model) ? model.finalLayer() : finalLayerOf(model);
+}
 
 /**
  * Preprocessed batches of `dataset` in index order through a test-time chain. Each batch's tensors
@@ -16,24 +46,29 @@ export function datasetBatches(
   return orderedBatches(dataset, { batchSize, preprocess: chain, labelOverride });
 }
 
-/** Penultimate features of a whole dataset (index order) through the test-time chain. */
-export async function datasetFeatures(
-  network: Classifier,
+/**
+ * Logits and penultimate features of a whole dataset (index order) through the test-time chain, in
+ * batches of `batchSize`: the one extraction loop for checkpoints, tfjs and ONNX models.
+ */
+export async function datasetOutputs(
+  model: FeatureModel,
   dataset: ImageDataset,
   chain: readonly Preprocessor[],
   batchSize: number,
   labelOverride?: number,
   onBatch?: (done: number, total: number) => void,
-): Promise<{ features: Float32Array; labels: Int32Array }> {
-  const dim = network.featureDim;
+): Promise<{ logits: Float32Array; features: Float32Array; labels: Int32Array }> {
+  const dim = model.featureDim;
+  const classes = model.numClasses;
   const features = new Float32Array(dataset.length * dim);
+  const logits = new Float32Array(dataset.length * classes);
   const labels = new Int32Array(dataset.length);
   let offset = 0;
   for await (const batch of datasetBatches(dataset, chain, batchSize, labelOverride)) {
     try {
-      const z = tf.tidy(() => network.forwardFeatures(batch.x, false).features);
-      features.set((await z.data()) as Float32Array, offset * dim);
-      z.dispose();
+      const out = await batchOutputs(model, batch.x);
+      features.set(out.features, offset * dim);
+      logits.set(out.logits, offset * classes);
       labels.set(
         batch.indices.map((i) => labelOverride ?? dataset.labels[i]!),
         offset,
@@ -45,6 +80,19 @@ export async function datasetFeatures(
       batch.y.dispose();
     }
   }
+  return { logits, features, labels };
+}
+
+/** Penultimate features of a whole dataset (index order) through the test-time chain. */
+export async function datasetFeatures(
+  network: FeatureModel,
+  dataset: ImageDataset,
+  chain: readonly Preprocessor[],
+  batchSize: number,
+  labelOverride?: number,
+  onBatch?: (done: number, total: number) => void,
+): Promise<{ features: Float32Array; labels: Int32Array }> {
+  const { features, labels } = await datasetOutputs(network, dataset, chain, batchSize, labelOverride, onBatch);
   return { features, labels };
 }
 
@@ -85,11 +133,22 @@ export interface FeatureExtractionProgress {
  * and the benchmark pipeline write.
  */
 export async function writeBenchmarkFeatures(
-  network: Classifier,
+  network: FeatureModel,
   bench: LoadedBenchmark,
   out: string,
   options: { batchSize?: number; onProgress?: (p: FeatureExtractionProgress) => void } = {},
 ): Promise<{ splits: { name: string; count: number }[] }> {
+  const splits = await benchmarkFeatureSplits(network, bench, options);
+  await writeFeatureFolder(out, { finalLayer: finalLayerOfModel(network), splits, roles: benchmarkRoles(bench) });
+  return { splits: splits.map((s) => ({ name: s.name, count: s.labels.length })) };
+}
+
+/** Features and labels of every split of a benchmark, in the feature folder's split names. */
+export async function benchmarkFeatureSplits(
+  network: FeatureModel,
+  bench: LoadedBenchmark,
+  options: { batchSize?: number; onProgress?: (p: FeatureExtractionProgress) => void } = {},
+): Promise<FeatureFolderContent['splits'][number][]> {
   const batchSize = options.batchSize ?? 1000;
   const splits: FeatureFolderContent['splits'][number][] = [];
   for (const { name, dataset, ood } of benchmarkSplits(bench)) {
@@ -103,6 +162,24 @@ export async function writeBenchmarkFeatures(
     );
     splits.push({ name, features, labels });
   }
-  await writeFeatureFolder(out, { finalLayer: finalLayerOf(network), splits, roles: benchmarkRoles(bench) });
-  return { splits: splits.map((s) => ({ name: s.name, count: s.labels.length })) };
+  return splits;
+}
+
+/**
+ * Every benchmark split of an inference-only model (ONNX) extracted once, as a feature source the
+ * OOD evaluator scores every feature-based postprocessor on (network-based ones are refused).
+ */
+export async function inferenceFeatureSource(
+  model: InferenceModel,
+  bench: LoadedBenchmark,
+  options: { batchSize?: number; onProgress?: (p: FeatureExtractionProgress) => void } = {},
+): Promise<InMemoryFeatureSource> {
+  const splits = await benchmarkFeatureSplits(model, bench, options);
+  const dim = model.featureDim;
+  const roles = featureSplitsSchema.parse(benchmarkRoles(bench));
+  return new InMemoryFeatureSource(
+    model.finalLayer(),
+    splits.map((s) => ({ name: s.name, count: s.labels.length, dim, features: s.features, labels: s.labels })),
+    roles,
+  );
 }

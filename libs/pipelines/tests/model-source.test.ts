@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@oodkit/core';
+import { modelSourceOf } from '../src/index.js';
+
+describe('modelSourceOf: exactly one of checkpoint / onnx / tfjs', () => {
+  it('maps each source with its output names', () => {
+    expect(modelSourceOf({ checkpoint: 'a.ckpt' })).toEqual({ kind: 'checkpoint', path: 'a.ckpt' });
+    expect(modelSourceOf({ onnx: 'm.onnx', features_output: 'z', threads: 2 })).toEqual({
+      kind: 'onnx',
+      path: 'm.onnx',
+      featuresOutput: 'z',
+      threads: 2,
+    });
+    expect(modelSourceOf({ tfjs: 'model.json', logits_output: 'fc' })).toEqual({ kind: 'tfjs', path: 'model.json', logitsOutput: 'fc' });
+  });
+
+  it('names the key of a missing, doubled or misplaced setting', () => {
+    const issue = (args: Parameters<typeof modelSourceOf>[0]) => {
+      try {
+        modelSourceOf(args);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).issues[0];
+      }
+      throw new Error('no error');
+    };
+    expect(issue({})).toMatchObject({
+      path: 'pipeline.args.checkpoint',
+      message: expect.stringMatching(/one model source, checkpoint \(--checkpoint\), onnx/),
+    });
+    expect(issue({ onnx: 'm.onnx', tfjs: 'model.json' })).toMatchObject({
+      path: 'pipeline.args.tfjs',
+      message: 'one model source only, got onnx and tfjs',
+    });
+    expect(issue({ checkpoint: 'a.ckpt', features_output: 'z' })).toMatchObject({ path: 'pipeline.args.features_output' });
+    expect(issue({ tfjs: 'model.json', threads: 2 })).toMatchObject({
+      path: 'pipeline.args.threads',
+      message: 'applies to an onnx model only',
+    });
+  });
+});
