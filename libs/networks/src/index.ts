@@ -45,3 +45,9 @@ export {
   type DecomposedOutput,
   type DecomposedConfidenceNetwork,
 } from './networks/godin.js';
+export { BackboneWrapper, backboneArg, buildBackbone } from './networks/backbone-wrapper.js';
+export * from './networks/conf_branch.js';
+export * from './networks/rot_net.js';
+export * from './networks/t2fnorm.js';
+export * from './networks/cider_net.js';
+export * from './networks/npos_net.js';

@@ -40,3 +40,6 @@ export * from './postprocessors/gmm.js';
 export * from './postprocessors/mc_dropout.js';
 export * from './postprocessors/iodin.js';
 export * from './postprocessors/grood.js';
+export * from './postprocessors/conf_branch.js';
+export * from './postprocessors/rotpred.js';
+export * from './postprocessors/t2fnorm.js';

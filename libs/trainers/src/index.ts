@@ -16,4 +16,7 @@ export * from './trainers/regmixup.js';
 export * from './trainers/vos.js';
 export * from './trainers/godin.js';
 export * from './trainers/pixmix.js';
+export * from './trainers/conf_branch.js';
+export * from './trainers/rotpred.js';
+export * from './trainers/t2fnorm.js';
 export * as pilOps from './augment/pil-ops.js';

@@ -9,6 +9,9 @@ import { regmixup } from './trainers/regmixup.js';
 import { vos } from './trainers/vos.js';
 import { godin } from './trainers/godin.js';
 import { pixmix } from './trainers/pixmix.js';
+import { confBranch } from './trainers/conf_branch.js';
+import { rotpred } from './trainers/rotpred.js';
+import { t2fnorm } from './trainers/t2fnorm.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const trainersDefinitions: readonly AnyComponentDefinition[] = [
@@ -22,6 +25,9 @@ export const trainersDefinitions: readonly AnyComponentDefinition[] = [
   vos,
   godin,
   pixmix,
+  confBranch,
+  rotpred,
+  t2fnorm,
 ];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */
