@@ -33,6 +33,9 @@ const methods: [string, Record<string, unknown>, string][] = [
   ['conf_branch', {}, 'conf_branch_net'],
   ['rotpred', {}, 'rot_net'],
   ['t2fnorm', { tau: 0.5 }, 't2fnorm_net'],
+  ['cider', { warm_epochs: 1 }, 'cider_net'],
+  // small queues and synthesis from the first epoch, so the boundary loss runs in a 2-epoch run
+  ['npos', { sample_number: 2, sample_from: 4, K: 2, select: 2, pick_nums: 1, ID_points_num: 2, start_epoch_KNN: 1 }, 'npos_net'],
 ];
 
 describe('training-coupled trainers run with and without SIO, and their checkpoints rebuild the wrapper', () => {

@@ -43,3 +43,5 @@ export * from './postprocessors/grood.js';
 export * from './postprocessors/conf_branch.js';
 export * from './postprocessors/rotpred.js';
 export * from './postprocessors/t2fnorm.js';
+export * from './postprocessors/cider.js';
+export * from './postprocessors/npos.js';

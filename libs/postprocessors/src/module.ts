@@ -38,6 +38,8 @@ import { groodDefinition } from './postprocessors/grood.js';
 import { confBranchDefinition } from './postprocessors/conf_branch.js';
 import { rotpredDefinition } from './postprocessors/rotpred.js';
 import { t2fnormDefinition } from './postprocessors/t2fnorm.js';
+import { ciderDefinition } from './postprocessors/cider.js';
+import { nposDefinition } from './postprocessors/npos.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -79,6 +81,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   confBranchDefinition,
   rotpredDefinition,
   t2fnormDefinition,
+  ciderDefinition,
+  nposDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

@@ -19,4 +19,7 @@ export * from './trainers/pixmix.js';
 export * from './trainers/conf_branch.js';
 export * from './trainers/rotpred.js';
 export * from './trainers/t2fnorm.js';
+export * from './trainers/hypersphere.js';
+export * from './trainers/cider.js';
+export * from './trainers/npos.js';
 export * as pilOps from './augment/pil-ops.js';

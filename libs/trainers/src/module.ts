@@ -12,6 +12,8 @@ import { pixmix } from './trainers/pixmix.js';
 import { confBranch } from './trainers/conf_branch.js';
 import { rotpred } from './trainers/rotpred.js';
 import { t2fnorm } from './trainers/t2fnorm.js';
+import { cider } from './trainers/cider.js';
+import { npos } from './trainers/npos.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const trainersDefinitions: readonly AnyComponentDefinition[] = [
@@ -28,6 +30,8 @@ export const trainersDefinitions: readonly AnyComponentDefinition[] = [
   confBranch,
   rotpred,
   t2fnorm,
+  cider,
+  npos,
 ];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */
