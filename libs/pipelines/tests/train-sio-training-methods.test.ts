@@ -36,9 +36,13 @@ const methods: [string, Record<string, unknown>, string][] = [
   ['cider', { warm_epochs: 1 }, 'cider_net'],
   // small queues and synthesis from the first epoch, so the boundary loss runs in a 2-epoch run
   ['npos', { sample_number: 2, sample_from: 4, K: 2, select: 2, pick_nums: 1, ID_points_num: 2, start_epoch_KNN: 1 }, 'npos_net'],
+  // pytorch-ood's losses on OpenOOD's outlier stream (no wrapper)
+  ['energy_oe', {}, 'tiny_mlp'],
+  ['objectosphere', {}, 'tiny_mlp'],
 ];
+const withOutliers = new Set(['energy_oe', 'objectosphere']);
 
-describe('training-coupled trainers run with and without SIO, and their checkpoints rebuild the wrapper', () => {
+describe('the training-coupled trainers and pytorch-ood losses run with and without SIO; checkpoints rebuild the wrapper', () => {
   for (const [name, args, wrapper] of methods) {
     for (const withSio of [false, true]) {
       it(`${name} ${withSio ? 'on the SIO stream' : 'without SIO'}`, async () => {
@@ -55,7 +59,11 @@ describe('training-coupled trainers run with and without SIO, and their checkpoi
             }),
             network: { name: 'tiny_mlp' },
             trainer: { name, args: { lr: 0.05, ...args } },
-            train: { epochs: 2, batch_size: 10 },
+            train: {
+              epochs: 2,
+              batch_size: 10,
+              ...(withOutliers.has(name) ? { outlier: { name: 'tiny', args: { count: 16, seed: 9 } }, outlier_batch_size: 12 } : {}),
+            },
             ...(withSio ? { sio: { real_ratio: 0.8, synthetic } } : {}),
           },
           { registry },
@@ -64,7 +72,9 @@ describe('training-coupled trainers run with and without SIO, and their checkpoi
         expect(summary.globalStep).toBe(6);
         for (const h of summary.history) expect(Number.isFinite(h.meanLoss)).toBe(true);
         const { network, meta } = await loadTrainedNetwork(join(summary.runDir, 'checkpoints', 'last.ckpt'), registry);
-        expect(meta.config?.network).toEqual({ name: wrapper, args: { backbone: { name: 'tiny_mlp' } } });
+        expect(meta.config?.network).toEqual(
+          wrapper === 'tiny_mlp' ? { name: 'tiny_mlp' } : { name: wrapper, args: { backbone: { name: 'tiny_mlp' } } },
+        );
         expect(network.name).toBe(wrapper);
         if (name === 't2fnorm') expect((network as unknown as { tau: number }).tau).toBe(0.5);
         network.dispose();

@@ -22,4 +22,6 @@ export * from './trainers/t2fnorm.js';
 export * from './trainers/hypersphere.js';
 export * from './trainers/cider.js';
 export * from './trainers/npos.js';
+export * from './trainers/energy_oe.js';
+export * from './trainers/objectosphere.js';
 export * as pilOps from './augment/pil-ops.js';

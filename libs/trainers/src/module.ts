@@ -14,6 +14,8 @@ import { rotpred } from './trainers/rotpred.js';
 import { t2fnorm } from './trainers/t2fnorm.js';
 import { cider } from './trainers/cider.js';
 import { npos } from './trainers/npos.js';
+import { energyOe } from './trainers/energy_oe.js';
+import { objectosphere } from './trainers/objectosphere.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const trainersDefinitions: readonly AnyComponentDefinition[] = [
@@ -32,6 +34,8 @@ export const trainersDefinitions: readonly AnyComponentDefinition[] = [
   t2fnorm,
   cider,
   npos,
+  energyOe,
+  objectosphere,
 ];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */
