@@ -230,3 +230,34 @@ describe('npos trainer', () => {
     tf.dispose([id, gaussian]);
   });
 });
+
+describe('resume', () => {
+  it.each([
+    ['cider', { feat_dim: 4, head: 'mlp' }, {}],
+    [
+      'npos',
+      { feat_dim: 4, head: 'linear' },
+      { sample_number: 2, sample_from: 3, K: 2, select: 2, pick_nums: 1, ID_points_num: 2, start_epoch_KNN: 1 },
+    ],
+  ] as const)('%s: getState/setState into a fresh trainer continues exactly like the original', async (name, netArgs, args) => {
+    const make = () =>
+      name === 'cider' ? new CiderNet(backbone(), Rng.fromSeed(2), netArgs) : new NposNet(backbone(), Rng.fromSeed(2), netArgs);
+    const netA = make();
+    const netB = make();
+    const plan = { epochs: 2, stepsPerEpoch: 3 };
+    const a = await buildTrainer(name, args);
+    a.init(netA, plan);
+    const batch = makeBatch(X, Y, SHAPE);
+    await a.step(batch);
+    await a.step(batch);
+    for (const [key, v] of netA.namedVariables()) netB.namedVariables().get(key)!.assign(v);
+    const b = await buildTrainer(name, args);
+    b.init(netB, plan);
+    b.setState(a.getState());
+    const next = [(await a.step(batch)).loss, (await b.step(batch)).loss];
+    expect(next[1]).toBe(next[0]);
+    tf.dispose([batch.x, batch.y]);
+    netA.dispose();
+    netB.dispose();
+  });
+});
