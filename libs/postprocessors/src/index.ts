@@ -45,3 +45,4 @@ export * from './postprocessors/rotpred.js';
 export * from './postprocessors/t2fnorm.js';
 export * from './postprocessors/cider.js';
 export * from './postprocessors/npos.js';
+export * from './postprocessors/objectosphere.js';

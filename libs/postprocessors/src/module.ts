@@ -40,6 +40,7 @@ import { rotpredDefinition } from './postprocessors/rotpred.js';
 import { t2fnormDefinition } from './postprocessors/t2fnorm.js';
 import { ciderDefinition } from './postprocessors/cider.js';
 import { nposDefinition } from './postprocessors/npos.js';
+import { objectosphereDefinition } from './postprocessors/objectosphere.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -83,6 +84,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   t2fnormDefinition,
   ciderDefinition,
   nposDefinition,
+  objectosphereDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
