@@ -15,3 +15,4 @@ export {
 } from './wasm/register.js';
 export { batchNormTrain, batchNormTrainComposite, type BatchNormTrainResult } from './ops/batch-norm-train.js';
 export { biasRelu } from './ops/bias-relu.js';
+export { rot90, rotationBatch } from './ops/rot90.js';

@@ -58,3 +58,9 @@ export {
 } from './external/onnx-graph.js';
 export { loadTfjsModel, type TfjsModelOptions } from './external/tfjs-model.js';
 export { fileModelIO } from './external/tfjs-file-io.js';
+export { BackboneWrapper, backboneArg, buildBackbone } from './networks/backbone-wrapper.js';
+export * from './networks/conf_branch.js';
+export * from './networks/rot_net.js';
+export * from './networks/t2fnorm.js';
+export * from './networks/cider_net.js';
+export * from './networks/npos_net.js';

@@ -35,6 +35,12 @@ import { gmmDefinition } from './postprocessors/gmm.js';
 import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
 import { iodinDefinition } from './postprocessors/iodin.js';
 import { groodDefinition } from './postprocessors/grood.js';
+import { confBranchDefinition } from './postprocessors/conf_branch.js';
+import { rotpredDefinition } from './postprocessors/rotpred.js';
+import { t2fnormDefinition } from './postprocessors/t2fnorm.js';
+import { ciderDefinition } from './postprocessors/cider.js';
+import { nposDefinition } from './postprocessors/npos.js';
+import { objectosphereDefinition } from './postprocessors/objectosphere.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -73,6 +79,12 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   mcDropoutDefinition,
   iodinDefinition,
   groodDefinition,
+  confBranchDefinition,
+  rotpredDefinition,
+  t2fnormDefinition,
+  ciderDefinition,
+  nposDefinition,
+  objectosphereDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

@@ -12,6 +12,13 @@ import { pixmix } from './trainers/pixmix.js';
 import { cutout } from './trainers/cutout.js';
 import { randaugment } from './trainers/randaugment.js';
 import { augmix } from './trainers/augmix.js';
+import { confBranch } from './trainers/conf_branch.js';
+import { rotpred } from './trainers/rotpred.js';
+import { t2fnorm } from './trainers/t2fnorm.js';
+import { cider } from './trainers/cider.js';
+import { npos } from './trainers/npos.js';
+import { energyOe } from './trainers/energy_oe.js';
+import { objectosphere } from './trainers/objectosphere.js';
 
 /** Every component this library registers; add new ones to this list. */
 export const trainersDefinitions: readonly AnyComponentDefinition[] = [
@@ -28,6 +35,13 @@ export const trainersDefinitions: readonly AnyComponentDefinition[] = [
   cutout,
   randaugment,
   augmix,
+  confBranch,
+  rotpred,
+  t2fnorm,
+  cider,
+  npos,
+  energyOe,
+  objectosphere,
 ];
 
 /** The ContainerModule of @oodkit/trainers: contributes its components to the registries. */

@@ -1,0 +1,69 @@
+import { tf } from '@oodkit/compute';
+import {
+  UsageError,
+  type Classifier,
+  type PostprocessorSetupData,
+  type ScoreBatch,
+  type ScoreResult,
+  type ScoringModel,
+} from '@oodkit/core';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { BasePostprocessor, definePostprocessor } from '../lifecycle/index.js';
+import { toScoreResult } from '../math/softmax.js';
+
+export const t2fnormArgs = z.strictObject({});
+
+/** What the score needs of the network: T2FNorm's inference logits fc(z/τ) (libs/networks `t2fnorm_net`). */
+interface FeatureNormNetwork extends Classifier {
+  readonly tau: number;
+  inferenceLogits(features: Tensor2D): Tensor2D;
+}
+
+function isFeatureNorm(network: Classifier | undefined): network is FeatureNormNetwork {
+  return typeof (network as Partial<FeatureNormNetwork> | undefined)?.inferenceLogits === 'function';
+}
+
+/**
+ * T2FNorm's score (Regmi et al. 2023; OpenOOD's T2FNormPostprocessor): max softmax of fc(z/τ), the
+ * un-normalised features scaled by the training temperature; pred = their argmax. (A t2fnorm_net's
+ * feature folder holds z with the final layer (W/τ, b), so `msp` on that folder computes the same.)
+ */
+export class T2FNormPostprocessor extends BasePostprocessor<typeof t2fnormArgs> {
+  readonly name = 't2fnorm';
+  override readonly needsNetwork = true;
+  private network?: FeatureNormNetwork;
+
+  protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
+    if (!isFeatureNorm(model.network)) {
+      throw new UsageError(
+        `t2fnorm scores a feature-normalised network (t2fnorm_net, trained with trainer 't2fnorm'); got '${model.network?.name ?? 'none'}'`,
+      );
+    }
+    this.network = model.network;
+  }
+
+  protected override releaseState(): void {
+    this.network = undefined;
+    super.releaseState();
+  }
+
+  protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
+    const z = this.features(batch);
+    const network = this.network!;
+    const [pred, conf] = tf.tidy(() => {
+      const probabilities = tf.softmax(network.inferenceLogits(z));
+      return [tf.argMax(probabilities, 1) as Tensor1D, tf.max(probabilities, 1) as Tensor1D];
+    });
+    return toScoreResult(pred, conf);
+  }
+}
+
+export const t2fnormDefinition = definePostprocessor(
+  {
+    name: 't2fnorm',
+    description: 'T2FNorm: max softmax of fc(z/τ) with the training temperature τ of a t2fnorm_net',
+    args: t2fnormArgs,
+  },
+  T2FNormPostprocessor,
+);
