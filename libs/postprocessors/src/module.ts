@@ -35,6 +35,8 @@ import { gmmDefinition } from './postprocessors/gmm.js';
 import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
 import { iodinDefinition } from './postprocessors/iodin.js';
 import { groodDefinition } from './postprocessors/grood.js';
+import { rankfeatDefinition } from './postprocessors/rankfeat.js';
+import { gramDefinition } from './postprocessors/gram.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -73,6 +75,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   mcDropoutDefinition,
   iodinDefinition,
   groodDefinition,
+  rankfeatDefinition,
+  gramDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

@@ -195,7 +195,14 @@ export class NetworkSource implements FeatureSource {
     /** A fresh pass over split `name` each call (preprocessed, in a fixed order). */
     private readonly loader: (name: string) => BatchStream,
   ) {
-    this.model = { finalLayer: finalLayerOf(network), network };
+    this.model = {
+      finalLayer: finalLayerOf(network),
+      network,
+      setupInputs: (role) => {
+        const name = this.splits[role];
+        return name === undefined ? undefined : this.loader(name);
+      },
+    };
   }
 
   setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
