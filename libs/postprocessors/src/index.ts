@@ -42,3 +42,4 @@ export * from './postprocessors/iodin.js';
 export * from './postprocessors/grood.js';
 export * from './postprocessors/rankfeat.js';
 export * from './postprocessors/gram.js';
+export * from './postprocessors/adascale.js';

@@ -37,6 +37,7 @@ import { iodinDefinition } from './postprocessors/iodin.js';
 import { groodDefinition } from './postprocessors/grood.js';
 import { rankfeatDefinition } from './postprocessors/rankfeat.js';
 import { gramDefinition } from './postprocessors/gram.js';
+import { adascaleADefinition, adascaleLDefinition } from './postprocessors/adascale.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -77,6 +78,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   groodDefinition,
   rankfeatDefinition,
   gramDefinition,
+  adascaleADefinition,
+  adascaleLDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
