@@ -43,3 +43,4 @@ export * from './postprocessors/grood.js';
 export * from './postprocessors/rankfeat.js';
 export * from './postprocessors/gram.js';
 export * from './postprocessors/adascale.js';
+export * from './postprocessors/ensemble.js';

@@ -38,6 +38,7 @@ import { groodDefinition } from './postprocessors/grood.js';
 import { rankfeatDefinition } from './postprocessors/rankfeat.js';
 import { gramDefinition } from './postprocessors/gram.js';
 import { adascaleADefinition, adascaleLDefinition } from './postprocessors/adascale.js';
+import { ensembleDefinition } from './postprocessors/ensemble.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -80,6 +81,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   gramDefinition,
   adascaleADefinition,
   adascaleLDefinition,
+  ensembleDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

@@ -24,6 +24,12 @@ export interface ScoringModel {
    * plays the role.
    */
   readonly setupInputs?: (role: SetupRole) => Iterable<Batch> | AsyncIterable<Batch> | undefined;
+  /**
+   * Rebuild and load another trained checkpoint (the network its stored config names), for methods
+   * that combine several (ensemble). Present where the source can load checkpoints (the pipelines);
+   * the caller disposes the network.
+   */
+  readonly loadNetwork?: (path: string) => Promise<Classifier>;
 }
 
 /** Features of one split held on the host, row-major. Owner: libs/postprocessors. */

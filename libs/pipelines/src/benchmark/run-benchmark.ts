@@ -289,10 +289,15 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                       network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
                       const byName = new Map(splits.map((s) => [s.name, s]));
                       const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
-                      source = new NetworkSource(network, roles, (name) => {
-                        const s = byName.get(name)!;
-                        return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
-                      });
+                      source = new NetworkSource(
+                        network,
+                        roles,
+                        (name) => {
+                          const s = byName.get(name)!;
+                          return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
+                        },
+                        { loadNetwork: async (path) => (await loadTrainedNetwork(path, registry, logger)).network },
+                      );
                     } else {
                       source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
                     }

@@ -60,10 +60,15 @@ export const testOodPipeline = defineComponent({
           benchName = bench.config.name;
           const byName = new Map(benchmarkSplits(bench).map((s) => [s.name, s]));
           const roles = benchmarkRoles(bench);
-          source = new NetworkSource(network, featureSplitsSchema.parse(roles), (name) => {
-            const split = byName.get(name)!;
-            return datasetBatches(split.dataset, bench.preprocess.test, args.batch_size, split.ood ? -1 : undefined);
-          });
+          source = new NetworkSource(
+            network,
+            featureSplitsSchema.parse(roles),
+            (name) => {
+              const split = byName.get(name)!;
+              return datasetBatches(split.dataset, bench.preprocess.test, args.batch_size, split.ood ? -1 : undefined);
+            },
+            { loadNetwork: async (path) => (await loadTrainedNetwork(path, ctx.registry, logger)).network },
+          );
         }
         const out = runDirOf(ctx.config, `test_ood_${benchName}_${postprocessor.name}`);
         // The folder rule is applied before the scoring, so a refused folder costs no work.
