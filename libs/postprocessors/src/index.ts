@@ -44,3 +44,4 @@ export * from './postprocessors/rankfeat.js';
 export * from './postprocessors/gram.js';
 export * from './postprocessors/adascale.js';
 export * from './postprocessors/ensemble.js';
+export * from './postprocessors/nac.js';

@@ -39,6 +39,7 @@ import { rankfeatDefinition } from './postprocessors/rankfeat.js';
 import { gramDefinition } from './postprocessors/gram.js';
 import { adascaleADefinition, adascaleLDefinition } from './postprocessors/adascale.js';
 import { ensembleDefinition } from './postprocessors/ensemble.js';
+import { nacDefinition } from './postprocessors/nac.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -82,6 +83,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   adascaleADefinition,
   adascaleLDefinition,
   ensembleDefinition,
+  nacDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
