@@ -45,3 +45,4 @@ export * from './postprocessors/gram.js';
 export * from './postprocessors/adascale.js';
 export * from './postprocessors/ensemble.js';
 export * from './postprocessors/nac.js';
+export * from './postprocessors/cfood.js';

@@ -40,6 +40,7 @@ import { gramDefinition } from './postprocessors/gram.js';
 import { adascaleADefinition, adascaleLDefinition } from './postprocessors/adascale.js';
 import { ensembleDefinition } from './postprocessors/ensemble.js';
 import { nacDefinition } from './postprocessors/nac.js';
+import { cfoodDefinition } from './postprocessors/cfood.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -84,6 +85,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   adascaleLDefinition,
   ensembleDefinition,
   nacDefinition,
+  cfoodDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
