@@ -46,3 +46,5 @@ export * from './postprocessors/adascale.js';
 export * from './postprocessors/ensemble.js';
 export * from './postprocessors/nac.js';
 export * from './postprocessors/cfood.js';
+export * from './postprocessors/ash_p.js';
+export * from './postprocessors/ash_s.js';

@@ -41,6 +41,8 @@ import { adascaleADefinition, adascaleLDefinition } from './postprocessors/adasc
 import { ensembleDefinition } from './postprocessors/ensemble.js';
 import { nacDefinition } from './postprocessors/nac.js';
 import { cfoodDefinition } from './postprocessors/cfood.js';
+import { ashPDefinition } from './postprocessors/ash_p.js';
+import { ashSDefinition } from './postprocessors/ash_s.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -86,6 +88,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   ensembleDefinition,
   nacDefinition,
   cfoodDefinition,
+  ashPDefinition,
+  ashSDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
