@@ -41,6 +41,14 @@ import { t2fnormDefinition } from './postprocessors/t2fnorm.js';
 import { ciderDefinition } from './postprocessors/cider.js';
 import { nposDefinition } from './postprocessors/npos.js';
 import { objectosphereDefinition } from './postprocessors/objectosphere.js';
+import { rankfeatDefinition } from './postprocessors/rankfeat.js';
+import { gramDefinition } from './postprocessors/gram.js';
+import { adascaleADefinition, adascaleLDefinition } from './postprocessors/adascale.js';
+import { ensembleDefinition } from './postprocessors/ensemble.js';
+import { nacDefinition } from './postprocessors/nac.js';
+import { cfoodDefinition } from './postprocessors/cfood.js';
+import { ashPDefinition } from './postprocessors/ash_p.js';
+import { ashSDefinition } from './postprocessors/ash_s.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -85,6 +93,15 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   ciderDefinition,
   nposDefinition,
   objectosphereDefinition,
+  rankfeatDefinition,
+  gramDefinition,
+  adascaleADefinition,
+  adascaleLDefinition,
+  ensembleDefinition,
+  nacDefinition,
+  cfoodDefinition,
+  ashPDefinition,
+  ashSDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

@@ -19,6 +19,14 @@ export interface Classifier {
   forwardFeatures(x: Tensor4D, training?: boolean): { logits: Tensor2D; features: Tensor2D };
   /** Logits, z, and the output of every block (for multi-layer methods). */
   forwardBlocks(x: Tensor4D): { logits: Tensor2D; features: Tensor2D; blocks: Tensor4D[] };
+  /**
+   * Unpooled output of residual stage `stage` (1-based; OpenOOD's `intermediate_forward(x, layer_index)`),
+   * in inference mode. Optional: architectures without stages (LeNet) omit it and the methods that edit
+   * a stage's map (RankFeat) refuse them by name.
+   */
+  stageOutput?(x: Tensor4D, stage: number): Tensor4D;
+  /** Logits when the forward continues from `h`, a (possibly edited) output of stage `stage`. Present with `stageOutput`. */
+  forwardFromStage?(stage: number, h: Tensor4D): Tensor2D;
   /** Logits after clipping z at `threshold` (ReAct). */
   forwardThreshold(x: Tensor4D, threshold: number): Tensor2D;
   /** Logits from penultimate features: z·Wᵀ + b. */

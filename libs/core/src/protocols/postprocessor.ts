@@ -1,4 +1,5 @@
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
+import type { Batch } from './dataset.js';
 import type { Classifier } from './network.js';
 
 /** Host copy of the final linear layer: W row-major [C, D], b [C]. */
@@ -16,6 +17,19 @@ export interface FinalLayer {
 export interface ScoringModel {
   readonly finalLayer: FinalLayer;
   readonly network?: Classifier;
+  /**
+   * A fresh pass over the preprocessed inputs of the split playing `role` (fixed order), present only
+   * with `network`: methods that fit on intermediate blocks or input gradients of ID data (Gram,
+   * AdaScale, NAC) read it in `setup`. The caller disposes each batch's tensors. Undefined when no split
+   * plays the role.
+   */
+  readonly setupInputs?: (role: SetupRole) => Iterable<Batch> | AsyncIterable<Batch> | undefined;
+  /**
+   * Rebuild and load another trained checkpoint (the network its stored config names), for methods
+   * that combine several (ensemble). Present where the source can load checkpoints (the pipelines);
+   * the caller disposes the network.
+   */
+  readonly loadNetwork?: (path: string) => Promise<Classifier>;
 }
 
 /** Features of one split held on the host, row-major. Owner: libs/postprocessors. */

@@ -194,8 +194,17 @@ export class NetworkSource implements FeatureSource {
     readonly splits: FeatureSplits,
     /** A fresh pass over split `name` each call (preprocessed, in a fixed order). */
     private readonly loader: (name: string) => BatchStream,
+    options: { readonly loadNetwork?: (path: string) => Promise<Classifier> } = {},
   ) {
-    this.model = { finalLayer: finalLayerOf(network), network };
+    this.model = {
+      finalLayer: finalLayerOf(network),
+      network,
+      ...(options.loadNetwork ? { loadNetwork: options.loadNetwork } : {}),
+      setupInputs: (role) => {
+        const name = this.splits[role];
+        return name === undefined ? undefined : this.loader(name);
+      },
+    };
   }
 
   setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {

@@ -1,5 +1,5 @@
 import { tf } from '@oodkit/compute';
-import { ConfigError, Rng, type RngState } from '@oodkit/core';
+import { ConfigError, Rng, UsageError, type RngState } from '@oodkit/core';
 import { ParameterStore } from '../layers/params.js';
 import {
   convBatchNorm,
@@ -169,6 +169,50 @@ export class ResNet extends TrunkClassifier {
   }
 
   protected trunk(x: tf.Tensor4D, training: boolean): TrunkOutput {
+    let h = this.stem(x, training);
+    const blocks: tf.Tensor4D[] = [h];
+    for (const stage of this.stages) {
+      for (const b of stage) h = block(h, b, training);
+      blocks.push(h);
+    }
+    const pooled = this.pool(h);
+    blocks[blocks.length - 1] = pooled;
+    return { blocks, features: tf.reshape(pooled, [pooled.shape[0], this.featureDim]) };
+  }
+
+  /** Unpooled output of residual stage `stage` (1–4), in inference mode: OpenOOD's `intermediate_forward(x, layer_index)`. */
+  stageOutput(x: tf.Tensor4D, stage: number): tf.Tensor4D {
+    this.checkInput(x);
+    this.checkStage(stage);
+    return tf.tidy(() => {
+      let h = this.stem(x, false);
+      for (let s = 0; s < stage; s++) for (const b of this.stages[s]!) h = block(h, b, false);
+      return h;
+    });
+  }
+
+  /** Logits when the forward continues from `h`, a (possibly edited) output of stage `stage`: later stages, pool, fc. */
+  forwardFromStage(stage: number, h: tf.Tensor4D): tf.Tensor2D {
+    this.checkStage(stage);
+    return tf.tidy(() => {
+      let out = h;
+      for (let s = stage; s < this.stages.length; s++) for (const b of this.stages[s]!) out = block(out, b, false);
+      const pooled = this.pool(out);
+      return this.head(tf.reshape(pooled, [pooled.shape[0], this.featureDim]) as tf.Tensor2D);
+    });
+  }
+
+  private checkStage(stage: number): void {
+    if (!Number.isInteger(stage) || stage < 1 || stage > this.stages.length) {
+      throw new UsageError(`network '${this.name}' has stages 1–${this.stages.length}, got stage ${stage}`);
+    }
+  }
+
+  private pool(h: tf.Tensor4D): tf.Tensor4D {
+    return (this.spec.pool === 'global' ? tf.mean(h, [1, 2], true) : tf.avgPool(h, 8, 8, 'valid')) as tf.Tensor4D; // [N, 1, 1, D]
+  }
+
+  private stem(x: tf.Tensor4D, training: boolean): tf.Tensor4D {
     let h = convBatchNorm(x, this.stemConv, this.stemBn, training, { relu: true });
     if (this.spec.stem === 'imagenet') {
       // PyTorch pads the max-pool with -inf on both sides; after ReLU every value is ≥ 0, so zero
@@ -185,14 +229,7 @@ export class ResNet extends TrunkClassifier {
         'valid',
       );
     }
-    const blocks: tf.Tensor4D[] = [h];
-    for (const stage of this.stages) {
-      for (const b of stage) h = block(h, b, training);
-      blocks.push(h);
-    }
-    const pooled = (this.spec.pool === 'global' ? tf.mean(h, [1, 2], true) : tf.avgPool(h, 8, 8, 'valid')) as tf.Tensor4D; // [N, 1, 1, D]
-    blocks[blocks.length - 1] = pooled;
-    return { blocks, features: tf.reshape(pooled, [pooled.shape[0], this.featureDim]) };
+    return h;
   }
 
   protected override regularizeFeatures(features: tf.Tensor2D, training: boolean): tf.Tensor2D {

@@ -1,3 +1,4 @@
+import { loadTrainedNetwork } from '../train/restore.js';
 import {
   OodkitError,
   Rng,
@@ -221,10 +222,18 @@ class ModelSession {
     const bench = this.benchmark!;
     const byName = new Map(benchmarkSplits(bench).map((s) => [s.name, s]));
     const batchSize = this.options.batchSize ?? 500;
-    return new NetworkSource(model.network!, this.roles!, (name) => {
-      const split = byName.get(name)!;
-      return datasetBatches(split.dataset, bench.preprocess.test, batchSize, split.ood ? -1 : undefined);
-    });
+    return new NetworkSource(
+      model.network!,
+      this.roles!,
+      (name) => {
+        const split = byName.get(name)!;
+        return datasetBatches(split.dataset, bench.preprocess.test, batchSize, split.ood ? -1 : undefined);
+      },
+      {
+        // Ensemble members (further checkpoints) are loaded as trained oodkit networks.
+        loadNetwork: async (path) => (await loadTrainedNetwork(path, this.options.registry, this.logger)).network,
+      },
+    );
   }
 
   private async loadFeatures(): Promise<FeatureSource> {
