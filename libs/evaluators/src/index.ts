@@ -9,3 +9,4 @@ export * from './ood/report.js';
 export * from './ood/extended-rows.js';
 export * from './ood/progress.js';
 export * from './ood/ood-evaluator.js';
+export * from './stats/index.js';
