@@ -128,7 +128,7 @@ describe('SIO table: paired tests and rendering on synthetic results', () => {
     // FPR@95: lower is better
     expect(md).toContain('- near FPR@95 ↓: SIO better in 1 of 1 rows (0 significant), worse in 0 (0 significant); mean Δ -0.33');
     expect(md).toMatch(/SIO variant `cgan` \(1 rows\):\n- near AUROC ↑: SIO better in 0 of 1 rows \(0 significant\), worse in 1/);
-    expect(md).toContain('| cvae | sio | 100 | 81.4 | 80 100 76 93 80 92 85 91 58 58 | 98.5 | 12.35 | 0.46 |');
+    expect(md).toContain('| cvae | sio | 100 | 81.4 | 80 100 76 93 80 92 85 91 58 58 | 98.5 | 12.3 | 0.456 |');
     expect(md).toContain('|t| > 4.303');
     expect(md).toContain('2.48 × sd(Δ)');
     expect(md).toContain('probability 0.250');

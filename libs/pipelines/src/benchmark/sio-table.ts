@@ -47,6 +47,8 @@ export const GENERATOR_QUALITY_COLUMNS = [
   'Fréchet floor (real val vs real test)',
 ];
 
+/** Three significant digits (a floor of 0.004 must not print as 0.00). */
+const distance = (x: number) => (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(3));
 const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 
 export function generatorQualityRows(quality: readonly GeneratorQuality[]): string[][] {
@@ -57,8 +59,8 @@ export function generatorQualityRows(quality: readonly GeneratorQuality[]): stri
     pct(q.sampleAccuracy),
     q.sampleAccuracyPerClass.map((x) => (Number.isFinite(x) ? x.toFixed(0) : '–')).join(' '),
     pct(q.realAccuracy),
-    q.frechet.toFixed(2),
-    q.frechetRealFloor.toFixed(2),
+    distance(q.frechet),
+    distance(q.frechetRealFloor),
   ]);
 }
 
