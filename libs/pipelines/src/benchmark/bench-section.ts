@@ -10,7 +10,7 @@ import {
 } from '@oodkit/core';
 import { validateGrid } from '@oodkit/postprocessors';
 import { resolveBenchmarkValueSync, validateBenchmark } from '@oodkit/data';
-import { parseSioConfig } from '@oodkit/sio';
+import { parseSioConfig, sioConfigSchema } from '@oodkit/sio';
 
 const postprocessorRef = componentRefSchema('postprocessor', {
   aps: z.boolean().optional().describe('override bench.aps for this method'),
@@ -37,8 +37,10 @@ const namedVariant = z.strictObject({
     .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - (it names result folders)')
     .refine((n) => n !== 'baseline' && n !== 'sio', "'baseline' and 'sio' are the built-in variants")
     .describe('label in tables and cell names'),
+  // the sio: section's own keys (unknown keys are errors here); their values are checked by the sio
+  // schema after the merge, so an override is never filled in with defaults
   sio: z
-    .record(z.string(), z.unknown())
+    .strictObject(Object.fromEntries(Object.keys(sioConfigSchema.shape).map((key) => [key, z.unknown().optional()])))
     .describe(
       "keys merged over the sio: section for this variant, e.g. {real_ratio: 0.5} or {synthetic: {name: cgan}} (a synthetic block naming another generator replaces the config's whole)",
     ),
@@ -139,7 +141,9 @@ export interface BenchVariant {
 
 export function benchVariants(section: Pick<BenchSection, 'variants'>): BenchVariant[] {
   return section.variants.map((v) =>
-    typeof v === 'string' ? { name: v, sio: v === 'sio', sioOverrides: {} } : { name: v.name, sio: true, sioOverrides: v.sio },
+    typeof v === 'string'
+      ? { name: v, sio: v === 'sio', sioOverrides: {} }
+      : { name: v.name, sio: true, sioOverrides: v.sio as Record<string, unknown> },
   );
 }
 
