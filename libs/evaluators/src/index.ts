@@ -13,3 +13,4 @@ export * from './classification/outputs.js';
 export * from './classification/acc-evaluator.js';
 export * from './classification/ece-evaluator.js';
 export * from './build.js';
+export * from './stats/index.js';

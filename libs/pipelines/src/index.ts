@@ -11,6 +11,8 @@ export * from './benchmark/summary.js';
 export * from './benchmark/hyperparameters.js';
 export * from './benchmark/build-report.js';
 export * from './benchmark/run-benchmark.js';
+export * from './benchmark/generator-quality.js';
+export * from './benchmark/sio-table.js';
 export * from './stages/index.js';
 export * from './recorders/recorder.js';
 export * from './recorders/base-recorder.js';

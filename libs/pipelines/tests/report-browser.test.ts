@@ -26,6 +26,8 @@ function model(): ReportModel {
     summary: methods.map((postprocessor, i) => ({
       trainer: 'base',
       postprocessor,
+      variant: 'sio',
+      paired: {},
       idAcc: { baseline: ms(99), sio: ms(99.1) },
       predAcc: { baseline: ms(98.5), sio: ms(99) },
       nearAuroc: { baseline: ms(80 + i), sio: ms(82 + i) },

@@ -3,7 +3,13 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { OodkitError } from '@oodkit/core';
-import { summaryTableRows, type BenchResult } from '@oodkit/pipelines';
+import {
+  GENERATOR_QUALITY_COLUMNS,
+  generatorQualityRows,
+  summaryTableRows,
+  type BenchResult,
+  type BenchSetResult,
+} from '@oodkit/pipelines';
 import { commandInputs, flagOverride, withConfigOptions } from '../shared/options.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
@@ -17,7 +23,10 @@ export function formatSummaryTable(result: BenchResult): string {
   const { head, rows } = summaryTableRows(result.summary);
   const table = new Table({ head, style: { head: [], border: [], compact: true } });
   for (const row of rows) table.push(row);
-  return table.toString();
+  if (result.generatorQuality.length === 0) return table.toString();
+  const quality = new Table({ head: GENERATOR_QUALITY_COLUMNS, style: { head: [], border: [], compact: true } });
+  for (const row of generatorQualityRows(result.generatorQuality)) quality.push(row);
+  return `${table.toString()}\nsynthetic data quality (judge: base model, seed ${result.generatorQuality[0]!.judge.seed}, real data only)\n${quality.toString()}`;
 }
 
 /** `oodkit bench`: the `benchmark` pipeline on configs/bench/default.yml + the user's files (+ profile). */
@@ -35,14 +44,19 @@ export function registerBench(program: Command): void {
       defaultFiles: BENCH_DEFAULT_FILES,
       preset: [flagOverride('pipeline', { name: 'benchmark' }, 'oodkit bench')],
     });
-    const result = (await runPipeline(run, inputs, { name: 'bench' })).result as BenchResult;
-    writeOut(formatSummaryTable(result));
-    writeOut(`results: ${result.outDir} (summary.csv, summary.json, tables/, report.html; also ${join(result.groupDir, 'latest')})`);
-    if (result.failures.length > 0) {
-      const list = result.failures.map((f) => `  - ${f.postprocessor} on ${f.cell}: ${f.message}`).join('\n');
-      throw new OodkitError(
-        `${result.failures.length} evaluation(s) failed (the others are complete; a re-run retries only these):\n${list}`,
+    const set = (await runPipeline(run, inputs, { name: 'bench' })).result as BenchSetResult;
+    for (const result of set.runs) {
+      if (set.runs.length > 1) writeOut(`\n${result.benchmark}`);
+      writeOut(formatSummaryTable(result));
+      writeOut(
+        `results: ${result.outDir} (summary.csv, summary.json, table.md, tables/, report.html; also ${join(result.groupDir, 'latest')})`,
       );
+    }
+    if (set.runs.length > 1) writeOut(`table of every benchmark: ${set.tablePath}`);
+    const failures = set.runs.flatMap((r) => r.failures.map((f) => ({ ...f, cell: `${r.benchmark} ${f.cell}` })));
+    if (failures.length > 0) {
+      const list = failures.map((f) => `  - ${f.postprocessor} on ${f.cell}: ${f.message}`).join('\n');
+      throw new OodkitError(`${failures.length} evaluation(s) failed (the others are complete; a re-run retries only these):\n${list}`);
     }
   });
 }

@@ -8,6 +8,8 @@ import type { BenchSection } from './bench-section.js';
 import { extendedMetricsTable } from './extended-metrics.js';
 import type { BenchSummary, CellRecord } from './summary.js';
 import { formatHyperparameters } from './hyperparameters.js';
+import type { GeneratorQuality } from './generator-quality.js';
+import { generatorQualityRows, GENERATOR_QUALITY_COLUMNS, pairedPowerNote } from './sio-table.js';
 
 export interface ReportInputs {
   readonly config: Record<string, unknown>;
@@ -15,7 +17,9 @@ export interface ReportInputs {
   readonly loaded: LoadedBenchmark;
   readonly cells: readonly CellRecord[];
   readonly summary: BenchSummary;
-  readonly synthetic?: GeneratedSet;
+  /** The synthetic sets the SIO variants train on (sample grids). */
+  readonly synthetic?: readonly GeneratedSet[];
+  readonly generatorQuality?: readonly GeneratorQuality[];
   readonly roles: FeatureSplitsInput;
   readonly failures?: readonly { cell: string; postprocessor: string; message: string }[];
 }
@@ -86,7 +90,8 @@ async function scoresOf(cell: CellRecord, split: string): Promise<Float64Array> 
 export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
   const { bench, loaded, cells, summary, roles } = inputs;
   const firstSeed = [...bench.seeds].sort((a, b) => a - b)[0];
-  const shown = cells.filter((c) => c.seed === firstSeed);
+  // charts: the default variants only (ablation variants are in the tables)
+  const shown = cells.filter((c) => c.seed === firstSeed && (c.variant === 'baseline' || c.variant === 'sio'));
   const multiTrainer = new Set(cells.map((c) => c.trainer)).size > 1;
   const labelOf = (c: CellRecord) =>
     `${multiTrainer ? `${c.trainer} ` : ''}${c.postprocessor} ${c.variant === 'sio' ? '+SIO' : 'baseline'}`;
@@ -146,16 +151,25 @@ export async function buildReport(inputs: ReportInputs): Promise<ReportModel> {
 
   const extended = extendedMetricsTable(cells);
   if (extended) tables.push(extended);
+  if (inputs.generatorQuality && inputs.generatorQuality.length > 0) {
+    tables.unshift({
+      title:
+        'Synthetic data quality: accuracy of a classifier trained on real data only (the judge) on the samples, and the Fréchet distance between its penultimate features of real ID test images and of the samples (floor: real ID val vs real ID test)',
+      columns: GENERATOR_QUALITY_COLUMNS,
+      rows: generatorQualityRows(inputs.generatorQuality),
+    });
+  }
 
   const n = bench.report.sample_grid;
   const images = [await sampleImage(`real ID training images (${loaded.id.train.name})`, loaded.id.train, n)];
-  if (inputs.synthetic) images.push(await sampleImage(`synthetic images (${inputs.synthetic.dataset.name})`, inputs.synthetic.dataset, n));
+  for (const set of inputs.synthetic ?? []) images.push(await sampleImage(`synthetic images (${set.dataset.name})`, set.dataset, n));
 
   const notes = [
     `${new Set(cells.map((c) => `${c.trainer}/${c.variant}/${c.seed}`)).size} trained models × ${new Set(cells.map((c) => c.postprocessor)).size} postprocessors; seeds ${bench.seeds.join(', ')}; ROC curves and histograms show seed ${firstSeed}.`,
     `OOD is the positive class; FPR@95 is the fraction of ID test images flagged OOD when 95 % of OOD images are caught. near = ${near.join(', ') || '—'}; far = ${far.join(', ') || '—'}.`,
   ];
   for (const f of inputs.failures ?? []) notes.push(`FAILED: ${f.postprocessor} on ${f.cell}: ${f.message}`);
+  if (summary.rows.some((r) => Object.keys(r.paired).length > 0)) notes.push(pairedPowerNote(bench.seeds.length));
   notes.push(
     "ACC is the classifier's accuracy (argmax of its logits) on the ID test split, CSID sets included when declared — " +
       'the same for every method of one model, as OpenOOD reports it. PRED_ACC is the accuracy of the predictions each ' +

@@ -3,7 +3,7 @@ import type { CellRecord } from './summary.js';
 /** The hyperparameters one (trainer, variant, postprocessor) was scored with, seed by seed. */
 export interface ChosenHyperparameters {
   readonly trainer: string;
-  readonly variant: 'baseline' | 'sio';
+  readonly variant: string;
   readonly postprocessor: string;
   /** APS searched them (else they are the configured values). */
   readonly searched: boolean;
@@ -48,11 +48,12 @@ export function hyperparameterPair(
   all: readonly ChosenHyperparameters[],
   trainer: string,
   postprocessor: string,
+  sioVariant = 'sio',
 ): { baseline?: string; sio?: string; both: string } {
-  const find = (variant: 'baseline' | 'sio') =>
+  const find = (variant: string) =>
     all.find((h) => h.trainer === trainer && h.postprocessor === postprocessor && h.variant === variant)?.display;
   const baseline = find('baseline');
-  const sio = find('sio');
+  const sio = find(sioVariant);
   const both = baseline !== undefined && sio !== undefined && baseline !== sio ? `${baseline} → ${sio}` : (baseline ?? sio ?? '–');
   return { ...(baseline !== undefined ? { baseline } : {}), ...(sio !== undefined ? { sio } : {}), both };
 }

@@ -14,17 +14,19 @@ import {
 import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { cacheDir, loadBenchmark, resolveBenchmarkValue, type LoadedBenchmark } from '@oodkit/data';
 import { EVALUATION_FORMAT, apsGrid, evaluationToJson, type OodEvaluationJson } from '@oodkit/evaluators';
-import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet } from '@oodkit/sio';
+import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet, type SioConfig } from '@oodkit/sio';
 import { ProductStore, hashSpec } from '../store/product-store.js';
 import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 import { benchmarkRoles, benchmarkSplits, writeBenchmarkFeatures } from '../features/extract.js';
 import { buildEvaluator, evaluateModel } from '../evaluation/evaluate-model.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
-import { benchPlan, benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
+import { benchPlan, benchSectionSchema, benchTrainers, benchVariants, variantSioSection, type BenchSection } from './bench-section.js';
+import { GENERATOR_QUALITY_FORMAT, measureGeneratorQuality, type GeneratorQuality } from './generator-quality.js';
 import { limitBenchmark } from './limits.js';
 import { summarize, type CellRecord } from './summary.js';
 import { buildReport } from './build-report.js';
+import { sioTableMarkdown } from './sio-table.js';
 import { renderHtmlReport } from '../report/html-report.js';
 
 export type BenchStage = 'generator' | 'train' | 'features' | 'eval';
@@ -59,6 +61,18 @@ export interface BenchResult {
   readonly summary: ReturnType<typeof summarize>;
   readonly cells: readonly CellRecord[];
   readonly reportPath: string;
+  /** The benchmark's name. */
+  readonly benchmark: string;
+  readonly seeds: readonly number[];
+  /** One entry per distinct synthetic set the SIO variants train on (bench.generator_quality). */
+  readonly generatorQuality: readonly GeneratorQuality[];
+}
+
+/** A synthetic set made by a generator, and the SIO variants that train on it. */
+interface SyntheticSet {
+  readonly generator: string;
+  readonly set: GeneratedSet;
+  readonly variants: string[];
 }
 
 type Section = Record<string, unknown>;
@@ -69,10 +83,10 @@ function cellTrainConfig(
   benchmark: Section,
   trainer: { name: string; args: Record<string, unknown> },
   seed: number,
-  sio: boolean,
+  sio: Section | undefined,
 ): Section {
-  const { bench: _bench, pipeline: _pipeline, sio: sioSection, ...rest } = config;
-  return { ...rest, benchmark, trainer, seed, ...(sio ? { sio: sioSection } : {}) };
+  const { bench: _bench, pipeline: _pipeline, sio: _sio, ...rest } = config;
+  return { ...rest, benchmark, trainer: { name: trainer.name, args: trainer.args }, seed, ...(sio ? { sio } : {}) };
 }
 
 /**
@@ -92,15 +106,23 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     throw new UsageError('--resume and --overwrite exclude each other: continue the run or start it over');
   const bench: BenchSection = benchSectionSchema.parse(config.bench);
   const trainers = benchTrainers(bench);
-  const postprocessors = benchPostprocessors(bench);
-  const sio = parseSioConfig(config.sio);
-  if (bench.variants.includes('sio') && !sio) {
-    throw new ConfigError([
-      {
-        path: 'sio',
-        message: "bench.variants includes 'sio' but the config has no enabled sio block (sio: {enabled: true, synthetic: ...})",
-      },
-    ]);
+  const variants = benchVariants(bench);
+  // Each SIO variant's sio: section (the config's, with the variant's keys over it), validated up front.
+  const sioOf = new Map<string, { section: Section; parsed: SioConfig }>();
+  for (const [i, variant] of variants.entries()) {
+    if (!variant.sio) continue;
+    const section = variantSioSection(config.sio, variant)!;
+    const own = Object.keys(variant.sioOverrides).length > 0;
+    const parsed = parseSioConfig(section, own ? `bench.variants.${i}.sio` : 'sio');
+    if (!parsed) {
+      throw new ConfigError([
+        {
+          path: own ? `bench.variants.${i}` : 'sio',
+          message: `bench.variants includes '${variant.name}' but the config has no enabled sio block (sio: {enabled: true, synthetic: ...})`,
+        },
+      ]);
+    }
+    sioOf.set(variant.name, { section, parsed });
   }
 
   const buildCtx = { logger, rng: Rng.fromSeed(0), config };
@@ -131,13 +153,24 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     const plan = benchPlan(bench);
     emit({ type: 'plan', trainings: plan.trainings.length, evaluations: plan.evaluations.length });
 
-    let synthetic: GeneratedSet | undefined;
-    if (sio && bench.variants.includes('sio') && isGeneratorSource(sio.synthetic)) {
+    // One synthetic set per distinct generator source (variants that only change real_ratio share it).
+    const syntheticSets: SyntheticSet[] = [];
+    const setOf = new Map<string, SyntheticSet>();
+    for (const [variantName, { parsed }] of sioOf) {
+      if (!isGeneratorSource(parsed.synthetic)) continue;
+      const source = parsed.synthetic;
+      const identity = JSON.stringify([source.name, source.args, source.count]);
+      const known = setOf.get(identity);
+      if (known) {
+        known.variants.push(variantName);
+        continue;
+      }
       const t0 = performance.now();
-      emit({ type: 'stage', stage: 'generator', label: `generator ${sio.synthetic.name}`, total: 1, unit: 'epochs' });
-      synthetic = await generateSynthetic({
-        generator: { name: sio.synthetic.name, args: sio.synthetic.args },
-        count: sio.synthetic.count,
+      const label = `generator ${source.name}`;
+      emit({ type: 'stage', stage: 'generator', label, total: 1, unit: 'epochs' });
+      const set = await generateSynthetic({
+        generator: { name: source.name, args: source.args },
+        count: source.count,
         real: loaded.id.train,
         cacheRoot: cacheDir(config),
         ctx: { registry, logger, config },
@@ -150,72 +183,74 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
             detail: `loss ${p.loss.toFixed(3)}`,
           }),
       });
+      emit({ type: 'stage-end', stage: 'generator', label, cached: set.cached, seconds: (performance.now() - t0) / 1000 });
+      const entry = { generator: source.name, set, variants: [variantName] };
+      setOf.set(identity, entry);
+      syntheticSets.push(entry);
+    }
+
+    /** Trains one model (or takes it from the cache: the key is the training hash). */
+    const train = async (trainConfig: Section, cellName: string) => {
+      const epochs = Number((config.train as { epochs?: number } | undefined)?.epochs ?? 1);
+      const t0 = performance.now();
+      emit({ type: 'stage', stage: 'train', label: `train ${cellName}`, total: epochs, unit: 'epochs' });
+      const trained = await store.produce('train', { hash: trainingConfigHash(trainConfig) }, async (workDir) => {
+        let stepsPerEpoch = 1;
+        // A work folder is this product's own: continue whatever a killed run left there.
+        const summary = await runTraining(trainConfig, {
+          registry,
+          logger,
+          resume: true,
+          runDir: workDir,
+          hooks: {
+            onStart: (info) => {
+              stepsPerEpoch = info.stepsPerEpoch;
+            },
+            onStep: (s) =>
+              emit({
+                type: 'progress',
+                stage: 'train',
+                current: s.epoch + (s.step + 1) / stepsPerEpoch,
+                detail: `loss ${s.loss.toFixed(4)}`,
+              }),
+            onEpochEnd: (e) =>
+              emit({
+                type: 'progress',
+                stage: 'train',
+                current: e.epoch + 1,
+                detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}`,
+              }),
+          },
+        });
+        const useBest = bench.checkpoint === 'best' && summary.bestCheckpoint !== null;
+        return {
+          checkpoint: useBest ? 'checkpoints/best.ckpt' : 'checkpoints/last.ckpt',
+          testAccuracy: summary.testAccuracy,
+          bestValAccuracy: summary.bestValAccuracy,
+          bestEpoch: summary.bestEpoch,
+          epochs: summary.history.length,
+        };
+      });
       emit({
         type: 'stage-end',
-        stage: 'generator',
-        label: `generator ${sio.synthetic.name}`,
-        cached: synthetic.cached,
+        stage: 'train',
+        label: `train ${cellName}`,
+        cached: trained.cached,
         seconds: (performance.now() - t0) / 1000,
       });
-    }
+      return trained;
+    };
 
     const cells: CellRecord[] = [];
     const failures: BenchFailure[] = [];
     for (const trainer of trainers) {
-      for (const variant of bench.variants) {
+      for (const variant of variants) {
         for (const seed of bench.seeds) {
-          const cellName = `${trainer.name}/${variant}/s${seed}`;
-          const trainConfig = cellTrainConfig(config, benchmarkSpec, trainer, seed, variant === 'sio');
-          const epochs = Number((config.train as { epochs?: number } | undefined)?.epochs ?? 1);
+          const cellName = `${trainer.name}/${variant.name}/s${seed}`;
+          const trainConfig = cellTrainConfig(config, benchmarkSpec, trainer, seed, sioOf.get(variant.name)?.section);
+          const trained = await train(trainConfig, cellName);
 
           let t0 = performance.now();
-          emit({ type: 'stage', stage: 'train', label: `train ${cellName}`, total: epochs, unit: 'epochs' });
-          const trained = await store.produce('train', { hash: trainingConfigHash(trainConfig) }, async (workDir) => {
-            let stepsPerEpoch = 1;
-            // A work folder is this product's own: continue whatever a killed run left there.
-            const summary = await runTraining(trainConfig, {
-              registry,
-              logger,
-              resume: true,
-              runDir: workDir,
-              hooks: {
-                onStart: (info) => {
-                  stepsPerEpoch = info.stepsPerEpoch;
-                },
-                onStep: (s) =>
-                  emit({
-                    type: 'progress',
-                    stage: 'train',
-                    current: s.epoch + (s.step + 1) / stepsPerEpoch,
-                    detail: `loss ${s.loss.toFixed(4)}`,
-                  }),
-                onEpochEnd: (e) =>
-                  emit({
-                    type: 'progress',
-                    stage: 'train',
-                    current: e.epoch + 1,
-                    detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}`,
-                  }),
-              },
-            });
-            const useBest = bench.checkpoint === 'best' && summary.bestCheckpoint !== null;
-            return {
-              checkpoint: useBest ? 'checkpoints/best.ckpt' : 'checkpoints/last.ckpt',
-              testAccuracy: summary.testAccuracy,
-              bestValAccuracy: summary.bestValAccuracy,
-              bestEpoch: summary.bestEpoch,
-              epochs: summary.history.length,
-            };
-          });
-          emit({
-            type: 'stage-end',
-            stage: 'train',
-            label: `train ${cellName}`,
-            cached: trained.cached,
-            seconds: (performance.now() - t0) / 1000,
-          });
-
-          t0 = performance.now();
           const splits = benchmarkSplits(loaded);
           const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
           emit({ type: 'stage', stage: 'features', label: `features ${cellName}`, total: totalImages, unit: 'images' });
@@ -249,7 +284,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
             seconds: (performance.now() - t0) / 1000,
           });
 
-          for (const pp of postprocessors) {
+          for (const pp of trainer.postprocessors) {
             t0 = performance.now();
             emit({ type: 'stage', stage: 'eval', label: `${pp.label} ${cellName}`, total: 1, unit: 'methods' });
             let evaluated;
@@ -309,7 +344,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
             emit({ type: 'stage-end', stage: 'eval', label: `${pp.label} ${cellName}`, cached: evaluated.cached, seconds });
             const record: CellRecord = {
               trainer: trainer.name,
-              variant,
+              variant: variant.name,
               seed,
               postprocessor: pp.label,
               evaluation: evaluated.result as OodEvaluationJson,
@@ -323,22 +358,120 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
       }
     }
 
+    const generatorQuality: GeneratorQuality[] = [];
+    if (bench.generator_quality && syntheticSets.length > 0) {
+      // The judge is trained on real data only: the base trainer (as configured here, if listed) at the
+      // first seed, without SIO — the same training hash as base/baseline/s<seed>, so usually cached.
+      const base = trainers.find((t) => t.name === 'base') ?? { name: 'base', args: {} };
+      const judgeSeed = Math.min(...bench.seeds);
+      const judge = await train(
+        cellTrainConfig(config, benchmarkSpec, base, judgeSeed, undefined),
+        `base/baseline/s${judgeSeed} (generator-quality judge)`,
+      );
+      const judgeCheckpoint = join(judge.dir, judge.result.checkpoint);
+      for (const entry of syntheticSets) {
+        const t0 = performance.now();
+        const label = `quality ${entry.generator}`;
+        emit({ type: 'stage', stage: 'generator', label, total: 1, unit: 'sets' });
+        const measured = await store.produce(
+          'generator-quality',
+          {
+            judge: judge.key,
+            checkpoint: judge.result.checkpoint,
+            synthetic: entry.set.cacheKey,
+            benchmark: benchmarkSpec,
+            format: GENERATOR_QUALITY_FORMAT,
+          },
+          async () => {
+            const { network } = await loadTrainedNetwork(judgeCheckpoint, registry, logger);
+            try {
+              return await measureGeneratorQuality({
+                network,
+                synthetic: entry.set.dataset,
+                realTest: loaded.id.test,
+                realVal: loaded.id.val,
+                chain: loaded.preprocess.test,
+                generator: entry.generator,
+                variants: entry.variants,
+                judge: { trainer: base.name, seed: judgeSeed, checkpoint: judge.result.checkpoint },
+              });
+            } finally {
+              network.dispose();
+            }
+          },
+        );
+        emit({ type: 'stage-end', stage: 'generator', label, cached: measured.cached, seconds: (performance.now() - t0) / 1000 });
+        // which variants use the set is this config's business, not part of the cached measurement
+        generatorQuality.push({ ...measured.result, variants: entry.variants });
+      }
+    }
+
     const summary = summarize(cells);
-    await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary.json, null, 2)}\n`);
+    const summaryJson = { benchmark: loaded.config.name, ...(summary.json as object), generatorQuality };
+    await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summaryJson, null, 2)}\n`);
     await writeFileAtomic(join(outDir, 'summary.csv'), summary.csv);
     await writeFileAtomic(join(outDir, 'results.csv'), summary.perRunCsv);
     await mkdir(join(outDir, 'tables'), { recursive: true });
     for (const table of summary.aggregated) await writeFileAtomic(join(outDir, 'tables', `${table.file}.csv`), table.csv);
-    const report = await buildReport({ config, bench, loaded, cells, summary, synthetic, roles: benchmarkRoles(loaded), failures });
+    await writeFileAtomic(
+      join(outDir, 'table.md'),
+      sioTableMarkdown([{ benchmark: loaded.config.name, summary, seeds: bench.seeds, generatorQuality }]),
+    );
+    const report = await buildReport({
+      config,
+      bench,
+      loaded,
+      cells,
+      summary,
+      synthetic: syntheticSets.map((s) => s.set),
+      generatorQuality,
+      roles: benchmarkRoles(loaded),
+      failures,
+    });
     const reportPath = join(outDir, 'report.html');
     await writeFileAtomic(reportPath, renderHtmlReport(report));
     if (failures.length > 0) await writeFileAtomic(join(outDir, 'failures.json'), `${JSON.stringify(failures, null, 2)}\n`);
     else rmSync(join(outDir, 'failures.json'), { force: true });
     pointLatest(groupDir, runId);
-    return { outDir, groupDir, summary, cells, failures, reportPath };
+    return { outDir, groupDir, summary, cells, failures, reportPath, benchmark: loaded.config.name, seeds: bench.seeds, generatorQuality };
   } finally {
     await group.release().catch((error: Error) => logger.warn(`releasing the results-folder lock: ${error.message}`));
   }
+}
+
+export interface BenchSetResult {
+  /** One result per benchmark, in bench.benchmarks order (the config's benchmark alone without it). */
+  readonly runs: readonly BenchResult[];
+  /** The combined Markdown table (every benchmark's section). */
+  readonly tablePath: string;
+}
+
+/**
+ * `bench.benchmarks: [a, b]` runs the whole matrix on each benchmark in turn (each its own results
+ * group `bench_<name>` under output_dir, its own products cache, lock and report), then writes the
+ * combined table `<output_dir>/table-<config hash>.md`. Without the key: the config's benchmark, and
+ * the table is its run folder's table.md.
+ */
+export async function runBenchmarkSet(config: Section, options: BenchRunOptions): Promise<BenchSetResult> {
+  const bench = benchSectionSchema.parse(config.bench);
+  if (!bench.benchmarks) {
+    const result = await runBenchmark(config, options);
+    return { runs: [result], tablePath: join(result.outDir, 'table.md') };
+  }
+  const { benchmarks: _list, ...rest } = config.bench as Section;
+  const runs: BenchResult[] = [];
+  for (const benchmark of bench.benchmarks) runs.push(await runBenchmark({ ...config, benchmark, bench: rest }, options));
+  const tablePath = join(
+    resolve(typeof config.output_dir === 'string' ? config.output_dir : 'results'),
+    `table-${benchRunId(config).slice(4)}.md`,
+  );
+  await writeFileAtomic(
+    tablePath,
+    sioTableMarkdown(
+      runs.map((r) => ({ benchmark: r.benchmark, summary: r.summary, seeds: r.seeds, generatorQuality: r.generatorQuality })),
+    ),
+  );
+  return { runs, tablePath };
 }
 
 /** Keys that do not change a benchmark's results: where they go, logging, the backend, plugin loading. */

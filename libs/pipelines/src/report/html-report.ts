@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { MeanStd, ReportModel, SummaryRow } from './report-model.js';
+import type { MeanStd, PairedDelta, ReportModel, SummaryRow } from './report-model.js';
 
 const require = createRequire(import.meta.url);
 
@@ -21,16 +21,24 @@ const scriptSafe = (s: string): string => s.replace(/<\/(script)/gi, '<\\/$1').r
 const fmt = (m: MeanStd | undefined): string =>
   m === undefined ? '–' : m.n > 1 ? `${m.mean.toFixed(2)} ± ${m.std.toFixed(2)}` : m.mean.toFixed(2);
 
-function delta(pair: { baseline?: MeanStd; sio?: MeanStd }, higherIsBetter: boolean): string {
+/** Δ of the means, with the paired test: p (starred below 0.05) and the sign of every seed's delta. */
+function delta(pair: { baseline?: MeanStd; sio?: MeanStd }, higherIsBetter: boolean, test?: PairedDelta): string {
   if (!pair.baseline || !pair.sio) return '<td>–</td>';
   const d = pair.sio.mean - pair.baseline.mean;
   const good = higherIsBetter ? d > 0 : d < 0;
   const cls = Math.abs(d) < 0.005 ? 'same' : good ? 'better' : 'worse';
-  return `<td class="${cls}">${d >= 0 ? '+' : ''}${d.toFixed(2)}</td>`;
+  let tested = '';
+  if (test && test.signs.length > 1) {
+    const p = Number.isFinite(test.p) ? (test.p < 0.001 ? test.p.toExponential(1) : test.p.toFixed(3)) : '–';
+    const signs = test.signs.map((x) => (x > 0 ? '+' : x < 0 ? '−' : '0')).join('');
+    tested = `<br><small title="paired t-test over seeds ${test.seeds.join(', ')}; signs of the per-seed deltas">p ${p}${test.significant ? '*' : ''} ${signs}</small>`;
+  }
+  return `<td class="${cls}${test?.significant ? ' significant' : ''}">${d >= 0 ? '+' : ''}${d.toFixed(2)}${tested}</td>`;
 }
 
 function summaryTable(rows: readonly SummaryRow[]): string {
-  const head = `<tr><th rowspan="2">trainer</th><th rowspan="2">method</th>
+  const variants = new Set(rows.map((r) => r.variant)).size > 1;
+  const head = `<tr><th rowspan="2">trainer</th><th rowspan="2">method</th>${variants ? '<th rowspan="2">SIO variant</th>' : ''}
 <th colspan="3">near-OOD AUROC ↑</th><th colspan="3">far-OOD AUROC ↑</th>
 <th colspan="3">near-OOD FPR@95 ↓</th><th colspan="3">far-OOD FPR@95 ↓</th>
 <th colspan="2" title="the classifier's accuracy on ID test, the same for every method of one model">ACC (classifier)</th>
@@ -40,11 +48,11 @@ function summaryTable(rows: readonly SummaryRow[]): string {
     .map(
       (
         r,
-      ) => `<tr data-method="${escapeHtml(r.postprocessor)}"><td>${escapeHtml(r.trainer)}</td><td class="method">${escapeHtml(r.postprocessor)}</td>
-<td>${fmt(r.nearAuroc.baseline)}</td><td>${fmt(r.nearAuroc.sio)}</td>${delta(r.nearAuroc, true)}
-<td>${fmt(r.farAuroc.baseline)}</td><td>${fmt(r.farAuroc.sio)}</td>${delta(r.farAuroc, true)}
-<td>${fmt(r.nearFpr95.baseline)}</td><td>${fmt(r.nearFpr95.sio)}</td>${delta(r.nearFpr95, false)}
-<td>${fmt(r.farFpr95.baseline)}</td><td>${fmt(r.farFpr95.sio)}</td>${delta(r.farFpr95, false)}
+      ) => `<tr data-method="${escapeHtml(r.postprocessor)}"><td>${escapeHtml(r.trainer)}</td><td class="method">${escapeHtml(r.postprocessor)}</td>${variants ? `<td>${escapeHtml(r.variant)}</td>` : ''}
+<td>${fmt(r.nearAuroc.baseline)}</td><td>${fmt(r.nearAuroc.sio)}</td>${delta(r.nearAuroc, true, r.paired.nearAuroc)}
+<td>${fmt(r.farAuroc.baseline)}</td><td>${fmt(r.farAuroc.sio)}</td>${delta(r.farAuroc, true, r.paired.farAuroc)}
+<td>${fmt(r.nearFpr95.baseline)}</td><td>${fmt(r.nearFpr95.sio)}</td>${delta(r.nearFpr95, false, r.paired.nearFpr95)}
+<td>${fmt(r.farFpr95.baseline)}</td><td>${fmt(r.farFpr95.sio)}</td>${delta(r.farFpr95, false, r.paired.farFpr95)}
 <td>${fmt(r.idAcc.baseline)}</td><td>${fmt(r.idAcc.sio)}</td>
 <td>${fmt(r.predAcc.baseline)}</td><td>${fmt(r.predAcc.sio)}</td></tr>`,
     )
@@ -57,7 +65,7 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px 
 h1{margin-bottom:4px}.meta{color:#667;margin-top:0}
 table{border-collapse:collapse;margin:12px 0;font-size:13px}th,td{border:1px solid #d5d9e0;padding:4px 8px;text-align:right}
 th{background:#f1f3f7}td.method,td:first-child{text-align:left;font-weight:600}
-td.better{color:#0a7a2f;font-weight:600}td.worse{color:#b3261e;font-weight:600}td.same{color:#667}
+td.better{color:#0a7a2f;font-weight:600}td.significant{background:#fff7d6}td.worse{color:#b3261e;font-weight:600}td.same{color:#667}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:16px}
 .card{border:1px solid #e3e6ec;border-radius:8px;padding:8px}.card h3{margin:4px 0 8px;font-size:14px}.plot{position:relative}
 .images{display:flex;gap:24px;flex-wrap:wrap}.images figure{margin:0}.images img{image-rendering:pixelated;width:280px;border:1px solid #ccd}
@@ -77,7 +85,7 @@ function card(parent, title) {
 }
 const bars = document.getElementById('auroc-bars');
 if (model.summary.length > 0) {
-  const labels = model.summary.map((r) => r.trainer + ' / ' + r.postprocessor);
+  const labels = model.summary.map((r) => r.trainer + ' / ' + r.postprocessor + (r.variant && r.variant !== 'sio' ? ' [' + r.variant + ']' : ''));
   const pick = (key, variant) => model.summary.map((r) => r[key][variant] ? r[key][variant].mean : null);
   const barCanvas = card(bars, 'AUROC per method: baseline vs +SIO');
   barCanvas.parentNode.style.height = '420px';

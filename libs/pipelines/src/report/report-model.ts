@@ -24,9 +24,26 @@ export interface MeanStd {
   readonly n: number;
 }
 
+/** A paired comparison over seeds: +SIO seed s minus baseline seed s, and the paired t-test of the deltas. */
+export interface PairedDelta {
+  /** The seeds both variants have, ascending: the pairs. */
+  readonly seeds: readonly number[];
+  readonly deltas: readonly number[];
+  readonly meanDelta: number;
+  readonly t: number;
+  /** Two-sided paired t-test p-value (NaN with one pair or no change at all). */
+  readonly p: number;
+  /** Sign of every delta, in seed order. */
+  readonly signs: readonly number[];
+  /** p < 0.05. */
+  readonly significant: boolean;
+}
+
 export interface SummaryRow {
   readonly trainer: string;
   readonly postprocessor: string;
+  /** The SIO variant compared with the baseline (`sio`, or an ablation variant's name). */
+  readonly variant: string;
   /** The classifier's accuracy on ID test (OpenOOD's ACC): the same for every method of one model. */
   readonly idAcc: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
   /** Accuracy of the method's own predictions on ID test (PRED_ACC). */
@@ -35,6 +52,13 @@ export interface SummaryRow {
   readonly farAuroc: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
   readonly nearFpr95: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
   readonly farFpr95: { readonly baseline?: MeanStd; readonly sio?: MeanStd };
+  /** Paired t-tests per metric (absent when a variant is missing or no seed is shared). */
+  readonly paired: {
+    readonly nearAuroc?: PairedDelta;
+    readonly farAuroc?: PairedDelta;
+    readonly nearFpr95?: PairedDelta;
+    readonly farFpr95?: PairedDelta;
+  };
 }
 
 export interface ReportTable {
@@ -49,7 +73,7 @@ export interface RocChart {
     readonly label: string;
     /** `<trainer> / <postprocessor>`, the key of the report's method selector. */
     readonly method: string;
-    readonly variant: 'baseline' | 'sio';
+    readonly variant: string;
     readonly fpr: readonly number[];
     readonly tpr: readonly number[];
   }[];
@@ -59,7 +83,7 @@ export interface HistogramChart {
   readonly title: string;
   /** `<trainer> / <postprocessor>`, the key of the report's method selector. */
   readonly method: string;
-  readonly variant: 'baseline' | 'sio';
+  readonly variant: string;
   /** Bin centres. */
   readonly centers: readonly number[];
   readonly series: readonly { readonly label: string; readonly density: readonly number[] }[];

@@ -31,7 +31,7 @@ export const modelSourceSchema = z.object(modelSourceArgs);
 export type ModelSourceArgs = z.infer<typeof modelSourceSchema>;
 
 /** Where a model comes from: oodkit's own checkpoint, an ONNX file, or a tfjs model.json. */
-export type ModelSource =
+export type ExtractModelSource =
   | { readonly kind: 'checkpoint'; readonly path: string }
   | {
       readonly kind: 'onnx';
@@ -43,7 +43,7 @@ export type ModelSource =
   | { readonly kind: 'tfjs'; readonly path: string; readonly logitsOutput?: string; readonly featuresOutput?: string };
 
 /** The one model source the args name; a ConfigError (at `<prefix>.<key>`) when none or several are given. */
-export function modelSourceOf(args: ModelSourceArgs, prefix = 'pipeline.args'): ModelSource {
+export function modelSourceOf(args: ModelSourceArgs, prefix = 'pipeline.args'): ExtractModelSource {
   const given = (['checkpoint', 'onnx', 'tfjs'] as const).filter((k) => args[k] !== undefined);
   if (given.length !== 1)
     throw new ConfigError([
@@ -76,7 +76,7 @@ export function modelSourceOf(args: ModelSourceArgs, prefix = 'pipeline.args'): 
  * The model of a source: a Classifier (checkpoint, tfjs: every postprocessor runs on it) or an
  * InferenceModel (onnx: logits, features and W, b only). The caller disposes it.
  */
-export async function loadModelSource(source: ModelSource, ctx: BuildContext, logger: Logger): Promise<Classifier | InferenceModel> {
+export async function loadModelSource(source: ExtractModelSource, ctx: BuildContext, logger: Logger): Promise<Classifier | InferenceModel> {
   switch (source.kind) {
     case 'checkpoint':
       return (await loadTrainedNetwork(source.path, ctx.registry, logger)).network;
@@ -96,7 +96,7 @@ export async function loadModelSource(source: ModelSource, ctx: BuildContext, lo
 /** Runs `use` with the source's model and the config's benchmark (class counts checked); the model is disposed after. */
 export async function withModelSource<T>(
   ctx: BuildContext,
-  source: ModelSource,
+  source: ExtractModelSource,
   logger: Logger,
   use: (model: Classifier | InferenceModel, bench: LoadedBenchmark) => Promise<T>,
 ): Promise<T> {

@@ -1,0 +1,2 @@
+export * from './student-t.js';
+export * from './frechet.js';
