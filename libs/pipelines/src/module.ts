@@ -1,6 +1,7 @@
 import { libraryModule, schemaSection, type AnyComponentDefinition, type ConfigSection } from '@oodkit/core';
 import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
 import { benchConfigSection } from './benchmark/bench-section.js';
+import { launcherConfigSection } from './launch/launcher-section.js';
 import {
   benchmarkPipeline,
   evalFeaturesPipeline,
@@ -25,6 +26,7 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
 export const pipelinesSections: readonly ConfigSection[] = [
   schemaSection('train', trainSectionSchema, 'training run: epochs, batch sizes, checkpoint frequency, outlier data for OE trainers'),
   benchConfigSection,
+  launcherConfigSection,
 ];
 
 /** The ContainerModule of @oodkit/pipelines: contributes its components and config sections. */

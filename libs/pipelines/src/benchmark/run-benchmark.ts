@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
+  OodkitError,
   Rng,
   UsageError,
   saveResolvedConfig,
@@ -32,7 +33,10 @@ import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-fold
 import { benchmarkRoles, benchmarkSplits, datasetBatches, writeBenchmarkFeatures } from '../features/extract.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
-import { benchPlan, benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
+import { TrainingInterruptedError } from '../train/loop.js';
+import { benchPostprocessors, benchSectionSchema, type BenchCell, type BenchPostprocessor, type BenchSection } from './bench-section.js';
+import { planBenchCells, type CellPlan, type PlannedCell } from './cell-plan.js';
+import { readCellStatus, writeCellStatus, type CellState, type CellStatus } from './cell-status.js';
 import { limitBenchmark } from './limits.js';
 import { summarize, type CellRecord } from './summary.js';
 import { buildReport } from './build-report.js';
@@ -86,24 +90,39 @@ function cellTrainConfig(
   return { ...rest, benchmark, trainer, seed, ...(sio ? { sio: sioSection } : {}) };
 }
 
-/**
- * OpenOOD's benchmark stage as one resumable job: (generator) → for every trainer × variant × seed:
- * train → extract features → evaluate every postprocessor → aggregate over seeds → tables + report.
- * Every product is cached under `<group>/products/` by the hash of what made it, so a re-run skips
- * finished work and a killed run resumes (training from its last checkpoint); each config writes its
- * summary, tables and report to its own `<group>/run-<config hash>/`, and `<group>/latest` points to
- * the last one finished. `resume` changes nothing (a benchmark always continues); `overwrite` moves
- * this config's results folder aside first (the products cache stays).
- */
-export async function runBenchmark(config: Section, options: BenchRunOptions): Promise<BenchResult> {
-  const logger = options.logger ?? silentLogger;
-  const emit = options.onEvent ?? (() => undefined);
-  const { registry } = options;
-  if (options.resume && options.overwrite)
-    throw new UsageError('--resume and --overwrite exclude each other: continue the run or start it over');
+export interface BenchSessionOptions {
+  readonly registry: ComponentRegistry;
+  readonly logger?: Logger;
+  readonly onEvent?: (event: BenchEvent) => void;
+  /** Aborted on SIGTERM (a scheduler's warning before its time limit): a training checkpoints and stops. */
+  readonly stopSignal?: AbortSignal;
+  /** How long a cell waits for a product another live process is making (see ProductStore). */
+  readonly lockWaitMs?: number;
+}
+
+/** Everything every cell of one benchmark config needs: the parsed matrix, the data, the store, the plan. */
+export interface BenchSession {
+  readonly config: Section;
+  readonly bench: BenchSection;
+  readonly postprocessors: readonly BenchPostprocessor[];
+  readonly sio: ReturnType<typeof parseSioConfig>;
+  readonly loaded: LoadedBenchmark;
+  /** The benchmark spec with bench.limits applied (what every product is keyed by). */
+  readonly benchmarkSpec: Section;
+  readonly groupDir: string;
+  readonly runId: string;
+  readonly outDir: string;
+  readonly store: ProductStore;
+  readonly plan: CellPlan;
+  readonly registry: ComponentRegistry;
+  readonly logger: Logger;
+  readonly emit: (event: BenchEvent) => void;
+  readonly stopSignal?: AbortSignal;
+}
+
+/** The bench section and the cell plan of a config, without reading any data (what a launcher needs). */
+export function benchCellPlan(config: Section): { bench: BenchSection; plan: CellPlan } {
   const bench: BenchSection = benchSectionSchema.parse(config.bench);
-  const trainers = benchTrainers(bench);
-  const postprocessors = benchPostprocessors(bench);
   const sio = parseSioConfig(config.sio);
   if (bench.variants.includes('sio') && !sio) {
     throw new ConfigError([
@@ -113,21 +132,74 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
       },
     ]);
   }
+  return { bench, plan: planBenchCells(bench, { generator: Boolean(sio && isGeneratorSource(sio.synthetic)) }) };
+}
 
+/** `<output_dir>/<exp_name or bench_<benchmark name>>` and this config's `run-<hash>` folder in it. */
+export function benchFolders(config: Section, benchmarkName: string): { groupDir: string; runId: string; outDir: string } {
+  const groupDir = resolve(
+    typeof config.output_dir === 'string' ? config.output_dir : 'results',
+    typeof config.exp_name === 'string' ? config.exp_name : `bench_${benchmarkName}`,
+  );
+  const runId = benchRunId(config);
+  return { groupDir, runId, outDir: join(groupDir, runId) };
+}
+
+/** The benchmark's name without loading its data (a registered name, or an inline spec's `name`). */
+export async function benchmarkNameOf(config: Section): Promise<string> {
+  const raw = (await resolveBenchmarkValue(config.benchmark)) as Section;
+  return typeof raw.name === 'string' ? raw.name : String(config.benchmark);
+}
+
+/** Parses the matrix, loads the benchmark (limited), starts the backend; no lock is taken (cells lock products). */
+export async function openBenchSession(config: Section, options: BenchSessionOptions): Promise<BenchSession> {
+  const logger = options.logger ?? silentLogger;
+  const { registry } = options;
+  const { bench, plan } = benchCellPlan(config);
   const buildCtx = { logger, rng: Rng.fromSeed(0), config };
   const rawBenchmark = (await resolveBenchmarkValue(config.benchmark)) as Section;
   const fullBenchmark = await loadBenchmark(rawBenchmark, registry, buildCtx);
   const benchmarkSpec = limitBenchmark(rawBenchmark, fullBenchmark, bench.limits);
   const loaded: LoadedBenchmark = bench.limits ? await loadBenchmark(benchmarkSpec, registry, buildCtx) : fullBenchmark;
+  const folders = benchFolders(config, loaded.config.name);
+  await initCompute({ ...computeOptionsFrom(config.compute), logger });
+  return {
+    config,
+    bench,
+    postprocessors: benchPostprocessors(bench),
+    sio: parseSioConfig(config.sio),
+    loaded,
+    benchmarkSpec,
+    ...folders,
+    store: new ProductStore(join(folders.groupDir, 'products'), { lockWaitMs: options.lockWaitMs ?? 0, logger }),
+    plan,
+    registry,
+    logger,
+    emit: options.onEvent ?? (() => undefined),
+    ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
+  };
+}
 
-  const groupDir = resolve(
-    typeof config.output_dir === 'string' ? config.output_dir : 'results',
-    typeof config.exp_name === 'string' ? config.exp_name : `bench_${loaded.config.name}`,
-  );
-  const runId = benchRunId(config);
-  const outDir = join(groupDir, runId);
-  // One lock for the group: its products are shared by every config's run folder. Re-running a config
-  // continues it (its folder is named by the config hash, every product is cached by hash).
+/**
+ * OpenOOD's benchmark stage as one resumable job: every cell of the plan in one process, model by
+ * model — (generator) → for every trainer × variant × seed: train → extract features → evaluate every
+ * postprocessor → the summary (aggregate over seeds, tables, report). The cells are the ones
+ * `oodkit bench --cell` and the launchers run one by one; every product is cached under
+ * `<group>/products/` by the hash of what made it, so a re-run skips finished work and a killed run
+ * resumes (training from its last checkpoint); each config writes its summary, tables and report to
+ * its own `<group>/run-<config hash>/`, and `<group>/latest` points to the last one finished.
+ * `resume` changes nothing (a benchmark always continues); `overwrite` moves this config's results
+ * folder aside first (the products cache stays).
+ */
+export async function runBenchmark(config: Section, options: BenchRunOptions): Promise<BenchResult> {
+  const logger = options.logger ?? silentLogger;
+  if (options.resume && options.overwrite)
+    throw new UsageError('--resume and --overwrite exclude each other: continue the run or start it over');
+  benchCellPlan(config); // config errors before any data is read
+  const session = await openBenchSession(config, options);
+  const { groupDir, outDir } = session;
+  // One lock for the group: an in-process run owns its run folder. Re-running a config continues it
+  // (its folder is named by the config hash, every product is cached by hash).
   const group = await openRunFolder(groupDir, { what: 'benchmark results', logger, continueExisting: true });
   try {
     if (options.overwrite && existsSync(outDir)) {
@@ -136,231 +208,452 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
     if (existsSync(join(groupDir, 'summary.json')))
       logger.info(`${groupDir} holds results of an older oodkit layout (summary, tables, report at its top); left as they are`);
     await saveResolvedConfig(outDir, config);
-    await initCompute({ ...computeOptionsFrom(config.compute), logger });
-    const store = new ProductStore(join(groupDir, 'products'));
-    const plan = benchPlan(bench);
-    emit({ type: 'plan', trainings: plan.trainings.length, evaluations: plan.evaluations.length });
-
-    let synthetic: GeneratedSet | undefined;
-    if (sio && bench.variants.includes('sio') && isGeneratorSource(sio.synthetic)) {
-      const t0 = performance.now();
-      emit({ type: 'stage', stage: 'generator', label: `generator ${sio.synthetic.name}`, total: 1, unit: 'epochs' });
-      synthetic = await generateSynthetic({
-        generator: { name: sio.synthetic.name, args: sio.synthetic.args },
-        count: sio.synthetic.count,
-        real: loaded.id.train,
-        cacheRoot: cacheDir(config),
-        ctx: { registry, logger, config },
-        onProgress: (p) =>
-          emit({
-            type: 'progress',
-            stage: 'generator',
-            current: p.epoch + (p.step + 1) / p.steps,
-            total: p.epochs,
-            detail: `loss ${p.loss.toFixed(3)}`,
-          }),
-      });
-      emit({
-        type: 'stage-end',
-        stage: 'generator',
-        label: `generator ${sio.synthetic.name}`,
-        cached: synthetic.cached,
-        seconds: (performance.now() - t0) / 1000,
-      });
+    session.emit({
+      type: 'plan',
+      trainings: session.plan.byStage.train.length,
+      evaluations: session.plan.byStage.train.length * session.postprocessors.length,
+    });
+    let result: BenchResult | undefined;
+    for (const cell of session.plan.cells) {
+      const outcome = await runBenchCell(session, cell);
+      // In one process an error ends the run, as before (the methods an evaluation group could not score are not errors).
+      if (outcome.error !== undefined) throw outcome.error;
+      if (cell.stage === 'summary') result = outcome.result;
     }
-
-    const cells: CellRecord[] = [];
-    const failures: BenchFailure[] = [];
-    for (const trainer of trainers) {
-      for (const variant of bench.variants) {
-        for (const seed of bench.seeds) {
-          const cellName = `${trainer.name}/${variant}/s${seed}`;
-          const trainConfig = cellTrainConfig(config, benchmarkSpec, trainer, seed, variant === 'sio');
-          const epochs = Number((config.train as { epochs?: number } | undefined)?.epochs ?? 1);
-
-          let t0 = performance.now();
-          emit({ type: 'stage', stage: 'train', label: `train ${cellName}`, total: epochs, unit: 'epochs' });
-          const trained = await store.produce('train', { hash: trainingConfigHash(trainConfig) }, async (workDir) => {
-            let stepsPerEpoch = 1;
-            // A work folder is this product's own: continue whatever a killed run left there.
-            const summary = await runTraining(trainConfig, {
-              registry,
-              logger,
-              resume: true,
-              runDir: workDir,
-              hooks: {
-                onStart: (info) => {
-                  stepsPerEpoch = info.stepsPerEpoch;
-                },
-                onStep: (s) =>
-                  emit({
-                    type: 'progress',
-                    stage: 'train',
-                    current: s.epoch + (s.step + 1) / stepsPerEpoch,
-                    detail: `loss ${s.loss.toFixed(4)}`,
-                  }),
-                onEpochEnd: (e) =>
-                  emit({
-                    type: 'progress',
-                    stage: 'train',
-                    current: e.epoch + 1,
-                    detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}`,
-                  }),
-              },
-            });
-            const useBest = bench.checkpoint === 'best' && summary.bestCheckpoint !== null;
-            return {
-              checkpoint: useBest ? 'checkpoints/best.ckpt' : 'checkpoints/last.ckpt',
-              testAccuracy: summary.testAccuracy,
-              bestValAccuracy: summary.bestValAccuracy,
-              bestEpoch: summary.bestEpoch,
-              epochs: summary.history.length,
-            };
-          });
-          emit({
-            type: 'stage-end',
-            stage: 'train',
-            label: `train ${cellName}`,
-            cached: trained.cached,
-            seconds: (performance.now() - t0) / 1000,
-          });
-
-          t0 = performance.now();
-          const splits = benchmarkSplits(loaded);
-          const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
-          emit({ type: 'stage', stage: 'features', label: `features ${cellName}`, total: totalImages, unit: 'images' });
-          const checkpointFile = join(trained.dir, trained.result.checkpoint);
-          const features = await store.produce(
-            'features',
-            { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: benchmarkSpec },
-            async (workDir) => {
-              const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
-              try {
-                const before = new Map<string, number>();
-                let offset = 0;
-                for (const s of splits) {
-                  before.set(s.name, offset);
-                  offset += s.dataset.length;
-                }
-                return await writeBenchmarkFeatures(network, loaded, workDir, {
-                  onProgress: (p) =>
-                    emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
-                });
-              } finally {
-                network.dispose();
-              }
-            },
-          );
-          emit({
-            type: 'stage-end',
-            stage: 'features',
-            label: `features ${cellName}`,
-            cached: features.cached,
-            seconds: (performance.now() - t0) / 1000,
-          });
-
-          let folder: FeatureFolder | undefined;
-          for (const pp of postprocessors) {
-            t0 = performance.now();
-            emit({ type: 'stage', stage: 'eval', label: `${pp.label} ${cellName}`, total: 1, unit: 'methods' });
-            let evaluated;
-            try {
-              evaluated = await store.produce(
-                'eval',
-                {
-                  features: features.key,
-                  // resolved args and the grid actually searched, so a changed default or grid recomputes the cell
-                  postprocessor: { name: pp.name, args: registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) },
-                  aps: pp.aps,
-                  grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
-                  format: EVALUATION_FORMAT,
-                },
-                async (workDir) => {
-                  const postprocessor = await registry.build<Postprocessor>(
-                    'postprocessor',
-                    { name: pp.name, args: pp.args },
-                    { logger, rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`), config },
-                    `bench.postprocessors.${pp.label}`,
-                  );
-                  let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
-                  try {
-                    let source: FeatureSource;
-                    if (postprocessor.needsNetwork) {
-                      network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
-                      const byName = new Map(splits.map((s) => [s.name, s]));
-                      const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
-                      source = new NetworkSource(network, roles, (name) => {
-                        const s = byName.get(name)!;
-                        return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
-                      });
-                    } else {
-                      source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
-                    }
-                    const evaluation = await evaluateOod({
-                      postprocessor,
-                      source,
-                      apsGrid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : undefined,
-                    });
-                    await writeOodEvaluation(workDir, evaluation, { saveScores: true });
-                    return evaluationToJson(evaluation);
-                  } finally {
-                    network?.dispose();
-                    (postprocessor as { dispose?: () => void }).dispose?.();
-                  }
-                },
-              );
-            } catch (error) {
-              // One method failing on this model (e.g. a degenerate fit) must not cost the other cells.
-              const message = error instanceof Error ? error.message : String(error);
-              failures.push({ cell: cellName, postprocessor: pp.label, message });
-              emit({
-                type: 'stage-end',
-                stage: 'eval',
-                label: `${pp.label} ${cellName}`,
-                cached: false,
-                seconds: (performance.now() - t0) / 1000,
-              });
-              emit({ type: 'cell', line: `${cellName} ${pp.label}: FAILED — ${message}` });
-              continue;
-            }
-            const seconds = (performance.now() - t0) / 1000;
-            emit({ type: 'stage-end', stage: 'eval', label: `${pp.label} ${cellName}`, cached: evaluated.cached, seconds });
-            const record: CellRecord = {
-              trainer: trainer.name,
-              variant,
-              seed,
-              postprocessor: pp.label,
-              evaluation: evaluated.result as OodEvaluationJson,
-              evalDir: evaluated.dir,
-              trainAccuracy: trained.result.testAccuracy,
-            };
-            cells.push(record);
-            emit({ type: 'cell', line: cellLine(record, evaluated.cached, seconds) });
-          }
-        }
-      }
-    }
-
-    const summary = summarize(cells);
-    await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary.json, null, 2)}\n`);
-    await writeFileAtomic(join(outDir, 'summary.csv'), summary.csv);
-    await writeFileAtomic(join(outDir, 'results.csv'), summary.perRunCsv);
-    await mkdir(join(outDir, 'tables'), { recursive: true });
-    for (const table of summary.aggregated) await writeFileAtomic(join(outDir, 'tables', `${table.file}.csv`), table.csv);
-    const report = await buildReport({ config, bench, loaded, cells, summary, synthetic, roles: benchmarkRoles(loaded), failures });
-    const reportPath = join(outDir, 'report.html');
-    await writeFileAtomic(reportPath, renderHtmlReport(report));
-    if (failures.length > 0) await writeFileAtomic(join(outDir, 'failures.json'), `${JSON.stringify(failures, null, 2)}\n`);
-    else rmSync(join(outDir, 'failures.json'), { force: true });
-    pointLatest(groupDir, runId);
-    return { outDir, groupDir, summary, cells, failures, reportPath };
+    return result!;
   } finally {
     await group.release().catch((error: Error) => logger.warn(`releasing the results-folder lock: ${error.message}`));
   }
 }
 
+export interface CellOutcome {
+  readonly state: CellState;
+  readonly cached: boolean;
+  readonly error?: unknown;
+  /** The summary cell's result. */
+  readonly result?: BenchResult;
+}
+
+/** A dependency that is not done: the cell fails with this instead of doing the dependency's work. */
+export class CellDependencyError extends OodkitError {}
+
+/**
+ * Runs one cell of the session's plan and records its state in `<results>/cells/<id>.json` (running,
+ * done, failed with the reason, interrupted). A cell whose products exist finishes at once; a cell
+ * whose dependencies are not done fails naming them (the summary runs regardless and reports).
+ */
+export async function runBenchCell(session: BenchSession, cell: PlannedCell): Promise<CellOutcome> {
+  const startedAt = new Date().toISOString();
+  const t0 = performance.now();
+  const seconds = () => Math.round((performance.now() - t0) / 10) / 100;
+  await writeCellStatus(session.outDir, { id: cell.id, state: 'running', startedAt });
+  try {
+    if (cell.stage !== 'summary') checkDependencies(session, cell);
+    let cached = false;
+    let extra: Pick<CellStatus, 'failures' | 'resumedFrom'> = {};
+    let result: BenchResult | undefined;
+    switch (cell.stage) {
+      case 'generator':
+        cached = await generatorCell(session);
+        break;
+      case 'train': {
+        const trained = await trainCell(session, cell.model!);
+        cached = trained.cached;
+        if (trained.resumedFrom) extra = { resumedFrom: trained.resumedFrom };
+        break;
+      }
+      case 'features':
+        cached = await featuresCell(session, cell.model!);
+        break;
+      case 'eval': {
+        const evaluated = await evalCell(session, cell.model!);
+        cached = evaluated.cached;
+        if (evaluated.failures.length > 0) extra = { failures: evaluated.failures };
+        break;
+      }
+      case 'summary':
+        result = await summaryCell(session);
+        cached = false;
+        if (result.failures.length > 0)
+          extra = { failures: result.failures.map((f) => ({ postprocessor: `${f.cell} ${f.postprocessor}`, message: f.message })) };
+        break;
+    }
+    const failed = extra.failures !== undefined && cell.stage === 'eval';
+    await writeCellStatus(session.outDir, {
+      id: cell.id,
+      state: failed ? 'failed' : 'done',
+      ...(failed ? { reason: extra.failures!.map((f) => `${f.postprocessor}: ${f.message}`).join('; ') } : {}),
+      ...extra,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      seconds: seconds(),
+      cached,
+    });
+    return { state: failed ? 'failed' : 'done', cached, ...(result ? { result } : {}) };
+  } catch (error) {
+    const interrupted = error instanceof TrainingInterruptedError || (session.stopSignal?.aborted ?? false);
+    const reason = error instanceof Error ? error.message : String(error);
+    await writeCellStatus(session.outDir, {
+      id: cell.id,
+      state: interrupted ? 'interrupted' : 'failed',
+      reason,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      seconds: seconds(),
+    });
+    return { state: interrupted ? 'interrupted' : 'failed', cached: false, error };
+  }
+}
+
+function checkDependencies(session: BenchSession, cell: PlannedCell): void {
+  for (const dep of cell.deps) {
+    const status = readCellStatus(session.outDir, dep);
+    if (status?.state === 'done') continue;
+    const why =
+      status === undefined
+        ? 'has not run'
+        : status.state === 'failed'
+          ? `failed: ${status.reason ?? 'no reason recorded'}`
+          : `is ${status.state}`;
+    throw new CellDependencyError(`${cell.id} needs ${dep}, which ${why}`);
+  }
+}
+
+/** The training config of a model of the plan. */
+function modelTrainConfig(session: BenchSession, model: BenchCell): Section {
+  return cellTrainConfig(session.config, session.benchmarkSpec, model.trainer, model.seed, model.variant === 'sio');
+}
+
+interface TrainProduct {
+  readonly checkpoint: string;
+  readonly testAccuracy: number | null;
+  readonly bestValAccuracy: number | null;
+  readonly bestEpoch: number | null;
+  readonly epochs: number;
+}
+
+async function generatorCell(session: BenchSession): Promise<boolean> {
+  const synthetic = session.sio!.synthetic;
+  if (!isGeneratorSource(synthetic)) return true;
+  const t0 = performance.now();
+  const { emit } = session;
+  emit({ type: 'stage', stage: 'generator', label: `generator ${synthetic.name}`, total: 1, unit: 'epochs' });
+  const set = await generateSynthetic({
+    generator: { name: synthetic.name, args: synthetic.args },
+    count: synthetic.count,
+    real: session.loaded.id.train,
+    cacheRoot: cacheDir(session.config),
+    ctx: { registry: session.registry, logger: session.logger, config: session.config },
+    onProgress: (p) =>
+      emit({
+        type: 'progress',
+        stage: 'generator',
+        current: p.epoch + (p.step + 1) / p.steps,
+        total: p.epochs,
+        detail: `loss ${p.loss.toFixed(3)}`,
+      }),
+  });
+  emit({
+    type: 'stage-end',
+    stage: 'generator',
+    label: `generator ${synthetic.name}`,
+    cached: set.cached,
+    seconds: (performance.now() - t0) / 1000,
+  });
+  return set.cached;
+}
+
+async function trainCell(
+  session: BenchSession,
+  model: BenchCell,
+): Promise<{ cached: boolean; resumedFrom?: { epoch: number; stepInEpoch: number } }> {
+  const { emit, store, bench, registry, logger } = session;
+  const trainConfig = modelTrainConfig(session, model);
+  const epochs = Number((session.config.train as { epochs?: number } | undefined)?.epochs ?? 1);
+  const t0 = performance.now();
+  let resumedFrom: { epoch: number; stepInEpoch: number } | undefined;
+  emit({ type: 'stage', stage: 'train', label: `train ${model.name}`, total: epochs, unit: 'epochs' });
+  const trained = await store.produce<TrainProduct>('train', { hash: trainingConfigHash(trainConfig) }, async (workDir) => {
+    let stepsPerEpoch = 1;
+    // A work folder is this product's own: continue whatever a killed run left there.
+    const summary = await runTraining(trainConfig, {
+      registry,
+      logger,
+      resume: true,
+      runDir: workDir,
+      ...(session.stopSignal ? { stopSignal: session.stopSignal } : {}),
+      hooks: {
+        onStart: (info) => {
+          stepsPerEpoch = info.stepsPerEpoch;
+          if (info.resumed) {
+            resumedFrom = { epoch: info.position.epoch, stepInEpoch: info.position.stepInEpoch };
+            logger.info(
+              `train ${model.name}: resumed from its checkpoint at epoch ${info.position.epoch + 1}, step ${info.position.stepInEpoch}`,
+            );
+          }
+        },
+        onStep: (s) =>
+          emit({
+            type: 'progress',
+            stage: 'train',
+            current: s.epoch + (s.step + 1) / stepsPerEpoch,
+            detail: `loss ${s.loss.toFixed(4)}`,
+          }),
+        onEpochEnd: (e) =>
+          emit({
+            type: 'progress',
+            stage: 'train',
+            current: e.epoch + 1,
+            detail: `val acc ${e.valAccuracy === null ? '–' : (100 * e.valAccuracy).toFixed(2)}`,
+          }),
+      },
+    });
+    const useBest = bench.checkpoint === 'best' && summary.bestCheckpoint !== null;
+    return {
+      checkpoint: useBest ? 'checkpoints/best.ckpt' : 'checkpoints/last.ckpt',
+      testAccuracy: summary.testAccuracy,
+      bestValAccuracy: summary.bestValAccuracy,
+      bestEpoch: summary.bestEpoch,
+      epochs: summary.history.length,
+    };
+  });
+  emit({
+    type: 'stage-end',
+    stage: 'train',
+    label: `train ${model.name}`,
+    cached: trained.cached,
+    seconds: (performance.now() - t0) / 1000,
+  });
+  return { cached: trained.cached, ...(resumedFrom ? { resumedFrom } : {}) };
+}
+
+/** The finished training of a model, or an error naming the cell that should have made it. */
+function requireTrained(session: BenchSession, model: BenchCell): { result: TrainProduct; dir: string; key: string } {
+  const trained = session.store.existing<TrainProduct>('train', { hash: trainingConfigHash(modelTrainConfig(session, model)) });
+  if (!trained)
+    throw new CellDependencyError(`the training of ${model.name} has no product in ${session.store.root} (cell train/${model.name})`);
+  return trained;
+}
+
+function featuresSpec(session: BenchSession, trained: { result: TrainProduct; key: string }): unknown {
+  return { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: session.benchmarkSpec };
+}
+
+function requireFeatures(session: BenchSession, model: BenchCell, trained: { result: TrainProduct; key: string }) {
+  const features = session.store.existing<unknown>('features', featuresSpec(session, trained));
+  if (!features)
+    throw new CellDependencyError(`the features of ${model.name} have no product in ${session.store.root} (cell features/${model.name})`);
+  return features;
+}
+
+async function featuresCell(session: BenchSession, model: BenchCell): Promise<boolean> {
+  const { emit, store, registry, logger, loaded } = session;
+  const trained = requireTrained(session, model);
+  const t0 = performance.now();
+  const splits = benchmarkSplits(loaded);
+  const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
+  emit({ type: 'stage', stage: 'features', label: `features ${model.name}`, total: totalImages, unit: 'images' });
+  const checkpointFile = join(trained.dir, trained.result.checkpoint);
+  const features = await store.produce('features', featuresSpec(session, trained), async (workDir) => {
+    const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
+    try {
+      const before = new Map<string, number>();
+      let offset = 0;
+      for (const s of splits) {
+        before.set(s.name, offset);
+        offset += s.dataset.length;
+      }
+      return await writeBenchmarkFeatures(network, loaded, workDir, {
+        onProgress: (p) => emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
+      });
+    } finally {
+      network.dispose();
+    }
+  });
+  emit({
+    type: 'stage-end',
+    stage: 'features',
+    label: `features ${model.name}`,
+    cached: features.cached,
+    seconds: (performance.now() - t0) / 1000,
+  });
+  return features.cached;
+}
+
+/** What an evaluation product is keyed by: the resolved args and the grid actually searched, so a changed default or grid recomputes it. */
+function evalSpec(session: BenchSession, featuresKey: string, pp: BenchPostprocessor): unknown {
+  const { registry } = session;
+  return {
+    features: featuresKey,
+    postprocessor: { name: pp.name, args: registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) },
+    aps: pp.aps,
+    grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
+    format: EVALUATION_FORMAT,
+  };
+}
+
+async function evalCell(
+  session: BenchSession,
+  model: BenchCell,
+): Promise<{ cached: boolean; failures: { postprocessor: string; message: string }[] }> {
+  const { emit, store, registry, logger, loaded, config } = session;
+  const trained = requireTrained(session, model);
+  const features = requireFeatures(session, model, trained);
+  const checkpointFile = join(trained.dir, trained.result.checkpoint);
+  const splits = benchmarkSplits(loaded);
+  const failures: { postprocessor: string; message: string }[] = [];
+  let cached = true;
+  let folder: FeatureFolder | undefined;
+  for (const pp of session.postprocessors) {
+    const t0 = performance.now();
+    emit({ type: 'stage', stage: 'eval', label: `${pp.label} ${model.name}`, total: 1, unit: 'methods' });
+    let evaluated;
+    try {
+      evaluated = await store.produce('eval', evalSpec(session, features.key, pp), async (workDir) => {
+        const postprocessor = await registry.build<Postprocessor>(
+          'postprocessor',
+          { name: pp.name, args: pp.args },
+          { logger, rng: Rng.fromSeed(model.seed).derive(`postprocessor/${pp.label}`), config },
+          `bench.postprocessors.${pp.label}`,
+        );
+        let network: Awaited<ReturnType<typeof loadTrainedNetwork>>['network'] | undefined;
+        try {
+          let source: FeatureSource;
+          if (postprocessor.needsNetwork) {
+            network = (await loadTrainedNetwork(checkpointFile, registry, logger)).network;
+            const byName = new Map(splits.map((s) => [s.name, s]));
+            const roles = (folder ??= await FeatureFolder.open(features.dir)).splits;
+            source = new NetworkSource(network, roles, (name) => {
+              const s = byName.get(name)!;
+              return datasetBatches(s.dataset, loaded.preprocess.test, 500, s.ood ? -1 : undefined);
+            });
+          } else {
+            source = new FeatureFolderSource((folder ??= await FeatureFolder.open(features.dir)));
+          }
+          const evaluation = await evaluateOod({
+            postprocessor,
+            source,
+            apsGrid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : undefined,
+          });
+          await writeOodEvaluation(workDir, evaluation, { saveScores: true });
+          return evaluationToJson(evaluation);
+        } finally {
+          network?.dispose();
+          (postprocessor as { dispose?: () => void }).dispose?.();
+        }
+      });
+    } catch (error) {
+      if (session.stopSignal?.aborted) throw error;
+      // One method failing on this model (e.g. a degenerate fit) must not cost the other cells.
+      const message = error instanceof Error ? error.message : String(error);
+      failures.push({ postprocessor: pp.label, message });
+      cached = false;
+      emit({
+        type: 'stage-end',
+        stage: 'eval',
+        label: `${pp.label} ${model.name}`,
+        cached: false,
+        seconds: (performance.now() - t0) / 1000,
+      });
+      emit({ type: 'cell', line: `${model.name} ${pp.label}: FAILED — ${message}` });
+      continue;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    cached &&= evaluated.cached;
+    emit({ type: 'stage-end', stage: 'eval', label: `${pp.label} ${model.name}`, cached: evaluated.cached, seconds });
+    const record = cellRecordOf(model, pp, evaluated.result as OodEvaluationJson, evaluated.dir, trained.result);
+    emit({ type: 'cell', line: cellLine(record, evaluated.cached, seconds) });
+  }
+  return { cached, failures };
+}
+
+function cellRecordOf(
+  model: BenchCell,
+  pp: BenchPostprocessor,
+  evaluation: OodEvaluationJson,
+  evalDir: string,
+  trained: TrainProduct,
+): CellRecord {
+  return {
+    trainer: model.trainer.name,
+    variant: model.variant,
+    seed: model.seed,
+    postprocessor: pp.label,
+    evaluation,
+    evalDir,
+    trainAccuracy: trained.testAccuracy,
+  };
+}
+
+/** Why the evaluation of `pp` on `model` has no product: the first cell on its path that is not done. */
+function missingReason(session: BenchSession, model: BenchCell, pp: BenchPostprocessor): string {
+  for (const id of [`eval/${model.name}`, `features/${model.name}`, `train/${model.name}`, 'generator']) {
+    if (!session.plan.byId.has(id)) continue;
+    const status = readCellStatus(session.outDir, id);
+    const own = status?.failures?.find((f) => f.postprocessor === pp.label);
+    if (own) return own.message;
+    if (status === undefined) continue;
+    if (status.state === 'done') continue;
+    return status.state === 'failed'
+      ? id.startsWith('eval/')
+        ? (status.reason ?? 'failed')
+        : `${id} failed: ${status.reason ?? 'no reason recorded'}`
+      : `${id} is ${status.state}`;
+  }
+  return `cell eval/${model.name} has not run`;
+}
+
+/**
+ * The summary/report cell: every evaluation of the plan read from the product store, in plan order;
+ * the ones without a product are reported as failures with the reason their cell recorded. Writes
+ * summary, tables, report and failures.json, and points `latest` here.
+ */
+async function summaryCell(session: BenchSession): Promise<BenchResult> {
+  const { store, outDir, groupDir, runId, config, bench, loaded, sio, registry, logger } = session;
+  const cells: CellRecord[] = [];
+  const failures: BenchFailure[] = [];
+  for (const model of session.plan.byStage.train.map((c) => c.model!)) {
+    const trained = store.existing<TrainProduct>('train', { hash: trainingConfigHash(modelTrainConfig(session, model)) });
+    const features = trained && store.existing<unknown>('features', featuresSpec(session, trained));
+    for (const pp of session.postprocessors) {
+      const evaluated = features && store.existing<OodEvaluationJson>('eval', evalSpec(session, features.key, pp));
+      if (trained && evaluated) cells.push(cellRecordOf(model, pp, evaluated.result, evaluated.dir, trained.result));
+      else failures.push({ cell: model.name, postprocessor: pp.label, message: missingReason(session, model, pp) });
+    }
+  }
+  let synthetic: GeneratedSet | undefined;
+  if (
+    session.plan.byId.has('generator') &&
+    readCellStatus(outDir, 'generator')?.state === 'done' &&
+    sio &&
+    isGeneratorSource(sio.synthetic)
+  ) {
+    // Cached by the generator cell: this reads its files.
+    synthetic = await generateSynthetic({
+      generator: { name: sio.synthetic.name, args: sio.synthetic.args },
+      count: sio.synthetic.count,
+      real: loaded.id.train,
+      cacheRoot: cacheDir(config),
+      ctx: { registry, logger, config },
+    });
+  }
+  const summary = summarize(cells);
+  await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary.json, null, 2)}\n`);
+  await writeFileAtomic(join(outDir, 'summary.csv'), summary.csv);
+  await writeFileAtomic(join(outDir, 'results.csv'), summary.perRunCsv);
+  await mkdir(join(outDir, 'tables'), { recursive: true });
+  for (const table of summary.aggregated) await writeFileAtomic(join(outDir, 'tables', `${table.file}.csv`), table.csv);
+  const report = await buildReport({ config, bench, loaded, cells, summary, synthetic, roles: benchmarkRoles(loaded), failures });
+  const reportPath = join(outDir, 'report.html');
+  await writeFileAtomic(reportPath, renderHtmlReport(report));
+  if (failures.length > 0) await writeFileAtomic(join(outDir, 'failures.json'), `${JSON.stringify(failures, null, 2)}\n`);
+  else rmSync(join(outDir, 'failures.json'), { force: true });
+  pointLatest(groupDir, runId);
+  return { outDir, groupDir, summary, cells, failures, reportPath };
+}
+
 /** Keys that do not change a benchmark's results: where they go, logging, the backend, plugin loading. */
-const NON_RESULT_KEYS = ['output_dir', 'exp_name', 'log_level', 'compute', 'plugins', 'pipeline'];
+const NON_RESULT_KEYS = ['output_dir', 'exp_name', 'log_level', 'compute', 'plugins', 'pipeline', 'launcher'];
 
 /** `run-<12 hex>`: the hash of everything in the config that can change this benchmark's results. */
 export function benchRunId(config: Readonly<Record<string, unknown>>): string {

@@ -28,6 +28,22 @@ export class TrainingDivergedError extends OodkitError {
   }
 }
 
+/**
+ * The run was asked to stop (SIGTERM before a scheduler's time limit, preemption): `last` holds the
+ * position reached, so the same command resumes it exactly.
+ */
+export class TrainingInterruptedError extends OodkitError {
+  constructor(
+    readonly checkpoint: string,
+    readonly position: CheckpointPosition,
+  ) {
+    super(
+      `training stopped on request at epoch ${position.epoch + 1}, step ${position.stepInEpoch} (global step ${position.globalStep}); ` +
+        `checkpoint ${checkpoint} — run the same command again to continue`,
+    );
+  }
+}
+
 /** Progress callbacks; the CLI attaches progress bars, tests record events. All optional. */
 export interface TrainHooks {
   onStart?(info: { epochs: number; stepsPerEpoch: number; position: CheckpointPosition; resumed: boolean; stream: string }): void;
@@ -64,6 +80,8 @@ export interface TrainLoopOptions {
   readonly rng: Rng;
   readonly config?: Record<string, unknown>;
   readonly hooks?: TrainHooks;
+  /** Checked after every step: once aborted, `last` is written at the current step and the loop throws {@link TrainingInterruptedError}. */
+  readonly stopSignal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -216,6 +234,13 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
         partial.lossSum += loss;
         partial.steps++;
         await hooks.onStep?.({ epoch, step, globalStep, loss });
+        // At an epoch's last step the epoch ends first (validation, best, last): the check after it stops there.
+        if (options.stopSignal?.aborted && step + 1 < stepsPerEpoch) {
+          partial.seconds += (performance.now() - clock) / 1000;
+          const at = { epoch, stepInEpoch: step + 1, globalStep };
+          await save('last', at, partial);
+          throw new TrainingInterruptedError(paths.last, at);
+        }
         if (every > 0 && (step + 1) % every === 0 && step + 1 < stepsPerEpoch) {
           const now = performance.now();
           partial.seconds += (now - clock) / 1000;
@@ -242,6 +267,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
     if (isBest) await save('best', next, undefined);
     await save('last', next, undefined);
     hooks.onEpochEnd?.({ ...record, best: isBest });
+    if (options.stopSignal?.aborted && epoch + 1 < epochs) throw new TrainingInterruptedError(paths.last, next);
   }
 
   return {

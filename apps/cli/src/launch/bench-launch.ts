@@ -1,0 +1,223 @@
+/**
+ * `oodkit bench --launcher local|slurm`, `--cell`, `--status`, `--cancel`: the benchmark's cells
+ * (libs/pipelines cell-plan) run one per process — by local workers, or as SLURM job arrays.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OodkitError, UsageError, processLiveness, saveResolvedConfig, type LogLevel } from '@oodkit/core';
+import {
+  EXIT_INTERRUPTED,
+  accountingStates,
+  benchCellPlan,
+  benchFolders,
+  benchStatus,
+  benchmarkNameOf,
+  cancelJobs,
+  findCell,
+  launcherSectionSchema,
+  openBenchSession,
+  queueStates,
+  readAllCellStatus,
+  readLaunchRecord,
+  runBenchCell,
+  runCellsLocally,
+  submitSlurm,
+  writeLaunchRecord,
+  type BenchFailure,
+  type CellCommand,
+  type CellPlan,
+  type LauncherSection,
+} from '@oodkit/pipelines';
+import type { CommandInputs } from '../shared/options.js';
+import { createReporter } from '../shared/progress.js';
+import { checkOutputFolders } from '../shared/run-pipeline.js';
+import { writeOut, type CliRun } from '../shared/run-config.js';
+
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'oodkit.js');
+
+/** A cell stopped on request with its work checkpointed: exit 75 so the batch script requeues it. */
+export class CellInterruptedError extends OodkitError {
+  override readonly exitCode = EXIT_INTERRUPTED;
+}
+
+/**
+ * The command line of one cell: this oodkit, `bench`, the same config inputs (files and profile as
+ * absolute paths) and the user's overrides, in the same working folder. Each cell loads and checks
+ * the config itself and must arrive at the launcher's run id (see --cell-run).
+ */
+export function cellCommand(inputs: CommandInputs, overrideTokens: readonly string[], cwd = process.cwd()): CellCommand {
+  const argv = [process.execPath, BIN, 'bench'];
+  if (inputs.files.length > 0) argv.push('-c', ...inputs.files.map((f) => resolve(cwd, f)));
+  if (inputs.profiles.length > 0) argv.push('--profile', resolve(cwd, inputs.profiles[0]!));
+  if (inputs.plugins.length > 0) argv.push('-p', ...inputs.plugins);
+  if (inputs.out !== undefined) argv.push('-o', resolve(cwd, inputs.out));
+  argv.push(...overrideTokens);
+  return { argv, cwd };
+}
+
+function launcherOf(run: CliRun): LauncherSection {
+  return launcherSectionSchema.parse(run.config.value.launcher);
+}
+
+async function foldersOf(run: CliRun): Promise<{ plan: CellPlan; groupDir: string; runId: string; outDir: string }> {
+  const config = run.config.value;
+  const { plan } = benchCellPlan(config);
+  return { plan, ...benchFolders(config, await benchmarkNameOf(config)) };
+}
+
+/** `--cell <id | stage@index>`: one cell in this process; exit 0 done, 1 failed, 75 stopped for requeue. */
+export async function runOneCell(run: CliRun, inputs: CommandInputs, ref: string, expectedRun: string | undefined): Promise<void> {
+  const config = run.config.value;
+  checkOutputFolders(run, inputs, { readsData: true });
+  const reporter = createReporter((config.log_level as LogLevel | undefined) ?? 'info', false, 'cell');
+  const stop = new AbortController();
+  const onTerm = () => {
+    reporter.logger.warn('SIGTERM: stopping at the next step with a checkpoint');
+    stop.abort();
+  };
+  process.on('SIGTERM', onTerm);
+  try {
+    const session = await openBenchSession(config, {
+      registry: run.app.registry,
+      logger: reporter.logger,
+      onEvent: (e) => reporter.onEvent(e),
+      stopSignal: stop.signal,
+      // A product another cell is making is waited for (a duplicate submission), not failed on.
+      lockWaitMs: 6 * 3600_000,
+    });
+    if (expectedRun !== undefined && session.runId !== expectedRun)
+      throw new UsageError(
+        `--cell ${ref}: this config is ${session.runId}, the launched one was ${expectedRun} (a config file or override changed since the launch); launch again`,
+      );
+    const cell = findCell(session.plan, ref);
+    reporter.logger.info(`cell ${cell.id} of ${session.outDir}`);
+    const outcome = await runBenchCell(session, cell);
+    if (outcome.state === 'interrupted') throw new CellInterruptedError(`cell ${cell.id} stopped on request: ${errorText(outcome.error)}`);
+    if (outcome.error !== undefined)
+      throw outcome.error instanceof OodkitError ? outcome.error : new OodkitError(`cell ${cell.id}: ${errorText(outcome.error)}`);
+    if (outcome.result && outcome.result.failures.length > 0) throw failuresError(outcome.result.failures, outcome.result.outDir);
+    if (outcome.state === 'failed') throw new OodkitError(`cell ${cell.id}: some methods failed (see ${join(session.outDir, 'cells')})`);
+    writeOut(`cell ${cell.id}: done${outcome.cached ? ' (cached)' : ''}`);
+  } finally {
+    process.off('SIGTERM', onTerm);
+    reporter.stop();
+  }
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+export function failuresError(failures: readonly BenchFailure[], outDir: string): OodkitError {
+  const list = failures.map((f) => `  - ${f.postprocessor} on ${f.cell}: ${f.message}`).join('\n');
+  return new OodkitError(
+    `${failures.length} evaluation(s) failed (the others are complete; a re-run retries only these; ${join(outDir, 'failures.json')}):\n${list}`,
+  );
+}
+
+/** The cells the launcher leaves out: done according to their own record. */
+const doneIn = (outDir: string) => {
+  const records = readAllCellStatus(outDir);
+  return (cell: { id: string }) => records.get(cell.id)?.state === 'done';
+};
+
+/** `--launcher local|slurm`. */
+export async function launchBench(run: CliRun, inputs: CommandInputs, overrideTokens: readonly string[]): Promise<void> {
+  const launcher = launcherOf(run);
+  const config = run.config.value;
+  checkOutputFolders(run, inputs, { readsData: true });
+  const { plan, runId, outDir } = await foldersOf(run);
+  const command = cellCommand(inputs, overrideTokens);
+  await saveResolvedConfig(outDir, config);
+  if (launcher.name === 'slurm') {
+    const jobs = submitSlurm({ plan, command, runId, outDir, settings: launcher.slurm, isDone: doneIn(outDir) });
+    await writeLaunchRecord(outDir, { launcher: 'slurm', runId, command, jobs });
+    for (const job of jobs) writeOut(`submitted ${job.stage}: job ${job.jobId} (${job.indices.length} cell(s))`);
+    writeOut(`results: ${outDir} (cell logs in ${join(outDir, 'slurm')}; oodkit bench --status / --cancel with the same config)`);
+    return;
+  }
+  const logger = createReporter((config.log_level as LogLevel | undefined) ?? 'info', false, 'bench').logger;
+  await writeLaunchRecord(outDir, { launcher: 'local', runId, command });
+  const stop = new AbortController();
+  const onTerm = () => stop.abort();
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onTerm);
+  try {
+    logger.info(`${plan.cells.length} cells, ${launcher.jobs} worker process(es); logs in ${join(outDir, 'logs')}`);
+    const ends = await runCellsLocally({
+      plan,
+      command,
+      runId,
+      jobs: launcher.jobs,
+      logDir: join(outDir, 'logs'),
+      isDone: doneIn(outDir),
+      signal: stop.signal,
+      onCellEnd: (end) =>
+        logger.info(
+          `${end.cell.id}: ${end.code === 0 ? 'done' : end.code === EXIT_INTERRUPTED ? 'stopped (resumable)' : `FAILED (exit ${end.code ?? end.signal}; ${end.log})`} in ${end.seconds.toFixed(1)} s`,
+        ),
+    });
+    if (stop.signal.aborted) throw new OodkitError(`stopped: ${ends.length} cell(s) ended; launch again to continue (${outDir})`);
+    const summaryRan = ends.some((e) => e.cell.stage === 'summary');
+    if (!summaryRan) throw new OodkitError(`the summary did not run (a cell was stopped); launch again to continue (${outDir})`);
+    if (existsSync(join(outDir, 'summary.csv'))) writeOut(readFileSync(join(outDir, 'summary.csv'), 'utf8').trimEnd());
+    writeOut(`results: ${outDir} (summary.csv, summary.json, tables/, report.html; cell logs in logs/)`);
+    const failuresFile = join(outDir, 'failures.json');
+    const failed = ends.filter((e) => e.code !== 0 && e.cell.stage !== 'summary');
+    if (existsSync(failuresFile) || failed.length > 0) {
+      const failures = existsSync(failuresFile) ? (JSON.parse(readFileSync(failuresFile, 'utf8')) as BenchFailure[]) : [];
+      if (failures.length > 0) throw failuresError(failures, outDir);
+      throw new OodkitError(`${failed.length} cell(s) failed: ${failed.map((e) => `${e.cell.id} (${e.log})`).join(', ')}`);
+    }
+  } finally {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onTerm);
+  }
+}
+
+/** `--status`: one line per cell (done, running, queued, failed with the reason, ...) and the tally. */
+export async function benchStatusCommand(run: CliRun): Promise<void> {
+  const { plan, outDir } = await foldersOf(run);
+  const launch = existsSync(outDir) ? readLaunchRecord(outDir) : undefined;
+  const jobIds = (launch?.jobs ?? []).map((j) => j.jobId);
+  const queue = launch?.launcher === 'slurm' ? queueStates(jobIds) : undefined;
+  const accounting = launch?.launcher === 'slurm' ? accountingStates(jobIds) : undefined;
+  const lines = benchStatus({
+    plan,
+    outDir,
+    ...(launch ? { launch } : {}),
+    ...(queue ? { queue } : {}),
+    ...(accounting ? { accounting } : {}),
+  });
+  const width = Math.max(...lines.map((l) => l.id.length));
+  for (const line of lines)
+    writeOut(
+      `${line.id.padEnd(width)}  ${line.state.padEnd(11)}${line.job ? ` [${line.job}]` : ''}${line.detail ? `  ${line.detail}` : ''}`,
+    );
+  const tally = new Map<string, number>();
+  for (const line of lines) tally.set(line.state, (tally.get(line.state) ?? 0) + 1);
+  const source = launch
+    ? `${launch.launcher} launch of ${launch.launchedAt}${launch.launcher === 'slurm' && queue === undefined ? '; squeue not available' : ''}`
+    : 'no launch recorded';
+  writeOut(`${[...tally].map(([s, n]) => `${n} ${s}`).join(', ')} — ${outDir} (${source})`);
+}
+
+/** `--cancel`: scancel the recorded jobs (SLURM), or stop the local launcher (SIGTERM: cells checkpoint). */
+export async function benchCancelCommand(run: CliRun): Promise<void> {
+  const { outDir } = await foldersOf(run);
+  const launch = existsSync(outDir) ? readLaunchRecord(outDir) : undefined;
+  if (!launch) throw new UsageError(`--cancel: nothing was launched for this config (no ${join(outDir, 'launch.json')})`);
+  if (launch.launcher === 'slurm') {
+    const ids = (launch.jobs ?? []).map((j) => j.jobId);
+    const refused = cancelJobs(ids);
+    if (refused) throw new OodkitError(`scancel ${ids.join(' ')}: ${refused}`);
+    writeOut(`cancelled jobs ${ids.join(', ')} (running cells get SIGTERM and checkpoint; launch again to continue)`);
+    return;
+  }
+  const owner = launch.process;
+  if (processLiveness(owner) !== 'alive') {
+    writeOut(`the local launcher (pid ${owner.pid} on ${owner.host}) is not running on this host; nothing to cancel`);
+    return;
+  }
+  process.kill(owner.pid, 'SIGTERM');
+  writeOut(`sent SIGTERM to the local launcher (pid ${owner.pid}); its cells checkpoint and stop`);
+}
