@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 import { UsageError } from '@oodkit/core';
 import { summaryTableRows, type BenchResult } from '@oodkit/pipelines';
 import { commandInputs, flagOverride, overrideTokensOf, withConfigOptions } from '../shared/options.js';
-import { benchCancelCommand, benchStatusCommand, failuresError, launchBench, runOneCell } from '../launch/bench-launch.js';
+import { benchCancelCommand, benchStatusCommand, failuresError, launchBench, runOneCell, runWorker } from '../launch/bench-launch.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
 
@@ -35,6 +35,7 @@ interface BenchFlags {
   cancel?: boolean;
   cell?: string;
   cellRun?: string;
+  worker?: boolean;
 }
 
 const count = (flag: string, value: string, min: number) => {
@@ -88,12 +89,18 @@ export function registerBench(program: Command): void {
       .option('--status', "each cell's state for this config: done, running, queued, failed with the reason")
       .option('--cancel', 'cancel the launched cells (scancel, or stop the local launcher)')
       .addOption(new Option('--cell <id>', 'run one cell (an id or <stage>@<index>) in this process').hideHelp())
+      .addOption(new Option('--worker', 'run the cells --launcher local sends over IPC').hideHelp())
       .addOption(new Option('--cell-run <run id>', 'the run id the launcher planned; a cell of another config refuses to run').hideHelp()),
     { runFolder: true },
   ).action(async (_options: unknown, command: Command) => {
     const flags = command.opts<BenchFlags>();
     const inputs = commandInputs(command);
-    const modes = [flags.status && '--status', flags.cancel && '--cancel', flags.cell !== undefined && '--cell'].filter(Boolean);
+    const modes = [
+      flags.status && '--status',
+      flags.cancel && '--cancel',
+      flags.cell !== undefined && '--cell',
+      flags.worker && '--worker',
+    ].filter(Boolean);
     if (modes.length > 1) throw new UsageError(`${modes.join(' and ')} exclude each other`);
     const run = await loadRunFromInputs(inputs, {
       defaultFiles: BENCH_DEFAULT_FILES,
@@ -102,6 +109,7 @@ export function registerBench(program: Command): void {
     if (flags.status) return benchStatusCommand(run);
     if (flags.cancel) return benchCancelCommand(run);
     if (flags.cell !== undefined) return runOneCell(run, inputs, flags.cell, flags.cellRun);
+    if (flags.worker) return runWorker(run, inputs, flags.cellRun);
     const launcher = (run.config.value.launcher as { name?: string } | undefined)?.name ?? 'inprocess';
     if (launcher !== 'inprocess') {
       if (inputs.overwrite)

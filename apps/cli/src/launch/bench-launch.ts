@@ -28,6 +28,8 @@ import {
   type CellCommand,
   type CellPlan,
   type LauncherSection,
+  type WorkerReply,
+  type WorkerRequest,
 } from '@oodkit/pipelines';
 import type { CommandInputs } from '../shared/options.js';
 import { createReporter } from '../shared/progress.js';
@@ -105,6 +107,60 @@ export async function runOneCell(run: CliRun, inputs: CommandInputs, ref: string
   }
 }
 
+/**
+ * `--worker` (the local launcher's processes): the config and the benchmark loaded once, then the
+ * cells the launcher sends over IPC, one at a time, with the same code as `--cell`. SIGTERM stops the
+ * current cell with a checkpoint (reported as interrupted) and ends the worker (exit 75).
+ */
+export async function runWorker(run: CliRun, inputs: CommandInputs, expectedRun: string | undefined): Promise<void> {
+  if (!process.send) throw new UsageError('--worker is started by --launcher local (it needs an IPC channel)');
+  const config = run.config.value;
+  checkOutputFolders(run, inputs, { readsData: true });
+  const reporter = createReporter((config.log_level as LogLevel | undefined) ?? 'info', false, `worker ${process.pid}`);
+  const stop = new AbortController();
+  const onTerm = () => stop.abort();
+  process.on('SIGTERM', onTerm);
+  try {
+    const session = await openBenchSession(config, {
+      registry: run.app.registry,
+      logger: reporter.logger,
+      onEvent: (e) => reporter.onEvent(e),
+      stopSignal: stop.signal,
+      lockWaitMs: 6 * 3600_000,
+    });
+    if (expectedRun !== undefined && session.runId !== expectedRun)
+      throw new UsageError(`--worker: this config is ${session.runId}, the launched one was ${expectedRun}`);
+    await new Promise<void>((done) => {
+      let queue = Promise.resolve();
+      const onMessage = (request: WorkerRequest) => {
+        if ('stop' in request) {
+          process.off('message', onMessage);
+          queue.then(done, done);
+          return;
+        }
+        queue = queue.then(async () => {
+          const cell = findCell(session.plan, request.cell);
+          reporter.logger.info(`cell ${cell.id}`);
+          const outcome = await runBenchCell(session, cell);
+          if (outcome.error !== undefined) reporter.logger.error(`cell ${cell.id} ${outcome.state}: ${errorText(outcome.error)}`);
+          process.send!({ cell: cell.id, state: outcome.state } satisfies WorkerReply);
+          if (stop.signal.aborted) {
+            process.off('message', onMessage);
+            done();
+          }
+        });
+      };
+      process.on('message', onMessage);
+      process.once('disconnect', () => queue.then(done, done));
+    });
+    if (stop.signal.aborted) throw new CellInterruptedError('stopped on request');
+  } finally {
+    process.off('SIGTERM', onTerm);
+    reporter.stop();
+    process.disconnect?.();
+  }
+}
+
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export function failuresError(failures: readonly BenchFailure[], outDir: string): OodkitError {
@@ -153,7 +209,7 @@ export async function launchBench(run: CliRun, inputs: CommandInputs, overrideTo
       signal: stop.signal,
       onCellEnd: (end) =>
         logger.info(
-          `${end.cell.id}: ${end.code === 0 ? 'done' : end.code === EXIT_INTERRUPTED ? 'stopped (resumable)' : `FAILED (exit ${end.code ?? end.signal}; ${end.log})`} in ${end.seconds.toFixed(1)} s`,
+          `${end.cell.id}: ${end.state === 'interrupted' ? 'stopped (resumable)' : end.state === 'failed' ? `FAILED (${end.log})` : 'done'} in ${end.seconds.toFixed(1)} s`,
         ),
     });
     if (stop.signal.aborted) throw new OodkitError(`stopped: ${ends.length} cell(s) ended; launch again to continue (${outDir})`);
@@ -162,7 +218,7 @@ export async function launchBench(run: CliRun, inputs: CommandInputs, overrideTo
     if (existsSync(join(outDir, 'summary.csv'))) writeOut(readFileSync(join(outDir, 'summary.csv'), 'utf8').trimEnd());
     writeOut(`results: ${outDir} (summary.csv, summary.json, tables/, report.html; cell logs in logs/)`);
     const failuresFile = join(outDir, 'failures.json');
-    const failed = ends.filter((e) => e.code !== 0 && e.cell.stage !== 'summary');
+    const failed = ends.filter((e) => e.state === 'failed' && e.cell.stage !== 'summary');
     if (existsSync(failuresFile) || failed.length > 0) {
       const failures = existsSync(failuresFile) ? (JSON.parse(readFileSync(failuresFile, 'utf8')) as BenchFailure[]) : [];
       if (failures.length > 0) throw failuresError(failures, outDir);

@@ -13,6 +13,8 @@ export interface CellStatus extends ProcessIdentity {
   readonly state: CellState;
   /** Why it failed or stopped (the error message). */
   readonly reason?: string;
+  /** It could not run because this cell (the first on its path) failed. */
+  readonly blockedBy?: string;
   /** An evaluation group's methods that failed (the group still finishes the others). */
   readonly failures?: readonly { readonly postprocessor: string; readonly message: string }[];
   /** The scheduler's job id of the process (SLURM: `<array job>_<task>` or the job id). */

@@ -235,7 +235,15 @@ export interface CellOutcome {
 }
 
 /** A dependency that is not done: the cell fails with this instead of doing the dependency's work. */
-export class CellDependencyError extends OodkitError {}
+export class CellDependencyError extends OodkitError {
+  constructor(
+    message: string,
+    /** The cell that failed first on the path to this one. */
+    readonly blockedBy: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Runs one cell of the session's plan and records its state in `<results>/cells/<id>.json` (running,
@@ -292,11 +300,12 @@ export async function runBenchCell(session: BenchSession, cell: PlannedCell): Pr
     return { state: failed ? 'failed' : 'done', cached, ...(result ? { result } : {}) };
   } catch (error) {
     const interrupted = error instanceof TrainingInterruptedError || (session.stopSignal?.aborted ?? false);
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = oneLine(error instanceof Error ? error.message : String(error));
     await writeCellStatus(session.outDir, {
       id: cell.id,
       state: interrupted ? 'interrupted' : 'failed',
       reason,
+      ...(error instanceof CellDependencyError ? { blockedBy: error.blockedBy } : {}),
       startedAt,
       finishedAt: new Date().toISOString(),
       seconds: seconds(),
@@ -305,17 +314,23 @@ export async function runBenchCell(session: BenchSession, cell: PlannedCell): Pr
   }
 }
 
+/** One line: a multi-line message (a ConfigError's list) joined. */
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
+
 function checkDependencies(session: BenchSession, cell: PlannedCell): void {
   for (const dep of cell.deps) {
     const status = readCellStatus(session.outDir, dep);
     if (status?.state === 'done') continue;
+    // Name the cell that failed first, not the chain of cells that could not run after it.
     const why =
       status === undefined
         ? 'has not run'
-        : status.state === 'failed'
-          ? `failed: ${status.reason ?? 'no reason recorded'}`
-          : `is ${status.state}`;
-    throw new CellDependencyError(`${cell.id} needs ${dep}, which ${why}`);
+        : status.blockedBy !== undefined
+          ? `could not run (${status.blockedBy} failed)`
+          : status.state === 'failed'
+            ? `failed: ${oneLine(status.reason ?? 'no reason recorded')}`
+            : `is ${status.state}`;
+    throw new CellDependencyError(`${cell.id} needs ${dep}, which ${why}`, status?.blockedBy ?? dep);
   }
 }
 
@@ -431,7 +446,7 @@ async function trainCell(
 function requireTrained(session: BenchSession, model: BenchCell): { result: TrainProduct; dir: string; key: string } {
   const trained = session.store.existing<TrainProduct>('train', { hash: trainingConfigHash(modelTrainConfig(session, model)) });
   if (!trained)
-    throw new CellDependencyError(`the training of ${model.name} has no product in ${session.store.root} (cell train/${model.name})`);
+    throw new CellDependencyError(`the training of ${model.name} has no product in ${session.store.root}`, `train/${model.name}`);
   return trained;
 }
 
@@ -442,7 +457,7 @@ function featuresSpec(session: BenchSession, trained: { result: TrainProduct; ke
 function requireFeatures(session: BenchSession, model: BenchCell, trained: { result: TrainProduct; key: string }) {
   const features = session.store.existing<unknown>('features', featuresSpec(session, trained));
   if (!features)
-    throw new CellDependencyError(`the features of ${model.name} have no product in ${session.store.root} (cell features/${model.name})`);
+    throw new CellDependencyError(`the features of ${model.name} have no product in ${session.store.root}`, `features/${model.name}`);
   return features;
 }
 
@@ -585,22 +600,20 @@ function cellRecordOf(
   };
 }
 
-/** Why the evaluation of `pp` on `model` has no product: the first cell on its path that is not done. */
+/** Why the evaluation of `pp` on `model` has no product: its own failure, else the first cell on its path that is not done. */
 function missingReason(session: BenchSession, model: BenchCell, pp: BenchPostprocessor): string {
-  for (const id of [`eval/${model.name}`, `features/${model.name}`, `train/${model.name}`, 'generator']) {
+  const evalId = `eval/${model.name}`;
+  const own = readCellStatus(session.outDir, evalId)?.failures?.find((f) => f.postprocessor === pp.label);
+  if (own) return oneLine(own.message);
+  const path = [...(model.variant === 'sio' ? ['generator'] : []), `train/${model.name}`, `features/${model.name}`, evalId];
+  for (const id of path) {
     if (!session.plan.byId.has(id)) continue;
     const status = readCellStatus(session.outDir, id);
-    const own = status?.failures?.find((f) => f.postprocessor === pp.label);
-    if (own) return own.message;
-    if (status === undefined) continue;
+    if (status === undefined) return `${id} has not run`;
     if (status.state === 'done') continue;
-    return status.state === 'failed'
-      ? id.startsWith('eval/')
-        ? (status.reason ?? 'failed')
-        : `${id} failed: ${status.reason ?? 'no reason recorded'}`
-      : `${id} is ${status.state}`;
+    return status.state === 'failed' ? `${id} failed: ${oneLine(status.reason ?? 'no reason recorded')}` : `${id} is ${status.state}`;
   }
-  return `cell eval/${model.name} has not run`;
+  return `${evalId} has no product for ${pp.label}`;
 }
 
 /**
