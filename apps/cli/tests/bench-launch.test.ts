@@ -4,24 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/main.js';
 import { captureOutput } from './capture-output.js';
-
-/** A complete matrix in seconds: baseline and +SIO (a 1-epoch cvae), one seed, three methods. */
-export const TINY_BENCH = `benchmark: mnist
-seed: 0
-compute: { backend: wasm }
-network: { name: lenet, args: { num_classes: 10, in_channels: 1 } }
-train: { epochs: 1, batch_size: 64, val_batch_size: 256 }
-sio:
-  enabled: true
-  real_ratio: 0.75
-  synthetic: { name: cvae, count: 128, args: { epochs: 1 } }
-bench:
-  variants: [baseline, sio]
-  seeds: [0]
-  postprocessors: [msp, { name: ebo, grid: { temperature: [1, 10] } }, { name: knn, args: { K: 5 }, aps: false }]
-  limits: { train: 256, val: 128, test: 128, ood: 64 }
-  report: { sample_grid: 2 }
-`;
+import { TINY_BENCH } from './fixtures/tiny-bench.js';
 
 const RESULT_FILES = ['summary.json', 'summary.csv', 'results.csv'];
 

@@ -86,7 +86,7 @@ describe('slurm job arrays', () => {
       '--time=4:00:00',
       '--gres=gpu:1',
       '--requeue',
-      '--signal=B:TERM@120',
+      '--signal=B:USR1@120',
       '--open-mode=append',
       '--qos=long',
     ]);
@@ -100,7 +100,8 @@ describe('slurm job arrays', () => {
     expect(script).toContain('#SBATCH --gres=gpu:1');
     expect(script).toContain('\'/my dir/a.yml\' --cell "train@${SLURM_ARRAY_TASK_ID}" --cell-run run-0123456789ab &');
     expect(script).toContain(`trap 'kill -TERM "$child" 2>/dev/null' TERM`);
-    expect(script).toContain('if [ "$rc" -eq 75 ]; then scontrol requeue');
+    expect(script).toContain(`trap 'requeue=1; kill -TERM "$child" 2>/dev/null' USR1`);
+    expect(script).toContain('if [ "$rc" -eq 75 ] && [ "$requeue" -eq 1 ]; then scontrol requeue');
     expect(() => launcherSectionSchema.parse({ slurm: { time: 'two hours' } })).toThrow(/time limit/);
   });
 });

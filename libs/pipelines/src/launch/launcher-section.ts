@@ -17,7 +17,9 @@ const slurmSchema = z.strictObject({
     .int()
     .positive()
     .default(120)
-    .describe('SIGTERM this long before the time limit (--signal=B:TERM@<s>): a training checkpoints and the cell is requeued'),
+    .describe(
+      'warn the cell this long before the time limit (--signal=B:USR1@<s>; the cell gets SIGTERM): a training checkpoints and the task is requeued',
+    ),
   requeue: z.boolean().default(true).describe('sbatch --requeue, and requeue a cell stopped by that signal'),
   extra_args: z.array(z.string()).default([]).describe("more sbatch flags, as written (e.g. ['--qos=long'])"),
 });

@@ -46,15 +46,17 @@ export function sbatchFlags(settings: SlurmSettings): string[] {
   if (settings.mem) flags.push(`--mem=${settings.mem}`);
   if (settings.gpus_per_cell > 0) flags.push(`--gres=gpu:${settings.gpus_per_cell}`);
   if (settings.requeue) flags.push('--requeue');
-  // B: the batch shell gets it and forwards it to the cell (which checkpoints), then requeues the task.
-  flags.push(`--signal=B:TERM@${settings.signal_seconds}`, '--open-mode=append');
+  // B: only the batch shell gets it; it sends SIGTERM to the cell (which checkpoints) and requeues the
+  // task. USR1, not TERM: a scancel also sends TERM, and a cancelled cell must not requeue itself.
+  flags.push(`--signal=B:USR1@${settings.signal_seconds}`, '--open-mode=append');
   return [...flags, ...settings.extra_args];
 }
 
 /**
  * The batch script of one stage's job array. The cell runs in the background so the shell can
- * forward SIGTERM (a `wait` interrupted by the trap is repeated until the cell exits); a cell that
- * stopped for requeue (exit 75) asks SLURM to requeue its own task.
+ * forward signals (a `wait` interrupted by a trap is repeated until the cell exits): the time-limit
+ * warning (USR1) and a cancel or pre-emption (TERM) both reach the cell as SIGTERM, and a cell that
+ * stopped with its checkpoint (exit 75) after the warning asks SLURM to requeue its own task.
  */
 export function sbatchScript(options: {
   readonly stage: CellStage;
@@ -77,13 +79,15 @@ export function sbatchScript(options: {
     'set -u',
     `${cell.join(' ')} &`,
     'child=$!',
+    'requeue=0',
+    `trap 'requeue=1; kill -TERM "$child" 2>/dev/null' USR1`,
     `trap 'kill -TERM "$child" 2>/dev/null' TERM`,
     'while :; do',
     '  wait "$child"; rc=$?',
     '  kill -0 "$child" 2>/dev/null || break',
     'done',
     settings.requeue
-      ? `if [ "$rc" -eq ${EXIT_INTERRUPTED} ]; then scontrol requeue "\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}" && exit 0; fi`
+      ? `if [ "$rc" -eq ${EXIT_INTERRUPTED} ] && [ "$requeue" -eq 1 ]; then scontrol requeue "\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}" && exit 0; fi`
       : '',
     'exit "$rc"',
     '',
