@@ -10,6 +10,9 @@ import { captureOutput } from './capture-output.js';
 import { SLOW_TRAINING, TINY_BENCH } from './fixtures/tiny-bench.js';
 
 const slurm = slurmReachable();
+// vitest's summary shows only "skipped": say why, once, where the run's output is read.
+if (!slurm.ok)
+  console.warn(`apps/cli/tests/bench-slurm.test.ts skipped: no SLURM here (${slurm.reason}); tools/slurm/start-local-slurm.sh starts one`);
 const RESULT_FILES = ['summary.json', 'summary.csv', 'results.csv'];
 const runFolder = (group: string) =>
   join(
