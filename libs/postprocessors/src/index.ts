@@ -40,3 +40,4 @@ export * from './postprocessors/gmm.js';
 export * from './postprocessors/mc_dropout.js';
 export * from './postprocessors/iodin.js';
 export * from './postprocessors/grood.js';
+export * from './aggregators/index.js';

@@ -7,6 +7,15 @@ import { runPipeline } from '../shared/run-pipeline.js';
 export interface FeatExtractFlags {
   readonly checkpoint: string;
   readonly batchSize?: number;
+  /** Extra feature layers to write pooled, comma-separated on the command line. */
+  readonly layers?: string[];
+}
+
+function layerList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** Help of the commands that run a checkpoint over a benchmark. */
@@ -30,7 +39,11 @@ export async function runFeatExtractCommand(
   flags: FeatExtractFlags,
   inputs: CommandInputs,
 ): Promise<{ out: string; splits: { name: string }[] }> {
-  const args = { checkpoint: flags.checkpoint, ...(flags.batchSize !== undefined ? { batch_size: flags.batchSize } : {}) };
+  const args = {
+    checkpoint: flags.checkpoint,
+    ...(flags.batchSize !== undefined ? { batch_size: flags.batchSize } : {}),
+    ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
+  };
   const preset = [flagOverride('pipeline', { name: 'feat_extract', args }, '--checkpoint')];
   const run = await loadRunFromInputs(inputs, { preset, requireFiles: false });
   requireBenchmark(run);
@@ -46,6 +59,11 @@ export function registerFeatExtract(program: Command): void {
       .description('write a feature folder (penultimate features of every benchmark split + final layer) from a trained checkpoint')
       .requiredOption('--checkpoint <file>', 'a .ckpt written by oodkit train (e.g. results/train/<run>/checkpoints/best.ckpt)')
       .option('--batch-size <n>', 'images per forward pass (default 1000)', integerOption('--batch-size'))
+      .option(
+        '--layers <names>',
+        'extra feature layers to write, globally average-pooled, comma-separated (e.g. layer3,layer4; see oodkit list network); z is always written',
+        layerList,
+      )
       .addHelpText('after', `${BENCHMARK_HELP}\nDefault output folder: results/features_<benchmark> (or -o/--out).`),
     { runFolder: true },
   ).action(async (opts: FeatExtractFlags, command: Command) => {
