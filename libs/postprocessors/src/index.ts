@@ -41,3 +41,4 @@ export * from './postprocessors/mc_dropout.js';
 export * from './postprocessors/iodin.js';
 export * from './postprocessors/grood.js';
 export * from './aggregators/index.js';
+export * from './postprocessors/dknn.js';

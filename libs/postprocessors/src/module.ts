@@ -35,6 +35,7 @@ import { gmmDefinition } from './postprocessors/gmm.js';
 import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
 import { iodinDefinition } from './postprocessors/iodin.js';
 import { groodDefinition } from './postprocessors/grood.js';
+import { dknnDefinition } from './postprocessors/dknn.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -73,6 +74,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   mcDropoutDefinition,
   iodinDefinition,
   groodDefinition,
+  dknnDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

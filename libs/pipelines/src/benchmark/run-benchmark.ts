@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   ConfigError,
+  PENULTIMATE_LAYER,
   Rng,
   UsageError,
   saveResolvedConfig,
@@ -32,7 +33,15 @@ import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-fold
 import { benchmarkRoles, benchmarkSplits, datasetBatches, writeBenchmarkFeatures } from '../features/extract.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
-import { benchPlan, benchPostprocessors, benchSectionSchema, benchTrainers, type BenchSection } from './bench-section.js';
+import {
+  benchPlan,
+  benchPostprocessors,
+  benchSectionSchema,
+  benchTrainers,
+  type BenchPostprocessor,
+  type BenchSection,
+} from './bench-section.js';
+import { DEFAULT_AGGREGATOR, buildPostprocessor } from '@oodkit/postprocessors';
 import { limitBenchmark } from './limits.js';
 import { summarize, type CellRecord } from './summary.js';
 import { buildReport } from './build-report.js';
@@ -227,12 +236,19 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
 
           t0 = performance.now();
           const splits = benchmarkSplits(loaded);
+          const layers = benchFeatureLayers(registry, postprocessors);
           const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
           emit({ type: 'stage', stage: 'features', label: `features ${cellName}`, total: totalImages, unit: 'images' });
           const checkpointFile = join(trained.dir, trained.result.checkpoint);
           const features = await store.produce(
             'features',
-            { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: benchmarkSpec },
+            // layers only when some method reads them, so single-layer products keep their cache key
+            {
+              train: trained.key,
+              checkpoint: trained.result.checkpoint,
+              benchmark: benchmarkSpec,
+              ...(layers.length > 0 ? { layers } : {}),
+            },
             async (workDir) => {
               const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
               try {
@@ -243,6 +259,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                   offset += s.dataset.length;
                 }
                 return await writeBenchmarkFeatures(network, loaded, workDir, {
+                  layers,
                   onProgress: (p) =>
                     emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
                 });
@@ -271,14 +288,15 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                   features: features.key,
                   // resolved args and the grid actually searched, so a changed default or grid recomputes the cell
                   postprocessor: { name: pp.name, args: registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) },
+                  ...(pp.layers ? { layers: pp.layers, aggregator: pp.aggregator ?? DEFAULT_AGGREGATOR } : {}),
                   aps: pp.aps,
                   grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
                   format: EVALUATION_FORMAT,
                 },
                 async (workDir) => {
-                  const postprocessor = await registry.build<Postprocessor>(
-                    'postprocessor',
-                    { name: pp.name, args: pp.args },
+                  const postprocessor = await buildPostprocessor(
+                    registry,
+                    pp,
                     { logger, rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`), config },
                     `bench.postprocessors.${pp.label}`,
                   );
@@ -357,6 +375,21 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
   } finally {
     await group.release().catch((error: Error) => logger.warn(`releasing the results-folder lock: ${error.message}`));
   }
+}
+
+/**
+ * Extra feature layers the bench's methods read, in first-use order: every `layers:` of an entry and
+ * every `layers` argument of a method that takes one (dknn, mds_ensemble); 'penultimate' is z.
+ */
+export function benchFeatureLayers(registry: ComponentRegistry, postprocessors: readonly BenchPostprocessor[]): string[] {
+  const layers = new Set<string>();
+  for (const pp of postprocessors) {
+    for (const layer of pp.layers ?? []) layers.add(layer);
+    const args = registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) as { layers?: unknown };
+    if (Array.isArray(args.layers)) for (const layer of args.layers) if (typeof layer === 'string') layers.add(layer);
+  }
+  layers.delete(PENULTIMATE_LAYER);
+  return [...layers];
 }
 
 /** Keys that do not change a benchmark's results: where they go, logging, the backend, plugin loading. */

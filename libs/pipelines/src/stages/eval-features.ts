@@ -25,6 +25,7 @@ import {
   type OodEvaluator,
   type HyperparameterGrid,
 } from '@oodkit/evaluators';
+import { buildPostprocessor, type PostprocessorReference } from '@oodkit/postprocessors';
 import { runDirOf, type RunnablePipeline } from './common.js';
 import { withRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 
@@ -103,12 +104,14 @@ export async function evaluateFeatureFolder(
     const skipped: { postprocessor: string; reason: string }[] = [];
     const failures: string[] = [];
     for (const name of names) {
-      const postprocessor = await registry.build<Postprocessor>(
-        'postprocessor',
-        args.all ? { name, args: {} } : (section as never),
-        childCtx(name),
-        'postprocessor',
-      );
+      const postprocessor: Postprocessor = args.all
+        ? await registry.build<Postprocessor>('postprocessor', { name, args: {} }, childCtx(name), 'postprocessor')
+        : await buildPostprocessor(
+            registry,
+            (typeof section === 'string' ? { name: section } : section) as PostprocessorReference,
+            childCtx(name),
+            'postprocessor',
+          );
       try {
         if (postprocessor.needsNetwork) {
           const reason = 'needs the network (inputs or intermediate blocks); a feature folder has only features';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { buildPostprocessor, type PostprocessorReference } from '@oodkit/postprocessors';
 import { ConfigError, Rng, defineComponent, saveResolvedConfig, type Postprocessor } from '@oodkit/core';
 import { loadBenchmark } from '@oodkit/data';
 import {
@@ -42,9 +43,10 @@ export const testOodPipeline = defineComponent({
       const logger = options.logger ?? ctx.logger;
       if (ctx.config.postprocessor === undefined)
         throw new ConfigError([{ path: 'postprocessor', message: 'test_ood needs a postprocessor: {name, args}' }]);
-      const postprocessor = await ctx.registry.build<Postprocessor>(
-        'postprocessor',
-        ctx.config.postprocessor as never,
+      const section = ctx.config.postprocessor;
+      const postprocessor: Postprocessor = await buildPostprocessor(
+        ctx.registry,
+        (typeof section === 'string' ? { name: section } : section) as PostprocessorReference,
         { logger, rng: ctx.rng.derive('postprocessor'), config: ctx.config },
         'postprocessor',
       );
