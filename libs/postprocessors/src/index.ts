@@ -42,3 +42,4 @@ export * from './postprocessors/iodin.js';
 export * from './postprocessors/grood.js';
 export * from './aggregators/index.js';
 export * from './postprocessors/dknn.js';
+export * from './postprocessors/mds_ensemble.js';

@@ -36,6 +36,7 @@ import { mcDropoutDefinition } from './postprocessors/mc_dropout.js';
 import { iodinDefinition } from './postprocessors/iodin.js';
 import { groodDefinition } from './postprocessors/grood.js';
 import { dknnDefinition } from './postprocessors/dknn.js';
+import { mdsEnsembleDefinition } from './postprocessors/mds_ensemble.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -75,6 +76,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   iodinDefinition,
   groodDefinition,
   dknnDefinition,
+  mdsEnsembleDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */
