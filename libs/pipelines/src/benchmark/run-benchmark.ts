@@ -11,7 +11,6 @@ import {
   writeFileAtomic,
   type ComponentRegistry,
   type Logger,
-  type Postprocessor,
 } from '@oodkit/core';
 import { computeOptionsFrom, initCompute } from '@oodkit/compute';
 import { cacheDir, loadBenchmark, resolveBenchmarkValue, type LoadedBenchmark } from '@oodkit/data';
