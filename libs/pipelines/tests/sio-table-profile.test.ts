@@ -32,7 +32,18 @@ const repo = (path: string) => fileURLToPath(new URL(`../../../${path}`, import.
 const BENCH_DEFAULT = repo('configs/bench/default.yml');
 
 /** The score the SIO paper evaluates each training method with (msp unless listed). */
-const PAIRED_SCORE: Record<string, string> = { vos: 'ebo', godin: 'godin' };
+const PAIRED_SCORE: Record<string, string> = {
+  vos: 'ebo',
+  godin: 'godin',
+  // training-coupled methods are scored by their own OpenOOD postprocessor; energy_oe by the energy score
+  conf_branch: 'conf_branch',
+  rotpred: 'rotpred',
+  t2fnorm: 't2fnorm',
+  cider: 'cider',
+  npos: 'npos',
+  energy_oe: 'ebo',
+  objectosphere: 'objectosphere',
+};
 
 async function profileConfig(name: string) {
   const { config, app } = await loadRun({ files: [BENCH_DEFAULT], profiles: [repo(`configs/profiles/${name}.yml`)], builtins });
