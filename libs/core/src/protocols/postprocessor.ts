@@ -72,6 +72,8 @@ export interface Postprocessor {
   readonly name: string;
   /** True when the method needs the network (input gradients, intermediate blocks). */
   readonly needsNetwork: boolean;
+  /** What the method takes from the network when `needsNetwork` (e.g. 'input gradients'), for error messages. */
+  readonly networkUse?: string;
   /** Splits `setup` needs. */
   readonly requires: readonly SetupRole[];
   /** Fit state from ID data (no-op for stateless methods). */

@@ -185,12 +185,12 @@ function imageInput(graph: OnnxGraph): { inputName: string; inputShape: readonly
 }
 
 /**
- * Refuses a postprocessor that needs the network (input gradients or perturbed inputs, e.g. odin,
- * iodin, godin): an ONNX model provides logits, features and W, b only.
+ * Refuses a postprocessor that needs the network (input gradients, intermediate blocks, extra heads,
+ * member networks): an ONNX model provides logits, features and W, b only.
  */
-export function assertOnnxSupports(postprocessor: Pick<Postprocessor, 'name' | 'needsNetwork'>): void {
+export function assertOnnxSupports(postprocessor: Pick<Postprocessor, 'name' | 'needsNetwork' | 'networkUse'>): void {
   if (postprocessor.needsNetwork)
     throw new UsageError(
-      `${postprocessor.name} needs input gradients of the network, which an ONNX model cannot provide (onnxruntime runs inference only); use a feature-based method, or load the model as a checkpoint or tfjs model`,
+      `${postprocessor.name} needs ${postprocessor.networkUse ?? 'the network itself'}, which an ONNX model cannot provide (onnxruntime runs the exported graph to its outputs only); use a feature-based method, or load the model as an oodkit checkpoint`,
     );
 }

@@ -194,7 +194,7 @@ class ModelSession {
   /** Why this postprocessor cannot run on this model (undefined: it can). */
   cannotRun(postprocessor: Postprocessor): string | undefined {
     if (postprocessor.needsNetwork && !sourceProvidesNetwork(this.options.source)) {
-      return 'needs the network (it perturbs inputs or reads intermediate blocks); a feature folder has only penultimate features — evaluate it from a trained model or a checkpoint instead';
+      return `needs the network (${postprocessor.networkUse ?? 'not only its features'}); a feature folder has only penultimate features — evaluate it from a trained model or a checkpoint instead`;
     }
     const roles = this.roles!;
     const missing = postprocessor.requires.filter((role) => roles[role] === undefined);

@@ -27,6 +27,7 @@ import { mergeHyperparameters } from './hyperparameters.js';
 export abstract class BasePostprocessor<S extends z.ZodObject> implements Postprocessor {
   abstract readonly name: string;
   readonly needsNetwork: boolean = false;
+  readonly networkUse?: string;
   readonly requires: readonly SetupRole[] = [];
   protected args: z.infer<S>;
   private linearHead?: LinearHead;
@@ -41,7 +42,7 @@ export abstract class BasePostprocessor<S extends z.ZodObject> implements Postpr
 
   async setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     if (this.needsNetwork && !model.network) {
-      throw new UsageError(`${this.name} needs the network (it works on inputs, not features); it cannot run on a feature folder`);
+      throw new UsageError(`${this.name} needs the network (${this.networkUse ?? 'not only its features'}); it cannot run on a feature folder`);
     }
     this.releaseState();
     this.linearHead = new LinearHead(model.finalLayer);

@@ -133,6 +133,7 @@ type Variant = 'a' | 'l';
 export class AdascalePostprocessor extends BasePostprocessor<typeof adascaleArgs> {
   readonly name: string;
   override readonly needsNetwork = true;
+  override readonly networkUse = 'input gradients and intermediate blocks';
   private network?: Classifier;
   private model?: ScoringModel;
   private logged?: { z: Float32Array; perturbed: Float32Array; shift: Float32Array; o: number; numSamples: number };

@@ -31,6 +31,7 @@ function hasConfidence(network: Classifier | undefined): network is ConfidenceNe
 export class ConfBranchPostprocessor extends BasePostprocessor<typeof confBranchArgs> {
   readonly name = 'conf_branch';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'the confidence branch of a conf_branch-trained network';
   private network?: ConfidenceNetwork;
 
   protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {

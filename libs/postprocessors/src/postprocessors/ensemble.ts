@@ -42,6 +42,7 @@ export function meanLogits(members: readonly Classifier[], x: tf.Tensor4D): Tens
 export class EnsemblePostprocessor extends BasePostprocessor<typeof ensembleArgs> {
   readonly name = 'ensemble';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'its member networks';
   private members: Classifier[] = [];
 
   protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {

@@ -66,6 +66,7 @@ export function godinPerturb(network: DecomposedNetwork, x: Tensor4D, noise: num
 export class GodinPostprocessor extends BasePostprocessor<typeof godinArgs> {
   readonly name = 'godin';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'input gradients and the G-ODIN head';
   private network?: DecomposedNetwork;
 
   constructor(

@@ -252,6 +252,7 @@ async function collectLabels(stream: Iterable<Batch> | AsyncIterable<Batch>): Pr
 export class GramPostprocessor extends BasePostprocessor<typeof gramArgs> {
   readonly name = 'gram';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'intermediate feature maps';
   private model?: ScoringModel;
   private stats?: GramStatistics;
   private readonly rng: Rng;

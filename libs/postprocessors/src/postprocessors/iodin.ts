@@ -59,6 +59,7 @@ export function iodinPerturb(network: Classifier, x: Tensor4D, args: IodinArgs):
 export class IodinPostprocessor extends BasePostprocessor<typeof iodinArgs> {
   readonly name = 'iodin';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'input gradients';
   private network?: Classifier;
 
   protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {

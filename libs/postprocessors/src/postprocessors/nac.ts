@@ -225,6 +225,7 @@ const stageOf = (layer: NacLayer) => Number(layer.slice('layer'.length));
 export class NacPostprocessor extends BasePostprocessor<typeof nacArgs> {
   readonly name = 'nac';
   override readonly needsNetwork: boolean;
+  override readonly networkUse = 'intermediate layers and their gradients';
   override readonly requires = ['train'] as const;
   private signals = new Map<NacLayer, LayerSignals>();
   private coverage = new Map<NacLayer, NacCoverage>();

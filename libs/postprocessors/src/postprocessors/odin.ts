@@ -54,6 +54,7 @@ export function odinPerturb(network: Classifier, x: Tensor4D, temperature: numbe
 export class OdinPostprocessor extends BasePostprocessor<typeof odinArgs> {
   readonly name = 'odin';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'input gradients';
   private network?: Classifier;
 
   protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {

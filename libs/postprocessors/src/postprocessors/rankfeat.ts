@@ -94,6 +94,7 @@ export function removeRankOnePower(maps: Tensor4D, iterations: number, seed: num
 export class RankfeatPostprocessor extends BasePostprocessor<typeof rankfeatArgs> {
   readonly name = 'rankfeat';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'intermediate blocks (it re-runs the network from them)';
   private network?: Classifier;
   private readonly rng: Rng;
 

@@ -42,6 +42,7 @@ export function klDivergenceBits(u: Tensor2D, p: Tensor2D): Tensor1D {
 export class RotPredPostprocessor extends BasePostprocessor<typeof rotpredArgs> {
   readonly name = 'rotpred';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'the rotation head of a rotpred-trained network';
   private network?: RotationNetwork;
 
   protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {

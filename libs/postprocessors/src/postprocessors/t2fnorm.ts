@@ -32,6 +32,7 @@ function isFeatureNorm(network: Classifier | undefined): network is FeatureNormN
 export class T2FNormPostprocessor extends BasePostprocessor<typeof t2fnormArgs> {
   readonly name = 't2fnorm';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'the feature-norm head of a t2fnorm-trained network';
   private network?: FeatureNormNetwork;
 
   protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
