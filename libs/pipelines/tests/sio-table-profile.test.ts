@@ -51,16 +51,41 @@ async function profileConfig(name: string) {
 }
 
 describe('--profile sio-table', () => {
-  it('validates on configs/bench/default.yml and lists every registered trainer with its paired score', async () => {
+  it('validates on configs/bench/default.yml; with sio-table-extended it lists every registered trainer once, with its paired score', async () => {
     const { config, registry } = await profileConfig('sio-table');
     const bench = benchSectionSchema.parse(config.bench);
     const trainers = benchTrainers(bench);
+    const extended = await profileConfig('sio-table-extended');
+    const extendedTrainers = benchTrainers(benchSectionSchema.parse(extended.config.bench));
     const registered = registry.names('trainer');
-    // a trainer added to the registry (another branch) must get its row here
+    // the paper's table: the base trainer and its six training methods (plus the four it shares with OpenOOD v1.5)
+    expect(trainers.map((t) => t.name)).toEqual([
+      'base',
+      'oe',
+      'mixoe',
+      'logitnorm',
+      'mixup',
+      'cutmix',
+      'regmixup',
+      'vos',
+      'godin',
+      'pixmix',
+    ]);
+    // a trainer added to the registry (another branch) must get its row in one of the two
+    const listed = [...trainers, ...extendedTrainers].map((t) => t.name);
     expect(
-      registered.filter((name) => !trainers.some((t) => t.name === name)),
-      'registered trainers missing from configs/profiles/sio-table.yml',
+      registered.filter((name) => !listed.includes(name)),
+      'registered trainers missing from configs/profiles/sio-table.yml and sio-table-extended.yml',
     ).toEqual([]);
+    expect(new Set(listed).size).toBe(listed.length);
+    for (const t of extendedTrainers)
+      expect(
+        t.postprocessors.map((p) => p.name),
+        t.name,
+      ).toEqual([PAIRED_SCORE[t.name] ?? 'msp']);
+    // the extended profile shares the generators and sizes
+    for (const key of ['output_dir', 'train', 'sio']) expect(extended.config[key], key).toEqual(config[key]);
+    expect((extended.config.bench as { limits: unknown }).limits).toEqual(bench.limits);
     const posthoc = benchPostprocessors(bench).map((p) => p.name);
     expect(posthoc.length).toBeGreaterThanOrEqual(20);
     for (const t of trainers) {
