@@ -3,6 +3,7 @@ import { trainPipeline, trainSectionSchema } from './train/pipeline.js';
 import { baseRecorderDefinition } from './recorders/base-recorder.js';
 import { jsonlRecorderDefinition } from './recorders/jsonl-recorder.js';
 import { benchConfigSection } from './benchmark/bench-section.js';
+import { launcherConfigSection } from './launch/launcher-section.js';
 import {
   benchmarkPipeline,
   evalFeaturesPipeline,
@@ -31,6 +32,7 @@ export const pipelinesDefinitions: readonly AnyComponentDefinition[] = [
 export const pipelinesSections: readonly ConfigSection[] = [
   schemaSection('train', trainSectionSchema, 'training run: epochs, batch sizes, checkpoint frequency, outlier data for OE trainers'),
   benchConfigSection,
+  launcherConfigSection,
 ];
 
 /** The ContainerModule of @oodkit/pipelines: contributes its components and config sections. */

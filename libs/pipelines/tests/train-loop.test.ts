@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initCompute, tf } from '@oodkit/compute';
 import { readCheckpoint } from '../src/train/checkpoint.js';
-import { TrainingDivergedError, checkpointPaths } from '../src/train/loop.js';
+import { TrainingDivergedError, TrainingInterruptedError, checkpointPaths } from '../src/train/loop.js';
 import { runTiny } from './fixtures/tiny-run.js';
 import { weightsOf } from './fixtures/tiny.js';
 
@@ -121,6 +121,40 @@ describe('trainLoop', () => {
     expect(await weightsOf(resumed.net)).toEqual(await weightsOf(full.net));
     // the epoch loss of the interrupted epoch is exact across the resume
     expect(resumed.result.history.map((h) => h.meanLoss)).toEqual(full.result.history.map((h) => h.meanLoss));
+    for (const r of [full, resumed]) {
+      r.net.dispose();
+      r.trainer.dispose();
+    }
+  });
+
+  it('stops on request (SIGTERM) with a checkpoint at the current step, and resumes from it to the same weights', async () => {
+    const full = await runTiny({ outputDir: join(root, 'full-stop') });
+    const dir = join(root, 'stopped');
+    const stop = new AbortController();
+    // step 9 is mid-epoch 2 and not a checkpoint step (every 2): the stop writes one there
+    const stopped = runTiny({
+      outputDir: dir,
+      stopSignal: stop.signal,
+      hooks: { onStep: ({ globalStep }) => void (globalStep === 9 && stop.abort()) },
+    });
+    await expect(stopped).rejects.toBeInstanceOf(TrainingInterruptedError);
+    await expect(stopped).rejects.toThrow(/stopped on request at epoch 2, step 3 \(global step 9\)/);
+    expect((await readCheckpoint(checkpointPaths(dir).last)).meta.position).toEqual({ epoch: 1, stepInEpoch: 3, globalStep: 9 });
+    const resumed = await runTiny({ outputDir: dir, resume: true });
+    expect(resumed.result.resumedFrom).toEqual({ epoch: 1, stepInEpoch: 3, globalStep: 9 });
+    expect(await weightsOf(resumed.net)).toEqual(await weightsOf(full.net));
+    expect(resumed.result.history.map((h) => h.meanLoss)).toEqual(full.result.history.map((h) => h.meanLoss));
+    // at an epoch's last step the epoch is finished first (validation, best, last), then it stops
+    const atEnd = new AbortController();
+    const endDir = join(root, 'stopped-at-epoch-end');
+    await expect(
+      runTiny({
+        outputDir: endDir,
+        stopSignal: atEnd.signal,
+        hooks: { onStep: ({ globalStep }) => void (globalStep === 6 && atEnd.abort()) },
+      }),
+    ).rejects.toThrow(/epoch 2, step 0 \(global step 6\)/);
+    expect((await readCheckpoint(checkpointPaths(endDir).last)).meta.history).toHaveLength(1);
     for (const r of [full, resumed]) {
       r.net.dispose();
       r.trainer.dispose();

@@ -139,7 +139,7 @@ function verdictLines(rows: readonly SummaryRow[]): string[] {
 
 export interface SioTableSection {
   readonly benchmark: string;
-  readonly summary: BenchSummary;
+  readonly summary: Pick<BenchSummary, 'rows'>;
   readonly seeds: readonly number[];
   readonly generatorQuality?: readonly GeneratorQuality[];
 }

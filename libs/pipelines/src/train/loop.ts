@@ -29,6 +29,22 @@ export class TrainingDivergedError extends OodkitError {
   }
 }
 
+/**
+ * The run was asked to stop (SIGTERM before a scheduler's time limit, preemption): `last` holds the
+ * position reached, so the same command resumes it exactly.
+ */
+export class TrainingInterruptedError extends OodkitError {
+  constructor(
+    readonly checkpoint: string,
+    readonly position: CheckpointPosition,
+  ) {
+    super(
+      `training stopped on request at epoch ${position.epoch + 1}, step ${position.stepInEpoch} (global step ${position.globalStep}); ` +
+        `checkpoint ${checkpoint} — run the same command again to continue`,
+    );
+  }
+}
+
 /** Progress callbacks; the CLI attaches progress bars, tests record events. All optional. */
 export interface TrainHooks {
   onStart?(info: { epochs: number; stepsPerEpoch: number; position: CheckpointPosition; resumed: boolean; stream: string }): void;
@@ -67,6 +83,8 @@ export interface TrainLoopOptions {
   readonly hooks?: TrainHooks;
   /** Writes checkpoints and logs (the `recorder:` key); default: the base recorder. */
   readonly recorder?: TrainRecorder;
+  /** Checked after every step: once aborted, `last` is written at the current step and the loop throws {@link TrainingInterruptedError}. */
+  readonly stopSignal?: AbortSignal;
 }
 
 export interface TrainResult {
@@ -236,6 +254,13 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
           partial.steps++;
           await recorder.step({ step: globalStep, epoch, stepInEpoch: step, loss, lr, seconds: (performance.now() - stepStart) / 1000 });
           await hooks.onStep?.({ epoch, step, globalStep, loss });
+          // At an epoch's last step the epoch ends first (validation, best, last): the check after it stops there.
+          if (options.stopSignal?.aborted && step + 1 < trainedSteps) {
+            partial.seconds += (performance.now() - clock) / 1000;
+            const at = { epoch, stepInEpoch: step + 1, globalStep };
+            await save('last', at, partial, null);
+            throw new TrainingInterruptedError(paths.last, at);
+          }
           if (every > 0 && (step + 1) % every === 0 && step + 1 < trainedSteps) {
             const now = performance.now();
             partial.seconds += (now - clock) / 1000;
@@ -262,6 +287,7 @@ export async function trainLoop(options: TrainLoopOptions): Promise<TrainResult>
       if (isBest) await save('best', next, undefined, record);
       await save('last', next, undefined, record);
       hooks.onEpochEnd?.({ ...record, best: isBest });
+      if (options.stopSignal?.aborted && epoch + 1 < epochs) throw new TrainingInterruptedError(paths.last, next);
     }
 
     return {

@@ -132,6 +132,8 @@ export interface TrainRunOptions extends RunFolderFlags {
   readonly runDir?: string;
   readonly hooks?: TrainHooks;
   readonly onGenerator?: (p: GeneratorProgress) => void;
+  /** Stop at the next step with a checkpoint (see trainLoop's stopSignal). */
+  readonly stopSignal?: AbortSignal;
 }
 
 export interface TrainRunSummary extends TrainResult {
@@ -303,6 +305,7 @@ async function trainInFolder(
       config: runConfig as Record<string, unknown>,
       hooks: options.hooks,
       recorder,
+      stopSignal: options.stopSignal,
     });
     const testAccuracy = await evaluateAccuracy(
       network,
