@@ -16,6 +16,16 @@ export interface ComponentDefinition<S extends z.ZodObject = z.ZodObject, P = un
   readonly description: string;
   readonly args: S;
   readonly grid?: SearchGrid<z.infer<S>>;
+  /**
+   * Networks: the feature layers a built instance exposes (its block names, then 'penultimate'), in
+   * OpenOOD's `return_feature_list` order; what multi-layer configs are checked against.
+   */
+  readonly featureLayers?: readonly string[];
+  /**
+   * Postprocessors: the method scores any feature layer (it fits on features and labels only, never
+   * on the final layer), so `{name, layers: [...], aggregator}` may run it per layer.
+   */
+  readonly layerwise?: boolean;
   create(args: z.infer<S>, ctx: BuildContext): P | Promise<P>;
 }
 

@@ -4,6 +4,14 @@ import { UsageError } from '@oodkit/core';
 import { ParameterStore, type TorchStateEntry } from '../layers/params.js';
 import { linear, type Linear } from '../layers/ops.js';
 
+/** The name of z, the input of the final layer, among a network's feature layers. */
+export const PENULTIMATE_LAYER = 'penultimate';
+
+/** Feature layers of a network: its named blocks, then 'penultimate' (OpenOOD's `return_feature_list` order). */
+export function featureLayersOf(network: Pick<Classifier, 'blockNames'>): string[] {
+  return [...(network.blockNames ?? []), PENULTIMATE_LAYER];
+}
+
 /** What a concrete architecture computes before its final linear layer. */
 export interface TrunkOutput {
   /** Outputs of the blocks, in order (the last one is the pooled feature as [N, 1, 1, D]). */
@@ -21,6 +29,8 @@ export abstract class TrunkClassifier implements Classifier {
   abstract readonly inputShape: readonly [number, number, number];
   abstract readonly numClasses: number;
   abstract readonly featureDim: number;
+  /** Names of `TrunkOutput.blocks`, in order; the feature layers are these and 'penultimate'. */
+  abstract readonly blockNames: readonly string[];
   protected abstract readonly fc: Linear;
   private disposed = false;
 
