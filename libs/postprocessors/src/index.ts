@@ -54,3 +54,4 @@ export * from './postprocessors/nac.js';
 export * from './postprocessors/cfood.js';
 export * from './postprocessors/ash_p.js';
 export * from './postprocessors/ash_s.js';
+export * from './aggregators/index.js';

@@ -48,3 +48,11 @@ export interface Classifier {
   setRandomState?(state: RngState): void;
   dispose(): void;
 }
+
+/** The name of z, the input of the final layer, among a network's feature layers. */
+export const PENULTIMATE_LAYER = 'penultimate';
+
+/** Feature layers of a network: its named blocks, then 'penultimate' (OpenOOD's `return_feature_list` order). */
+export function featureLayersOf(network: Pick<Classifier, 'blockNames'>): string[] {
+  return [...(network.blockNames ?? []), PENULTIMATE_LAYER];
+}

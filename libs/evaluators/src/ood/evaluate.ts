@@ -139,7 +139,7 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
 
   const setupData: { -readonly [R in keyof PostprocessorSetupData]: FeatureSplit } = {};
   for (const role of pp.requires) {
-    const split = await source.setupSplit(role);
+    const split = await source.setupSplit(role, pp.featureLayers);
     if (!split) {
       const what = role === 'ood_val' ? 'the OOD validation split' : `the ID ${role} split`;
       throw new UsageError(`postprocessor '${pp.name}' fits on ${what}, but the split map names no '${role}' split`);

@@ -1,16 +1,9 @@
 import { tf } from '@oodkit/compute';
 import type { Classifier } from '@oodkit/core';
+export { PENULTIMATE_LAYER, featureLayersOf } from '@oodkit/core';
 import { UsageError } from '@oodkit/core';
 import { ParameterStore, type TorchStateEntry } from '../layers/params.js';
 import { linear, type Linear } from '../layers/ops.js';
-
-/** The name of z, the input of the final layer, among a network's feature layers. */
-export const PENULTIMATE_LAYER = 'penultimate';
-
-/** Feature layers of a network: its named blocks, then 'penultimate' (OpenOOD's `return_feature_list` order). */
-export function featureLayersOf(network: Pick<Classifier, 'blockNames'>): string[] {
-  return [...(network.blockNames ?? []), PENULTIMATE_LAYER];
-}
 
 /** What a concrete architecture computes before its final linear layer. */
 export interface TrunkOutput {

@@ -3,7 +3,8 @@ import { defineComponent, type Rng } from '@oodkit/core';
 import { z } from 'zod';
 import { ParameterStore } from '../layers/params.js';
 import { conv2d, linear, makeConv, makeLinear, type Conv, type Linear } from '../layers/ops.js';
-import { TrunkClassifier, featureLayersOf, type TrunkOutput } from './base.js';
+import { featureLayersOf } from '@oodkit/core';
+import { TrunkClassifier, type TrunkOutput } from './base.js';
 import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
 export const lenetArgs = z.strictObject({

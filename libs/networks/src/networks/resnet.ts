@@ -11,7 +11,8 @@ import {
   type ConvInit,
   type Linear,
 } from '../layers/ops.js';
-import { TrunkClassifier, featureLayersOf, type TrunkOutput } from './base.js';
+import { featureLayersOf } from '@oodkit/core';
+import { TrunkClassifier, type TrunkOutput } from './base.js';
 
 /** A residual block: convs with batch norm, optional projection shortcut (conv 1×1 + BN). */
 interface Block {
