@@ -55,3 +55,4 @@ export * from './postprocessors/cfood.js';
 export * from './postprocessors/ash_p.js';
 export * from './postprocessors/ash_s.js';
 export * from './aggregators/index.js';
+export * from './postprocessors/dknn.js';

@@ -18,10 +18,19 @@ import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet
 import { ProductStore, hashSpec } from '../store/product-store.js';
 import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 import { benchmarkRoles, benchmarkSplits, writeBenchmarkFeatures } from '../features/extract.js';
-import { buildEvaluator, evaluateModel } from '../evaluation/evaluate-model.js';
+import { buildEvaluator, evaluateModel, requestedFeatureLayers } from '../evaluation/evaluate-model.js';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
-import { benchPlan, benchSectionSchema, benchTrainers, benchVariants, variantSioSection, type BenchSection } from './bench-section.js';
+import {
+  benchPlan,
+  benchSectionSchema,
+  benchTrainers,
+  benchVariants,
+  variantSioSection,
+  type BenchPostprocessor,
+  type BenchSection,
+} from './bench-section.js';
+import { DEFAULT_AGGREGATOR } from '@oodkit/postprocessors';
 import { GENERATOR_QUALITY_FORMAT, measureGeneratorQuality, type GeneratorQuality } from './generator-quality.js';
 import { limitBenchmark } from './limits.js';
 import { summarize, type CellRecord } from './summary.js';
@@ -252,12 +261,19 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
 
           let t0 = performance.now();
           const splits = benchmarkSplits(loaded);
+          const layers = benchFeatureLayers(registry, trainer.postprocessors);
           const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
           emit({ type: 'stage', stage: 'features', label: `features ${cellName}`, total: totalImages, unit: 'images' });
           const checkpointFile = join(trained.dir, trained.result.checkpoint);
           const features = await store.produce(
             'features',
-            { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: benchmarkSpec },
+            // layers only when some method reads them, so single-layer products keep their cache key
+            {
+              train: trained.key,
+              checkpoint: trained.result.checkpoint,
+              benchmark: benchmarkSpec,
+              ...(layers.length > 0 ? { layers } : {}),
+            },
             async (workDir) => {
               const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
               try {
@@ -268,6 +284,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                   offset += s.dataset.length;
                 }
                 return await writeBenchmarkFeatures(network, loaded, workDir, {
+                  layers,
                   onProgress: (p) =>
                     emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
                 });
@@ -295,6 +312,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                   features: features.key,
                   // resolved args and the grid actually searched, so a changed default or grid recomputes the cell
                   postprocessor: { name: pp.name, args: registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) },
+                  ...(pp.layers ? { layers: pp.layers, aggregator: pp.aggregator ?? DEFAULT_AGGREGATOR } : {}),
                   aps: pp.aps,
                   grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
                   format: EVALUATION_FORMAT,
@@ -312,6 +330,7 @@ export async function runBenchmark(config: Section, options: BenchRunOptions): P
                         args: pp.args,
                         aps: pp.aps,
                         ...(pp.grid !== undefined ? { grid: pp.grid } : {}),
+                        ...(pp.layers ? { layers: pp.layers, aggregator: pp.aggregator ?? DEFAULT_AGGREGATOR } : {}),
                         rng: Rng.fromSeed(seed).derive(`postprocessor/${pp.label}`),
                         path: `bench.postprocessors.${pp.label}`,
                       },
@@ -472,6 +491,14 @@ export async function runBenchmarkSet(config: Section, options: BenchRunOptions)
     ),
   );
   return { runs, tablePath };
+}
+
+/**
+ * Extra feature layers the bench's methods read, in first-use order: every `layers:` of an entry and
+ * every `layers` argument of a method that takes one (dknn, mds_ensemble); 'penultimate' is z.
+ */
+export function benchFeatureLayers(registry: ComponentRegistry, postprocessors: readonly BenchPostprocessor[]): string[] {
+  return requestedFeatureLayers(registry, postprocessors);
 }
 
 /** Keys that do not change a benchmark's results: where they go, logging, the backend, plugin loading. */

@@ -149,6 +149,8 @@ export interface PostprocessorSpec<S extends z.ZodObject> {
   readonly description: string;
   readonly args: S;
   readonly grid?: SearchGrid<z.infer<S>>;
+  /** The method fits on features and labels only, so it may run on any feature layer (`layers: [...]`). */
+  readonly layerwise?: boolean;
 }
 
 /** A postprocessor class as `definePostprocessor` builds it. */
