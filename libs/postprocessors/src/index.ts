@@ -56,3 +56,4 @@ export * from './postprocessors/ash_p.js';
 export * from './postprocessors/ash_s.js';
 export * from './aggregators/index.js';
 export * from './postprocessors/dknn.js';
+export * from './postprocessors/mds_ensemble.js';

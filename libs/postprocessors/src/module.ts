@@ -50,6 +50,7 @@ import { cfoodDefinition } from './postprocessors/cfood.js';
 import { ashPDefinition } from './postprocessors/ash_p.js';
 import { ashSDefinition } from './postprocessors/ash_s.js';
 import { dknnDefinition } from './postprocessors/dknn.js';
+import { mdsEnsembleDefinition } from './postprocessors/mds_ensemble.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -104,6 +105,7 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   ashPDefinition,
   ashSDefinition,
   dknnDefinition,
+  mdsEnsembleDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

@@ -91,6 +91,11 @@ export interface Postprocessor {
    * (`FeatureSplit.layers`) and score batches (`ScoreBatch.layers`). Absent = none.
    */
   readonly featureLayers?: readonly string[];
+  /**
+   * Layers the setup splits must carry when they depend on the network (a method whose default
+   * layers are "the first n of the network's list"); absent = `featureLayers`.
+   */
+  setupLayers?(model: ScoringModel): readonly string[];
   /** Fit state from ID data (no-op for stateless methods). */
   setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void>;
   /** Change hyperparameters; fitted state that depends on them is re-derived before the next score. */
