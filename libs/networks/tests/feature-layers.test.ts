@@ -37,4 +37,16 @@ describe('feature layers by name (OpenOOD return_feature_list)', () => {
       net.dispose();
     }
   });
+
+  it('wrapper networks name their backbone\'s blocks (forwardBlocks returns the backbone\'s)', async () => {
+    for (const name of ['conf_branch_net', 'rot_net', 'cider_net', 't2fnorm_net', 'npos_net', 'godin_net']) {
+      const net = await build(name, { backbone: { name: 'lenet' } });
+      const x = input([2, 28, 28, 1]);
+      const out = net.forwardBlocks(x);
+      expect(featureLayersOf(net), name).toEqual(lenet.featureLayers);
+      expect(out.blocks.length, name).toBe(net.blockNames!.length);
+      tf.dispose([x, out.logits, out.features, ...out.blocks]);
+      net.dispose();
+    }
+  });
 });
