@@ -52,6 +52,18 @@ describe('configs/examples/multilayer_bench.yml', () => {
     expect(text).toMatch(/bench\.postprocessors\.1\.layers.*'ebo' does not run per layer/);
   });
 
+  it("a wrapper network at its default backbone is checked against the backbone's layers", async () => {
+    const bad = await loadRun({
+      files: [EXAMPLE],
+      builtins,
+      overrides: ['--network={name: conf_branch_net}', '--bench.postprocessors=[{name: mds, layers: [layer3]}]'],
+    }).catch((error: unknown) => error);
+    expect(bad).toBeInstanceOf(ConfigError);
+    expect(JSON.stringify((bad as ConfigError).issues)).toMatch(
+      /unknown layer 'layer3'; the network's layers: block1, block2, block3, penultimate/,
+    );
+  });
+
   it('runs in oodkit bench (tiny sizes): every multi-layer method evaluated, the layers in the feature folder', async () => {
     const { config, app } = await loadRun({
       files: [EXAMPLE],

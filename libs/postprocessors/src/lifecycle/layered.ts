@@ -230,7 +230,16 @@ export function configuredNetworkLayers(registry: ComponentRegistry, network: un
   if (!ref || typeof ref.name !== 'string' || !registry.has('network', ref.name)) return undefined;
   const def = registry.get('network', ref.name);
   if (def.featureLayers) return def.featureLayers;
-  return ref.args?.backbone !== undefined ? configuredNetworkLayers(registry, ref.args.backbone) : undefined;
+  let backbone = ref.args?.backbone;
+  if (backbone === undefined) {
+    // a wrapper left at its default backbone (lenet): the resolved args name it
+    try {
+      backbone = (registry.resolveArgs('network', { name: ref.name, args: { ...(ref.args ?? {}) } }) as { backbone?: unknown }).backbone;
+    } catch {
+      return undefined;
+    }
+  }
+  return backbone !== undefined ? configuredNetworkLayers(registry, backbone) : undefined;
 }
 
 /**
