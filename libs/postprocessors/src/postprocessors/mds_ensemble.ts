@@ -53,6 +53,7 @@ const GRADIENT_STD = 0.5;
 export class MdsEnsemblePostprocessor extends BasePostprocessor<typeof mdsEnsembleArgs> {
   readonly name = 'mds_ensemble';
   override readonly needsNetwork = true;
+  override readonly networkUse = 'intermediate blocks and input gradients';
   override readonly requires = ['train'] as const;
   private network?: Classifier;
   private layerNames: string[] = [];
