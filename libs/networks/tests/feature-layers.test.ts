@@ -38,7 +38,7 @@ describe('feature layers by name (OpenOOD return_feature_list)', () => {
     }
   });
 
-  it('wrapper networks name their backbone\'s blocks (forwardBlocks returns the backbone\'s)', async () => {
+  it("wrapper networks name their backbone's blocks (forwardBlocks returns the backbone's)", async () => {
     for (const name of ['conf_branch_net', 'rot_net', 'cider_net', 't2fnorm_net', 'npos_net', 'godin_net']) {
       const net = await build(name, { backbone: { name: 'lenet' } });
       const x = input([2, 28, 28, 1]);

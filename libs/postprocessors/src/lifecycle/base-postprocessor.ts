@@ -42,7 +42,9 @@ export abstract class BasePostprocessor<S extends z.ZodObject> implements Postpr
 
   async setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     if (this.needsNetwork && !model.network) {
-      throw new UsageError(`${this.name} needs the network (${this.networkUse ?? 'not only its features'}); it cannot run on a feature folder`);
+      throw new UsageError(
+        `${this.name} needs the network (${this.networkUse ?? 'not only its features'}); it cannot run on a feature folder`,
+      );
     }
     this.releaseState();
     this.linearHead = new LinearHead(model.finalLayer);
