@@ -36,6 +36,13 @@ describe('configs/examples/multilayer_bench.yml', () => {
     expect(pps.map((p) => p.label)).toEqual(['mds', 'mds@block2+block3+penultimate', 'knn@block3+penultimate', 'dknn', 'mds_ensemble']);
     expect(pps[1]!.aggregator).toBe('fisher');
     expect(benchFeatureLayers(app.registry, pps)).toEqual(['block2', 'block3']);
+    // layers of methods that do not read them from the folder are not extracted: nac's coverage
+    // layers ('avgpool' is z), mds_ensemble's blocks (it runs through the network)
+    const others = benchPostprocessors({
+      postprocessors: [{ name: 'nac' }, { name: 'mds_ensemble', args: { layers: ['block1', 'block2'] } }],
+      aps: false,
+    } as never);
+    expect(benchFeatureLayers(app.registry, others)).toEqual([]);
   });
 
   it("an unknown layer is an error naming the network's layers; so is a method that is not layerwise", async () => {

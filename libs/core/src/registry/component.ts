@@ -26,6 +26,12 @@ export interface ComponentDefinition<S extends z.ZodObject = z.ZodObject, P = un
    * on the final layer), so `{name, layers: [...], aggregator}` may run it per layer.
    */
   readonly layerwise?: boolean;
+  /**
+   * Postprocessors: the `layers` argument names feature layers the method reads from its feature
+   * source (dknn), so evaluation extracts them (pooled) with z. Other methods' `layers` (nac's
+   * coverage layers, mds_ensemble's blocks through the network) are not feature-source layers.
+   */
+  readonly layersArg?: boolean;
   create(args: z.infer<S>, ctx: BuildContext): P | Promise<P>;
 }
 

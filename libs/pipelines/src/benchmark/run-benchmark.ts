@@ -494,8 +494,8 @@ export async function runBenchmarkSet(config: Section, options: BenchRunOptions)
 }
 
 /**
- * Extra feature layers the bench's methods read, in first-use order: every `layers:` of an entry and
- * every `layers` argument of a method that takes one (dknn, mds_ensemble); 'penultimate' is z.
+ * Extra feature layers the bench's methods read from the feature folder, in first-use order: every
+ * `layers:` of an entry and dknn's `layers` argument ({@link requestedFeatureLayers}); 'penultimate' is z.
  */
 export function benchFeatureLayers(registry: ComponentRegistry, postprocessors: readonly BenchPostprocessor[]): string[] {
   return requestedFeatureLayers(registry, postprocessors);

@@ -88,9 +88,10 @@ export interface ModelEvaluationResult {
 }
 
 /**
- * Extra feature layers the methods read, in first-use order: every request's `layers` and every
- * `layers` argument of a method that takes one (dknn, mds_ensemble); 'penultimate' is z. Args that do
- * not resolve are left to the method's build, which names the problem.
+ * Extra feature layers the methods read from a feature source, in first-use order: every request's
+ * `layers` and the `layers` argument of a method whose definition says it names feature layers
+ * (`layersArg`: dknn); 'penultimate' is z. Args that do not resolve are left to the method's build,
+ * which names the problem.
  */
 export function requestedFeatureLayers(
   registry: ComponentRegistry,
@@ -99,6 +100,7 @@ export function requestedFeatureLayers(
   const layers = new Set<string>();
   for (const request of requests) {
     for (const layer of request.layers ?? []) layers.add(layer);
+    if (!registry.has('postprocessor', request.name) || !registry.get('postprocessor', request.name).layersArg) continue;
     let args: { layers?: unknown } = {};
     try {
       args = registry.resolveArgs('postprocessor', { name: request.name, args: { ...(request.args ?? {}) } }) as { layers?: unknown };

@@ -157,6 +157,7 @@ export class DknnPostprocessor extends BasePostprocessor<typeof dknnArgs> {
 export const dknnDefinition = definePostprocessor(
   {
     name: 'dknn',
+    layersArg: true,
     description: "multi-layer KNN (oodeel's DKNN): K-th neighbour distance per layer, fused by an aggregator",
     args: dknnArgs,
     grid: { K: [50, 100, 200, 500, 1000] },
