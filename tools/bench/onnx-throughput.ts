@@ -3,14 +3,16 @@
  * vs PyTorch at the same thread count:
  *
  *   npx tsx tools/bench/onnx-throughput.ts [--out results/bench/onnx-throughput.json] [--threads 1,2]
- *       [--images 128] [--batch 64]
+ *       [--images 128] [--batch 64] [--rounds 3]
  *
  * One ONNX file (tools/bench/onnx_reference.py export: random init, torch.onnx.export) feeds
  * onnxruntime; oodkit's wasm runs its own resnet18_32x32 (same architecture, random init: speed does
  * not depend on the values). A figure = images / wall time of whole batches after one warm-up batch,
  * each engine × thread count in its own process (wasm threads are fixed at start-up), one after the
- * other. Work = logits + penultimate features copied to the host. The load average is recorded: the
- * machine is shared, so compare figures of one run only.
+ * other, in `--rounds` rounds with the engine order rotated each round; the median of the rounds is
+ * the figure (a shared machine's load changes within seconds: interleaving gives every engine the same
+ * mix of quiet and busy moments). Work = logits + penultimate features copied to the host. The load
+ * average is recorded: compare figures of one run only.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,7 @@ const { values: opts } = parseArgs({
     threads: { type: 'string', default: '1,2' },
     images: { type: 'string', default: '128' },
     batch: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
     worker: { type: 'string' },
     model: { type: 'string' },
   },
@@ -103,26 +106,43 @@ async function main(): Promise<void> {
     execFileSync('/usr/bin/python3', [reference, 'export', model], { stdio: 'inherit' });
     const figures: Figure[] = [];
     const loadBefore = os.loadavg();
-    for (const threads of opts.threads.split(',').map(Number)) {
-      for (const engine of ['onnxruntime', 'oodkit-wasm']) {
-        const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', `${engine}:${threads}`, '--model', model];
-        const line = execFileSync(process.execPath, [...args, '--images', String(images), '--batch', String(batch)], {
-          encoding: 'utf8',
-          env: { ...process.env, OODKIT_WASM_THREADS: String(threads) },
-        });
-        figures.push(JSON.parse(line.trim().split('\n').at(-1)!) as Figure);
-        console.log(JSON.stringify(figures.at(-1)));
+    const engines = ['onnxruntime', 'oodkit-wasm', 'pytorch'] as const;
+    const measure = (engine: (typeof engines)[number], threads: number): Figure => {
+      if (engine === 'pytorch') {
+        const py = execFileSync(
+          '/usr/bin/python3',
+          [reference, 'measure', '--threads', String(threads), '--images', String(images), '--batch', String(batch)],
+          { encoding: 'utf8' },
+        );
+        const p = JSON.parse(py.trim()) as Figure & { version: string };
+        return { engine: 'pytorch', threads, batch, images: p.images, seconds: p.seconds, imagesPerSecond: p.imagesPerSecond };
       }
-      const py = execFileSync(
-        '/usr/bin/python3',
-        [reference, 'measure', '--threads', String(threads), '--images', String(images), '--batch', String(batch)],
-        {
-          encoding: 'utf8',
-        },
-      );
-      const p = JSON.parse(py.trim()) as Figure & { version: string };
-      figures.push({ engine: 'pytorch', threads, batch, images: p.images, seconds: p.seconds, imagesPerSecond: p.imagesPerSecond });
-      console.log(JSON.stringify(figures.at(-1)));
+      const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', `${engine}:${threads}`, '--model', model];
+      const line = execFileSync(process.execPath, [...args, '--images', String(images), '--batch', String(batch)], {
+        encoding: 'utf8',
+        env: { ...process.env, OODKIT_WASM_THREADS: String(threads) },
+      });
+      return JSON.parse(line.trim().split('\n').at(-1)!) as Figure;
+    };
+    const rounds = Number(opts.rounds);
+    const all: (Figure & { round: number })[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const threads of opts.threads.split(',').map(Number)) {
+        for (let k = 0; k < engines.length; k++) {
+          const figure = { ...measure(engines[(k + round) % engines.length]!, threads), round };
+          all.push(figure);
+          console.log(JSON.stringify(figure));
+        }
+      }
+    }
+    for (const threads of opts.threads.split(',').map(Number)) {
+      for (const engine of engines) {
+        const own = all.filter((f) => f.engine === engine && f.threads === threads).sort((a, b) => a.imagesPerSecond - b.imagesPerSecond);
+        const median = own[Math.floor((own.length - 1) / 2)]!;
+        const { round: _round, ...figure } = median;
+        figures.push(figure);
+        console.log(`median of ${own.length}: ${engine} ${threads} thread(s): ${figure.imagesPerSecond.toFixed(1)} img/s`);
+      }
     }
     const result = {
       workload: 'resnet18_32x32 feature extraction (logits + penultimate features to host), 32×32×3 inputs',
@@ -130,7 +150,9 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
       loadavgBefore: loadBefore,
       loadavgAfter: os.loadavg(),
+      rounds,
       figures,
+      every: all,
     };
     mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
     const tmp = `${opts.out}.tmp-${process.pid}`;

@@ -101,6 +101,15 @@ describe('oodkit feat-extract --onnx / --tfjs', () => {
     expect(io.err).toMatch(/--onnx .*missing.onnx: no such file/);
   });
 
+  it('refuses extra feature layers from an ONNX or tfjs model (exit 2, naming --layers): they name no blocks to pool', async () => {
+    expect(await main(['feat-extract', '--onnx', lenetOnnx, '--layers', 'block3', ...common(), '-o', join(dir, 'onnx-layers')])).toBe(2);
+    expect(io.err).toMatch(
+      /--layers \(block3\) applies to --checkpoint models only: an --onnx model gives only logits and penultimate features/,
+    );
+    expect(await main(['feat-extract', '--tfjs', 'model.json', '--layers', 'layer3,layer4', ...common()])).toBe(2);
+    expect(io.err).toMatch(/--layers \(layer3, layer4\) applies to --checkpoint models only: an --tfjs model/);
+  });
+
   it('names an ONNX features output the graph does not have (exit 2)', async () => {
     expect(await main(['feat-extract', '--onnx', lenetOnnx, '--features-output', 'pool5', ...common(), '-o', join(dir, 'bad')])).toBe(2);
     expect(io.err).toMatch(/features_output: 'pool5' is not a value of .*lenet.onnx \(graph outputs: logits/);

@@ -1,9 +1,11 @@
 export * from './module.js';
-export { TrunkClassifier, type TrunkOutput } from './networks/base.js';
-export { LeNet, lenet, lenetArgs, type LeNetArgs } from './networks/lenet.js';
+export { TrunkClassifier, PENULTIMATE_LAYER, featureLayersOf, type TrunkOutput } from './networks/base.js';
+export { LeNet, LENET_BLOCKS, lenet, lenetArgs, type LeNetArgs } from './networks/lenet.js';
 export {
   ResNet,
   ResNet18,
+  RESNET_BLOCKS,
+  RESNET_FEATURE_LAYERS,
   lastMapSize,
   type ResNetSpec,
   type ResNet18Spec,

@@ -96,7 +96,20 @@ describe('an ONNX model as a feature source', () => {
       }
     }
     expect(refused.sort()).toEqual(
-      ['adascale_a', 'adascale_l', 'conf_branch', 'ensemble', 'godin', 'gram', 'iodin', 'odin', 'rankfeat', 'rotpred', 't2fnorm'].sort(),
+      [
+        'adascale_a',
+        'adascale_l',
+        'conf_branch',
+        'ensemble',
+        'godin',
+        'gram',
+        'iodin',
+        'mds_ensemble',
+        'odin',
+        'rankfeat',
+        'rotpred',
+        't2fnorm',
+      ].sort(),
     );
     expect(ran.length).toBe(registry.names('postprocessor').length - refused.length - NEEDS_PER_CLASS_ACCURACY.size);
     expect(ran).toEqual(expect.arrayContaining(['msp', 'mls', 'ebo', 'gradnorm', 'react', 'knn', 'vim', 'mds', 'gmm', 'nnguide']));

@@ -229,6 +229,101 @@ describe('registered pipelines: train → test_acc, feat_extract, test_ood', () 
     }
   });
 
+  it('multi-layer methods run through the one evaluation path: a checkpoint and its feat_extract --layers folder give the same rows', async () => {
+    await build({
+      ...base,
+      exp_name: 'feats_layers',
+      pipeline: { name: 'feat_extract', args: { checkpoint, layers: ['block2', 'block3'] } },
+    }).then((p) => p.run());
+    const folder = await FeatureFolder.open(join(dir, 'feats_layers'));
+    expect(folder.layers).toEqual(['penultimate', 'block2', 'block3']);
+    type Result = { rows: { dataset: string; AUROC: number }[] };
+    const run = async (exp: string, postprocessor: unknown, args: Record<string, unknown>) =>
+      (await build({ ...base, exp_name: exp, postprocessor, pipeline: { name: 'test_ood', args } }).then((p) => p.run())) as Result;
+    for (const [i, postprocessor] of [
+      { name: 'mds', layers: ['block3', 'penultimate'], aggregator: 'fisher' },
+      { name: 'dknn', args: { K: 5, layers: ['block2', 'penultimate'] } },
+    ].entries()) {
+      const viaNet = await run(`ml_net${i}`, postprocessor, { checkpoint });
+      const viaFeat = await run(`ml_feat${i}`, postprocessor, { features: join(dir, 'feats_layers') });
+      expect(viaNet.rows.map((r) => r.dataset)).toEqual(viaFeat.rows.map((r) => r.dataset));
+      viaNet.rows.forEach((r, k) => expect(r.AUROC, `${postprocessor.name} ${r.dataset}`).toBeCloseTo(viaFeat.rows[k]!.AUROC, 9));
+    }
+    // fused layers are not z alone: block3+z with fisher differs from plain mds somewhere
+    const plain = await run('ml_plain', { name: 'mds' }, { features: join(dir, 'feats_layers') });
+    const fused = await run(
+      'ml_feat0b',
+      { name: 'mds', layers: ['block3', 'penultimate'], aggregator: 'fisher' },
+      { features: join(dir, 'feats_layers') },
+    );
+    expect(fused.rows.some((r, k) => Math.abs(r.AUROC - plain.rows[k]!.AUROC) > 1e-6)).toBe(true);
+    await expect(run('ml_bad_net', { name: 'mds', layers: ['layer3'] }, { checkpoint })).rejects.toThrow(
+      /network 'lenet' has no feature layer 'layer3' \(its layers: block1, block2, block3, penultimate\)/,
+    );
+    await expect(run('ml_bad_folder', { name: 'mds', layers: ['block1'] }, { features: join(dir, 'feats_layers') })).rejects.toThrow(
+      /reads feature layer 'block1', which the feature folder does not hold \(its layers: penultimate, block2, block3\)/,
+    );
+    await expect(
+      build({
+        ...base,
+        exp_name: 'onnx_layers',
+        pipeline: { name: 'feat_extract', args: { onnx: 'model.onnx', layers: ['block3'] } },
+      }).then((p) => p.run()),
+    ).rejects.toThrow(/pipeline\.args\.layers.*need an oodkit checkpoint \(--checkpoint\): a onnx model \(--onnx\)/s);
+  });
+
+  it('evaluateModel extracts z and every requested layer in one pass', async () => {
+    const { network } = await loadTrainedNetwork(checkpoint, registry);
+    let blockPasses = 0;
+    let featurePasses = 0;
+    const counted = new Proxy(network, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown;
+        if (key === 'forwardBlocks')
+          return (x: Parameters<Classifier['forwardBlocks']>[0]) => {
+            blockPasses++;
+            return target.forwardBlocks(x);
+          };
+        if (key === 'forwardFeatures')
+          return (...args: Parameters<Classifier['forwardFeatures']>) => {
+            featurePasses++;
+            return target.forwardFeatures(...args);
+          };
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    try {
+      const loaded = await loadBenchmark(base.benchmark, registry, { logger: silentLogger, rng: Rng.fromSeed(0), config: base });
+      const evaluator = await buildEvaluator(registry, base, { logger: silentLogger, rng: Rng.fromSeed(0), config: base });
+      const result = await evaluateModel({
+        source: { kind: 'classifier', network: counted },
+        benchmark: loaded,
+        evaluator,
+        registry,
+        config: base,
+        postprocessors: [
+          { name: 'msp' },
+          { name: 'knn', layers: ['block3', 'penultimate'], aggregator: 'mean_normalized' },
+          { name: 'dknn', args: { K: 5, layers: ['block2'] } },
+          { name: 'mds', layers: ['block2'] },
+        ],
+      });
+      expect(result.evaluations.map((e) => e.postprocessor)).toEqual(['msp', 'knn', 'dknn', 'mds']);
+      const splits = [
+        loaded.id.train,
+        loaded.id.val,
+        loaded.id.test,
+        loaded.ood.val.dataset,
+        ...loaded.ood.near.map((s) => s.dataset),
+        ...loaded.ood.far.map((s) => s.dataset),
+      ];
+      expect(blockPasses).toBe(splits.reduce((n, d) => n + Math.ceil(d.length / 500), 0));
+      expect(featurePasses).toBe(0);
+    } finally {
+      network.dispose();
+    }
+  });
+
   it('a PyTorch checkpoint without its network is refused by name', () => {
     expect(() => evalSource({ checkpoint: 'model.pth', all: false, aps: false, save_scores: true, batch_size: 500 })).toThrow(ConfigError);
     expect(() => evalSource({ checkpoint: 'model.pth', all: false, aps: false, save_scores: true, batch_size: 500 })).toThrow(/--network/);

@@ -54,3 +54,6 @@ export * from './postprocessors/nac.js';
 export * from './postprocessors/cfood.js';
 export * from './postprocessors/ash_p.js';
 export * from './postprocessors/ash_s.js';
+export * from './aggregators/index.js';
+export * from './postprocessors/dknn.js';
+export * from './postprocessors/mds_ensemble.js';

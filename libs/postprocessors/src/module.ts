@@ -49,6 +49,8 @@ import { nacDefinition } from './postprocessors/nac.js';
 import { cfoodDefinition } from './postprocessors/cfood.js';
 import { ashPDefinition } from './postprocessors/ash_p.js';
 import { ashSDefinition } from './postprocessors/ash_s.js';
+import { dknnDefinition } from './postprocessors/dknn.js';
+import { mdsEnsembleDefinition } from './postprocessors/mds_ensemble.js';
 
 /** Every component this library registers; add new ones to this list (one line each). */
 export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
@@ -102,6 +104,8 @@ export const postprocessorsDefinitions: readonly AnyComponentDefinition[] = [
   cfoodDefinition,
   ashPDefinition,
   ashSDefinition,
+  dknnDefinition,
+  mdsEnsembleDefinition,
 ];
 
 /** The ContainerModule of @oodkit/postprocessors: its components, and the `postprocessor:` section (with `grid:`). */

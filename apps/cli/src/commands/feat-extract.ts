@@ -12,6 +12,15 @@ export interface FeatExtractFlags {
   readonly featuresOutput?: string;
   readonly threads?: number;
   readonly batchSize?: number;
+  /** Extra feature layers to write pooled, comma-separated on the command line. */
+  readonly layers?: string[];
+}
+
+function layerList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 /** The model flags shared by the commands that run a model over a benchmark: exactly one source. */
@@ -38,6 +47,11 @@ export function modelSourceFlags(flags: FeatExtractFlags): { args: Record<string
       );
   }
   if (kind === 'tfjs' && flags.threads !== undefined) throw new UsageError('--threads applies to --onnx models only');
+  const extra = (flags.layers ?? []).filter((l) => l !== 'penultimate');
+  if (kind !== 'checkpoint' && extra.length > 0)
+    throw new UsageError(
+      `--layers (${extra.join(', ')}) applies to --checkpoint models only: an --${kind} model gives only logits and penultimate features`,
+    );
   return {
     flag: `--${kind}`,
     path: flags[kind]!,
@@ -72,7 +86,11 @@ export async function runFeatExtractCommand(
   inputs: CommandInputs,
 ): Promise<{ out: string; splits: { name: string }[] }> {
   const source = modelSourceFlags(flags);
-  const args = { ...source.args, ...(flags.batchSize !== undefined ? { batch_size: flags.batchSize } : {}) };
+  const args = {
+    ...source.args,
+    ...(flags.batchSize !== undefined ? { batch_size: flags.batchSize } : {}),
+    ...(flags.layers !== undefined ? { layers: flags.layers } : {}),
+  };
   const preset = [flagOverride('pipeline', { name: 'feat_extract', args }, source.flag)];
   const run = await loadRunFromInputs(inputs, { preset, requireFiles: false });
   requireBenchmark(run);
@@ -100,6 +118,11 @@ export function registerFeatExtract(program: Command): void {
       )
       .option('--threads <n>', "onnx: onnxruntime's intra-op threads (default: onnxruntime's choice)", integerOption('--threads'))
       .option('--batch-size <n>', 'images per forward pass (default 1000)', integerOption('--batch-size'))
+      .option(
+        '--layers <names>',
+        'extra feature layers to write, globally average-pooled, comma-separated (e.g. layer3,layer4; see oodkit list network); z is always written',
+        layerList,
+      )
       .addHelpText('after', `${BENCHMARK_HELP}\nDefault output folder: results/features_<benchmark> (or -o/--out).`),
     { runFolder: true },
   ).action(async (opts: FeatExtractFlags, command: Command) => {

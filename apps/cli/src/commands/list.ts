@@ -53,6 +53,10 @@ export interface ComponentInfo {
   provider: string;
   args: ArgInfo[];
   grid: Record<string, unknown[]>;
+  /** Networks: the feature layers multi-layer methods can name (OpenOOD's return_feature_list order). */
+  featureLayers?: string[];
+  /** Postprocessors: whether `{name, layers, aggregator}` can run the method per feature layer. */
+  layerwise?: boolean;
   /** The args' JSON schema (input side: defaults are optional). */
   schema: unknown;
 }
@@ -104,7 +108,17 @@ export function describeComponent(definition: AnyComponentDefinition, provider: 
     ...(property.description ? { description: property.description } : {}),
   }));
   const grid = Object.fromEntries(Object.entries(definition.grid ?? {}).map(([key, values]) => [key, [...(values as unknown[])]]));
-  return { kind: definition.kind, name: definition.name, description: definition.description, provider, args, grid, schema };
+  return {
+    kind: definition.kind,
+    name: definition.name,
+    description: definition.description,
+    provider,
+    args,
+    grid,
+    ...(definition.featureLayers ? { featureLayers: [...definition.featureLayers] } : {}),
+    ...(definition.layerwise ? { layerwise: true } : {}),
+    schema,
+  };
 }
 
 function formatValue(value: unknown): string {
@@ -132,6 +146,8 @@ export function formatListing(app: AppContainer, kinds: readonly ComponentKind[]
       grid.forEach(([key, values], index) =>
         lines.push(`      ${index === 0 ? 'grid: ' : '      '}${key} ∈ {${values.map(formatValue).join(', ')}}`),
       );
+      if (info.featureLayers) lines.push(`      feature layers: ${info.featureLayers.join(', ')}`);
+      if (info.layerwise) lines.push('      multi-layer: yes (layers: [...], aggregator: fisher | mean_normalized | std_normalized)');
     }
     lines.push('');
   }

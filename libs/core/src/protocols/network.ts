@@ -17,6 +17,11 @@ export interface Classifier {
   forward(x: Tensor4D, training?: boolean): Tensor2D;
   /** Logits and the penultimate (pooled) feature z [N, D]. */
   forwardFeatures(x: Tensor4D, training?: boolean): { logits: Tensor2D; features: Tensor2D };
+  /**
+   * Names of the blocks `forwardBlocks` returns, in order (OpenOOD's `return_feature_list` without the
+   * trailing z, which is the layer 'penultimate'). Absent on networks that expose no blocks by name.
+   */
+  readonly blockNames?: readonly string[];
   /** Logits, z, and the output of every block (for multi-layer methods). */
   forwardBlocks(x: Tensor4D): { logits: Tensor2D; features: Tensor2D; blocks: Tensor4D[] };
   /**
@@ -42,4 +47,12 @@ export interface Classifier {
   getRandomState?(): RngState;
   setRandomState?(state: RngState): void;
   dispose(): void;
+}
+
+/** The name of z, the input of the final layer, among a network's feature layers. */
+export const PENULTIMATE_LAYER = 'penultimate';
+
+/** Feature layers of a network: its named blocks, then 'penultimate' (OpenOOD's `return_feature_list` order). */
+export function featureLayersOf(network: Pick<Classifier, 'blockNames'>): string[] {
+  return [...(network.blockNames ?? []), PENULTIMATE_LAYER];
 }

@@ -41,6 +41,14 @@ export interface FeatureSplit {
   readonly features: Float32Array;
   /** Labels; -1 for OOD. */
   readonly labels: Int32Array;
+  /** Pooled features of other layers by name ([count, dim] each), when a method asked for them. */
+  readonly layers?: Readonly<Record<string, LayerFeatures>>;
+}
+
+/** One layer's pooled features of a split, row-major [count, dim]. */
+export interface LayerFeatures {
+  readonly dim: number;
+  readonly features: Float32Array;
 }
 
 /**
@@ -59,6 +67,8 @@ export interface PostprocessorSetupData {
 /** A batch to score. `inputs` is present only when scoring through a network. */
 export interface ScoreBatch {
   readonly features: Tensor2D;
+  /** Pooled features [N, dim] of the layers the method lists in `featureLayers`. */
+  readonly layers?: Readonly<Record<string, Tensor2D>>;
   readonly inputs?: Tensor4D;
 }
 
@@ -76,6 +86,16 @@ export interface Postprocessor {
   readonly networkUse?: string;
   /** Splits `setup` needs. */
   readonly requires: readonly SetupRole[];
+  /**
+   * Feature layers besides z ('penultimate') the method reads: sources attach them to setup splits
+   * (`FeatureSplit.layers`) and score batches (`ScoreBatch.layers`). Absent = none.
+   */
+  readonly featureLayers?: readonly string[];
+  /**
+   * Layers the setup splits must carry when they depend on the network (a method whose default
+   * layers are "the first n of the network's list"); absent = `featureLayers`.
+   */
+  setupLayers?(model: ScoringModel): readonly string[];
   /** Fit state from ID data (no-op for stateless methods). */
   setup(model: ScoringModel, data: PostprocessorSetupData): Promise<void>;
   /** Change hyperparameters; fitted state that depends on them is re-derived before the next score. */

@@ -16,6 +16,22 @@ export interface ComponentDefinition<S extends z.ZodObject = z.ZodObject, P = un
   readonly description: string;
   readonly args: S;
   readonly grid?: SearchGrid<z.infer<S>>;
+  /**
+   * Networks: the feature layers a built instance exposes (its block names, then 'penultimate'), in
+   * OpenOOD's `return_feature_list` order; what multi-layer configs are checked against.
+   */
+  readonly featureLayers?: readonly string[];
+  /**
+   * Postprocessors: the method scores any feature layer (it fits on features and labels only, never
+   * on the final layer), so `{name, layers: [...], aggregator}` may run it per layer.
+   */
+  readonly layerwise?: boolean;
+  /**
+   * Postprocessors: the `layers` argument names feature layers the method reads from its feature
+   * source (dknn), so evaluation extracts them (pooled) with z. Other methods' `layers` (nac's
+   * coverage layers, mds_ensemble's blocks through the network) are not feature-source layers.
+   */
+  readonly layersArg?: boolean;
   create(args: z.infer<S>, ctx: BuildContext): P | Promise<P>;
 }
 

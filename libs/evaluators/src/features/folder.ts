@@ -10,8 +10,10 @@ import {
   writeFileAtomic,
   writeNpy,
   zodIssuesToConfigIssues,
+  PENULTIMATE_LAYER,
   type FeatureSplit,
   type FinalLayer,
+  type LayerFeatures,
 } from '@oodkit/core';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
@@ -25,8 +27,28 @@ import { z } from 'zod';
  *   <split>_features.npy   [N, D]  float32 | float64   (penultimate features z)
  *   <split>_labels.npy     [N]     any integer dtype   (class, or -1 for OOD)
  *   splits.yml             roles → split names
+ *
+ * Optionally, pooled features of other layers (multi-layer methods; written by `feat-extract --layers`):
+ *
+ *   layers.yml                          pooling + layer name → dim
+ *   layers/<layer>/<split>_features.npy [N, dim]  float32 | float64
+ *
+ * A folder without layers.yml holds the layer 'penultimate' only (every folder written before).
  */
 export const FEATURE_FOLDER_SPLITS_FILE = 'splits.yml';
+export const FEATURE_FOLDER_LAYERS_FILE = 'layers.yml';
+
+const layerName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'layer names are file-name safe: letters, digits, _ . - (no "/" or spaces)')
+  .refine((name) => name !== PENULTIMATE_LAYER, `'${PENULTIMATE_LAYER}' is z itself (<split>_features.npy), not an extra layer`);
+
+/** layers.yml: how the block maps were reduced, and each extra layer's width. */
+export const featureLayersFileSchema = z.strictObject({
+  pooling: z.literal('global_average').describe("[N, H, W, C] maps averaged over H·W (OpenOOD mds_ensemble's 'mean')"),
+  layers: z.record(layerName, z.int().positive()),
+});
+export type FeatureLayersFile = z.infer<typeof featureLayersFileSchema>;
 
 const splitName = z
   .string()
@@ -86,6 +108,10 @@ function featuresFile(dir: string, split: string): string {
   return join(dir, `${split}_features.npy`);
 }
 
+function layerFeaturesFile(dir: string, layer: string, split: string): string {
+  return join(dir, 'layers', layer, `${split}_features.npy`);
+}
+
 function labelsFile(dir: string, split: string): string {
   return join(dir, `${split}_labels.npy`);
 }
@@ -118,12 +144,32 @@ async function exists(path: string): Promise<boolean> {
  */
 export class FeatureFolder {
   private readonly cache = new Map<string, Promise<FeatureSplit>>();
+  private readonly layerCache = new Map<string, Promise<LayerFeatures>>();
 
   private constructor(
     readonly dir: string,
     readonly splits: FeatureSplits,
     readonly finalLayer: FinalLayer,
+    /** Extra layers (layers.yml) → width; empty for a single-layer folder. */
+    readonly layerDims: Readonly<Record<string, number>> = {},
   ) {}
+
+  /** Every layer the folder holds: 'penultimate' (z), then those of layers.yml. */
+  get layers(): string[] {
+    return [PENULTIMATE_LAYER, ...Object.keys(this.layerDims)];
+  }
+
+  /** Throws naming the layers the folder has when one of `wanted` is not among them. */
+  checkLayers(wanted: readonly string[]): void {
+    for (const layer of wanted) {
+      if (!this.layers.includes(layer)) {
+        throw new DataError(
+          `${this.dir}: the feature folder holds no layer '${layer}' (its layers: ${this.layers.join(', ')}); ` +
+            'write it with oodkit feat-extract --layers',
+        );
+      }
+    }
+  }
 
   static async open(dir: string): Promise<FeatureFolder> {
     const splitsPath = join(dir, FEATURE_FOLDER_SPLITS_FILE);
@@ -132,10 +178,64 @@ export class FeatureFolder {
     }
     const splits = parseFeatureSplits(await readFile(splitsPath, 'utf8'), splitsPath);
     const finalLayer = await readFinalLayer(dir);
-    const folder = new FeatureFolder(dir, splits, finalLayer);
+    const layersPath = join(dir, FEATURE_FOLDER_LAYERS_FILE);
+    const layerDims = (await exists(layersPath)) ? parseFeatureLayersFile(await readFile(layersPath, 'utf8'), layersPath).layers : {};
+    const folder = new FeatureFolder(dir, splits, finalLayer, layerDims);
     // Headers of every split are checked now, so a wrong shape fails before minutes of scoring.
-    for (const name of splitNamesOf(splits)) await folder.checkHeaders(name);
+    for (const name of splitNamesOf(splits)) {
+      const { rows } = await folder.checkHeaders(name);
+      for (const layer of Object.keys(layerDims)) await folder.checkLayerHeader(layer, name, rows);
+    }
     return folder;
+  }
+
+  private async checkLayerHeader(layer: string, name: string, rows: number): Promise<void> {
+    const path = layerFeaturesFile(this.dir, layer, name);
+    if (!(await exists(path))) throw new DataError(`${path}: missing (layer '${layer}' is listed in ${FEATURE_FOLDER_LAYERS_FILE})`);
+    const f = await NpyFile.open(path);
+    try {
+      const dim = this.layerDims[layer]!;
+      if (f.shape.length !== 2 || f.shape[0] !== rows || f.shape[1] !== dim) {
+        throw new DataError(
+          `${path}: shape ${shapeText(f.shape)}, expected [${rows}, ${dim}] (rows of ${name}, dim from ${FEATURE_FOLDER_LAYERS_FILE})`,
+        );
+      }
+      if (f.dtype !== 'float32' && f.dtype !== 'float64') throw new DataError(`${path}: dtype ${f.dtype}, expected float32 or float64`);
+    } finally {
+      await f.close();
+    }
+  }
+
+  /** One extra layer's features of split `name` (read, validated and cached on first use). */
+  layerFeatures(layer: string, name: string): Promise<LayerFeatures> {
+    this.checkLayers([layer]);
+    const key = `${layer}\u0000${name}`;
+    let pending = this.layerCache.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const { rows } = await this.checkHeaders(name);
+        await this.checkLayerHeader(layer, name, rows);
+        const path = layerFeaturesFile(this.dir, layer, name);
+        const dim = this.layerDims[layer]!;
+        const features = npyToFloat32(await readNpy(path), path);
+        checkFinite(features, dim, path);
+        return { dim, features };
+      })();
+      this.layerCache.set(key, pending);
+      pending.catch(() => this.layerCache.delete(key));
+    }
+    return pending;
+  }
+
+  /** The split with the extra `layers` attached ('penultimate' is z: `features`, not repeated there). */
+  async splitWithLayers(name: string, layers: readonly string[] = []): Promise<FeatureSplit> {
+    const split = await this.split(name);
+    const extra = layers.filter((l) => l !== PENULTIMATE_LAYER);
+    if (extra.length === 0) return split;
+    this.checkLayers(extra);
+    const attached: Record<string, LayerFeatures> = {};
+    for (const layer of extra) attached[layer] = await this.layerFeatures(layer, name);
+    return { ...split, layers: attached };
   }
 
   get numClasses(): number {
@@ -157,9 +257,10 @@ export class FeatureFolder {
     return pending;
   }
 
-  /** Forget a cached split (free its memory). */
+  /** Forget a cached split and its layers (free their memory). */
   release(name: string): void {
     this.cache.delete(name);
+    for (const key of [...this.layerCache.keys()]) if (key.endsWith(`\u0000${name}`)) this.layerCache.delete(key);
   }
 
   private async checkHeaders(name: string): Promise<{ rows: number }> {
@@ -215,6 +316,23 @@ export class FeatureFolder {
   }
 }
 
+export function parseFeatureLayersFile(text: string, file: string): FeatureLayersFile {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError([{ path: '', file, message: `not valid YAML: ${(error as Error).message}` }]);
+  }
+  const parsed = featureLayersFileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(
+      zodIssuesToConfigIssues(parsed.error, '', featureLayersFileSchema).map((issue) => ({ ...issue, file })),
+      `${file} is not a valid feature-folder layer list`,
+    );
+  }
+  return parsed.data;
+}
+
 async function readFinalLayer(dir: string): Promise<FinalLayer> {
   const wPath = join(dir, 'fc_weight.npy');
   const bPath = join(dir, 'fc_bias.npy');
@@ -242,9 +360,11 @@ async function readFinalLayer(dir: string): Promise<FinalLayer> {
 
 export interface FeatureFolderContent {
   readonly finalLayer: FinalLayer;
-  /** Every split to write, by name. */
-  readonly splits: readonly Pick<FeatureSplit, 'name' | 'features' | 'labels'>[];
+  /** Every split to write, by name; `layers` holds the pooled features of every extra layer. */
+  readonly splits: readonly Pick<FeatureSplit, 'name' | 'features' | 'labels' | 'layers'>[];
   readonly roles: FeatureSplitsInput;
+  /** Extra layers (besides z) every split carries, name → dim; omitted = a single-layer folder. */
+  readonly layers?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -260,12 +380,23 @@ export async function writeFeatureFolder(dir: string, content: FeatureFolderCont
   for (const name of splitNamesOf(roles)) {
     if (!byName.has(name)) throw new DataError(`writeFeatureFolder: split '${name}' is named in the roles but not given`);
   }
+  const layerDims = content.layers ?? {};
+  for (const layer of Object.keys(layerDims)) {
+    const checked = layerName.safeParse(layer);
+    if (!checked.success) throw new DataError(`writeFeatureFolder: layer '${layer}': ${checked.error.issues[0]!.message}`);
+  }
   for (const s of content.splits) {
     splitName.parse(s.name);
     if (s.features.length !== s.labels.length * d) {
       throw new DataError(
         `writeFeatureFolder: split '${s.name}' has ${s.features.length} feature values for ${s.labels.length} labels of dim ${d}`,
       );
+    }
+    for (const [layer, dim] of Object.entries(layerDims)) {
+      const values = s.layers?.[layer];
+      if (!values || values.dim !== dim || values.features.length !== s.labels.length * dim) {
+        throw new DataError(`writeFeatureFolder: split '${s.name}' lacks layer '${layer}' as [${s.labels.length}, ${dim}]`);
+      }
     }
   }
   await mkdir(dir, { recursive: true });
@@ -274,6 +405,14 @@ export async function writeFeatureFolder(dir: string, content: FeatureFolderCont
   for (const s of content.splits) {
     await writeNpy(featuresFile(dir, s.name), { data: s.features, shape: [s.labels.length, d] });
     await writeNpy(labelsFile(dir, s.name), { data: s.labels, shape: [s.labels.length] });
+    for (const [layer, dim] of Object.entries(layerDims)) {
+      await mkdir(join(dir, 'layers', layer), { recursive: true });
+      await writeNpy(layerFeaturesFile(dir, layer, s.name), { data: s.layers![layer]!.features, shape: [s.labels.length, dim] });
+    }
+  }
+  if (Object.keys(layerDims).length > 0) {
+    const file: FeatureLayersFile = { pooling: 'global_average', layers: { ...layerDims } };
+    await writeFileAtomic(join(dir, FEATURE_FOLDER_LAYERS_FILE), stringifyYaml(file));
   }
   const yamlRoles: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(roles)) {

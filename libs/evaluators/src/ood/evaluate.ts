@@ -138,8 +138,9 @@ export async function evaluateOod(options: EvaluateOodOptions): Promise<OodEvalu
   assertRunnable(pp, source);
 
   const setupData: { -readonly [R in keyof PostprocessorSetupData]: FeatureSplit } = {};
+  const setupLayers = pp.setupLayers?.(source.model) ?? pp.featureLayers;
   for (const role of pp.requires) {
-    const split = await source.setupSplit(role);
+    const split = await source.setupSplit(role, setupLayers);
     if (!split) {
       const what = role === 'ood_val' ? 'the OOD validation split' : `the ID ${role} split`;
       throw new UsageError(`postprocessor '${pp.name}' fits on ${what}, but the split map names no '${role}' split`);

@@ -59,7 +59,7 @@ export class ScoringProgress {
     return {
       model: source.model,
       splits: source.splits,
-      setupSplit: (role) => source.setupSplit(role),
+      setupSplit: (role, layers) => source.setupSplit(role, layers),
       classifierPredictions: (name) => source.classifierPredictions(name),
       scoreSplit: async (name: string, pp: Postprocessor): Promise<SplitScores> => {
         const t0 = Date.now();

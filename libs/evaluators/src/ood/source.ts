@@ -6,10 +6,13 @@ import {
   type Classifier,
   type FeatureSplit,
   type FinalLayer,
+  PENULTIMATE_LAYER,
+  type LayerFeatures,
   type Postprocessor,
   type ScoringModel,
   type SetupRole,
 } from '@oodkit/core';
+import { checkFeatureLayers, pooledFeatureLayers } from '@oodkit/postprocessors';
 import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { isIdRole, type FeatureFolder, type FeatureSplits } from '../features/folder.js';
 
@@ -30,8 +33,11 @@ export interface FeatureSource {
   readonly model: ScoringModel;
   /** Which split plays which role. */
   readonly splits: FeatureSplits;
-  /** Features of the split playing `role` for postprocessor setup; undefined when no split has the role. */
-  setupSplit(role: SetupRole): Promise<FeatureSplit | undefined>;
+  /**
+   * Features of the split playing `role` for postprocessor setup, with the extra `layers` attached
+   * (`FeatureSplit.layers`); undefined when no split has the role.
+   */
+  setupSplit(role: SetupRole, layers?: readonly string[]): Promise<FeatureSplit | undefined>;
   /** Score every sample of split `name` with the postprocessor's current state. */
   scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores>;
   /**
@@ -53,20 +59,40 @@ function checkResult(postprocessor: Postprocessor, split: string, offset: number
   }
 }
 
-/** Score host-held features in batches of `batchSize` rows; each batch tensor is disposed after scoring. */
+/** The extra layers a postprocessor reads ('penultimate' is z, always there). */
+function extraLayers(postprocessor: Postprocessor): string[] {
+  return (postprocessor.featureLayers ?? []).filter((l) => l !== PENULTIMATE_LAYER);
+}
+
+/**
+ * Score host-held features in batches of `batchSize` rows (with the rows of the layers the method
+ * reads, from `split.layers`); each batch tensor is disposed after scoring.
+ */
 export async function scoreFeatureSplit(postprocessor: Postprocessor, split: FeatureSplit, batchSize = 4096): Promise<SplitScores> {
   const pred = new Int32Array(split.count);
   const conf = new Float64Array(split.count);
+  const wanted = extraLayers(postprocessor);
+  for (const layer of wanted) {
+    if (!split.layers?.[layer]) {
+      throw new DataError(`${postprocessor.name} reads layer '${layer}', which split '${split.name}' does not carry`);
+    }
+  }
   for (let start = 0; start < split.count; start += batchSize) {
     const n = Math.min(batchSize, split.count - start);
     const features = tf.tensor2d(split.features.subarray(start * split.dim, (start + n) * split.dim), [n, split.dim]);
+    const layers: Record<string, Tensor2D> = {};
+    for (const layer of wanted) {
+      const { dim, features: values } = split.layers![layer]!;
+      layers[layer] = tf.tensor2d(values.subarray(start * dim, (start + n) * dim), [n, dim]);
+    }
     try {
-      const result = await postprocessor.score({ features });
+      const result = await postprocessor.score(wanted.length > 0 ? { features, layers } : { features });
       checkResult(postprocessor, split.name, start, n, result.pred, result.conf);
       pred.set(result.pred, start);
       conf.set(result.conf, start);
     } finally {
       features.dispose();
+      tf.dispose(Object.values(layers));
     }
   }
   return { name: split.name, pred, conf, labels: split.labels };
@@ -111,13 +137,13 @@ export class FeatureFolderSource implements FeatureSource {
     return this.folder.splits;
   }
 
-  async setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
+  async setupSplit(role: SetupRole, layers: readonly string[] = []): Promise<FeatureSplit | undefined> {
     const name = this.folder.splits[role];
-    return name === undefined ? undefined : this.folder.split(name);
+    return name === undefined ? undefined : this.folder.splitWithLayers(name, layers);
   }
 
   async scoreSplit(name: string, postprocessor: Postprocessor): Promise<SplitScores> {
-    return scoreFeatureSplit(postprocessor, await this.folder.split(name), this.batchSize);
+    return scoreFeatureSplit(postprocessor, await this.folder.splitWithLayers(name, extraLayers(postprocessor)), this.batchSize);
   }
 
   async classifierPredictions(name: string): Promise<Int32Array> {
@@ -132,17 +158,39 @@ export type BatchStream = Iterable<Batch> | AsyncIterable<Batch>;
  * mode. Each batch's tensors are released before the next (the caller's loader owns `batch.x/y`,
  * which are disposed here too, as loaders hand batches over).
  */
-export async function extractFeatures(network: Classifier, batches: BatchStream, name: string): Promise<FeatureSplit> {
+export async function extractFeatures(
+  network: Classifier,
+  batches: BatchStream,
+  name: string,
+  layers: readonly string[] = [],
+): Promise<FeatureSplit> {
   const featureChunks: Float32Array[] = [];
   const labelChunks: Int32Array[] = [];
+  const extra = layers.filter((l) => l !== PENULTIMATE_LAYER);
+  checkFeatureLayers(network, extra);
+  const layerChunks = new Map<string, Float32Array[]>(extra.map((l) => [l, []]));
+  const layerDims = new Map<string, number>();
   let count = 0;
   for await (const batch of batches) {
     try {
-      const z = tf.tidy(() => network.forwardFeatures(batch.x, false).features);
-      try {
-        featureChunks.push((await z.data()) as Float32Array);
-      } finally {
-        z.dispose();
+      if (extra.length > 0) {
+        const out = pooledFeatureLayers(network, batch.x, extra);
+        try {
+          featureChunks.push((await out.features.data()) as Float32Array);
+          for (const layer of extra) {
+            layerDims.set(layer, out.layers[layer]!.shape[1]);
+            layerChunks.get(layer)!.push((await out.layers[layer]!.data()) as Float32Array);
+          }
+        } finally {
+          tf.dispose([out.logits, out.features, ...Object.values(out.layers)]);
+        }
+      } else {
+        const z = tf.tidy(() => network.forwardFeatures(batch.x, false).features);
+        try {
+          featureChunks.push((await z.data()) as Float32Array);
+        } finally {
+          z.dispose();
+        }
       }
       labelChunks.push(Int32Array.from(await batch.y.data()));
       count += batch.x.shape[0];
@@ -160,7 +208,19 @@ export async function extractFeatures(network: Classifier, batches: BatchStream,
     labels.set(labelChunks[i]!, offset);
     offset += labelChunks[i]!.length;
   }
-  return { name, count, dim, features, labels };
+  if (extra.length === 0) return { name, count, dim, features, labels };
+  const attached: Record<string, LayerFeatures> = {};
+  for (const layer of extra) {
+    const d = layerDims.get(layer) ?? 0;
+    const values = new Float32Array(count * d);
+    let o = 0;
+    for (const chunk of layerChunks.get(layer)!) {
+      values.set(chunk, o);
+      o += chunk.length;
+    }
+    attached[layer] = { dim: d, features: values };
+  }
+  return { name, count, dim, features, labels, layers: attached };
 }
 
 /** Host copy of a network's final layer. */
@@ -207,13 +267,15 @@ export class NetworkSource implements FeatureSource {
     };
   }
 
-  setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
+  setupSplit(role: SetupRole, layers: readonly string[] = []): Promise<FeatureSplit | undefined> {
     const name = this.splits[role];
     if (name === undefined) return Promise.resolve(undefined);
-    let pending = this.setupCache.get(name);
+    const extra = layers.filter((l) => l !== PENULTIMATE_LAYER);
+    const key = [name, ...extra].join('\u0000');
+    let pending = this.setupCache.get(key);
     if (!pending) {
-      pending = extractFeatures(this.network, this.loader(name), name);
-      this.setupCache.set(name, pending);
+      pending = extractFeatures(this.network, this.loader(name), name, extra);
+      this.setupCache.set(key, pending);
     }
     return pending;
   }
@@ -252,12 +314,21 @@ export class NetworkSource implements FeatureSource {
     const labels: Int32Array[] = [];
     const ood = !isIdRole(this.splits, name);
     let offset = 0;
+    const extra = extraLayers(postprocessor);
     for await (const batch of this.loader(name)) {
       let z: Tensor2D | undefined;
+      let layers: Record<string, Tensor2D> | undefined;
       try {
-        z = tf.tidy(() => this.network.forwardFeatures(batch.x, false).features);
+        if (extra.length > 0) {
+          const out = pooledFeatureLayers(this.network, batch.x, extra);
+          out.logits.dispose();
+          z = out.features;
+          layers = out.layers;
+        } else {
+          z = tf.tidy(() => this.network.forwardFeatures(batch.x, false).features);
+        }
         const n = batch.x.shape[0];
-        const result = await postprocessor.score({ features: z, inputs: batch.x });
+        const result = await postprocessor.score({ features: z, inputs: batch.x, ...(layers ? { layers } : {}) });
         checkResult(postprocessor, name, offset, n, result.pred, result.conf);
         preds.push(result.pred);
         confs.push(result.conf);
@@ -265,6 +336,7 @@ export class NetworkSource implements FeatureSource {
         offset += n;
       } finally {
         z?.dispose();
+        if (layers) tf.dispose(Object.values(layers));
         batch.x.dispose();
         batch.y.dispose();
       }
@@ -330,7 +402,7 @@ export class InMemoryFeatureSource implements FeatureSource {
     return split;
   }
 
-  async setupSplit(role: SetupRole): Promise<FeatureSplit | undefined> {
+  async setupSplit(role: SetupRole, _layers?: readonly string[]): Promise<FeatureSplit | undefined> {
     const name = this.splitsMap[role];
     return name === undefined ? undefined : this.get(name);
   }

@@ -21,6 +21,8 @@ export abstract class BackboneWrapper implements Classifier {
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
   readonly featureDim: number;
+  /** The backbone's blocks: forwardBlocks returns them, so the feature layers are the backbone's. */
+  readonly blockNames?: readonly string[];
   protected readonly store: ParameterStore;
   private named?: Map<string, tf.Variable>;
   private disposed = false;
@@ -34,6 +36,7 @@ export abstract class BackboneWrapper implements Classifier {
     this.inputShape = backbone.inputShape;
     this.numClasses = backbone.numClasses;
     this.featureDim = backbone.featureDim;
+    this.blockNames = backbone.blockNames;
     this.store = new ParameterStore(rng);
     // the backbone's dropout stream (if it has one) is the wrapper's, for checkpoints
     if (backbone.getRandomState && backbone.setRandomState) {

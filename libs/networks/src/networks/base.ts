@@ -1,5 +1,6 @@
 import { tf } from '@oodkit/compute';
 import type { Classifier } from '@oodkit/core';
+export { PENULTIMATE_LAYER, featureLayersOf } from '@oodkit/core';
 import { UsageError } from '@oodkit/core';
 import { ParameterStore, type TorchStateEntry } from '../layers/params.js';
 import { linear, type Linear } from '../layers/ops.js';
@@ -21,6 +22,8 @@ export abstract class TrunkClassifier implements Classifier {
   abstract readonly inputShape: readonly [number, number, number];
   abstract readonly numClasses: number;
   abstract readonly featureDim: number;
+  /** Names of `TrunkOutput.blocks`, in order; the feature layers are these and 'penultimate'. */
+  abstract readonly blockNames: readonly string[];
   protected abstract readonly fc: Linear;
   private disposed = false;
 

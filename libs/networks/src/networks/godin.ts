@@ -92,6 +92,8 @@ export class GodinNet implements DecomposedConfidenceNetwork {
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
   readonly featureDim: number;
+  /** The backbone's blocks: forwardBlocks returns them. */
+  readonly blockNames?: readonly string[];
   private readonly store: ParameterStore;
   private readonly h: { weight: tf.Variable; bias?: tf.Variable };
   private readonly gLinear: Linear;
@@ -109,6 +111,7 @@ export class GodinNet implements DecomposedConfidenceNetwork {
     this.inputShape = backbone.inputShape;
     this.numClasses = backbone.numClasses;
     this.featureDim = backbone.featureDim;
+    this.blockNames = backbone.blockNames;
     const c = this.numClasses;
     const d = this.featureDim;
     this.store = new ParameterStore(rng);

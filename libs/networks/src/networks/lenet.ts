@@ -3,6 +3,7 @@ import { defineComponent, type Rng } from '@oodkit/core';
 import { z } from 'zod';
 import { ParameterStore } from '../layers/params.js';
 import { conv2d, linear, makeConv, makeLinear, type Conv, type Linear } from '../layers/ops.js';
+import { featureLayersOf } from '@oodkit/core';
 import { TrunkClassifier, type TrunkOutput } from './base.js';
 import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
@@ -25,6 +26,8 @@ export class LeNet extends TrunkClassifier {
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
   readonly featureDim = 84;
+  /** OpenOOD's list is [block1, block2, block3 (flattened), z]; block3 is [N, 1, 1, 120] here. */
+  readonly blockNames = LENET_BLOCKS;
   protected readonly fc: Linear;
   private readonly conv1: Conv;
   private readonly conv2: Conv;
@@ -54,10 +57,13 @@ export class LeNet extends TrunkClassifier {
   }
 }
 
+export const LENET_BLOCKS = ['block1', 'block2', 'block3'] as const;
+
 export const lenet = defineComponent({
   kind: 'network',
   name: 'lenet',
   description: "OpenOOD's LeNet for 28×28 images (z dim 84)",
   args: lenetArgs,
+  featureLayers: featureLayersOf({ blockNames: LENET_BLOCKS }),
   create: (args, ctx) => withCheckpoint(args, ctx, (initialize) => new LeNet(args, ctx.rng.derive('init'), { initialize })),
 });

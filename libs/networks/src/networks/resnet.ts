@@ -11,6 +11,7 @@ import {
   type ConvInit,
   type Linear,
 } from '../layers/ops.js';
+import { featureLayersOf } from '@oodkit/core';
 import { TrunkClassifier, type TrunkOutput } from './base.js';
 
 /** A residual block: convs with batch norm, optional projection shortcut (conv 1×1 + BN). */
@@ -100,6 +101,15 @@ export type ResNet18Spec = ResNetSpec;
 
 const PLANES = [64, 128, 256, 512] as const;
 
+/**
+ * OpenOOD's `return_feature_list` of its ResNets: the stem (after ReLU, and the max-pool of the
+ * ImageNet stem), then each stage; layer4 is pooled to [N, 1, 1, D] as the reference's list holds it.
+ */
+export const RESNET_BLOCKS = ['stem', 'layer1', 'layer2', 'layer3', 'layer4'] as const;
+
+/** Feature layers of every ResNet: RESNET_BLOCKS and 'penultimate'. */
+export const RESNET_FEATURE_LAYERS = featureLayersOf({ blockNames: RESNET_BLOCKS });
+
 /** Side of the last feature map for input side `size` (each stride-2 3×3/pad 1 or 1×1 halves, rounding up). */
 export function lastMapSize(size: number, stem: ResNetStem): number {
   let s = stem === 'cifar' ? size : Math.floor((size + 6 - 7) / 2) + 1; // 7×7/2 pad 3
@@ -114,6 +124,7 @@ export class ResNet extends TrunkClassifier {
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
   readonly featureDim: number;
+  readonly blockNames = RESNET_BLOCKS;
   protected readonly fc: Linear;
   private readonly stemConv: Conv;
   private readonly stemBn: BatchNorm;

@@ -1,6 +1,6 @@
 import { defineComponent } from '@oodkit/core';
 import { z } from 'zod';
-import { ResNet } from './resnet.js';
+import { RESNET_FEATURE_LAYERS, ResNet } from './resnet.js';
 import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
 export const resnet18_224x224Args = z.strictObject({
@@ -23,6 +23,7 @@ export const resnet18_224x224 = defineComponent({
   name: 'resnet18_224x224',
   description: "OpenOOD's ImageNet-style ResNet-18 (7×7/2 stem + max-pool, z dim 512)",
   args: resnet18_224x224Args,
+  featureLayers: RESNET_FEATURE_LAYERS,
   create: (args, ctx) =>
     withCheckpoint(
       args,

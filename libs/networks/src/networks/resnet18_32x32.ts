@@ -1,6 +1,6 @@
 import { defineComponent } from '@oodkit/core';
 import { z } from 'zod';
-import { ResNet } from './resnet.js';
+import { RESNET_FEATURE_LAYERS, ResNet } from './resnet.js';
 import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
 export const resnet18_32x32Args = z.strictObject({
@@ -20,6 +20,7 @@ export const resnet18_32x32 = defineComponent({
   name: 'resnet18_32x32',
   description: "OpenOOD's CIFAR ResNet-18 (3×3 stem, no max-pool, z dim 512)",
   args: resnet18_32x32Args,
+  featureLayers: RESNET_FEATURE_LAYERS,
   create: (args, ctx) =>
     withCheckpoint(
       args,

@@ -1,6 +1,6 @@
 import { defineComponent } from '@oodkit/core';
 import { z } from 'zod';
-import { ResNet } from './resnet.js';
+import { RESNET_FEATURE_LAYERS, ResNet } from './resnet.js';
 import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
 export const resnet18_64x64Args = z.strictObject({
@@ -20,6 +20,7 @@ export const resnet18_64x64 = defineComponent({
   name: 'resnet18_64x64',
   description: "OpenOOD's 64×64 ResNet-18 (3×3 stem, no max-pool, AvgPool2d(8), z dim 512)",
   args: resnet18_64x64Args,
+  featureLayers: RESNET_FEATURE_LAYERS,
   create: (args, ctx) =>
     withCheckpoint(
       args,

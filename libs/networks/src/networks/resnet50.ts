@@ -1,6 +1,6 @@
 import { defineComponent } from '@oodkit/core';
 import { z } from 'zod';
-import { ResNet } from './resnet.js';
+import { RESNET_FEATURE_LAYERS, ResNet } from './resnet.js';
 import { checkpointArgs, withCheckpoint } from '../checkpoint/pretrained.js';
 
 export const resnet50Args = z.strictObject({
@@ -22,6 +22,7 @@ export const resnet50 = defineComponent({
   name: 'resnet50',
   description: "OpenOOD's / torchvision's ImageNet ResNet-50 (bottleneck blocks, z dim 2048)",
   args: resnet50Args,
+  featureLayers: RESNET_FEATURE_LAYERS,
   create: (args, ctx) =>
     withCheckpoint(
       args,

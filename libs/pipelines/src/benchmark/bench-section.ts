@@ -8,7 +8,7 @@ import {
   type ConfigIssue,
   type ConfigSection,
 } from '@oodkit/core';
-import { validateGrid } from '@oodkit/postprocessors';
+import { configuredNetworkLayers, layeredKeys, validateGrid, validateLayered, type AggregatorName } from '@oodkit/postprocessors';
 import { resolveBenchmarkValueSync, validateBenchmark } from '@oodkit/data';
 import { parseSioConfig, sioConfigSchema } from '@oodkit/sio';
 
@@ -18,6 +18,7 @@ const postprocessorRef = componentRefSchema('postprocessor', {
     .record(z.string(), z.array(z.unknown()))
     .optional()
     .describe("values APS tries per argument, replacing the built-in lists of those arguments (OpenOOD's postprocessor_sweep)"),
+  ...layeredKeys,
 });
 
 const componentRef = componentRefSchema('trainer', {
@@ -108,7 +109,10 @@ export interface BenchPostprocessor {
   readonly aps: boolean;
   /** The configured grid (replaces the built-in lists of the arguments it names); undefined = the built-in grid. */
   readonly grid?: Readonly<Record<string, readonly unknown[]>>;
-  /** Unique label in tables (the name, or name#k when a method appears twice with other args). */
+  /** Feature layers the method runs on (each fitted on its own, scores fused by `aggregator`); undefined = z only. */
+  readonly layers?: readonly string[];
+  readonly aggregator?: AggregatorName;
+  /** Unique label in tables: the name (`name@layer3+layer4` with layers), `#k` appended when it repeats. */
   readonly label: string;
 }
 
@@ -116,14 +120,19 @@ export function benchPostprocessors(section: Pick<BenchSection, 'postprocessors'
   const seen = new Map<string, number>();
   return section.postprocessors.map((ref) => {
     const entry = typeof ref === 'string' ? { name: ref } : ref;
-    const k = (seen.get(entry.name) ?? 0) + 1;
-    seen.set(entry.name, k);
+    const layers = 'layers' in entry ? entry.layers : undefined;
+    const aggregator = 'aggregator' in entry ? entry.aggregator : undefined;
+    const base = layers ? `${entry.name}@${layers.join('+')}` : entry.name;
+    const k = (seen.get(base) ?? 0) + 1;
+    seen.set(base, k);
     return {
       name: entry.name,
       args: entry.args ?? {},
       aps: ('aps' in entry ? entry.aps : undefined) ?? section.aps,
       ...('grid' in entry && entry.grid ? { grid: entry.grid } : {}),
-      label: k === 1 ? entry.name : `${entry.name}#${k}`,
+      ...(layers ? { layers } : {}),
+      ...(aggregator ? { aggregator } : {}),
+      label: k === 1 ? base : `${base}#${k}`,
     };
   });
 }
@@ -234,6 +243,7 @@ export function validateBenchSection(
   registry: ComponentRegistry,
   config?: Readonly<Record<string, unknown>>,
 ): ConfigIssue[] {
+  const networkLayers = configuredNetworkLayers(registry, config?.network);
   const parsed = benchSectionSchema.safeParse(value);
   const issues: ConfigIssue[] = parsed.success ? [] : zodIssuesToConfigIssues(parsed.error, 'bench', benchSectionSchema);
   const raw = (value ?? {}) as { trainers?: unknown; postprocessors?: unknown };
@@ -245,6 +255,7 @@ export function validateBenchSection(
     list.forEach((p, i) => {
       const path = `${at}.${i}`;
       issues.push(...registry.validate('postprocessor', { name: p.name, args: p.args }, path));
+      issues.push(...validateLayered(registry, p, path, networkLayers));
       if (p.grid === undefined || !registry.has('postprocessor', p.name)) return;
       issues.push(...validateGrid(p.grid, registry.get('postprocessor', p.name).args, p.name, `${path}.grid`));
       if (!p.aps)

@@ -19,7 +19,8 @@ import { generateSynthetic, isGeneratorSource, parseSioConfig, type GeneratedSet
 import { ProductStore, hashSpec } from '../store/product-store.js';
 import { moveAside, openRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 import { benchmarkRoles, benchmarkSplits, writeBenchmarkFeatures } from '../features/extract.js';
-import { buildEvaluator, evaluateModel } from '../evaluation/evaluate-model.js';
+import { buildEvaluator, evaluateModel, requestedFeatureLayers } from '../evaluation/evaluate-model.js';
+import { DEFAULT_AGGREGATOR } from '@oodkit/postprocessors';
 import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
 import { TrainingInterruptedError } from '../train/loop.js';
@@ -541,12 +542,24 @@ function requireTrained(session: BenchSession, model: BenchCell): { result: Trai
   return trained;
 }
 
-function featuresSpec(session: BenchSession, trained: { result: TrainProduct; key: string }): unknown {
-  return { train: trained.key, checkpoint: trained.result.checkpoint, benchmark: session.benchmarkSpec };
+/** The extra layers a model's feature folder holds: those its trainer's methods read. */
+function modelLayers(session: BenchSession, model: BenchCell): string[] {
+  return benchFeatureLayers(session.registry, postprocessorsOf(session, model));
+}
+
+function featuresSpec(session: BenchSession, model: BenchCell, trained: { result: TrainProduct; key: string }): unknown {
+  const layers = modelLayers(session, model);
+  // layers only when some method reads them, so single-layer products keep their cache key
+  return {
+    train: trained.key,
+    checkpoint: trained.result.checkpoint,
+    benchmark: session.benchmarkSpec,
+    ...(layers.length > 0 ? { layers } : {}),
+  };
 }
 
 function requireFeatures(session: BenchSession, model: BenchCell, trained: { result: TrainProduct; key: string }) {
-  const features = session.store.existing<unknown>('features', featuresSpec(session, trained));
+  const features = session.store.existing<unknown>('features', featuresSpec(session, model, trained));
   if (!features)
     throw new CellDependencyError(`the features of ${model.name} have no product in ${session.store.root}`, `features/${model.name}`);
   return features;
@@ -560,7 +573,7 @@ async function featuresCell(session: BenchSession, model: BenchCell): Promise<bo
   const totalImages = splits.reduce((s, x) => s + x.dataset.length, 0);
   emit({ type: 'stage', stage: 'features', label: `features ${model.name}`, total: totalImages, unit: 'images' });
   const checkpointFile = join(trained.dir, trained.result.checkpoint);
-  const features = await store.produce('features', featuresSpec(session, trained), async (workDir) => {
+  const features = await store.produce('features', featuresSpec(session, model, trained), async (workDir) => {
     const { network } = await loadTrainedNetwork(checkpointFile, registry, logger);
     try {
       const before = new Map<string, number>();
@@ -570,6 +583,7 @@ async function featuresCell(session: BenchSession, model: BenchCell): Promise<bo
         offset += s.dataset.length;
       }
       return await writeBenchmarkFeatures(network, loaded, workDir, {
+        layers: modelLayers(session, model),
         onProgress: (p) => emit({ type: 'progress', stage: 'features', current: (before.get(p.split) ?? 0) + p.done, detail: p.split }),
       });
     } finally {
@@ -592,6 +606,7 @@ function evalSpec(session: BenchSession, featuresKey: string, pp: BenchPostproce
   return {
     features: featuresKey,
     postprocessor: { name: pp.name, args: registry.resolveArgs('postprocessor', { name: pp.name, args: pp.args }) },
+    ...(pp.layers ? { layers: pp.layers, aggregator: pp.aggregator ?? DEFAULT_AGGREGATOR } : {}),
     aps: pp.aps,
     grid: pp.aps ? apsGrid(registry, pp.name, pp.grid) : null,
     format: EVALUATION_FORMAT,
@@ -626,6 +641,7 @@ async function evalCell(
               args: pp.args,
               aps: pp.aps,
               ...(pp.grid !== undefined ? { grid: pp.grid } : {}),
+              ...(pp.layers ? { layers: pp.layers, aggregator: pp.aggregator ?? DEFAULT_AGGREGATOR } : {}),
               rng: Rng.fromSeed(model.seed).derive(`postprocessor/${pp.label}`),
               path: `bench.postprocessors.${pp.label}`,
             },
@@ -760,7 +776,7 @@ async function summaryCell(session: BenchSession): Promise<BenchResult> {
   const failures: BenchFailure[] = [];
   for (const model of session.plan.byStage.train.map((c) => c.model!)) {
     const trained = store.existing<TrainProduct>('train', { hash: trainingConfigHash(modelTrainConfig(session, model)) });
-    const features = trained && store.existing<unknown>('features', featuresSpec(session, trained));
+    const features = trained && store.existing<unknown>('features', featuresSpec(session, model, trained));
     for (const pp of postprocessorsOf(session, model)) {
       const evaluated = features && store.existing<OodEvaluationJson>('eval', evalSpec(session, features.key, pp));
       if (trained && evaluated) cells.push(cellRecordOf(model, pp, evaluated.result, evaluated.dir, trained.result));
@@ -874,6 +890,14 @@ export async function runBenchmarkSet(config: Section, options: BenchRunOptions)
   const runs: BenchResult[] = [];
   for (const one of configs) runs.push(await runBenchmark(one, { ...options, setConfig: config }));
   return { runs, tablePath: benchmarkSetTablePath(config) };
+}
+
+/**
+ * Extra feature layers the bench's methods read from the feature folder, in first-use order: every
+ * `layers:` of an entry and dknn's `layers` argument ({@link requestedFeatureLayers}); 'penultimate' is z.
+ */
+export function benchFeatureLayers(registry: ComponentRegistry, postprocessors: readonly BenchPostprocessor[]): string[] {
+  return requestedFeatureLayers(registry, postprocessors);
 }
 
 /** Keys that do not change a benchmark's results: where they go, logging, the backend, plugin loading. */

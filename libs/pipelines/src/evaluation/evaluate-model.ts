@@ -1,7 +1,9 @@
 import { loadTrainedNetwork } from '../train/restore.js';
 import {
   OodkitError,
+  PENULTIMATE_LAYER,
   Rng,
+  featureLayersOf,
   UsageError,
   silentLogger,
   type BuildContext,
@@ -24,6 +26,7 @@ import {
   type HyperparameterGrid,
   type OodEvaluation,
 } from '@oodkit/evaluators';
+import { buildPostprocessor, checkFeatureLayers, type AggregatorName } from '@oodkit/postprocessors';
 import { benchmarkRoles, benchmarkSplits, datasetBatches, datasetFeatures } from '../features/extract.js';
 import { openModel, requireBenchmarkFor, sourceProvidesNetwork, type ModelSource, type OpenedModel } from './model-source.js';
 
@@ -39,6 +42,9 @@ export interface PostprocessorRequest {
   readonly rng?: Rng;
   /** Config path named in errors about its args (default `postprocessor`). */
   readonly path?: string;
+  /** Feature layers to run it on, one instance each, scores fused by `aggregator` (layerwise methods only). */
+  readonly layers?: readonly string[];
+  readonly aggregator?: AggregatorName;
 }
 
 export interface EvaluateModelOptions {
@@ -81,6 +87,37 @@ export interface ModelEvaluationResult {
   readonly failures: { postprocessor: string; message: string }[];
 }
 
+/**
+ * Extra feature layers the methods read from a feature source, in first-use order: every request's
+ * `layers` and the `layers` argument of a method whose definition says it names feature layers
+ * (`layersArg`: dknn); 'penultimate' is z. Args that do not resolve are left to the method's build,
+ * which names the problem.
+ */
+export function requestedFeatureLayers(
+  registry: ComponentRegistry,
+  requests: readonly { name: string; args?: Readonly<Record<string, unknown>>; layers?: readonly string[] }[],
+): string[] {
+  const layers = new Set<string>();
+  for (const request of requests) {
+    for (const layer of request.layers ?? []) layers.add(layer);
+    if (!registry.has('postprocessor', request.name) || !registry.get('postprocessor', request.name).layersArg) continue;
+    let args: { layers?: unknown } = {};
+    try {
+      args = registry.resolveArgs('postprocessor', { name: request.name, args: { ...(request.args ?? {}) } }) as { layers?: unknown };
+    } catch {
+      continue;
+    }
+    if (Array.isArray(args.layers)) for (const layer of args.layers) if (typeof layer === 'string') layers.add(layer);
+  }
+  layers.delete(PENULTIMATE_LAYER);
+  return [...layers];
+}
+
+/** The extra layers (besides z) a postprocessor reads. */
+function extraLayersOf(postprocessor: Postprocessor): string[] {
+  return (postprocessor.featureLayers ?? []).filter((l) => l !== PENULTIMATE_LAYER);
+}
+
 /** The config's `evaluator:` (default `ood`), built through the registry. */
 export async function buildEvaluator(
   registry: ComponentRegistry,
@@ -96,6 +133,8 @@ export async function buildEvaluator(
  * cells and `createEvaluator`: open the model once, extract the features of every benchmark split once
  * (on the first feature-only method; a feature folder is read instead) and score every feature-only
  * method on them; methods that need the network (ODIN, ...) get it with the benchmark's loaders.
+ * Multi-layer methods (`layers:`, dknn) read pooled extra layers: from the folder's layers.yml, or
+ * extracted in that same one pass (the layers every request names, where the network has them).
  */
 export async function evaluateModel(options: EvaluateModelOptions): Promise<ModelEvaluationResult> {
   const logger = options.logger ?? silentLogger;
@@ -110,15 +149,22 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Mode
       buildContext: { logger: logger.child('network'), rng: root.derive('network'), config },
     });
   // A feature folder source is opened at once (its split map is needed); a network only when needed.
-  const session = new ModelSession(options.source.kind === 'features' ? await open() : undefined, open, benchmark, options, logger);
+  const session = new ModelSession(options.source.kind === 'features' ? await open() : undefined, open, benchmark, options, logger, {
+    layers: requestedFeatureLayers(registry, options.postprocessors),
+  });
   const evaluations: OodEvaluation[] = [];
   const skipped: ModelEvaluationResult['skipped'] = [];
   const failures: ModelEvaluationResult['failures'] = [];
   try {
     for (const request of options.postprocessors) {
-      const postprocessor = await registry.build<Postprocessor>(
-        'postprocessor',
-        { name: request.name, args: request.args ?? {} } as never,
+      const postprocessor = await buildPostprocessor(
+        registry,
+        {
+          name: request.name,
+          args: { ...(request.args ?? {}) },
+          ...(request.layers !== undefined ? { layers: request.layers } : {}),
+          ...(request.aggregator !== undefined ? { aggregator: request.aggregator } : {}),
+        },
         { logger: logger.child(request.name), rng: request.rng ?? root.derive(`postprocessor.${request.name}`), config },
         request.path ?? 'postprocessor',
       );
@@ -164,6 +210,8 @@ export async function evaluateModel(options: EvaluateModelOptions): Promise<Mode
 /** One model: opened on first need, its split map, its features (extracted at most once) and its network source. */
 class ModelSession {
   private features?: Promise<FeatureSource>;
+  /** Extra layers the in-memory features carry. */
+  private extracted: ReadonlySet<string> = new Set();
   private networkSource?: Promise<NetworkSource>;
   private opening?: Promise<OpenedModel>;
   private readonly roles?: FeatureSplits;
@@ -174,6 +222,8 @@ class ModelSession {
     private readonly benchmark: LoadedBenchmark | undefined,
     private readonly options: EvaluateModelOptions,
     private readonly logger: Logger,
+    /** Extra layers the requests read, extracted with z in one pass where the network has them. */
+    private readonly wanted: { readonly layers: readonly string[] },
   ) {
     if (opened) this.opening = Promise.resolve(opened);
     this.roles = opened?.folder?.splits ?? (benchmark ? featureSplitsSchema.parse(benchmarkRoles(benchmark)) : undefined);
@@ -196,18 +246,35 @@ class ModelSession {
     if (postprocessor.needsNetwork && !sourceProvidesNetwork(this.options.source)) {
       return `needs the network (${postprocessor.networkUse ?? 'not only its features'}); a feature folder has only penultimate features — evaluate it from a trained model or a checkpoint instead`;
     }
+    const folder = this.opened?.folder;
+    const absent = folder ? extraLayersOf(postprocessor).filter((l) => !folder.layers.includes(l)) : [];
+    if (absent.length > 0)
+      return `reads feature layer ${absent.map((l) => `'${l}'`).join(', ')}, which the feature folder does not hold (its layers: ${folder!.layers.join(', ')}); write it with oodkit feat-extract --layers`;
     const roles = this.roles!;
     const missing = postprocessor.requires.filter((role) => roles[role] === undefined);
     if (missing.length > 0) return `fits on the ID ${missing.join(' and ')} split, which the split map does not name`;
     return undefined;
   }
 
-  sourceFor(postprocessor: Postprocessor): Promise<FeatureSource> {
+  async sourceFor(postprocessor: Postprocessor): Promise<FeatureSource> {
     if (postprocessor.needsNetwork) {
       this.networkSource ??= this.network();
       return this.networkSource;
     }
-    this.features ??= this.loadFeatures();
+    if (this.opened?.folder || this.options.features !== undefined) {
+      // a folder reads the layers a method asks for on demand (and names the ones it lacks)
+      this.features ??= this.loadFeatures([]);
+      return this.features;
+    }
+    const needed = extraLayersOf(postprocessor);
+    if (this.features && needed.every((l) => this.extracted.has(l))) return this.features;
+    const network = (await this.model()).network!;
+    checkFeatureLayers(network, needed);
+    const known = featureLayersOf(network);
+    // one pass for z and every layer a request names that this network has; another only for a layer no request named
+    const layers = [...new Set([...this.extracted, ...needed, ...this.wanted.layers.filter((l) => known.includes(l))])];
+    this.extracted = new Set(layers);
+    this.features = this.loadFeatures(layers);
     return this.features;
   }
 
@@ -236,7 +303,7 @@ class ModelSession {
     );
   }
 
-  private async loadFeatures(): Promise<FeatureSource> {
+  private async loadFeatures(layers: readonly string[]): Promise<FeatureSource> {
     const batch = this.options.featureBatchSize ?? 4096;
     if (this.opened?.folder) return new FeatureFolderSource(this.opened.folder, batch);
     if (this.options.features !== undefined) return new FeatureFolderSource(await FeatureFolder.open(this.options.features), batch);
@@ -245,18 +312,28 @@ class ModelSession {
     const splits: FeatureSplit[] = [];
     const t0 = performance.now();
     for (const { name, dataset, ood } of benchmarkSplits(bench)) {
-      const { features, labels } = await datasetFeatures(
+      const extracted = await datasetFeatures(
         network,
         dataset,
         bench.preprocess.test,
         this.options.batchSize ?? 500,
         ood ? -1 : undefined,
+        undefined,
+        layers,
       );
-      splits.push({ name, count: labels.length, dim: network.featureDim, features, labels });
+      const { features, labels } = extracted;
+      splits.push({
+        name,
+        count: labels.length,
+        dim: network.featureDim,
+        features,
+        labels,
+        ...(layers.length > 0 ? { layers: extracted.layers } : {}),
+      });
     }
     const images = splits.reduce((s, x) => s + x.count, 0);
     this.logger.info(
-      `features of ${splits.length} splits (${images} images) extracted once in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `features of ${splits.length} splits (${images} images${layers.length > 0 ? `; layers ${layers.join(', ')} pooled` : ''}) extracted in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     return new InMemoryFeatureSource(finalLayerOf(network), splits, this.roles!, batch);
   }

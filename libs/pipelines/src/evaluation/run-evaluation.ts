@@ -50,15 +50,30 @@ export function summaryCsv(evaluations: readonly OodEvaluation[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** The config's postprocessor (a name or `{name, args, grid}`) as a request; a grid needs APS. */
+/** The config's postprocessor (a name or `{name, args, grid, layers, aggregator}`) as a request; a grid needs APS. */
 export function configPostprocessor(config: Readonly<Record<string, unknown>>, aps: boolean, what: string): PostprocessorRequest {
-  const section = config.postprocessor as string | { name?: string; args?: Record<string, unknown>; grid?: HyperparameterGrid } | undefined;
+  const section = config.postprocessor as
+    | string
+    | {
+        name?: string;
+        args?: Record<string, unknown>;
+        grid?: HyperparameterGrid;
+        layers?: readonly string[];
+        aggregator?: PostprocessorRequest['aggregator'];
+      }
+    | undefined;
   if (section === undefined || section === null)
     throw new ConfigError([{ path: 'postprocessor', message: `${what} needs a postprocessor {name, args} (or all postprocessors)` }]);
   if (typeof section === 'string') return { name: section };
   if (section.grid !== undefined && !aps)
     throw new ConfigError([{ path: 'postprocessor.grid', message: 'a grid is searched only with APS (set aps: true, or pass --aps)' }]);
-  return { name: section.name!, args: section.args ?? {}, ...(section.grid !== undefined ? { grid: section.grid } : {}) };
+  return {
+    name: section.name!,
+    args: section.args ?? {},
+    ...(section.grid !== undefined ? { grid: section.grid } : {}),
+    ...(section.layers !== undefined ? { layers: section.layers } : {}),
+    ...(section.aggregator !== undefined ? { aggregator: section.aggregator } : {}),
+  };
 }
 
 /**

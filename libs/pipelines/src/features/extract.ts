@@ -1,7 +1,15 @@
 import { tf } from '@oodkit/compute';
-import type { Batch, Classifier, ImageDataset } from '@oodkit/core';
+import {
+  PENULTIMATE_LAYER,
+  UsageError,
+  type Batch,
+  type Classifier,
+  type FinalLayer,
+  type ImageDataset,
+  type LayerFeatures,
+} from '@oodkit/core';
+import { checkFeatureLayers, pooledFeatureLayers } from '@oodkit/postprocessors';
 import { orderedBatches, type LoadedBenchmark, type Preprocessor } from '@oodkit/data';
-import type { FinalLayer } from '@oodkit/core';
 import {
   InMemoryFeatureSource,
   finalLayerOf,
@@ -48,7 +56,8 @@ export function datasetBatches(
 
 /**
  * Logits and penultimate features of a whole dataset (index order) through the test-time chain, in
- * batches of `batchSize`: the one extraction loop for checkpoints, tfjs and ONNX models.
+ * batches of `batchSize`, and the globally average-pooled features of the extra `layers` (from the
+ * same forward pass): the one extraction loop for checkpoints, tfjs and ONNX models.
  */
 export async function datasetOutputs(
   model: FeatureModel,
@@ -57,18 +66,38 @@ export async function datasetOutputs(
   batchSize: number,
   labelOverride?: number,
   onBatch?: (done: number, total: number) => void,
-): Promise<{ logits: Float32Array; features: Float32Array; labels: Int32Array }> {
+  layers: readonly string[] = [],
+): Promise<{ logits: Float32Array; features: Float32Array; labels: Int32Array; layers: Record<string, LayerFeatures> }> {
   const dim = model.featureDim;
   const classes = model.numClasses;
   const features = new Float32Array(dataset.length * dim);
   const logits = new Float32Array(dataset.length * classes);
   const labels = new Int32Array(dataset.length);
+  const extra = layers.filter((l) => l !== PENULTIMATE_LAYER);
+  checkModelLayers(model, extra);
+  const pooled: Record<string, LayerFeatures & { features: Float32Array }> = {};
   let offset = 0;
   for await (const batch of datasetBatches(dataset, chain, batchSize, labelOverride)) {
     try {
-      const out = await batchOutputs(model, batch.x);
-      features.set(out.features, offset * dim);
-      logits.set(out.logits, offset * classes);
+      if (extra.length === 0 || isInferenceModel(model)) {
+        const out = await batchOutputs(model, batch.x);
+        features.set(out.features, offset * dim);
+        logits.set(out.logits, offset * classes);
+      } else {
+        const out = pooledFeatureLayers(model, batch.x, extra);
+        try {
+          features.set((await out.features.data()) as Float32Array, offset * dim);
+          logits.set((await out.logits.data()) as Float32Array, offset * classes);
+          for (const layer of extra) {
+            const t = out.layers[layer]!;
+            const d = t.shape[1];
+            pooled[layer] ??= { dim: d, features: new Float32Array(dataset.length * d) };
+            pooled[layer].features.set((await t.data()) as Float32Array, offset * d);
+          }
+        } finally {
+          tf.dispose([out.logits, out.features, ...Object.values(out.layers)]);
+        }
+      }
       labels.set(
         batch.indices.map((i) => labelOverride ?? dataset.labels[i]!),
         offset,
@@ -80,10 +109,24 @@ export async function datasetOutputs(
       batch.y.dispose();
     }
   }
-  return { logits, features, labels };
+  return { logits, features, labels, layers: pooled };
 }
 
-/** Penultimate features of a whole dataset (index order) through the test-time chain. */
+/**
+ * The extra feature layers checked against the model: a network names its blocks (`oodkit list
+ * network`); an inference-only model (ONNX) gives logits and penultimate features only.
+ */
+export function checkModelLayers(model: FeatureModel, extra: readonly string[]): void {
+  if (extra.length === 0) return;
+  if (isInferenceModel(model))
+    throw new UsageError(
+      `model '${model.name}' gives only logits and penultimate features; feature layers ${extra.map((l) => `'${l}'`).join(', ')} ` +
+        'need a network with named blocks (an oodkit checkpoint)',
+    );
+  checkFeatureLayers(model, extra);
+}
+
+/** Penultimate features (and the extra pooled `layers`) of a whole dataset (index order) through the test-time chain. */
 export async function datasetFeatures(
   network: FeatureModel,
   dataset: ImageDataset,
@@ -91,9 +134,10 @@ export async function datasetFeatures(
   batchSize: number,
   labelOverride?: number,
   onBatch?: (done: number, total: number) => void,
-): Promise<{ features: Float32Array; labels: Int32Array }> {
-  const { features, labels } = await datasetOutputs(network, dataset, chain, batchSize, labelOverride, onBatch);
-  return { features, labels };
+  layers: readonly string[] = [],
+): Promise<{ features: Float32Array; labels: Int32Array; layers: Record<string, LayerFeatures> }> {
+  const out = await datasetOutputs(network, dataset, chain, batchSize, labelOverride, onBatch, layers);
+  return { features: out.features, labels: out.labels, layers: out.layers };
 }
 
 /** Split name → dataset and whether it is OOD, in the feature folder's conventional names. */
@@ -127,40 +171,59 @@ export interface FeatureExtractionProgress {
   readonly total: number;
 }
 
+export interface BenchmarkFeatureOptions {
+  batchSize?: number;
+  onProgress?: (p: FeatureExtractionProgress) => void;
+  /** Extra layers to extract pooled (block names of the network; 'penultimate' is always there). */
+  layers?: readonly string[];
+}
+
 /**
  * Every split of a benchmark through a trained network into a feature folder (fc_weight.npy,
- * fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml): what `oodkit feat-extract`
- * and the benchmark pipeline write.
+ * fc_bias.npy, <split>_features.npy, <split>_labels.npy, splits.yml, and layers.yml +
+ * layers/<layer>/<split>_features.npy for extra layers): what `oodkit feat-extract` and the
+ * benchmark pipeline write.
  */
 export async function writeBenchmarkFeatures(
   network: FeatureModel,
   bench: LoadedBenchmark,
   out: string,
-  options: { batchSize?: number; onProgress?: (p: FeatureExtractionProgress) => void } = {},
-): Promise<{ splits: { name: string; count: number }[] }> {
-  const splits = await benchmarkFeatureSplits(network, bench, options);
-  await writeFeatureFolder(out, { finalLayer: finalLayerOfModel(network), splits, roles: benchmarkRoles(bench) });
-  return { splits: splits.map((s) => ({ name: s.name, count: s.labels.length })) };
+  options: BenchmarkFeatureOptions = {},
+): Promise<{ splits: { name: string; count: number }[]; layers: string[] }> {
+  const extra = [...new Set((options.layers ?? []).filter((l) => l !== PENULTIMATE_LAYER))];
+  const splits = await benchmarkFeatureSplits(network, bench, { ...options, layers: extra });
+  const dims: Record<string, number> = {};
+  for (const split of splits) for (const [layer, values] of Object.entries(split.layers ?? {})) dims[layer] = values.dim;
+  await writeFeatureFolder(out, {
+    finalLayer: finalLayerOfModel(network),
+    splits,
+    roles: benchmarkRoles(bench),
+    ...(extra.length > 0 ? { layers: dims } : {}),
+  });
+  return { splits: splits.map((s) => ({ name: s.name, count: s.labels.length })), layers: [PENULTIMATE_LAYER, ...extra] };
 }
 
-/** Features and labels of every split of a benchmark, in the feature folder's split names. */
+/** Features and labels (and the extra pooled layers) of every split of a benchmark, in the feature folder's split names. */
 export async function benchmarkFeatureSplits(
   network: FeatureModel,
   bench: LoadedBenchmark,
-  options: { batchSize?: number; onProgress?: (p: FeatureExtractionProgress) => void } = {},
+  options: BenchmarkFeatureOptions = {},
 ): Promise<FeatureFolderContent['splits'][number][]> {
   const batchSize = options.batchSize ?? 1000;
+  const extra = [...new Set((options.layers ?? []).filter((l) => l !== PENULTIMATE_LAYER))];
+  checkModelLayers(network, extra);
   const splits: FeatureFolderContent['splits'][number][] = [];
   for (const { name, dataset, ood } of benchmarkSplits(bench)) {
-    const { features, labels } = await datasetFeatures(
+    const { features, labels, layers } = await datasetFeatures(
       network,
       dataset,
       bench.preprocess.test,
       batchSize,
       ood ? -1 : undefined,
       (done, total) => options.onProgress?.({ split: name, done, total }),
+      extra,
     );
-    splits.push({ name, features, labels });
+    splits.push({ name, features, labels, ...(extra.length > 0 ? { layers } : {}) });
   }
   return splits;
 }

@@ -1,10 +1,11 @@
 import { componentSection, isPlainObject, type ConfigSection } from '@oodkit/core';
 import { z } from 'zod';
 import { parseGrid, validateGrid } from '../lifecycle/grid.js';
+import { configuredNetworkLayers, layeredKeys, validateLayered } from '../lifecycle/layered.js';
 
 const KEY = 'postprocessor';
 
-/** `{name, args, grid}` → the `{name, args}` the registry checks, and the grid. */
+/** `{name, args, grid, ...}` → the section without the grid (the plain section checks the rest), and the grid. */
 function splitGrid(value: unknown): { section: unknown; grid: unknown } {
   if (!isPlainObject(value) || !('grid' in value)) return { section: value, grid: undefined };
   const { grid, ...section } = value;
@@ -23,6 +24,7 @@ const plain = componentSection(
         .record(z.string(), z.array(z.unknown()))
         .optional()
         .describe("values APS tries per argument, replacing the built-in lists of those arguments (OpenOOD's postprocessor_sweep)"),
+      ...layeredKeys,
     },
   },
 );
@@ -38,6 +40,9 @@ export const postprocessorConfigSection: ConfigSection = {
     const { section, grid } = splitGrid(value);
     const issues = plain.validate(section, ctx);
     const name = isPlainObject(section) ? section.name : undefined;
+    if (isPlainObject(section)) {
+      issues.push(...validateLayered(ctx.registry, section, KEY, configuredNetworkLayers(ctx.registry, ctx.config.network)));
+    }
     if (grid !== undefined && typeof name === 'string' && ctx.registry.has('postprocessor', name)) {
       issues.push(...validateGrid(grid, ctx.registry.get('postprocessor', name).args, name, `${KEY}.grid`));
     }

@@ -151,6 +151,10 @@ export interface PostprocessorSpec<S extends z.ZodObject> {
   readonly description: string;
   readonly args: S;
   readonly grid?: SearchGrid<z.infer<S>>;
+  /** The method fits on features and labels only, so it may run on any feature layer (`layers: [...]`). */
+  readonly layerwise?: boolean;
+  /** The `layers` argument names feature layers read from the feature source (extracted pooled with z). */
+  readonly layersArg?: boolean;
 }
 
 /** A postprocessor class as `definePostprocessor` builds it. */

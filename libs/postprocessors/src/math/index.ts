@@ -5,3 +5,5 @@ export * from './eigen.js';
 export * from './covariance.js';
 export * from './gaussian.js';
 export * from './lbfgs.js';
+export * from './feature-layers.js';
+export * from './gamma.js';

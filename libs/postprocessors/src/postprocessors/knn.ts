@@ -66,6 +66,7 @@ export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
 export const knnDefinition = definePostprocessor(
   {
     name: 'knn',
+    layerwise: true,
     description: 'negative squared distance to the K-th nearest L2-normalised train feature (exact)',
     args: knnArgs,
     grid: { K: [50, 100, 200, 500, 1000] },

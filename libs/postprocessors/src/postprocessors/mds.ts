@@ -45,6 +45,7 @@ export class MdsPostprocessor extends BasePostprocessor<typeof mdsArgs> {
 export const mdsDefinition = definePostprocessor(
   {
     name: 'mds',
+    layerwise: true,
     description: 'Mahalanobis distance to the closest class mean, shared covariance of train features',
     args: mdsArgs,
   },

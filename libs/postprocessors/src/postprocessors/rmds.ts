@@ -57,6 +57,7 @@ export class RmdsPostprocessor extends BasePostprocessor<typeof rmdsArgs> {
 export const rmdsDefinition = definePostprocessor(
   {
     name: 'rmds',
+    layerwise: true,
     description: 'relative Mahalanobis distance: class Gaussians minus a class-agnostic background Gaussian',
     args: rmdsArgs,
   },
