@@ -17,15 +17,21 @@ import {
   InMemoryFeatureSource,
   NetworkSource,
   featureSplitsSchema,
-  finalLayerOf,
   type Evaluator,
   type FeatureSource,
   type FeatureSplits,
   type HyperparameterGrid,
   type OodEvaluation,
 } from '@oodkit/evaluators';
-import { benchmarkRoles, benchmarkSplits, datasetBatches, datasetFeatures } from '../features/extract.js';
-import { openModel, requireBenchmarkFor, sourceProvidesNetwork, type ModelSource, type OpenedModel } from './model-source.js';
+import {
+  benchmarkFeatureSplits,
+  benchmarkRoles,
+  benchmarkSplits,
+  datasetBatches,
+  finalLayerOfModel,
+  type FeatureModel,
+} from '../features/extract.js';
+import { networkRefusal, openModel, requireBenchmarkFor, sourceLabel, type ModelSource, type OpenedModel } from './model-source.js';
 
 /** One postprocessor to evaluate. */
 export interface PostprocessorRequest {
@@ -180,10 +186,7 @@ class ModelSession {
   }
 
   get label(): string {
-    const { source } = this.options;
-    if (this.opened) return this.opened.label;
-    const path = source.kind === 'classifier' ? (source.label ?? source.network.name) : 'checkpoint' in source ? source.checkpoint : '';
-    return path.replace(/^.*[\\/]/, '').replace(/\.[^.]+$/, '');
+    return this.opened?.label ?? sourceLabel(this.options.source);
   }
 
   private model(): Promise<OpenedModel> {
@@ -193,9 +196,8 @@ class ModelSession {
 
   /** Why this postprocessor cannot run on this model (undefined: it can). */
   cannotRun(postprocessor: Postprocessor): string | undefined {
-    if (postprocessor.needsNetwork && !sourceProvidesNetwork(this.options.source)) {
-      return `needs the network (${postprocessor.networkUse ?? 'not only its features'}); a feature folder has only penultimate features — evaluate it from a trained model or a checkpoint instead`;
-    }
+    const refusal = networkRefusal(this.options.source, postprocessor);
+    if (refusal !== undefined) return refusal;
     const roles = this.roles!;
     const missing = postprocessor.requires.filter((role) => roles[role] === undefined);
     if (missing.length > 0) return `fits on the ID ${missing.join(' and ')} split, which the split map does not name`;
@@ -214,7 +216,7 @@ class ModelSession {
   async dispose(): Promise<void> {
     if (!this.opening) return;
     const model = await this.opening.catch(() => undefined);
-    model?.dispose();
+    await model?.dispose();
   }
 
   private async network(): Promise<NetworkSource> {
@@ -240,24 +242,17 @@ class ModelSession {
     const batch = this.options.featureBatchSize ?? 4096;
     if (this.opened?.folder) return new FeatureFolderSource(this.opened.folder, batch);
     if (this.options.features !== undefined) return new FeatureFolderSource(await FeatureFolder.open(this.options.features), batch);
-    const network = (await this.model()).network!;
-    const bench = this.benchmark!;
-    const splits: FeatureSplit[] = [];
+    const opened = await this.model();
+    // A network or an inference-only model (ONNX): the same extraction loop, the same final-layer copy.
+    const model: FeatureModel = opened.network ?? opened.inference!;
     const t0 = performance.now();
-    for (const { name, dataset, ood } of benchmarkSplits(bench)) {
-      const { features, labels } = await datasetFeatures(
-        network,
-        dataset,
-        bench.preprocess.test,
-        this.options.batchSize ?? 500,
-        ood ? -1 : undefined,
-      );
-      splits.push({ name, count: labels.length, dim: network.featureDim, features, labels });
-    }
+    const splits: FeatureSplit[] = (await benchmarkFeatureSplits(model, this.benchmark!, { batchSize: this.options.batchSize ?? 500 })).map(
+      (s) => ({ name: s.name, count: s.labels.length, dim: model.featureDim, features: s.features, labels: s.labels }),
+    );
     const images = splits.reduce((s, x) => s + x.count, 0);
     this.logger.info(
       `features of ${splits.length} splits (${images} images) extracted once in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    return new InMemoryFeatureSource(finalLayerOf(network), splits, this.roles!, batch);
+    return new InMemoryFeatureSource(finalLayerOfModel(model), splits, this.roles!, batch);
   }
 }
