@@ -17,7 +17,7 @@ import { captureOutput } from './capture-output.js';
 
 /**
  * `oodkit eval --onnx` / `--tfjs`. fixtures/openood-lenet/lenet.onnx is lenet.pth (OpenOOD's LeNet,
- * trained in PyTorch) exported by tools/reference/export_openood_lenet_onnx.py, so every feature-based
+ * trained in PyTorch) exported by tools/reference/export_openood_checkpoint_onnx.py, so every feature-based
  * method must give the metrics `oodkit eval --checkpoint lenet.pth --network lenet` gives (and OpenOOD's,
  * reference.json), while the methods that need the network are skipped, saying why.
  */
