@@ -270,5 +270,16 @@ describe('oodkit eval --tfjs: a LayersModel is a full network', () => {
     // The perturbation moved the scores (so the check above is not that of a tempered MSP).
     expect(Math.max(...expected.map((e, i) => Math.abs(e - plain[i]!)))).toBeGreaterThan(1e-3);
     expect(metricsOf(out, 'odin').hyperparameters).toMatchObject({ temperature, noise });
+
+    // createEvaluator({ tfjs }) is the same evaluation.
+    const ev = await createEvaluator({
+      tfjs: join(dir, 'model.json'),
+      featuresOutput: 'embedding',
+      benchmark: join(fixture, 'benchmark.yml'),
+      dataDir: join(fixture, 'data'),
+      postprocessor: { name: 'odin', args: { temperature, noise } },
+      config: { 'compute.backend': 'cpu', log_level: 'silent' },
+    });
+    expect(await ev.evalOod()).toEqual(metricsOf(out, 'odin').rows);
   }, 120_000);
 });
