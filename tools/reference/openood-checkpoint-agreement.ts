@@ -2,12 +2,14 @@
  * `oodkit eval` on a PyTorch checkpoint vs OpenOOD's formulas on the same PNG images, for any architecture
  * tools/reference/openood_checkpoint_reference.py builds (lenet, resnet18_32x32):
  *   npx tsx tools/reference/openood-checkpoint-agreement.ts --arch resnet18_32x32 [--steps 40] [--seed 0]
- *       [--backend wasm|cpu] [--work <dir, kept>] [--out agreement.json] [--python /usr/bin/python3]
+ *       [--backend wasm|cpu] [--work <dir, kept>] [--out agreement.json] [--python /usr/bin/python3] [--onnx]
  * The script (Debian python3-torch, -torchvision, -sklearn, -faiss) writes an OpenOOD-layout data root, trains the
  * network briefly, saves torch.save(state_dict) and its reference metrics; then this runs
  * `oodkit eval --checkpoint <arch>.pth --network <arch> --benchmark benchmark.yml --data_dir data --postprocessor all`
  * in-process, without and with --aps, and prints per method of the reference the largest |difference| over every row
- * and metric (pp) and, with APS, the hyperparameters each side chose.
+ * and metric (pp) and, with APS, the hyperparameters each side chose. With --onnx, the checkpoint is also
+ * exported to ONNX (export_openood_checkpoint_onnx.py) and `oodkit eval --onnx <arch>.onnx --postprocessor all`
+ * is compared with the checkpoint's evaluation, method by method (feature-based methods only run on it).
  * The ResNet-18 weights (~45 MB) are why this is a tool and not a committed fixture (the LeNet one is:
  * apps/cli/tests/eval-openood-checkpoint.test.ts).
  */
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     work: { type: 'string' },
     out: { type: 'string' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    onnx: { type: 'boolean', default: false },
   },
 });
 const arch = values.arch!;
@@ -106,10 +109,41 @@ try {
   console.log(
     `times: reference (data + training + OpenOOD formulas, plain and APS) ${tRef.toFixed(1)} s, oodkit eval --postprocessor all ${tOurs.toFixed(1)} s`,
   );
+  const onnx: Record<string, number> = {};
+  if (values.onnx) {
+    const exporter = join(dirname(fileURLToPath(import.meta.url)), 'export_openood_checkpoint_onnx.py');
+    execFileSync(values.python!, [exporter, '--arch', arch, '--dir', work], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const fromOnnx = await runEvalCommand(
+      { onnx: join(work, `${arch}.onnx`), postprocessor: 'all' },
+      inputsFrom({
+        overrides: [
+          '--benchmark',
+          join(work, 'benchmark.yml'),
+          '--data_dir',
+          join(work, 'data'),
+          '--log_level=warn',
+          `--compute.backend=${values.backend}`,
+        ],
+        out: join(work, 'oodkit-eval-onnx'),
+      }),
+      { print: () => undefined },
+    );
+    console.log('method     max |Δ| onnx vs checkpoint over rows × metrics (pp)');
+    for (const got of fromOnnx.evaluations) {
+      const want = plain.evaluations.find((e) => e.postprocessor === got.postprocessor);
+      if (!want) throw new Error(`${got.postprocessor} ran on the ONNX model but not on the checkpoint`);
+      const delta = Math.max(...got.rows.flatMap((row, i) => METRICS.map((m) => Math.abs(row[m] - want.rows[i]![m]))));
+      onnx[got.postprocessor] = delta;
+      console.log(`${got.postprocessor.padEnd(10)} ${delta.toExponential(2).padStart(12)}`);
+    }
+    console.log(
+      `onnx: ${fromOnnx.evaluations.length} methods evaluated, skipped: ${fromOnnx.skipped.map((s) => s.postprocessor).join(', ')}`,
+    );
+  }
   if (values.out)
     writeFileSync(
       values.out,
-      `${JSON.stringify({ arch, steps: reference.steps, backend: values.backend, maxDeltaPp: overall, methods, seconds: { reference: tRef, oodkit: tOurs } }, null, 2)}\n`,
+      `${JSON.stringify({ arch, steps: reference.steps, backend: values.backend, maxDeltaPp: overall, methods, ...(values.onnx ? { onnxVsCheckpointPp: onnx } : {}), seconds: { reference: tRef, oodkit: tOurs } }, null, 2)}\n`,
     );
   if (overall >= 0.05) process.exitCode = 1;
 } finally {

@@ -112,6 +112,6 @@ describe('oodkit feat-extract --onnx / --tfjs', () => {
 
   it('names an ONNX features output the graph does not have (exit 2)', async () => {
     expect(await main(['feat-extract', '--onnx', lenetOnnx, '--features-output', 'pool5', ...common(), '-o', join(dir, 'bad')])).toBe(2);
-    expect(io.err).toMatch(/features_output: 'pool5' is not a value of .*lenet.onnx \(graph outputs: logits/);
+    expect(io.err).toMatch(/features_output \(--features-output\): 'pool5' is not a value of .*lenet.onnx \(graph outputs: logits/);
   });
 });

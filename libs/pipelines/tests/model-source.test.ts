@@ -4,7 +4,7 @@ import { modelSourceOf } from '../src/index.js';
 
 describe('modelSourceOf: exactly one of checkpoint / onnx / tfjs', () => {
   it('maps each source with its output names', () => {
-    expect(modelSourceOf({ checkpoint: 'a.ckpt' })).toEqual({ kind: 'checkpoint', path: 'a.ckpt' });
+    expect(modelSourceOf({ checkpoint: 'a.ckpt' })).toEqual({ kind: 'trained', checkpoint: 'a.ckpt' });
     expect(modelSourceOf({ onnx: 'm.onnx', features_output: 'z', threads: 2 })).toEqual({
       kind: 'onnx',
       path: 'm.onnx',
@@ -37,5 +37,27 @@ describe('modelSourceOf: exactly one of checkpoint / onnx / tfjs', () => {
       path: 'pipeline.args.threads',
       message: 'applies to an onnx model only',
     });
+  });
+});
+
+describe("modelSourceOf with a stage's further sources (eval's feature folder)", () => {
+  it('counts them in exactly one and names them when none is given', () => {
+    const issue = (args: Parameters<typeof modelSourceOf>[0], extra: Record<string, string | undefined>) => {
+      try {
+        modelSourceOf(args, 'pipeline.args', extra);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).issues[0];
+      }
+      throw new Error('no error');
+    };
+    expect(issue({}, { features: undefined })).toMatchObject({
+      message: expect.stringMatching(/or tfjs \(--tfjs\) or features \(--features\)$/),
+    });
+    expect(issue({ onnx: 'm.onnx' }, { features: 'feats' })).toMatchObject({
+      path: 'pipeline.args.features',
+      message: 'one model source only, got onnx and features',
+    });
+    expect(modelSourceOf({ onnx: 'm.onnx' }, 'pipeline.args', { features: undefined })).toEqual({ kind: 'onnx', path: 'm.onnx' });
   });
 });

@@ -135,7 +135,7 @@ describe('tfjs GraphModel from model.json on disk', () => {
 
   it('names a features node no MatMul consumes', async () => {
     await expect(loadTfjsModel(join(dir, 'model.json'), { featuresOutput: 'flat/shape' })).rejects.toThrow(
-      /features_output: no MatMul with a constant weight takes node 'flat\/shape'/,
+      /features_output \(--features-output\): no MatMul with a constant weight takes node 'flat\/shape'/,
     );
   });
 });

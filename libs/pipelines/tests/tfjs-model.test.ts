@@ -136,7 +136,7 @@ describe('tfjs LayersModel from model.json on disk', () => {
 
   it('names a missing feature layer and lists the layers', async () => {
     await expect(loadTfjsModel(join(dir, 'model.json'), { featuresOutput: 'pool5' })).rejects.toThrow(
-      /features_output: .* has no layer 'pool5' \(layers: .*penultimate, fc\)/,
+      /features_output \(--features-output\): .* has no layer 'pool5' \(layers: .*penultimate, fc\)/,
     );
   });
 

@@ -11,6 +11,16 @@ export interface CreateEvaluatorOptions {
   readonly checkpoint?: string;
   /** The registered network a PyTorch checkpoint was saved from (name or `{name, args}`), or a Classifier in memory. */
   readonly network?: string | NetworkSpec | Classifier;
+  /** A model exported to ONNX (`torch.onnx.export`): feature-based methods only (no input gradients). */
+  readonly onnx?: string;
+  /** A tfjs `model.json` (LayersModel or GraphModel): a full network, gradient methods included. */
+  readonly tfjs?: string;
+  /** onnx: the graph value of the logits; tfjs: the final Dense layer / MatMul node (default: the last linear layer). */
+  readonly logitsOutput?: string;
+  /** onnx: the graph value fed to the final layer; tfjs: the penultimate feature's layer / node (default: the final layer's input). */
+  readonly featuresOutput?: string;
+  /** onnx: onnxruntime's intra-op threads. */
+  readonly threads?: number;
   /** A feature folder instead of a model (feature-only methods). */
   readonly features?: string;
   /** A shipped benchmark name, a YAML file or a mapping (required unless `features`). */
@@ -47,12 +57,19 @@ function isClassifier(value: unknown): value is Classifier {
  * `config`), validated as a command's would be.
  */
 export async function createEvaluator(options: CreateEvaluatorOptions): Promise<OodkitEvaluator> {
-  const given = [options.checkpoint, options.features, isClassifier(options.network) ? options.network : undefined].filter(
-    (x) => x !== undefined,
-  );
+  const inMemory = isClassifier(options.network) ? options.network : undefined;
+  const given = [options.checkpoint, options.onnx, options.tfjs, options.features, inMemory].filter((x) => x !== undefined);
   if (given.length !== 1)
     throw new UsageError(
-      'createEvaluator needs exactly one model: checkpoint (with network for a PyTorch file), features, or network as a Classifier',
+      'createEvaluator needs exactly one model: checkpoint (with network for a PyTorch file), onnx, tfjs, features, or network as a Classifier',
+    );
+  if (options.network !== undefined && !inMemory && options.checkpoint === undefined)
+    throw new UsageError('createEvaluator: network (a name) is the architecture of a PyTorch checkpoint; give checkpoint with it');
+  const imported = options.onnx !== undefined || options.tfjs !== undefined;
+  const misplaced = (['logitsOutput', 'featuresOutput', 'threads'] as const).find((k) => options[k] !== undefined);
+  if (misplaced && (!imported || (misplaced === 'threads' && options.onnx === undefined)))
+    throw new UsageError(
+      `createEvaluator: ${misplaced} applies to ${misplaced === 'threads' ? 'an onnx model' : 'an onnx or tfjs model'} only`,
     );
   const preset: ConfigOverride[] = [
     flagOverride('log_level', 'warn', 'createEvaluator'),
@@ -69,14 +86,21 @@ export async function createEvaluator(options: CreateEvaluatorOptions): Promise<
   const registry = run.app.registry;
   await initCompute({ ...computeOptionsFrom(config.compute), logger: run.logger });
 
+  const names = {
+    ...(options.logitsOutput !== undefined ? { logitsOutput: options.logitsOutput } : {}),
+    ...(options.featuresOutput !== undefined ? { featuresOutput: options.featuresOutput } : {}),
+  };
   let source: ModelSource;
   if (options.features !== undefined) source = { kind: 'features', folder: options.features };
-  else if (isClassifier(options.network)) source = { kind: 'classifier', network: options.network };
+  else if (inMemory) source = { kind: 'classifier', network: inMemory };
+  else if (options.onnx !== undefined)
+    source = { kind: 'onnx', path: options.onnx, ...names, ...(options.threads !== undefined ? { threads: options.threads } : {}) };
+  else if (options.tfjs !== undefined) source = { kind: 'tfjs', path: options.tfjs, ...names };
   else if (options.network !== undefined)
     source = {
       kind: 'torch',
       checkpoint: options.checkpoint!,
-      network: typeof options.network === 'string' ? { name: options.network } : options.network,
+      network: typeof options.network === 'string' ? { name: options.network } : (options.network as NetworkSpec),
     };
   else source = { kind: 'trained', checkpoint: options.checkpoint! };
 

@@ -1,16 +1,20 @@
 import type { Command } from 'commander';
 import { UsageError, type ConfigOverride } from '@oodkit/core';
-import { evalSource, type EvaluationStageResult } from '@oodkit/pipelines';
+import { evalArgs, evalSource, type EvaluationStageResult } from '@oodkit/pipelines';
 import { METRIC_COLUMNS, formatFixed2 } from '@oodkit/evaluators';
 import { commandInputs, flagOverride, integerOption, requireInputPath, withConfigOptions, type CommandInputs } from '../shared/options.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
-import { BENCHMARK_HELP, requireBenchmark } from './feat-extract.js';
+import {
+  BENCHMARK_HELP,
+  modelSourceFlags,
+  requireBenchmark,
+  withModelSourceOptions,
+  type ModelSourceFlags,
+} from '../shared/model-source-flags.js';
 
-export interface EvalFlags {
-  /** oodkit's .ckpt, or with `network` a PyTorch checkpoint / safetensors file. */
-  readonly checkpoint?: string;
-  /** The registered network a PyTorch checkpoint was saved from. */
+export interface EvalFlags extends ModelSourceFlags {
+  /** The registered network a PyTorch checkpoint (`--checkpoint`) was saved from. */
   readonly network?: string;
   readonly features?: string;
   /** A registered postprocessor, or `all`. */
@@ -19,31 +23,38 @@ export interface EvalFlags {
   readonly batchSize?: number;
 }
 
-/** The flags of `oodkit eval` as config: the `eval` pipeline and the `postprocessor` key. */
-export function evalPreset(flags: EvalFlags, userOverrides: readonly ConfigOverride[]): ConfigOverride[] {
-  if ((flags.checkpoint === undefined) === (flags.features === undefined))
-    throw new UsageError('eval needs exactly one of --checkpoint <file> or --features <dir>');
-  if (flags.network !== undefined && flags.checkpoint === undefined)
-    throw new UsageError('--network names the architecture of a --checkpoint; a feature folder needs none');
+/** The flags of `oodkit eval` as config: the `eval` pipeline and the `postprocessor` key, and the model flag/path to check. */
+export function evalPreset(
+  flags: EvalFlags,
+  userOverrides: readonly ConfigOverride[],
+): { overrides: ConfigOverride[]; source: ReturnType<typeof modelSourceFlags> } {
+  const source = modelSourceFlags(flags, { features: flags.features });
+  if (flags.network !== undefined && source.kind !== 'checkpoint')
+    throw new UsageError(
+      `--network names the architecture of a PyTorch --checkpoint; ${source.kind === 'features' ? 'a feature folder' : `an ${source.flag} model`} needs none`,
+    );
   const all = flags.postprocessor === 'all';
   if (all && userOverrides.some((o) => o.path === 'postprocessor' || o.path.startsWith('postprocessor.')))
     throw new UsageError('--postprocessor.* applies to one postprocessor; it cannot be combined with --postprocessor all');
   const args = {
-    ...(flags.checkpoint !== undefined ? { checkpoint: flags.checkpoint } : { features: flags.features }),
+    ...source.args,
     ...(flags.network !== undefined ? { network: flags.network } : {}),
     all,
     aps: flags.aps ?? false,
     ...(flags.batchSize !== undefined ? { batch_size: flags.batchSize } : {}),
   };
-  return [
-    flagOverride('pipeline', { name: 'eval', args }, flags.checkpoint !== undefined ? '--checkpoint' : '--features'),
-    ...(all ? [] : [flagOverride('postprocessor', flags.postprocessor, '--postprocessor')]),
-  ];
+  return {
+    overrides: [
+      flagOverride('pipeline', { name: 'eval', args }, source.flag),
+      ...(all ? [] : [flagOverride('postprocessor', flags.postprocessor, '--postprocessor')]),
+    ],
+    source,
+  };
 }
 
 /**
- * `oodkit eval`: the `eval` pipeline — any model (oodkit checkpoint, PyTorch checkpoint + network,
- * feature folder) on a benchmark, one postprocessor or all; prints each method's table.
+ * `oodkit eval`: the `eval` pipeline — any model (oodkit checkpoint, PyTorch checkpoint + network, ONNX
+ * or tfjs model, feature folder) on a benchmark, one postprocessor or all; prints each method's table.
  */
 export async function runEvalCommand(
   flags: EvalFlags,
@@ -51,16 +62,20 @@ export async function runEvalCommand(
   settings: { print?: (text: string) => void } = {},
 ): Promise<EvaluationStageResult> {
   const print = settings.print ?? writeOut;
-  const run = await loadRunFromInputs(inputs, { preset: evalPreset(flags, inputs.overrides), requireFiles: false });
-  if (flags.checkpoint !== undefined) requireBenchmark(run);
+  const { overrides, source } = evalPreset(flags, inputs.overrides);
+  const run = await loadRunFromInputs(inputs, { preset: overrides, requireFiles: false });
+  if (source.kind !== 'features') requireBenchmark(run);
   const result = (
     await runPipeline(run, inputs, {
       name: 'eval',
       checkInputs: () => {
-        if (flags.features !== undefined) return requireInputPath(flags.features, '--features', 'feature folder');
-        requireInputPath(flags.checkpoint!, '--checkpoint', 'file');
+        requireInputPath(source.path, source.flag, source.kind === 'features' ? 'feature folder' : 'file');
         // A PyTorch file without --network is refused before the backend starts.
-        evalSource({ checkpoint: flags.checkpoint, network: flags.network, all: false, aps: false, save_scores: true, batch_size: 1 });
+        if (source.kind === 'checkpoint')
+          evalSource({
+            ...evalArgs.parse({ checkpoint: source.path }),
+            ...(flags.network !== undefined ? { network: flags.network } : {}),
+          });
       },
     })
   ).result as EvaluationStageResult;
@@ -79,15 +94,14 @@ export async function runEvalCommand(
 
 export function registerEval(program: Command): void {
   withConfigOptions(
-    program
-      .command('eval')
-      .description(
-        'OOD metrics of a model: an oodkit checkpoint, a PyTorch checkpoint / safetensors file with --network, or a feature folder',
-      )
-      .option(
-        '--checkpoint <file>',
-        'oodkit .ckpt, or a PyTorch .pth/.pt (torch.save(state_dict), parsed, never executed) or .safetensors with --network',
-      )
+    withModelSourceOptions(
+      program
+        .command('eval')
+        .description(
+          'OOD metrics of a model: an oodkit checkpoint, a PyTorch checkpoint / safetensors file with --network, an ONNX or tfjs model, or a feature folder',
+        ),
+      'oodkit .ckpt, or a PyTorch .pth/.pt (torch.save(state_dict), parsed, never executed) or .safetensors with --network',
+    )
       .option(
         '--network <name>',
         'the registered network a PyTorch checkpoint was saved from (lenet, resnet18_32x32, resnet18_64x64, resnet18_224x224, resnet50)',
@@ -99,7 +113,9 @@ export function registerEval(program: Command): void {
       .addHelpText(
         'after',
         `${BENCHMARK_HELP}\nOpenOOD's data root: --data_dir <root> (the folder holding images_classic/ and benchmark_imglist/ for a benchmark file with relative lists).\n` +
-          'The evaluator is the config key evaluator: (default ood).\nDefault output folder: results/eval/<benchmark>_<checkpoint name> (or -o/--out).',
+          'An --onnx model runs the feature-based methods (those needing input gradients or the network are skipped under --postprocessor all, refused when named);\n' +
+          'a --tfjs model is a full network (ODIN runs on it).\n' +
+          'The evaluator is the config key evaluator: (default ood).\nDefault output folder: results/eval/<benchmark>_<model name> (or -o/--out).',
       ),
     { runFolder: true },
   ).action(async (opts: EvalFlags, command: Command) => {

@@ -4,7 +4,7 @@ import { METRIC_COLUMNS, formatFixed2, type OodEvaluationJson } from '@oodkit/ev
 import { commandInputs, flagOverride, integerOption, requireInputPath, withConfigOptions, type CommandInputs } from '../shared/options.js';
 import { loadRunFromInputs, writeOut } from '../shared/run-config.js';
 import { runPipeline } from '../shared/run-pipeline.js';
-import { BENCHMARK_HELP, requireBenchmark } from './feat-extract.js';
+import { BENCHMARK_HELP, requireBenchmark } from '../shared/model-source-flags.js';
 
 export interface TestOodFlags {
   readonly checkpoint?: string;

@@ -89,7 +89,7 @@ function reshapedForms(graph: OnnxGraph, value: string): Set<string> {
 export function findOnnxFinalLayer(graph: OnnxGraph, featuresOutput?: string): OnnxFinalLayer {
   if (featuresOutput !== undefined) {
     const known = graph.inputs.some((v) => v.name === featuresOutput) || graph.nodes.some((n) => n.outputs.includes(featuresOutput));
-    if (!known) throw unknownOnnxValue(graph, 'features_output', featuresOutput);
+    if (!known) throw unknownOnnxValue(graph, 'features_output (--features-output)', featuresOutput);
   }
   const forms = featuresOutput !== undefined ? reshapedForms(graph, featuresOutput) : undefined;
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
@@ -100,7 +100,7 @@ export function findOnnxFinalLayer(graph: OnnxGraph, featuresOutput?: string): O
   }
   throw new UsageError(
     forms
-      ? `${graph.file}: no Gemm/MatMul with constant weights takes '${featuresOutput}' as its input, so the final layer (W, b) cannot be read; name the input of the final linear layer with features_output`
+      ? `${graph.file}: no Gemm/MatMul with constant weights takes '${featuresOutput}' as its input, so the final layer (W, b) cannot be read; name the input of the final linear layer with features_output (--features-output)`
       : `${graph.file}: no Gemm/MatMul node with constant weights found, so the final layer (W, b) cannot be read; export the classifier's last layer as a linear layer`,
   );
 }

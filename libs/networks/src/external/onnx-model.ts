@@ -75,7 +75,8 @@ export class OnnxModel implements InferenceModel {
     const graph = parseOnnxGraph(bytes, file);
     const layer = findOnnxFinalLayer(graph, options.featuresOutput);
     const logitsOutput = options.logitsOutput ?? layer.logitsValue;
-    if (!graph.nodes.some((n) => n.outputs.includes(logitsOutput))) throw unknownOnnxValue(graph, 'logits_output', logitsOutput);
+    if (!graph.nodes.some((n) => n.outputs.includes(logitsOutput)))
+      throw unknownOnnxValue(graph, 'logits_output (--logits-output)', logitsOutput);
     const { inputName, inputShape } = imageInput(graph);
     const declared = new Set(graph.outputs.map((o) => o.name));
     const extra = [...new Set([logitsOutput, layer.featureValue])].filter((n) => !declared.has(n));
@@ -126,8 +127,14 @@ export class OnnxModel implements InferenceModel {
     }
     const feeds = { [this.inputName]: new this.ortTensor('float32', data, [n, c, h, w]) };
     const result = await this.session.run(feeds, [this.logitsOutput, this.featuresOutput]);
-    const logits = this.rows(result[this.logitsOutput]!, n, this.numClasses, 'logits_output', this.logitsOutput);
-    const features = this.rows(result[this.featuresOutput]!, n, this.featureDim, 'features_output', this.featuresOutput);
+    const logits = this.rows(result[this.logitsOutput]!, n, this.numClasses, 'logits_output (--logits-output)', this.logitsOutput);
+    const features = this.rows(
+      result[this.featuresOutput]!,
+      n,
+      this.featureDim,
+      'features_output (--features-output)',
+      this.featuresOutput,
+    );
     for (const t of Object.values(result)) t.dispose();
     if (!this.headChecked) {
       this.checkHead(logits, features, n);
@@ -158,7 +165,7 @@ export class OnnxModel implements InferenceModel {
     }
     if (!(worst <= HEAD_AGREEMENT_TOLERANCE))
       throw new UsageError(
-        `${this.file}: logits_output '${this.logitsOutput}' is not features_output '${this.featuresOutput}' through the final layer ${this.layer.node} (relative difference ${worst.toExponential(2)}); name the logits and the input of the last linear layer`,
+        `${this.file}: logits_output (--logits-output) '${this.logitsOutput}' is not features_output (--features-output) '${this.featuresOutput}' through the final layer ${this.layer.node} (relative difference ${worst.toExponential(2)}); name the logits and the input of the last linear layer`,
       );
   }
 

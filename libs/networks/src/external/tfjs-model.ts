@@ -130,22 +130,22 @@ function layersClassifier(file: string, model: tf.LayersModel, options: TfjsMode
   };
   const dense =
     options.logitsOutput !== undefined
-      ? layerNamed(options.logitsOutput, 'logits_output')
+      ? layerNamed(options.logitsOutput, 'logits_output (--logits-output)')
       : [...model.layers].reverse().find((l) => l.getClassName() === 'Dense');
   if (!dense || dense.getClassName() !== 'Dense')
     throw new UsageError(
-      `${file}: ${dense ? `layer '${dense.name}' is a ${dense.getClassName()}` : 'no Dense layer'}; the final layer (W, b) must be a Dense layer (name it with logits_output)`,
+      `${file}: ${dense ? `layer '${dense.name}' is a ${dense.getClassName()}` : 'no Dense layer'}; the final layer (W, b) must be a Dense layer (name it with logits_output, --logits-output)`,
     );
   const denseInput = dense.input;
   if (Array.isArray(denseInput) || denseInput.shape.length !== 2)
     throw new UsageError(`${file}: the final Dense layer '${dense.name}' must take one [N, D] input`);
   let features = denseInput;
   if (options.featuresOutput !== undefined) {
-    const layer = layerNamed(options.featuresOutput, 'features_output');
+    const layer = layerNamed(options.featuresOutput, 'features_output (--features-output)');
     const output = layer.output;
     if (Array.isArray(output) || output.id !== denseInput.id)
       throw new UsageError(
-        `features_output: layer '${layer.name}' of ${file} does not feed the final Dense layer '${dense.name}' (its input comes from '${denseInput.sourceLayer.name}')`,
+        `features_output (--features-output): layer '${layer.name}' of ${file} does not feed the final Dense layer '${dense.name}' (its input comes from '${denseInput.sourceLayer.name}')`,
       );
     features = output;
   }
@@ -196,7 +196,9 @@ function graphClassifier(file: string, model: tf.GraphModel, nodes: GraphNode[],
   if (options.logitsOutput !== undefined) {
     node = nodes.find((n) => n.name === options.logitsOutput);
     if (!node || !linear(node))
-      throw new UsageError(`logits_output: '${options.logitsOutput}' is not a MatMul node with a constant weight in ${file}`);
+      throw new UsageError(
+        `logits_output (--logits-output): '${options.logitsOutput}' is not a MatMul node with a constant weight in ${file}`,
+      );
   } else if (options.featuresOutput !== undefined) {
     node = [...nodes].reverse().find((n) => linear(n) && nodeOf(n.input![0]!) === options.featuresOutput);
   } else {
@@ -205,11 +207,12 @@ function graphClassifier(file: string, model: tf.GraphModel, nodes: GraphNode[],
   if (!node)
     throw new UsageError(
       options.featuresOutput !== undefined
-        ? `features_output: no MatMul with a constant weight takes node '${options.featuresOutput}' of ${file} as input`
+        ? `features_output (--features-output): no MatMul with a constant weight takes node '${options.featuresOutput}' of ${file} as input`
         : `${file}: no MatMul node with a constant weight, so the final layer (W, b) cannot be read`,
     );
   const featureNode = options.featuresOutput ?? nodeOf(node.input![0]!);
-  if (!nodes.some((n) => n.name === featureNode)) throw new UsageError(`features_output: ${file} has no node '${featureNode}'`);
+  if (!nodes.some((n) => n.name === featureNode))
+    throw new UsageError(`features_output (--features-output): ${file} has no node '${featureNode}'`);
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => {
     owned.push(t);

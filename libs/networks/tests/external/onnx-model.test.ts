@@ -123,7 +123,7 @@ describe('OnnxModel with named outputs and a MatMul + Add final layer', () => {
     const x = nhwc(ref);
     try {
       await expect(model.infer(x)).rejects.toThrow(
-        /logits_output '\/hidden\/Gemm_output_0' has shape \[3, 16\] for a batch of 3; expected \[3, 5\]/,
+        /logits_output \(--logits-output\) '\/hidden\/Gemm_output_0' has shape \[3, 16\] for a batch of 3; expected \[3, 5\]/,
       );
     } finally {
       x.dispose();
@@ -136,7 +136,7 @@ describe('ONNX graph errors', () => {
   it('names an unknown features output and lists the graph outputs', () => {
     const graph = parseOnnxGraph(readFileSync(join(FIXTURES, 'lenet.onnx')), 'lenet.onnx');
     expect(() => findOnnxFinalLayer(graph, 'penultimate')).toThrow(
-      /features_output: 'penultimate' is not a value of lenet.onnx \(graph outputs: logits/,
+      /features_output \(--features-output\): 'penultimate' is not a value of lenet.onnx \(graph outputs: logits/,
     );
   });
 

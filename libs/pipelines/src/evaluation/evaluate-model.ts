@@ -19,7 +19,6 @@ import {
   InMemoryFeatureSource,
   NetworkSource,
   featureSplitsSchema,
-  finalLayerOf,
   type Evaluator,
   type FeatureSource,
   type FeatureSplits,
@@ -27,8 +26,15 @@ import {
   type OodEvaluation,
 } from '@oodkit/evaluators';
 import { buildPostprocessor, checkFeatureLayers, type AggregatorName } from '@oodkit/postprocessors';
-import { benchmarkRoles, benchmarkSplits, datasetBatches, datasetFeatures } from '../features/extract.js';
-import { openModel, requireBenchmarkFor, sourceProvidesNetwork, type ModelSource, type OpenedModel } from './model-source.js';
+import {
+  benchmarkFeatureSplits,
+  benchmarkRoles,
+  benchmarkSplits,
+  datasetBatches,
+  finalLayerOfModel,
+  type FeatureModel,
+} from '../features/extract.js';
+import { networkRefusal, openModel, requireBenchmarkFor, sourceLabel, type ModelSource, type OpenedModel } from './model-source.js';
 
 /** One postprocessor to evaluate. */
 export interface PostprocessorRequest {
@@ -230,10 +236,7 @@ class ModelSession {
   }
 
   get label(): string {
-    const { source } = this.options;
-    if (this.opened) return this.opened.label;
-    const path = source.kind === 'classifier' ? (source.label ?? source.network.name) : 'checkpoint' in source ? source.checkpoint : '';
-    return path.replace(/^.*[\\/]/, '').replace(/\.[^.]+$/, '');
+    return this.opened?.label ?? sourceLabel(this.options.source);
   }
 
   private model(): Promise<OpenedModel> {
@@ -243,9 +246,8 @@ class ModelSession {
 
   /** Why this postprocessor cannot run on this model (undefined: it can). */
   cannotRun(postprocessor: Postprocessor): string | undefined {
-    if (postprocessor.needsNetwork && !sourceProvidesNetwork(this.options.source)) {
-      return `needs the network (${postprocessor.networkUse ?? 'not only its features'}); a feature folder has only penultimate features — evaluate it from a trained model or a checkpoint instead`;
-    }
+    const refusal = networkRefusal(this.options.source, postprocessor);
+    if (refusal !== undefined) return refusal;
     const folder = this.opened?.folder;
     const absent = folder ? extraLayersOf(postprocessor).filter((l) => !folder.layers.includes(l)) : [];
     if (absent.length > 0)
@@ -268,7 +270,17 @@ class ModelSession {
     }
     const needed = extraLayersOf(postprocessor);
     if (this.features && needed.every((l) => this.extracted.has(l))) return this.features;
-    const network = (await this.model()).network!;
+    const opened = await this.model();
+    const network = opened.network;
+    if (!network) {
+      // an inference-only model (ONNX) gives logits and z only
+      if (needed.length > 0)
+        throw new UsageError(
+          `${postprocessor.name} reads feature layers ${needed.join(', ')}; an ONNX model gives only logits and penultimate features`,
+        );
+      this.features ??= this.loadFeatures([]);
+      return this.features;
+    }
     checkFeatureLayers(network, needed);
     const known = featureLayersOf(network);
     // one pass for z and every layer a request names that this network has; another only for a layer no request named
@@ -281,7 +293,7 @@ class ModelSession {
   async dispose(): Promise<void> {
     if (!this.opening) return;
     const model = await this.opening.catch(() => undefined);
-    model?.dispose();
+    await model?.dispose();
   }
 
   private async network(): Promise<NetworkSource> {
@@ -307,34 +319,24 @@ class ModelSession {
     const batch = this.options.featureBatchSize ?? 4096;
     if (this.opened?.folder) return new FeatureFolderSource(this.opened.folder, batch);
     if (this.options.features !== undefined) return new FeatureFolderSource(await FeatureFolder.open(this.options.features), batch);
-    const network = (await this.model()).network!;
-    const bench = this.benchmark!;
-    const splits: FeatureSplit[] = [];
+    const opened = await this.model();
+    // A network or an inference-only model (ONNX): the same extraction loop, the same final-layer copy.
+    const model: FeatureModel = opened.network ?? opened.inference!;
     const t0 = performance.now();
-    for (const { name, dataset, ood } of benchmarkSplits(bench)) {
-      const extracted = await datasetFeatures(
-        network,
-        dataset,
-        bench.preprocess.test,
-        this.options.batchSize ?? 500,
-        ood ? -1 : undefined,
-        undefined,
-        layers,
-      );
-      const { features, labels } = extracted;
-      splits.push({
-        name,
-        count: labels.length,
-        dim: network.featureDim,
-        features,
-        labels,
-        ...(layers.length > 0 ? { layers: extracted.layers } : {}),
-      });
-    }
+    const splits: FeatureSplit[] = (
+      await benchmarkFeatureSplits(model, this.benchmark!, { batchSize: this.options.batchSize ?? 500, layers })
+    ).map((s) => ({
+      name: s.name,
+      count: s.labels.length,
+      dim: model.featureDim,
+      features: s.features,
+      labels: s.labels,
+      ...(layers.length > 0 && s.layers ? { layers: s.layers } : {}),
+    }));
     const images = splits.reduce((s, x) => s + x.count, 0);
     this.logger.info(
       `features of ${splits.length} splits (${images} images${layers.length > 0 ? `; layers ${layers.join(', ')} pooled` : ''}) extracted in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
-    return new InMemoryFeatureSource(finalLayerOf(network), splits, this.roles!, batch);
+    return new InMemoryFeatureSource(finalLayerOfModel(model), splits, this.roles!, batch);
   }
 }

@@ -1,7 +1,16 @@
 import { basename, extname, resolve } from 'node:path';
-import { ConfigError, UsageError, type BuildContext, type Classifier, type ComponentRegistry, type Logger } from '@oodkit/core';
+import {
+  ConfigError,
+  UsageError,
+  type BuildContext,
+  type Classifier,
+  type ComponentRegistry,
+  type Logger,
+  type Postprocessor,
+} from '@oodkit/core';
 import type { LoadedBenchmark } from '@oodkit/data';
 import { FeatureFolder } from '@oodkit/evaluators';
+import { OnnxModel, assertOnnxSupports, loadTfjsModel, type InferenceModel } from '@oodkit/networks';
 import { loadTrainedNetwork } from '../train/restore.js';
 
 /** `{name, args}` of a registered network. */
@@ -33,6 +42,25 @@ export type ModelSource =
       /** load_state_dict(strict) (default true). */
       readonly strict?: boolean;
     }
+  /**
+   * A model exported to ONNX (`torch.onnx.export`), run by onnxruntime-node: inference only (logits,
+   * features, W and b), so only feature-based methods run on it.
+   */
+  | {
+      readonly kind: 'onnx';
+      readonly path: string;
+      /** The graph value holding the logits (default: the final Gemm/MatMul's output). */
+      readonly logitsOutput?: string;
+      /** The graph value fed to the final layer (default: the final Gemm/MatMul's input). */
+      readonly featuresOutput?: string;
+      /** onnxruntime's intra-op threads. */
+      readonly threads?: number;
+    }
+  /**
+   * A tfjs `model.json` (LayersModel or GraphModel) with a named feature layer/node: a full network of
+   * tf ops, so gradient methods (ODIN) run on it too.
+   */
+  | { readonly kind: 'tfjs'; readonly path: string; readonly logitsOutput?: string; readonly featuresOutput?: string }
   /** A network already in memory (programmatic use, tests); the caller keeps ownership. */
   | { readonly kind: 'classifier'; readonly network: Classifier; readonly label?: string }
   /** A feature folder (`oodkit feat-extract`): feature-only methods, no network. */
@@ -46,10 +74,12 @@ export interface OpenedModel {
   readonly label: string;
   /** The classifier; absent for sources that only give features. */
   readonly network?: Classifier;
+  /** An inference-only model (ONNX): its features are extracted, no method gets a network. */
+  readonly inference?: InferenceModel;
   /** Features of every split, when the source is (or comes with) a feature folder. */
   readonly folder?: FeatureFolder;
   /** Releases what the opener created (never a caller-owned network). */
-  dispose(): void;
+  dispose(): void | Promise<void>;
 }
 
 export interface OpenContext {
@@ -67,6 +97,26 @@ function stem(path: string): string {
   return name.slice(0, name.length - extname(name).length) || name;
 }
 
+/**
+ * A source's short name, for default output folders: the model file's name without its ending (a tfjs
+ * `model.json`: the folder holding it, as every tfjs export is called model.json), the folder's name,
+ * or an in-memory network's label.
+ */
+export function sourceLabel(source: ModelSource): string {
+  switch (source.kind) {
+    case 'features':
+      return basename(resolve(source.folder));
+    case 'classifier':
+      return stem(source.label ?? source.network.name);
+    case 'tfjs':
+      return basename(resolve(source.path)) === 'model.json' ? basename(resolve(source.path, '..')) : stem(source.path);
+    case 'onnx':
+      return stem(source.path);
+    default:
+      return stem(source.checkpoint);
+  }
+}
+
 /** Network args from the benchmark for what the spec leaves out, where the network has such an arg. */
 export function networkArgsFor(registry: ComponentRegistry, spec: NetworkSpec, benchmark?: LoadedBenchmark): Record<string, unknown> {
   const args: Record<string, unknown> = { ...(spec.args ?? {}) };
@@ -81,7 +131,7 @@ export function networkArgsFor(registry: ComponentRegistry, spec: NetworkSpec, b
 export const MODEL_OPENERS: { readonly [K in ModelSourceKind]: Opener<K> } = {
   trained: async (source, ctx) => {
     const { network } = await loadTrainedNetwork(source.checkpoint, ctx.registry, ctx.logger);
-    return { label: stem(source.checkpoint), network, dispose: () => network.dispose() };
+    return { label: sourceLabel(source), network, dispose: () => network.dispose() };
   },
   torch: async (source, ctx) => {
     if (!ctx.registry.has('network', source.network.name)) {
@@ -102,11 +152,23 @@ export const MODEL_OPENERS: { readonly [K in ModelSourceKind]: Opener<K> } = {
       ctx.buildContext,
       'network',
     );
-    return { label: stem(source.checkpoint), network, dispose: () => network.dispose() };
+    return { label: sourceLabel(source), network, dispose: () => network.dispose() };
   },
-  classifier: async (source) => ({ label: source.label ?? source.network.name, network: source.network, dispose: () => undefined }),
+  onnx: async (source, ctx) => {
+    const model = await OnnxModel.load(source.path, source);
+    const d = model.describe();
+    ctx.logger.info(
+      `onnx ${source.path}: logits '${d.logitsOutput}', features '${d.featuresOutput}', final layer ${d.finalLayerOp} '${d.finalLayerNode}'`,
+    );
+    return { label: sourceLabel(source), inference: model, dispose: () => model.dispose() };
+  },
+  tfjs: async (source) => {
+    const network = await loadTfjsModel(source.path, source);
+    return { label: sourceLabel(source), network, dispose: () => network.dispose() };
+  },
+  classifier: async (source) => ({ label: sourceLabel(source), network: source.network, dispose: () => undefined }),
   features: async (source) => ({
-    label: basename(resolve(source.folder)),
+    label: sourceLabel(source),
     folder: await FeatureFolder.open(source.folder),
     dispose: () => undefined,
   }),
@@ -120,9 +182,9 @@ export async function openModel(source: ModelSource, ctx: OpenContext): Promise<
       `unknown model source kind '${(source as { kind: string }).kind}' (kinds: ${Object.keys(MODEL_OPENERS).join(', ')})`,
     );
   const model = await opener(source as never, ctx);
-  const { network } = model;
+  const network = model.network ?? model.inference;
   if (network && ctx.benchmark && network.numClasses !== ctx.benchmark.config.num_classes) {
-    model.dispose();
+    await model.dispose();
     throw new UsageError(
       `the ${source.kind} model's network has ${network.numClasses} classes, benchmark '${ctx.benchmark.config.name}' has ${ctx.benchmark.config.num_classes}`,
     );
@@ -131,11 +193,28 @@ export async function openModel(source: ModelSource, ctx: OpenContext): Promise<
 }
 
 /**
- * Whether a source gives a network that methods needing one (ODIN: input gradients) can run on. A new
- * kind that gives only logits/features (an inference-only runtime) answers false here.
+ * Whether a source gives a network that methods needing one (ODIN: input gradients) can run on: not a
+ * feature folder, not an inference-only runtime (ONNX).
  */
 export function sourceProvidesNetwork(source: ModelSource): boolean {
-  return source.kind !== 'features';
+  return source.kind !== 'features' && source.kind !== 'onnx';
+}
+
+/** Why a postprocessor that needs the network cannot run on a source without one (undefined: it can). */
+export function networkRefusal(
+  source: ModelSource,
+  postprocessor: Pick<Postprocessor, 'name' | 'needsNetwork' | 'networkUse'>,
+): string | undefined {
+  if (!postprocessor.needsNetwork || sourceProvidesNetwork(source)) return undefined;
+  if (source.kind === 'onnx') {
+    try {
+      assertOnnxSupports(postprocessor);
+    } catch (error) {
+      // The message starts with the method's name, which the caller already says.
+      return (error as Error).message.replace(new RegExp(`^${postprocessor.name} `), '');
+    }
+  }
+  return `needs the network (${postprocessor.networkUse ?? 'not only its features'}); a feature folder has only penultimate features — evaluate it from a trained model or a checkpoint instead`;
 }
 
 /** Whether a source needs a benchmark (its images go through the network). */

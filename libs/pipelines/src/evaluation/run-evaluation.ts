@@ -13,7 +13,7 @@ import {
 import { withRunFolder, type RunFolderFlags } from '../store/run-folder.js';
 import { runDirOf } from '../stages/common.js';
 import { buildEvaluator, evaluateModel, type PostprocessorRequest } from './evaluate-model.js';
-import { sourceNeedsBenchmark, type ModelSource } from './model-source.js';
+import { sourceLabel, sourceNeedsBenchmark, type ModelSource } from './model-source.js';
 
 /** What a stage asks of {@link runEvaluationStage}. */
 export interface EvaluationStageRequest {
@@ -105,17 +105,11 @@ export async function runEvaluationStage(
       ]);
     benchmark = await loadBenchmark(config.benchmark, registry, { logger, rng: Rng.fromSeed(0), config });
   }
-  const model =
-    request.source.kind === 'features'
-      ? request.source.folder
-      : request.source.kind === 'classifier'
-        ? (request.source.label ?? request.source.network.name)
-        : request.source.checkpoint;
   const out = runDirOf(
     config,
     request.defaultFolder({
       benchmark: benchmark?.config.name,
-      model: model.replace(/^.*[\\/]/, '').replace(/\.[^.]+$/, ''),
+      model: sourceLabel(request.source),
       postprocessor: request.all ? undefined : postprocessors[0]!.name,
     }),
   );

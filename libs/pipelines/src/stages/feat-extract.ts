@@ -28,7 +28,7 @@ export const featExtractPipeline = defineComponent({
       const source = modelSourceOf(args);
       const extra = args.layers.filter((l) => l !== PENULTIMATE_LAYER);
       // An imported model is a trunk + final layer to oodkit: it names no blocks to pool.
-      if (source.kind !== 'checkpoint' && extra.length > 0)
+      if (source.kind !== 'trained' && extra.length > 0)
         throw new ConfigError([
           {
             path: 'pipeline.args.layers',

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { ConfigError, Rng, UsageError, type BuildContext, type Classifier, type Logger } from '@oodkit/core';
+import { ConfigError, Rng, UsageError, type BuildContext, type Logger } from '@oodkit/core';
 import { loadBenchmark, type LoadedBenchmark } from '@oodkit/data';
-import { OnnxModel, loadTfjsModel, type InferenceModel } from '@oodkit/networks';
-import { loadTrainedNetwork } from '../train/restore.js';
+import { openModel, type ModelSource } from '../evaluation/model-source.js';
+import type { FeatureModel } from '../features/extract.js';
 
 /**
  * Args of the stages that run a model over a benchmark: exactly one of `checkpoint`, `onnx`, `tfjs`,
@@ -30,40 +30,42 @@ export const modelSourceArgs = {
 export const modelSourceSchema = z.object(modelSourceArgs);
 export type ModelSourceArgs = z.infer<typeof modelSourceSchema>;
 
-/** Where a model comes from: oodkit's own checkpoint, an ONNX file, or a tfjs model.json. */
-export type ExtractModelSource =
-  | { readonly kind: 'checkpoint'; readonly path: string }
-  | {
-      readonly kind: 'onnx';
-      readonly path: string;
-      readonly logitsOutput?: string;
-      readonly featuresOutput?: string;
-      readonly threads?: number;
-    }
-  | { readonly kind: 'tfjs'; readonly path: string; readonly logitsOutput?: string; readonly featuresOutput?: string };
-
-/** The one model source the args name; a ConfigError (at `<prefix>.<key>`) when none or several are given. */
-export function modelSourceOf(args: ModelSourceArgs, prefix = 'pipeline.args'): ExtractModelSource {
-  const given = (['checkpoint', 'onnx', 'tfjs'] as const).filter((k) => args[k] !== undefined);
-  if (given.length !== 1)
+/**
+ * The one model source the args name, as the evaluation's {@link ModelSource} (`trained`, `onnx` or
+ * `tfjs`); a ConfigError (at `<prefix>.<key>`) when none or several are given. `extra` names further
+ * sources a stage accepts (eval's `features`), counted in "exactly one".
+ */
+export function modelSourceOf(
+  args: ModelSourceArgs,
+  prefix = 'pipeline.args',
+  extra: Readonly<Record<string, string | undefined>> = {},
+): Extract<ModelSource, { kind: 'trained' | 'onnx' | 'tfjs' }> {
+  const others = Object.keys(extra).filter((k) => extra[k] !== undefined);
+  const given = [...(['checkpoint', 'onnx', 'tfjs'] as const).filter((k) => args[k] !== undefined), ...others];
+  if (given.length !== 1 || others.length > 0)
     throw new ConfigError([
       {
-        path: `${prefix}.${given[1] ?? 'checkpoint'}`,
+        path: `${prefix}.${given[1] ?? given[0] ?? 'checkpoint'}`,
         message:
           given.length === 0
-            ? 'required: one model source, checkpoint (--checkpoint), onnx (--onnx) or tfjs (--tfjs)'
-            : `one model source only, got ${given.join(' and ')}`,
+            ? `required: one model source, checkpoint (--checkpoint), onnx (--onnx) or tfjs (--tfjs)${Object.keys(extra)
+                .map((k) => ` or ${k} (--${k})`)
+                .join('')}`
+            : given.length > 1
+              ? `one model source only, got ${given.join(' and ')}`
+              : `${given[0]} is not a model file`,
       },
     ]);
-  const kind = given[0]!;
+  const kind = given[0] as 'checkpoint' | 'onnx' | 'tfjs';
   const names = {
     ...(args.logits_output !== undefined ? { logitsOutput: args.logits_output } : {}),
     ...(args.features_output !== undefined ? { featuresOutput: args.features_output } : {}),
   };
   if (kind === 'checkpoint') {
-    const extra = (['logits_output', 'features_output', 'threads'] as const).find((k) => args[k] !== undefined);
-    if (extra) throw new ConfigError([{ path: `${prefix}.${extra}`, message: 'applies to an onnx or tfjs model, not to a checkpoint' }]);
-    return { kind, path: args.checkpoint! };
+    const misplaced = (['logits_output', 'features_output', 'threads'] as const).find((k) => args[k] !== undefined);
+    if (misplaced)
+      throw new ConfigError([{ path: `${prefix}.${misplaced}`, message: 'applies to an onnx or tfjs model, not to a checkpoint' }]);
+    return { kind: 'trained', checkpoint: args.checkpoint! };
   }
   if (kind === 'tfjs') {
     if (args.threads !== undefined) throw new ConfigError([{ path: `${prefix}.threads`, message: 'applies to an onnx model only' }]);
@@ -73,32 +75,15 @@ export function modelSourceOf(args: ModelSourceArgs, prefix = 'pipeline.args'): 
 }
 
 /**
- * The model of a source: a Classifier (checkpoint, tfjs: every postprocessor runs on it) or an
- * InferenceModel (onnx: logits, features and W, b only). The caller disposes it.
+ * Runs `use` with the source's model — a Classifier (checkpoint, tfjs: every postprocessor runs on it)
+ * or an InferenceModel (onnx: logits, features and W, b only), opened by the evaluation's openers —
+ * and the config's benchmark (class counts checked); the model is disposed after.
  */
-export async function loadModelSource(source: ExtractModelSource, ctx: BuildContext, logger: Logger): Promise<Classifier | InferenceModel> {
-  switch (source.kind) {
-    case 'checkpoint':
-      return (await loadTrainedNetwork(source.path, ctx.registry, logger)).network;
-    case 'onnx': {
-      const model = await OnnxModel.load(source.path, source);
-      const d = model.describe();
-      logger.info(
-        `onnx ${source.path}: logits '${d.logitsOutput}', features '${d.featuresOutput}', final layer ${d.finalLayerOp} '${d.finalLayerNode}'`,
-      );
-      return model;
-    }
-    case 'tfjs':
-      return loadTfjsModel(source.path, source);
-  }
-}
-
-/** Runs `use` with the source's model and the config's benchmark (class counts checked); the model is disposed after. */
 export async function withModelSource<T>(
   ctx: BuildContext,
-  source: ExtractModelSource,
+  source: ModelSource,
   logger: Logger,
-  use: (model: Classifier | InferenceModel, bench: LoadedBenchmark) => Promise<T>,
+  use: (model: FeatureModel, bench: LoadedBenchmark) => Promise<T>,
 ): Promise<T> {
   if (ctx.config.benchmark === undefined || ctx.config.benchmark === null)
     throw new ConfigError([
@@ -107,15 +92,19 @@ export async function withModelSource<T>(
         message: 'required: the benchmark whose splits go through the model (a shipped name, a YAML path or a mapping)',
       },
     ]);
-  const model = await loadModelSource(source, ctx, logger);
+  const { registry, config } = ctx;
+  const bench = await loadBenchmark(config.benchmark, registry, { logger, rng: Rng.fromSeed(0), config });
+  const opened = await openModel(source, {
+    registry,
+    logger,
+    benchmark: bench,
+    buildContext: ctx,
+  });
   try {
-    const bench = await loadBenchmark(ctx.config.benchmark, ctx.registry, { logger, rng: Rng.fromSeed(0), config: ctx.config });
-    if (bench.config.num_classes !== model.numClasses)
-      throw new UsageError(
-        `${source.kind} model has ${model.numClasses} classes, benchmark '${bench.config.name}' has ${bench.config.num_classes}`,
-      );
+    const model = opened.network ?? opened.inference;
+    if (!model) throw new UsageError(`a ${source.kind} source has no model to run over the benchmark`);
     return await use(model, bench);
   } finally {
-    await model.dispose();
+    await opened.dispose();
   }
 }
