@@ -1,6 +1,6 @@
 import { tf } from '@oodkit/compute';
 import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
-import type { Tensor1D } from '@tensorflow/tfjs-core';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
 import { l2Normalize, NeighbourBank } from '../math/neighbors.js';
@@ -15,9 +15,12 @@ export const knnArgs = z.strictObject({
  * query are L2-normalised, faiss IndexFlatL2 returns *squared* L2 distances, and
  * conf = −(squared distance to the K-th nearest train feature). Exact search by blocked matmul on
  * the active backend. pred = argmax of the logits.
+ *
+ * Generic over its args schema (any schema with knn's `K`) so that the training-coupled scores that
+ * are this same search (cider, npos) subclass it and override only what differs (`predict`).
  */
-export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
-  readonly name = 'knn';
+export class KnnPostprocessor<S extends z.ZodObject<{ K: typeof knnArgs.shape.K }> = typeof knnArgs> extends BasePostprocessor<S> {
+  readonly name: string = 'knn';
   override readonly requires = ['train'] as const;
   private bank?: NeighbourBank;
 
@@ -35,7 +38,8 @@ export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
 
   /** The K actually used: OpenOOD's grid reaches 1000, a small train split may hold fewer rows. */
   get effectiveK(): number {
-    return Math.min(this.args.K, this.bank?.count ?? this.args.K);
+    const { K } = this.args as { K: number };
+    return Math.min(K, this.bank?.count ?? K);
   }
 
   /** K values ≥ the train size all mean "the farthest train feature": one grid point. */
@@ -50,10 +54,15 @@ export class KnnPostprocessor extends BasePostprocessor<typeof knnArgs> {
     super.releaseState();
   }
 
+  /** The class prediction of a batch: argmax of the logits. */
+  protected predict(z: Tensor2D): Tensor1D {
+    return tf.tidy(() => argmax(this.head.logits(z)));
+  }
+
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
     const z = this.features(batch);
     const k = this.effectiveK;
-    const pred = tf.tidy(() => argmax(this.head.logits(z)));
+    const pred = this.predict(z);
     const conf = tf.tidy(() => {
       const top = this.bank!.topK(l2Normalize(z), k);
       // top holds −d² sorted descending; column k−1 is the K-th nearest.

@@ -3,6 +3,7 @@ import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResu
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
+import { rowsOf, scatterAbout } from '../math/covariance.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
 import { hostLogits } from '../math/head.js';
 import { pinvTimes } from '../math/pinv.js';
@@ -19,33 +20,7 @@ export const vimArgs = z.strictObject({
 
 /** Uncentred second moment (1/N) Σ (z − u)(z − u)ᵀ: sklearn EmpiricalCovariance(assume_centered=True). */
 export function secondMomentAbout(features: Float32Array, count: number, dim: number, u: Float64Array): Float64Array {
-  const m = new Float64Array(dim * dim);
-  const block = 256;
-  const cols = new Float64Array(dim * block);
-  for (let start = 0; start < count; start += block) {
-    const b = Math.min(block, count - start);
-    for (let r = 0; r < b; r++) {
-      const o = (start + r) * dim;
-      for (let j = 0; j < dim; j++) cols[j * block + r] = features[o + j] - u[j];
-    }
-    for (let i = 0; i < dim; i++) {
-      const oi = i * block;
-      for (let j = i; j < dim; j++) {
-        const oj = j * block;
-        let s = 0;
-        for (let r = 0; r < b; r++) s += cols[oi + r] * cols[oj + r];
-        m[i * dim + j] += s;
-      }
-    }
-  }
-  for (let i = 0; i < dim; i++) {
-    for (let j = i; j < dim; j++) {
-      const v = m[i * dim + j] / count;
-      m[i * dim + j] = v;
-      m[j * dim + i] = v;
-    }
-  }
-  return m;
+  return scatterAbout(rowsOf(features, count, dim), u);
 }
 
 /** The `dim` actually used: a principal space as wide as the features leaves no residual. */
