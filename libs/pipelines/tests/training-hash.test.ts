@@ -9,7 +9,7 @@ import { postprocessorsModule } from '@oodkit/postprocessors';
 import { trainersModule } from '@oodkit/trainers';
 import { evaluatorsModule } from '@oodkit/evaluators';
 import { sioModule } from '@oodkit/sio';
-import { pipelinesModule, trainingConfigHash } from '../src/index.js';
+import { NON_TRAINING_KEYS, pipelinesModule, trainingConfigHash } from '../src/index.js';
 
 const configs = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'configs');
 const builtins = [
@@ -63,6 +63,7 @@ describe('training hash: only what changes training', () => {
     ['the experiment name', withKey('exp_name', 'x')],
     ['the log level', withKey('log_level', 'debug')],
     ['the compute backend', withKey('compute', { backend: 'cpu' })],
+    ['the launcher', withKey('launcher', { name: 'slurm', jobs: 4, slurm: { partition: 'gpu' } })],
     ['the pipeline', withKey('pipeline', { name: 'benchmark' })],
     ['an evaluator', withKey('evaluator', { name: 'ood' })],
     ['the cache folder', withKey('cache_dir', '/tmp/c')],
@@ -102,6 +103,15 @@ describe('training hash: only what changes training', () => {
     ['an unknown (plugin) section', withKey('my_plugin_training', { alpha: 1 })],
   ])('changes with %s', (_what, config) => {
     expect(trainingConfigHash(config)).not.toBe(hash);
+  });
+
+  it('every top-level key of a resolved config is known as training or not (a new section must be classified)', async () => {
+    const TRAINING_KEYS = ['seed', 'benchmark', 'network', 'trainer', 'train', 'sio', 'data_dir'];
+    for (const files of [[join(configs, 'bench', 'default.yml')], [join(configs, 'train', 'lenet_oe.yml')]]) {
+      const { config } = await loadRun({ files, builtins });
+      const unclassified = Object.keys(config.value).filter((k) => !NON_TRAINING_KEYS.has(k) && !TRAINING_KEYS.includes(k));
+      expect(unclassified, files.join(', ')).toEqual([]);
+    }
   });
 
   it('the shipped benchmark config and a plugin config on top of it give the same training hash', async () => {

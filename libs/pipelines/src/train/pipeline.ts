@@ -54,7 +54,7 @@ export type TrainSection = z.infer<typeof trainSectionSchema>;
  * training). `compute` is out because every backend runs the same training (resuming on another
  * backend is allowed, docs/decisions.md).
  */
-const NON_TRAINING_KEYS = new Set([
+export const NON_TRAINING_KEYS: ReadonlySet<string> = new Set([
   'output_dir',
   'exp_name',
   'log_level',
@@ -66,6 +66,7 @@ const NON_TRAINING_KEYS = new Set([
   'evaluator',
   'recorder',
   'bench',
+  'launcher',
   // Shared through @{...} references, which are resolved into the sections that use them.
   'dataset',
   'generator',
