@@ -110,6 +110,32 @@ function cellConfig(run: CliRun, index: number | undefined): { config: Section; 
   return { config, setConfig: run.config.value };
 }
 
+/** The session a cell process runs in; it must arrive at the run id the launcher planned. */
+async function openCellSession(
+  run: CliRun,
+  config: Section,
+  setConfig: Section | undefined,
+  reporter: ReturnType<typeof createReporter>,
+  stopSignal: AbortSignal,
+  expectedRun: string | undefined,
+  what: string,
+) {
+  const session = await openBenchSession(config, {
+    registry: run.app.registry,
+    logger: reporter.logger,
+    onEvent: (e) => reporter.onEvent(e),
+    stopSignal,
+    // A product another cell is making is waited for (a duplicate submission), not failed on.
+    lockWaitMs: 6 * 3600_000,
+    ...(setConfig ? { setConfig } : {}),
+  });
+  if (expectedRun !== undefined && session.runId !== expectedRun)
+    throw new UsageError(
+      `${what}: this config is ${session.runId}, the launched one was ${expectedRun} (a config file or override changed since the launch); launch again`,
+    );
+  return session;
+}
+
 /** `--cell <id | stage@index>`: one cell in this process; exit 0 done, 1 failed, 75 stopped for requeue. */
 export async function runOneCell(
   run: CliRun,
@@ -128,19 +154,7 @@ export async function runOneCell(
   };
   process.on('SIGTERM', onTerm);
   try {
-    const session = await openBenchSession(config, {
-      registry: run.app.registry,
-      logger: reporter.logger,
-      onEvent: (e) => reporter.onEvent(e),
-      stopSignal: stop.signal,
-      // A product another cell is making is waited for (a duplicate submission), not failed on.
-      lockWaitMs: 6 * 3600_000,
-      ...(setConfig ? { setConfig } : {}),
-    });
-    if (expectedRun !== undefined && session.runId !== expectedRun)
-      throw new UsageError(
-        `--cell ${ref}: this config is ${session.runId}, the launched one was ${expectedRun} (a config file or override changed since the launch); launch again`,
-      );
+    const session = await openCellSession(run, config, setConfig, reporter, stop.signal, expectedRun, `--cell ${ref}`);
     const cell = findCell(session.plan, ref);
     reporter.logger.info(`cell ${cell.id} of ${session.outDir}`);
     const outcome = await runBenchCell(session, cell);
@@ -175,16 +189,7 @@ export async function runWorker(
   const onTerm = () => stop.abort();
   process.on('SIGTERM', onTerm);
   try {
-    const session = await openBenchSession(config, {
-      registry: run.app.registry,
-      logger: reporter.logger,
-      onEvent: (e) => reporter.onEvent(e),
-      stopSignal: stop.signal,
-      lockWaitMs: 6 * 3600_000,
-      ...(setConfig ? { setConfig } : {}),
-    });
-    if (expectedRun !== undefined && session.runId !== expectedRun)
-      throw new UsageError(`--worker: this config is ${session.runId}, the launched one was ${expectedRun}`);
+    const session = await openCellSession(run, config, setConfig, reporter, stop.signal, expectedRun, '--worker');
     await new Promise<void>((done) => {
       let queue = Promise.resolve();
       const onMessage = (request: WorkerRequest) => {
