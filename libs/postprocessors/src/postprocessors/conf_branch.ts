@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  UsageError,
-  type Classifier,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { type Classifier, type ScoreBatch, type ScoreResult } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, definePostprocessor } from '../lifecycle/index.js';
+import { WrapperNetworkPostprocessor, definePostprocessor } from '../lifecycle/index.js';
 import { argmax, toScoreResult } from '../math/softmax.js';
 
 export const confBranchArgs = z.strictObject({});
@@ -28,29 +21,18 @@ function hasConfidence(network: Classifier | undefined): network is ConfidenceNe
  * the confidence branch, pred = argmax of the class logits. The branch acts on z, so the batch's
  * features suffice, but its weights live in the network (a feature folder does not carry them).
  */
-export class ConfBranchPostprocessor extends BasePostprocessor<typeof confBranchArgs> {
+export class ConfBranchPostprocessor extends WrapperNetworkPostprocessor<typeof confBranchArgs, ConfidenceNetwork> {
   readonly name = 'conf_branch';
-  override readonly needsNetwork = true;
   override readonly networkUse = 'the confidence branch of a conf_branch-trained network';
-  private network?: ConfidenceNetwork;
+  protected readonly requirement = "a network with a confidence branch (conf_branch_net, trained with trainer 'conf_branch')";
 
-  protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
-    if (!hasConfidence(model.network)) {
-      throw new UsageError(
-        `conf_branch scores a network with a confidence branch (conf_branch_net, trained with trainer 'conf_branch'); got '${model.network?.name ?? 'none'}'`,
-      );
-    }
-    this.network = model.network;
-  }
-
-  protected override releaseState(): void {
-    this.network = undefined;
-    super.releaseState();
+  protected isWrapper(network: Classifier | undefined): network is ConfidenceNetwork {
+    return hasConfidence(network);
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
     const z = this.features(batch);
-    const network = this.network!;
+    const network = this.network;
     const pred = tf.tidy(() => argmax(network.head(z)));
     const conf = tf.tidy(() => tf.reshape(tf.sigmoid(network.confidenceOf(z)), [-1]) as Tensor1D);
     return toScoreResult(pred, conf);

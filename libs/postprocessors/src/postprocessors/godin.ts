@@ -5,14 +5,12 @@ import {
   UsageError,
   type BuildContext,
   type Classifier,
-  type PostprocessorSetupData,
   type ScoreBatch,
   type ScoreResult,
-  type ScoringModel,
 } from '@oodkit/core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor } from '../math/base.js';
+import { WrapperNetworkPostprocessor } from '../lifecycle/index.js';
 import { toScoreResult } from '../math/softmax.js';
 
 export const godinArgs = z.strictObject({
@@ -63,11 +61,10 @@ export function godinPerturb(network: DecomposedNetwork, x: Tensor4D, noise: num
  * `score_func: g` scores g(x̃) itself: OpenOOD takes a softmax over g's single column, which is 1 for
  * every input, so its `g` mode cannot rank anything; we use the paper's S(x) = g(x).
  */
-export class GodinPostprocessor extends BasePostprocessor<typeof godinArgs> {
+export class GodinPostprocessor extends WrapperNetworkPostprocessor<typeof godinArgs, DecomposedNetwork> {
   readonly name = 'godin';
-  override readonly needsNetwork = true;
   override readonly networkUse = 'input gradients and the G-ODIN head';
-  private network?: DecomposedNetwork;
+  protected readonly requirement = "a decomposed-confidence network (godin_net, trained with trainer 'godin')";
 
   constructor(
     args: GodinArgs,
@@ -76,24 +73,14 @@ export class GodinPostprocessor extends BasePostprocessor<typeof godinArgs> {
     super(godinArgs, args);
   }
 
-  protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
-    if (!isDecomposed(model.network)) {
-      throw new UsageError(
-        `godin scores a decomposed-confidence network (godin_net, trained with trainer 'godin'); got '${model.network?.name ?? 'none'}'`,
-      );
-    }
-    this.network = model.network;
-  }
-
-  protected override releaseState(): void {
-    this.network = undefined;
-    super.releaseState();
+  protected isWrapper(network: Classifier | undefined): network is DecomposedNetwork {
+    return isDecomposed(network);
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
     const x = batch.inputs;
     if (!x) throw new UsageError('godin perturbs inputs: the score batch must carry `inputs` (scoring from features alone is impossible)');
-    const network = this.network!;
+    const network = this.network;
     const { score_func, noise_magnitude, h_score } = this.args;
     const [pred, conf] = tf.tidy(() => {
       const perturbed = godinPerturb(network, x, noise_magnitude, this.args.std ?? this.defaultStd);

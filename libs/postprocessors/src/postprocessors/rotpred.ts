@@ -1,15 +1,8 @@
 import { rotationBatch, tf } from '@oodkit/compute';
-import {
-  UsageError,
-  type Classifier,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { UsageError, type Classifier, type ScoreBatch, type ScoreResult } from '@oodkit/core';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, definePostprocessor } from '../lifecycle/index.js';
+import { WrapperNetworkPostprocessor, definePostprocessor } from '../lifecycle/index.js';
 import { toScoreResult } from '../math/softmax.js';
 
 export const rotpredArgs = z.strictObject({});
@@ -39,31 +32,20 @@ export function klDivergenceBits(u: Tensor2D, p: Tensor2D): Tensor1D {
  * mean over the four rotations r of KL(onehot(r) ‖ softmax(rotation logits)), both in bits, so a
  * confident class prediction and well-predicted rotations mean in-distribution. pred = argmax of x's logits.
  */
-export class RotPredPostprocessor extends BasePostprocessor<typeof rotpredArgs> {
+export class RotPredPostprocessor extends WrapperNetworkPostprocessor<typeof rotpredArgs, RotationNetwork> {
   readonly name = 'rotpred';
-  override readonly needsNetwork = true;
   override readonly networkUse = 'the rotation head of a rotpred-trained network';
-  private network?: RotationNetwork;
+  protected readonly requirement = "a network with a rotation head (rot_net, trained with trainer 'rotpred')";
 
-  protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
-    if (!hasRotationHead(model.network)) {
-      throw new UsageError(
-        `rotpred scores a network with a rotation head (rot_net, trained with trainer 'rotpred'); got '${model.network?.name ?? 'none'}'`,
-      );
-    }
-    this.network = model.network;
-  }
-
-  protected override releaseState(): void {
-    this.network = undefined;
-    super.releaseState();
+  protected isWrapper(network: Classifier | undefined): network is RotationNetwork {
+    return hasRotationHead(network);
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
     const x = batch.inputs;
     if (!x) throw new UsageError('rotpred rotates inputs: the score batch must carry `inputs` (scoring from features alone is impossible)');
     if (x.shape[1] !== x.shape[2]) throw new UsageError(`rotpred needs square images, got ${x.shape[1]}×${x.shape[2]}`);
-    const network = this.network!;
+    const network = this.network;
     const [pred, conf] = tf.tidy(() => {
       const n = x.shape[0];
       const { images, labels } = rotationBatch(x);

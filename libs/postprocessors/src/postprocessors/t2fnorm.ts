@@ -1,15 +1,8 @@
 import { tf } from '@oodkit/compute';
-import {
-  UsageError,
-  type Classifier,
-  type PostprocessorSetupData,
-  type ScoreBatch,
-  type ScoreResult,
-  type ScoringModel,
-} from '@oodkit/core';
+import { type Classifier, type ScoreBatch, type ScoreResult } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { BasePostprocessor, definePostprocessor } from '../lifecycle/index.js';
+import { WrapperNetworkPostprocessor, definePostprocessor } from '../lifecycle/index.js';
 import { toScoreResult } from '../math/softmax.js';
 
 export const t2fnormArgs = z.strictObject({});
@@ -29,29 +22,18 @@ function isFeatureNorm(network: Classifier | undefined): network is FeatureNormN
  * un-normalised features scaled by the training temperature; pred = their argmax. (A t2fnorm_net's
  * feature folder holds z with the final layer (W/τ, b), so `msp` on that folder computes the same.)
  */
-export class T2FNormPostprocessor extends BasePostprocessor<typeof t2fnormArgs> {
+export class T2FNormPostprocessor extends WrapperNetworkPostprocessor<typeof t2fnormArgs, FeatureNormNetwork> {
   readonly name = 't2fnorm';
-  override readonly needsNetwork = true;
   override readonly networkUse = 'the feature-norm head of a t2fnorm-trained network';
-  private network?: FeatureNormNetwork;
+  protected readonly requirement = "a feature-normalised network (t2fnorm_net, trained with trainer 't2fnorm')";
 
-  protected override async fit(model: ScoringModel, _data: PostprocessorSetupData): Promise<void> {
-    if (!isFeatureNorm(model.network)) {
-      throw new UsageError(
-        `t2fnorm scores a feature-normalised network (t2fnorm_net, trained with trainer 't2fnorm'); got '${model.network?.name ?? 'none'}'`,
-      );
-    }
-    this.network = model.network;
-  }
-
-  protected override releaseState(): void {
-    this.network = undefined;
-    super.releaseState();
+  protected isWrapper(network: Classifier | undefined): network is FeatureNormNetwork {
+    return isFeatureNorm(network);
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
     const z = this.features(batch);
-    const network = this.network!;
+    const network = this.network;
     const [pred, conf] = tf.tidy(() => {
       const probabilities = tf.softmax(network.inferenceLogits(z));
       return [tf.argMax(probabilities, 1) as Tensor1D, tf.max(probabilities, 1) as Tensor1D];
