@@ -786,8 +786,9 @@ async function summaryCell(session: BenchSession): Promise<BenchResult> {
   // Made by the generator cells: these read their cached files.
   const synthetic: { entry: SyntheticSource; set: GeneratedSet }[] = [];
   for (const cell of session.plan.byStage.generator) {
-    if (done(session, cell.id))
-      synthetic.push({ entry: sourceOfCell(session, cell), set: await syntheticSet(session, sourceOfCell(session, cell), false) });
+    if (!done(session, cell.id)) continue;
+    const entry = sourceOfCell(session, cell);
+    synthetic.push({ entry, set: await syntheticSet(session, entry, false) });
   }
   const generatorQuality: GeneratorQuality[] = [];
   const judge =
