@@ -110,7 +110,8 @@ export function wasmNeighbourIndex(rows: Float32Array, count: number, dim: numbe
     dim,
     topK(queries: Float32Array, m: number, k: number, l2: boolean): Float32Array {
       if (freed) throw new Error('WasmNeighbourIndex.topK: index disposed');
-      if (!(Number.isInteger(k) && k >= 1 && k <= count)) throw new RangeError(`WasmNeighbourIndex.topK: k = ${k} must be in [1, ${count}]`);
+      if (!(Number.isInteger(k) && k >= 1 && k <= count))
+        throw new RangeError(`WasmNeighbourIndex.topK: k = ${k} must be in [1, ${count}]`);
       if (queries.length !== m * dim) throw new RangeError(`WasmNeighbourIndex.topK: ${queries.length} values for ${m} × ${dim} queries`);
       const result = new Float32Array(m * k);
       const chunk = Math.min(QUERY_CHUNK, Math.max(1, m));
