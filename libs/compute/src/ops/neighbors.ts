@@ -20,7 +20,7 @@ const BANK_BLOCK_BYTES = 192 * 1024;
 const QUERY_CHUNK = 4096;
 /**
  * Bytes of scratch between shares (csrc/neighbors.c needs SCRATCH_FLOATS floats): 256 apart, the
- * threads written tiles sat close enough to slow 2 threads below 1 (7.9 vs 14.6 GFLOP/s, measured).
+ * threads' tiles sat close enough to slow 2 threads below 1 (7.9 vs 14.6 GFLOP/s, measured).
  */
 const SHARE_SCRATCH_BYTES = 4096;
 
