@@ -48,7 +48,7 @@ const flops = 2 * n * d * q;
 let reference: Float32Array | undefined;
 let maxDiff = 0;
 
-const options = backends.flatMap((backend) =>
+const options = backends.flatMap((backend): { backend: BackendName; useKernel: boolean }[] =>
   backend === 'wasm'
     ? [
         { backend, useKernel: true },
@@ -77,8 +77,8 @@ for (const { backend, useKernel } of options) {
   const search = t2 - t1;
   rows.push({
     option: useKernel
-      ? `fused kernel (wasm, ${info.threads} threads)`
-      : `blocked product + topk (${backend}${backend === 'wasm' ? `, ${info.threads} threads` : ''})`,
+      ? `fused kernel (wasm, ${info.threads} thread${info.threads === 1 ? '' : 's'})`
+      : `blocked product + topk (${backend}${backend === 'wasm' ? `, ${info.threads} thread${info.threads === 1 ? '' : 's'}` : ''})`,
     setup_ms: t1 - t0,
     search_ms: search,
     per_10k_queries_s: (search / q) * 10,
