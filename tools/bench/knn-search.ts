@@ -1,9 +1,10 @@
 /**
  * Exact KNN search options for the `knn` postprocessor at OpenOOD scale (50k×512 L2-normalised train
- * features): blocked products (1×1 convolution on wasm, matMul elsewhere) + top-k on a tfjs backend
- * (what `NeighbourBank` does) against a plain JavaScript dot-product loop, both exact. Query count
- * defaults to 1000 (×10 for the full 10k test set).
- * Run: npx tsx tools/bench/knn-search.ts [--queries 1000] [--train 50000] [--k 50] [--backends wasm,cpu] [--js 1]
+ * features): on wasm oodkit's fused kernel (what `NeighbourBank` uses there) and the tfjs path
+ * (blocked 1×1-convolution products + tf.topk, `useKernel: false`), on other backends the tfjs path,
+ * against a plain JavaScript dot-product loop, all exact. Query count defaults to 1000 (×10 for the
+ * full 10k test set). --threads sets the wasm threads.
+ * Run: npx tsx tools/bench/knn-search.ts [--queries 1000] [--train 50000] [--k 50] [--backends wasm,cpu] [--js 1] [--threads 1]
  * Prints figures and writes tools/bench/results/knn-search.json.
  */
 import { mkdirSync } from 'node:fs';
@@ -27,6 +28,7 @@ const k = Number(flag('k', '50'));
 const d = 512;
 const backends = flag('backends', 'wasm,cpu').split(',') as BackendName[];
 const runJs = flag('js', '1') === '1';
+const threads = Number(flag('threads', '1'));
 
 const rng = Rng.fromSeed(0).derive('bench.knn');
 const train = new Float32Array(n * d);
@@ -46,13 +48,21 @@ const flops = 2 * n * d * q;
 let reference: Float32Array | undefined;
 let maxDiff = 0;
 
-for (const backend of backends) {
-  await initCompute({ backend });
+const options = backends.flatMap((backend): { backend: BackendName; useKernel: boolean }[] =>
+  backend === 'wasm'
+    ? [
+        { backend, useKernel: true },
+        { backend, useKernel: false },
+      ]
+    : [{ backend, useKernel: false }],
+);
+for (const { backend, useKernel } of options) {
+  const info = await initCompute({ backend, threads });
   const t0 = performance.now();
   const t = tf.tensor2d(train, [n, d]);
   const normed = l2Normalize(t);
   t.dispose();
-  const bank = new NeighbourBank(normed, 'neg_squared_l2');
+  const bank = new NeighbourBank(normed, 'neg_squared_l2', 8192, { useKernel });
   normed.dispose();
   const t1 = performance.now();
   const qt = tf.tensor2d(queries, [q, d]);
@@ -66,7 +76,9 @@ for (const backend of backends) {
   bank.dispose();
   const search = t2 - t1;
   rows.push({
-    option: `blocked product + topk (${backend})`,
+    option: useKernel
+      ? `fused kernel (wasm, ${info.threads} thread${info.threads === 1 ? '' : 's'})`
+      : `blocked product + topk (${backend}${backend === 'wasm' ? `, ${info.threads} thread${info.threads === 1 ? '' : 's'}` : ''})`,
     setup_ms: t1 - t0,
     search_ms: search,
     per_10k_queries_s: (search / q) * 10,
@@ -135,5 +147,5 @@ for (const r of rows) {
 console.log(`max |difference| of the K-th squared distance between options: ${maxDiff.toExponential(2)}`);
 const out = join(dirname(fileURLToPath(import.meta.url)), 'results', 'knn-search.json');
 mkdirSync(dirname(out), { recursive: true });
-await writeFileAtomic(out, `${JSON.stringify({ train: n, dim: d, queries: q, k, loadAverage: load, maxDiff, rows }, null, 2)}\n`);
+await writeFileAtomic(out, `${JSON.stringify({ train: n, dim: d, queries: q, k, threads, loadAverage: load, maxDiff, rows }, null, 2)}\n`);
 console.log(`wrote ${out}`);

@@ -17,3 +17,10 @@ export { batchNormTrain, batchNormTrainComposite, type BatchNormTrainResult } fr
 export { biasRelu } from './ops/bias-relu.js';
 export { rot90, rotationBatch } from './ops/rot90.js';
 export { wasmGramAccumulator, type GramAccumulator } from './ops/gram.js';
+export {
+  relationKernelPower,
+  wasmNeighbourIndex,
+  wasmRelationBank,
+  type WasmNeighbourIndex,
+  type WasmRelationBank,
+} from './ops/neighbors.js';

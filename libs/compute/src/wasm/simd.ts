@@ -10,6 +10,7 @@ import type { ConvForwardKernels } from './signatures/conv_forward.js';
 import type { GramKernels } from './signatures/gram.js';
 import type { MatmulKernels } from './signatures/matmul.js';
 import type { MaxPoolGradKernels } from './signatures/max_pool_grad.js';
+import type { NeighborsKernels } from './signatures/neighbors.js';
 import type { PadKernels } from './signatures/pad.js';
 import type { WinogradF2Kernels } from './signatures/winograd_f2.js';
 import type { WinogradF4Kernels } from './signatures/winograd_f4.js';
@@ -28,6 +29,7 @@ export interface SimdKernels
     GramKernels,
     MatmulKernels,
     MaxPoolGradKernels,
+    NeighborsKernels,
     PadKernels,
     WinogradF2Kernels,
     WinogradF4Kernels,

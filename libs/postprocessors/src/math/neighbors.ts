@@ -1,4 +1,4 @@
-import { tf } from '@oodkit/compute';
+import { tf, wasmNeighbourIndex, type WasmNeighbourIndex } from '@oodkit/compute';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 
 /**
@@ -38,23 +38,33 @@ export type NeighbourMetric =
   | 'neg_squared_l2';
 
 /**
- * An exact nearest-neighbour bank held on the active backend in blocks of rows, searched by
- * blocked matmul + top-k (no approximate index): every query meets every bank row once.
+ * An exact nearest-neighbour bank (no approximate index): every query meets every bank row once.
+ * On the wasm backend the rows are packed once on the heap and searched by oodkit's fused kernel
+ * (register-tiled product + running top-k, `wasmNeighbourIndex`); on other backends they are held
+ * in transposed blocks and searched by blocked matmul + tf.topk. `useKernel: false` forces the
+ * tfjs path (tests, benchmarks).
  */
 export class NeighbourBank {
   readonly count: number;
   readonly dim: number;
   /** Bank rows transposed per block, cols = Xᵀ [D, n], with their squared norms. */
   private readonly blocks: { cols: Tensor2D; sqNorms: Tensor1D }[] = [];
+  /** The packed bank of the wasm kernel, when it is used. */
+  private index?: WasmNeighbourIndex;
 
-  /** `rows` [count, dim] (copied into transposed blocks; the caller keeps ownership of `rows`). */
+  /** `rows` [count, dim] (copied; the caller keeps ownership of `rows`). */
   constructor(
     rows: Tensor2D,
     readonly metric: NeighbourMetric,
     readonly blockRows = 8192,
+    options: { useKernel?: boolean } = {},
   ) {
     this.count = rows.shape[0];
     this.dim = rows.shape[1];
+    if (options.useKernel !== false && this.count > 0 && rows.dtype === 'float32') {
+      this.index = wasmNeighbourIndex(rows.dataSync() as Float32Array, this.count, this.dim);
+      if (this.index) return;
+    }
     for (let start = 0; start < this.count; start += blockRows) {
       const size = Math.min(blockRows, this.count - start);
       const block = tf.tidy(() => {
@@ -73,6 +83,12 @@ export class NeighbourBank {
   topK(queries: Tensor2D, k: number, queryRows = 1024): Tensor2D {
     if (!(k >= 1 && k <= this.count)) throw new RangeError(`NeighbourBank.topK: k = ${k} must be in [1, ${this.count}]`);
     const n = queries.shape[0];
+    if (this.index) {
+      if (queries.shape[1] !== this.dim)
+        throw new RangeError(`NeighbourBank.topK: queries have ${queries.shape[1]} columns, the bank ${this.dim}`);
+      const values = this.index.topK(queries.dataSync() as Float32Array, n, k, this.metric === 'neg_squared_l2');
+      return tf.tensor2d(values, [n, k], 'float32');
+    }
     const parts: Tensor2D[] = [];
     try {
       for (let start = 0; start < n; start += queryRows) {
@@ -111,6 +127,8 @@ export class NeighbourBank {
   }
 
   dispose(): void {
+    this.index?.dispose();
+    this.index = undefined;
     for (const b of this.blocks) {
       b.cols.dispose();
       b.sqNorms.dispose();

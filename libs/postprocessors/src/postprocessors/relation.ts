@@ -1,4 +1,4 @@
-import { tf } from '@oodkit/compute';
+import { relationKernelPower, tf, wasmRelationBank, type WasmRelationBank } from '@oodkit/compute';
 import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -22,16 +22,49 @@ export function relationNormalize(x: Tensor2D): Tensor2D {
  * Neural relation graph (Kim et al. 2023) score as OpenOOD v1.5: edge weight between a query and
  * a train sample = max(⟨ẑ, ẑ_t⟩, 0) · ⟨p, p_t⟩ (ẑ normalised features, p softmax probabilities);
  * conf = Σ over train samples of weight^pow for the edges with weight > 0.03 (weights are ≥ 0,
- * so OpenOOD's sign(·)|·|^pow is the plain power). Exact, blocked over the train set.
+ * so OpenOOD's sign(·)|·|^pow is the plain power). Exact, blocked over the train set. On the wasm
+ * backend with an integer pow the products and the thresholded power sum run fused in oodkit's
+ * kernel (`wasmRelationBank`, float64 sums); otherwise as tfjs ops on transposed train blocks.
  */
 export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs> {
   readonly name = 'relation';
   override readonly requires = ['train'] as const;
   /** Train blocks held transposed ([D, n] and [C, n]) for `blockProduct`. */
   private blocks: { feat: Tensor2D; prob: Tensor2D }[] = [];
+  /** The packed train set of the wasm kernel, when it is used. */
+  private kernelBank?: WasmRelationBank;
+  /** Tests: false forces the tfjs path. */
+  useKernel = true;
+  /** The train split fitted on (kept by reference for the tfjs path's blocks). */
+  private train?: { features: Float32Array; count: number; dim: number };
 
   protected override async fit(_model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     const train = requireSplit(data, 'train', this.name, this.head.featureDim);
+    this.train = { features: train.features, count: train.count, dim: train.dim };
+    if (this.useKernel) {
+      const [feat, prob] = tf.tidy(() => {
+        const zt = tf.tensor2d(train.features, [train.count, train.dim], 'float32');
+        return [relationNormalize(zt), tf.softmax(this.head.logits(zt), -1) as Tensor2D];
+      });
+      try {
+        this.kernelBank = wasmRelationBank(
+          feat.dataSync() as Float32Array,
+          prob.dataSync() as Float32Array,
+          train.count,
+          train.dim,
+          prob.shape[1],
+        );
+      } finally {
+        feat.dispose();
+        prob.dispose();
+      }
+    }
+    if (!this.kernelBank) this.buildBlocks();
+  }
+
+  /** The transposed train blocks of the tfjs path (built at fit, or at the first non-integer pow). */
+  private buildBlocks(): void {
+    const train = this.train!;
     const blockRows = 8192;
     for (let start = 0; start < train.count; start += blockRows) {
       const n = Math.min(blockRows, train.count - start);
@@ -47,11 +80,14 @@ export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs
   }
 
   protected override releaseState(): void {
+    this.kernelBank?.dispose();
+    this.kernelBank = undefined;
     for (const b of this.blocks) {
       b.feat.dispose();
       b.prob.dispose();
     }
     this.blocks = [];
+    this.train = undefined;
     super.releaseState();
   }
 
@@ -60,6 +96,29 @@ export class RelationPostprocessor extends BasePostprocessor<typeof relationArgs
     const logits = this.head.logits(z);
     try {
       const pred = argmax(logits);
+      if (this.kernelBank && relationKernelPower(this.args.pow)) {
+        const [feat, prob] = tf.tidy(() => [relationNormalize(z), tf.softmax(logits, -1) as Tensor2D]);
+        let sums: Float64Array;
+        try {
+          sums = this.kernelBank.sum(
+            feat.dataSync() as Float32Array,
+            prob.dataSync() as Float32Array,
+            z.shape[0],
+            this.args.pow,
+            RELATION_EDGE_THRESHOLD,
+          );
+        } catch (error) {
+          pred.dispose();
+          throw error;
+        } finally {
+          feat.dispose();
+          prob.dispose();
+        }
+        const p = await pred.data();
+        pred.dispose();
+        return { pred: Int32Array.from(p), conf: sums };
+      }
+      if (this.blocks.length === 0) this.buildBlocks();
       const conf = tf.tidy(() => {
         const feat = relationNormalize(z);
         const prob = tf.softmax(logits, -1) as Tensor2D;
