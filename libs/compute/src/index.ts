@@ -16,4 +16,5 @@ export {
 export { batchNormTrain, batchNormTrainComposite, type BatchNormTrainResult } from './ops/batch-norm-train.js';
 export { biasRelu } from './ops/bias-relu.js';
 export { rot90, rotationBatch } from './ops/rot90.js';
+export { wasmSymmetricEigen } from './ops/eigen.js';
 export { gramPanelIndex, wasmGramAccumulator, type GramAccumulator } from './ops/gram.js';
