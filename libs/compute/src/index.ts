@@ -16,7 +16,6 @@ export {
 export { batchNormTrain, batchNormTrainComposite, type BatchNormTrainResult } from './ops/batch-norm-train.js';
 export { biasRelu } from './ops/bias-relu.js';
 export { rot90, rotationBatch } from './ops/rot90.js';
-export { wasmGramAccumulator, type GramAccumulator } from './ops/gram.js';
 export {
   relationKernelPower,
   wasmNeighbourIndex,
@@ -24,3 +23,5 @@ export {
   type WasmNeighbourIndex,
   type WasmRelationBank,
 } from './ops/neighbors.js';
+export { wasmSymmetricEigen } from './ops/eigen.js';
+export { gramPanelIndex, wasmGramAccumulator, type GramAccumulator } from './ops/gram.js';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initCompute, tf, wasmGramAccumulator } from '../src/index.js';
+import { gramPanelIndex, initCompute, tf, wasmGramAccumulator } from '../src/index.js';
 import { kernelThreads } from '../src/wasm/simd.js';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { randomArray } from './helpers.js';
@@ -29,7 +29,7 @@ describe('wasm float64 Gram accumulator (csrc/gram.c)', () => {
         const b = Math.min(16, rows - start);
         const view = acc.rows();
         view.fill(0);
-        for (let r = 0; r < b; r++) for (let j = 0; j < dim; j++) view[r * dimP + j] = x[(start + r) * dim + j]!;
+        for (let r = 0; r < b; r++) for (let j = 0; j < dim; j++) view[gramPanelIndex(16, r, j)] = x[(start + r) * dim + j]!;
         acc.add(b);
       }
       const got = acc.read();

@@ -2,6 +2,7 @@ import { initCompute, tf } from '@oodkit/compute';
 import { Rng } from '@oodkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { empiricalCovariance, rowsOf, scatterAbout } from '../src/math/covariance.js';
+import { symmetricEigen, symmetricEigenJs } from '../src/math/eigen.js';
 import { gaussianRows } from './feature-fixtures.js';
 
 beforeAll(async () => {
@@ -35,6 +36,22 @@ describe('covariances on the wasm backend (float64 Gram kernel) equal the JavaSc
         const want = onWasm[0]![i * d + j]! + (mean[i]! - centre[i]!) * (mean[j]! - centre[j]!);
         expect(onWasm[1]![i * d + j]).toBeCloseTo(want, 10);
       }
+    }
+  });
+
+  it('symmetricEigen on wasm (csrc/eigen.c) equals the JavaScript route on a 101×101 covariance', () => {
+    const n = 300;
+    const d = 101;
+    const x = gaussianRows(Rng.fromSeed(72), n, d, 1);
+    const cov = empiricalCovariance(rowsOf(x, n, d));
+    const wasm = symmetricEigen(cov, d);
+    const js = symmetricEigenJs(cov, d);
+    const scale = Math.abs(js.values[d - 1]!);
+    for (let k = 0; k < d; k++) {
+      expect(Math.abs(wasm.values[k]! - js.values[k]!)).toBeLessThan(1e-12 * scale);
+      let dot = 0;
+      for (let i = 0; i < d; i++) dot += wasm.vectors[i * d + k]! * js.vectors[i * d + k]!;
+      expect(Math.abs(Math.abs(dot) - 1)).toBeLessThan(1e-8);
     }
   });
 });

@@ -12,6 +12,7 @@ interface EmscriptenHeap {
  * A float64 Gram accumulator acc += Σ_r x_rᵀ·x_r on the wasm backend's heap (csrc/gram.c, threads of
  * the kernel pool): fill `rows()` with up to `blockRows` rows of `dimP` values (dimP a multiple of
  * 4, padding columns zero), then `add(count)`. Only the upper triangle of 4×4 tiles is accumulated.
+ * The block is packed in panels of 4 features: value (r, j) lives at `gramPanelIndex(blockRows, r, j)`.
  */
 export interface GramAccumulator {
   readonly dimP: number;
@@ -22,6 +23,11 @@ export interface GramAccumulator {
   /** A copy of the accumulated [dimP, dimP] matrix (upper tiles valid). */
   read(): Float64Array;
   dispose(): void;
+}
+
+/** Where row r, feature j of a Gram block with `blockRows` rows sits (panels of 4 features, row after row). */
+export function gramPanelIndex(blockRows: number, r: number, j: number): number {
+  return (j >> 2) * 4 * blockRows + 4 * r + (j & 3);
 }
 
 /** The wasm Gram accumulator, or undefined when the active backend is not wasm. */
@@ -58,7 +64,8 @@ export function wasmGramAccumulator(dimP: number, blockRows: number): GramAccumu
       if (count < 0 || count > blockRows) throw new RangeError(`GramAccumulator.add: count ${count} not in [0, ${blockRows}]`);
       if (count === 0) return;
       const shares: number[][] = [];
-      for (let p = 0; p + 1 < cuts.length; p++) if (cuts[p]! < cuts[p + 1]!) shares.push([block, count, dimP, acc, cuts[p]!, cuts[p + 1]!]);
+      for (let p = 0; p + 1 < cuts.length; p++)
+        if (cuts[p]! < cuts[p + 1]!) shares.push([block, count, blockRows, dimP, acc, cuts[p]!, cuts[p + 1]!]);
       runShares(backend, 'gram_f64', shares);
     },
     read: () => new Float64Array(heap.HEAPU8.buffer, acc, dimP * dimP).slice(),

@@ -7,6 +7,7 @@ import type { Col2imKernels } from './signatures/col2im.js';
 import type { ColumnStatsKernels } from './signatures/column_stats.js';
 import type { ConvFilterGradKernels } from './signatures/conv_filter_grad.js';
 import type { ConvForwardKernels } from './signatures/conv_forward.js';
+import type { EigenKernels } from './signatures/eigen.js';
 import type { GramKernels } from './signatures/gram.js';
 import type { MatmulKernels } from './signatures/matmul.js';
 import type { MaxPoolGradKernels } from './signatures/max_pool_grad.js';
@@ -26,6 +27,7 @@ export interface SimdKernels
     ColumnStatsKernels,
     ConvFilterGradKernels,
     ConvForwardKernels,
+    EigenKernels,
     GramKernels,
     MatmulKernels,
     MaxPoolGradKernels,

@@ -1,4 +1,4 @@
-import { wasmGramAccumulator } from '@oodkit/compute';
+import { gramPanelIndex, wasmGramAccumulator } from '@oodkit/compute';
 import { DataError, type FeatureSplit } from '@oodkit/core';
 import { symmetricEigen, type SymmetricEigen } from './eigen.js';
 
@@ -77,18 +77,27 @@ export function scatterAbout(source: RowSource, centre: ArrayLike<number>): Floa
   // backend is wasm (≈10× the JavaScript loop at D = 512), else in JavaScript register tiles.
   const dimP = Math.ceil(dim / 4) * 4;
   const row = new Float64Array(dim);
-  const wasm = wasmGramAccumulator(dimP, Math.max(16, Math.min(256, Math.floor(32768 / dimP))));
+  const wasm = wasmGramAccumulator(dimP, 256);
   let acc: Float64Array;
   if (wasm) {
     try {
       for (let start = 0; start < count; start += wasm.blockRows) {
         const b = Math.min(wasm.blockRows, count - start);
         const rows = wasm.rows();
+        const stride = 4 * wasm.blockRows;
+        const full = dim & ~3;
         for (let r = 0; r < b; r++) {
           source.read(start + r, row);
-          const o = r * dimP;
-          for (let j = 0; j < dim; j++) rows[o + j] = row[j] - centre[j];
-          for (let j = dim; j < dimP; j++) rows[o + j] = 0;
+          // panels of 4 features (gramPanelIndex), written without a call per value
+          let o = gramPanelIndex(wasm.blockRows, r, 0);
+          let j = 0;
+          for (; j < full; j += 4, o += stride) {
+            rows[o] = row[j] - centre[j];
+            rows[o + 1] = row[j + 1] - centre[j + 1];
+            rows[o + 2] = row[j + 2] - centre[j + 2];
+            rows[o + 3] = row[j + 3] - centre[j + 3];
+          }
+          if (j < dimP) for (let a = 0; a < 4; a++) rows[o + a] = j + a < dim ? row[j + a] - centre[j + a] : 0;
         }
         wasm.add(b);
       }

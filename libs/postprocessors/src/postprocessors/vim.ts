@@ -90,7 +90,8 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   }
 
   private residualNorm(z: Tensor2D): Tensor1D {
-    return tf.tidy(() => tf.norm(tf.matMul(tf.sub(z, this.u!), this.nullSpace!), 'euclidean', 1) as Tensor1D);
+    // sqrt(Σ y²) rather than tf.norm, which adds abs and pow passes over the [N, D − dim] product.
+    return tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.matMul(tf.sub(z, this.u!), this.nullSpace!)), 1)) as Tensor1D);
   }
 
   protected override releaseState(): void {
