@@ -15,17 +15,12 @@ import os
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+from lenet_torch import LeNet, idx
 
 torch.set_num_threads(1)
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..', 'node_modules')
-
-
-def idx(path):
-    raw = open(path, 'rb').read()
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], 'big') for i in range(raw[3])]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * raw[3]).reshape(dims)
 
 
 def load(name):
@@ -38,19 +33,6 @@ def load(name):
         xs.append(np.asarray(rows, dtype=np.uint8).reshape(-1, 28, 28))
         ys.append(np.full(len(rows), c, dtype=np.int64))
     return np.concatenate(xs), np.concatenate(ys)
-
-
-class LeNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.b1 = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2))
-        self.b2 = nn.Sequential(nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2))
-        self.b3 = nn.Sequential(nn.Conv2d(16, 120, 5), nn.ReLU())
-        self.fc1 = nn.Linear(120, 84)
-        self.fc = nn.Linear(84, 10)
-
-    def forward(self, x):
-        return self.fc(F.relu(self.fc1(self.b3(self.b2(self.b1(x))).flatten(1))))
 
 
 def run(X, Y, lr, seed, epochs=5, per_class=700):
