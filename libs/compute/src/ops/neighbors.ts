@@ -120,6 +120,7 @@ export function wasmNeighbourIndex(rows: Float32Array, count: number, dim: numbe
       const chunk = Math.min(QUERY_CHUNK, Math.max(1, m));
       const q = allocate(heap, 4 * chunk * Math.max(1, dim), 'queries');
       const out = allocate(heap, 4 * chunk * k, 'top-k values');
+      const qSq = allocate(heap, 4 * chunk, 'query norms');
       const scratch = allocate(heap, SHARE_SCRATCH_BYTES * Math.max(1, kernelThreads(backend)), 'kernel scratch');
       try {
         for (let start = 0; start < m; start += chunk) {
@@ -137,6 +138,7 @@ export function wasmNeighbourIndex(rows: Float32Array, count: number, dim: numbe
             b,
             e,
             blockPanels(dim),
+            qSq.ptr,
             scratch.ptr + i * SHARE_SCRATCH_BYTES,
           ]);
           runShares(backend, 'neighbour_topk', shares);
@@ -145,6 +147,7 @@ export function wasmNeighbourIndex(rows: Float32Array, count: number, dim: numbe
       } finally {
         q.free();
         out.free();
+        qSq.free();
         scratch.free();
       }
       return result;

@@ -13,6 +13,7 @@ export interface NeighborsKernels {
     rowBegin: number,
     rowEnd: number,
     blockPanels: number,
+    pQuerySqNorms: number,
     pScratch: number,
   ): void;
   relation_sum(
