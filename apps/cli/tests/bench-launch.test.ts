@@ -64,6 +64,37 @@ describe('oodkit bench --launcher local', { timeout: 240_000 }, () => {
     expect(io.out).toMatch(/^eval\/base\/sio\/s0 +done/m);
   });
 
+  it('in one process, a training that diverges fails its cell and the dependants; the other cells run on to the summary', async () => {
+    // lr 1e38 overflows the first update: the loss is infinite at the second step.
+    const group = join(dir, 'inprocess');
+    const args = [
+      'bench',
+      '-c',
+      config,
+      '-o',
+      group,
+      '--bench.variants=[baseline]',
+      '--bench.trainers=[base, {name: mixup, args: {lr: 1e38}}]',
+    ];
+    io.err = '';
+    expect(await main(args)).toBe(1);
+    expect(io.err).toMatch(/cell train\/mixup\/baseline\/s0 failed \(the other cells go on\): training diverged: loss is/);
+    expect(io.err).toMatch(/3 evaluation\(s\) failed/);
+    expect(io.err).toMatch(/knn on mixup\/baseline\/s0: train\/mixup\/baseline\/s0 failed: training diverged/);
+    const run = readdirSync(group)
+      .filter((n) => n.startsWith('run-'))
+      .map((n) => join(group, n))
+      .find((f) => readdirSync(f).includes('failures.json'))!;
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as {
+      summary: { trainer: string; postprocessor: string }[];
+    };
+    expect(summary.summary.map((r) => `${r.trainer} ${r.postprocessor}`)).toEqual(['base msp', 'base ebo', 'base knn']);
+    io.out = '';
+    expect(await main([...args, '--status'])).toBe(0);
+    expect(io.out).toMatch(/^train\/mixup\/baseline\/s0 +failed +training diverged/m);
+    expect(io.out).toMatch(/^eval\/base\/baseline\/s0 +done/m);
+  });
+
   it('bench.benchmarks: launches every benchmark, each cell told its benchmark, to the in-process results and combined table', async () => {
     const set = ['--bench.benchmarks=[mnist, fashionmnist]', '--bench.variants=[baseline]', '--bench.postprocessors=[msp]'];
     const local = join(dir, 'set-local');

@@ -292,8 +292,20 @@ export async function runBenchmark(config: Section, options: BenchRunOptions & {
     let result: BenchResult | undefined;
     for (const cell of session.plan.cells) {
       const outcome = await runBenchCell(session, cell);
-      // In one process an error ends the run (the methods an evaluation group could not score are not errors).
-      if (outcome.error !== undefined) throw outcome.error;
+      if (outcome.error !== undefined) {
+        // A stop request, a config or usage mistake, or a failed summary ends the run. Any other
+        // failure (a training that diverged, a cell's data or code failing) is a result of that
+        // cell, as under the launchers: it is recorded, the cells that need it fail naming it, the
+        // rest run on, and the summary reports them (failures.json; the command exits 1).
+        const fatal =
+          outcome.state === 'interrupted' ||
+          cell.stage === 'summary' ||
+          outcome.error instanceof ConfigError ||
+          outcome.error instanceof UsageError;
+        if (fatal) throw outcome.error;
+        if (!(outcome.error instanceof CellDependencyError))
+          logger.error(`cell ${cell.id} failed (the other cells go on): ${oneLine(errorMessage(outcome.error))}`);
+      }
       if (cell.stage === 'summary') result = outcome.result;
     }
     return result!;
@@ -379,7 +391,7 @@ export async function runBenchCell(session: BenchSession, cell: PlannedCell): Pr
     return { state: failed ? 'failed' : 'done', cached, ...(result ? { result } : {}) };
   } catch (error) {
     const interrupted = error instanceof TrainingInterruptedError || (session.stopSignal?.aborted ?? false);
-    const reason = oneLine(error instanceof Error ? error.message : String(error));
+    const reason = oneLine(errorMessage(error));
     await writeCellStatus(session.outDir, {
       id: cell.id,
       state: interrupted ? 'interrupted' : 'failed',
@@ -392,6 +404,8 @@ export async function runBenchCell(session: BenchSession, cell: PlannedCell): Pr
     return { state: interrupted ? 'interrupted' : 'failed', cached: false, error };
   }
 }
+
+const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** One line: a multi-line message (a ConfigError's list) joined. */
 const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ').trim();
@@ -658,7 +672,7 @@ async function evalCell(
     } catch (error) {
       if (session.stopSignal?.aborted) throw error;
       // One method failing on this model (e.g. a degenerate fit) must not cost the other cells.
-      const message = error instanceof Error ? error.message : String(error);
+      const message = errorMessage(error);
       failures.push({ postprocessor: pp.label, message });
       cached = false;
       emit({
