@@ -143,11 +143,11 @@ describe('fused relation kernel (csrc/neighbors.c)', () => {
   });
 });
 
-describe('determinism of the neighbour kernels', () => {
+describe('determinism of the neighbour, Gram and eigen kernels', () => {
   it('gives bit-identical outputs on 1 and 2 threads', () => {
     const here = path.dirname(fileURLToPath(import.meta.url));
     const run = (threads: string) => {
-      const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'neighbour-search.ts')], {
+      const child = spawnSync(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'thread-count-outputs.ts')], {
         cwd: path.resolve(here, '..', '..', '..'),
         encoding: 'utf8',
         timeout: 120_000,
