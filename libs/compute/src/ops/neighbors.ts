@@ -1,6 +1,6 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../tf.js';
-import { kernelThreads, runShares } from '../wasm/simd.js';
+import { kernelThreads, runShares, type SimdKernels } from '../wasm/simd.js';
 
 interface EmscriptenHeap {
   HEAPU8: Uint8Array;
@@ -52,6 +52,34 @@ function rowShares(rows: number, threads: number): [number, number][] {
     if (begin < end) shares.push([begin, end]);
   }
   return shares;
+}
+
+/**
+ * Runs `kernel` over query rows [0, m) in chunks of `chunk` rows: `load` copies a chunk to the heap,
+ * its rows are split into one share per thread (`share(begin, end, i)` is share i's argument list,
+ * rows relative to the chunk), and `store` copies the chunk's outputs out.
+ */
+function runInChunks(
+  backend: BackendWasm,
+  kernel: keyof SimdKernels,
+  m: number,
+  chunk: number,
+  steps: {
+    load(start: number, size: number): void;
+    share(begin: number, end: number, i: number): number[];
+    store(start: number, size: number): void;
+  },
+): void {
+  for (let start = 0; start < m; start += chunk) {
+    const size = Math.min(chunk, m - start);
+    steps.load(start, size);
+    runShares(
+      backend,
+      kernel,
+      rowShares(size, kernelThreads(backend)).map(([b, e], i) => steps.share(b, e, i)),
+    );
+    steps.store(start, size);
+  }
 }
 
 function blockPanels(dim: number): number {
@@ -123,10 +151,9 @@ export function wasmNeighbourIndex(rows: Float32Array, count: number, dim: numbe
       const qSq = allocate(heap, 4 * chunk, 'query norms');
       const scratch = allocate(heap, SHARE_SCRATCH_BYTES * Math.max(1, kernelThreads(backend)), 'kernel scratch');
       try {
-        for (let start = 0; start < m; start += chunk) {
-          const size = Math.min(chunk, m - start);
-          copyIn(heap, q.ptr, queries.subarray(start * dim, (start + size) * dim));
-          const shares = rowShares(size, kernelThreads(backend)).map(([b, e], i) => [
+        runInChunks(backend, 'neighbour_topk', m, chunk, {
+          load: (start, size) => copyIn(heap, q.ptr, queries.subarray(start * dim, (start + size) * dim)),
+          share: (b, e, i) => [
             q.ptr,
             dim,
             bank.packed.ptr,
@@ -140,10 +167,9 @@ export function wasmNeighbourIndex(rows: Float32Array, count: number, dim: numbe
             blockPanels(dim),
             qSq.ptr,
             scratch.ptr + i * SHARE_SCRATCH_BYTES,
-          ]);
-          runShares(backend, 'neighbour_topk', shares);
-          result.set(new Float32Array(heap.HEAPU8.buffer, out.ptr, size * k), start * k);
-        }
+          ],
+          store: (start, size) => result.set(new Float32Array(heap.HEAPU8.buffer, out.ptr, size * k), start * k),
+        });
       } finally {
         q.free();
         out.free();
@@ -214,11 +240,12 @@ export function wasmRelationBank(
       const out = allocate(heap, 8 * chunk, 'relation sums');
       const scratch = allocate(heap, SHARE_SCRATCH_BYTES * Math.max(1, kernelThreads(backend)), 'kernel scratch');
       try {
-        for (let start = 0; start < m; start += chunk) {
-          const size = Math.min(chunk, m - start);
-          copyIn(heap, f.ptr, qf.subarray(start * dim, (start + size) * dim));
-          copyIn(heap, p.ptr, qp.subarray(start * classes, (start + size) * classes));
-          const shares = rowShares(size, kernelThreads(backend)).map(([b, e], i) => [
+        runInChunks(backend, 'relation_sum', m, chunk, {
+          load: (start, size) => {
+            copyIn(heap, f.ptr, qf.subarray(start * dim, (start + size) * dim));
+            copyIn(heap, p.ptr, qp.subarray(start * classes, (start + size) * classes));
+          },
+          share: (b, e, i) => [
             f.ptr,
             dim,
             p.ptr,
@@ -233,10 +260,9 @@ export function wasmRelationBank(
             e,
             blockPanels(dim + classes),
             scratch.ptr + i * SHARE_SCRATCH_BYTES,
-          ]);
-          runShares(backend, 'relation_sum', shares);
-          result.set(new Float64Array(heap.HEAPU8.buffer, out.ptr, size), start);
-        }
+          ],
+          store: (start, size) => result.set(new Float64Array(heap.HEAPU8.buffer, out.ptr, size), start),
+        });
       } finally {
         f.free();
         p.free();
