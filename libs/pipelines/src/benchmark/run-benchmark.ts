@@ -227,6 +227,25 @@ export interface BenchSession extends BenchMatrix {
   readonly setConfig?: Section;
 }
 
+/**
+ * Errors thrown by the caller's event handler: the caller's code failing (or a test simulating a
+ * crash) is no result of the cell that was running, so it ends the run instead of being recorded.
+ */
+const observerErrors = new WeakSet<object>();
+const isObserverError = (error: unknown) => typeof error === 'object' && error !== null && observerErrors.has(error);
+
+function observed(onEvent: ((event: BenchEvent) => void) | undefined): (event: BenchEvent) => void {
+  if (!onEvent) return () => undefined;
+  return (event) => {
+    try {
+      onEvent(event);
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) observerErrors.add(error);
+      throw error;
+    }
+  };
+}
+
 /** Parses the matrix, loads the benchmark (limited), starts the backend; no lock is taken (cells lock products). */
 export async function openBenchSession(config: Section, options: BenchSessionOptions): Promise<BenchSession> {
   const logger = options.logger ?? silentLogger;
@@ -249,7 +268,7 @@ export async function openBenchSession(config: Section, options: BenchSessionOpt
     evaluator: await buildEvaluator(registry, config, buildCtx),
     registry,
     logger,
-    emit: options.onEvent ?? (() => undefined),
+    emit: observed(options.onEvent),
     ...(options.stopSignal ? { stopSignal: options.stopSignal } : {}),
     ...(options.setConfig ? { setConfig: options.setConfig } : {}),
   };
@@ -293,13 +312,15 @@ export async function runBenchmark(config: Section, options: BenchRunOptions & {
     for (const cell of session.plan.cells) {
       const outcome = await runBenchCell(session, cell);
       if (outcome.error !== undefined) {
-        // A stop request, a config or usage mistake, or a failed summary ends the run. Any other
-        // failure (a training that diverged, a cell's data or code failing) is a result of that
-        // cell, as under the launchers: it is recorded, the cells that need it fail naming it, the
-        // rest run on, and the summary reports them (failures.json; the command exits 1).
+        // A stop request, a config or usage mistake, a failed summary or the caller's event handler
+        // failing ends the run. Any other failure (a training that diverged, a cell's data or code
+        // failing) is a result of that cell, as under the launchers: it is recorded, the cells that
+        // need it fail naming it, the rest run on, and the summary reports them (failures.json; the
+        // command exits 1).
         const fatal =
           outcome.state === 'interrupted' ||
           cell.stage === 'summary' ||
+          isObserverError(outcome.error) ||
           outcome.error instanceof ConfigError ||
           outcome.error instanceof UsageError;
         if (fatal) throw outcome.error;
@@ -670,7 +691,7 @@ async function evalCell(
         return evaluationToJson(result.evaluations[0]!);
       });
     } catch (error) {
-      if (session.stopSignal?.aborted) throw error;
+      if (session.stopSignal?.aborted || isObserverError(error)) throw error;
       // One method failing on this model (e.g. a degenerate fit) must not cost the other cells.
       const message = errorMessage(error);
       failures.push({ postprocessor: pp.label, message });
