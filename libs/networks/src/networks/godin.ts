@@ -21,7 +21,6 @@ export type GodinNetArgs = z.infer<typeof godinNetArgs>;
 export const GODIN_H_PARAMETERS = ['h.h.weight', 'h.h.bias'] as const;
 
 /** The two factors of G-ODIN's logits f(x) = h(x) / g(x) (a type alias, so tf.tidy can return it). */
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
 export type DecomposedOutput = {
   /** h(x) [N, C], the class similarities (the numerators). */
   readonly numerators: tf.Tensor2D;
