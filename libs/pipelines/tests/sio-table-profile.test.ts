@@ -9,6 +9,7 @@ import { trainersModule } from '@oodkit/trainers';
 import { evaluatorsModule } from '@oodkit/evaluators';
 import { parseSioConfig, sioModule } from '@oodkit/sio';
 import {
+  benchJudge,
   benchPlan,
   benchPostprocessors,
   benchSectionSchema,
@@ -152,6 +153,37 @@ describe('--profile sio-ablation', () => {
     // shared products: same output folder, training settings and SIO section as --profile sio-table
     for (const key of ['output_dir', 'train', 'sio', 'network']) expect(config[key], key).toEqual(table[key]);
     expect((config.bench as { limits: unknown }).limits).toEqual((table.bench as { limits: unknown }).limits);
+  });
+
+  it('sio-table-extended judges the generators with the model sio-table trains (its base at the same args and seed)', async () => {
+    const table = benchSectionSchema.parse((await profileConfig('sio-table')).config.bench);
+    const extended = benchSectionSchema.parse((await profileConfig('sio-table-extended')).config.bench);
+    expect(benchTrainers(extended).map((t) => t.name)).not.toContain('base');
+    expect(benchJudge(extended)).toEqual(benchJudge(table));
+    expect(benchJudge(table).trainer).toEqual({ name: 'base', args: { lr: 0.03 } });
+    // without base and without bench.judge: the base trainer's defaults
+    expect(benchJudge(benchSectionSchema.parse({ trainers: ['oe'], seeds: [2, 1] }))).toEqual({
+      trainer: { name: 'base', args: {} },
+      seed: 1,
+    });
+  });
+
+  it('bench.judge is checked at load time: a wrong arg of the base trainer, or beside a listed base', async () => {
+    const load = (override: string) =>
+      loadRun({
+        files: [BENCH_DEFAULT],
+        profiles: [repo('configs/profiles/sio-table-extended.yml')],
+        overrides: [override],
+        builtins,
+      }).catch((e: unknown) => e);
+    expect(String(await load('--bench.judge={args: {lrr: 0.03}}'))).toMatch(/bench\.judge.*lrr/s);
+    const beside = await loadRun({
+      files: [BENCH_DEFAULT],
+      profiles: [repo('configs/profiles/sio-table.yml')],
+      overrides: ['--bench.judge={args: {lr: 0.03}}'],
+      builtins,
+    }).catch((e: unknown) => e);
+    expect(String(beside)).toMatch(/bench\.judge: bench\.judge applies only when bench\.trainers has no base entry/);
   });
 
   it('a variant whose sio keys do not validate is a config error naming it', async () => {

@@ -83,6 +83,12 @@ export const benchSectionSchema = z
       .describe(
         "score every SIO variant's synthetic set: per-class accuracy of an independently trained classifier on it, and the Fréchet distance between real-test and synthetic features of that classifier",
       ),
+    judge: z
+      .strictObject({ args: z.record(z.string(), z.unknown()).default({}) })
+      .optional()
+      .describe(
+        "the base trainer's args for the generator-quality judge when bench.trainers lists no base (with one, that entry is the judge), e.g. {args: {lr: 0.03}} to judge with the model another profile trains",
+      ),
     seeds: z.array(z.int().nonnegative()).min(1).default([0, 1]),
     postprocessors: z
       .array(postprocessorRef)
@@ -205,6 +211,23 @@ export interface BenchPlan {
  * The run plan of a `bench:` section (one benchmark): trainers × variants × seeds, each model evaluated
  * with its trainer's postprocessors.
  */
+/**
+ * The model that judges the synthetic sets (bench.generator_quality), trained on real data only: the
+ * base trainer at the first seed without SIO — as bench.trainers configures it when listed, else with
+ * bench.judge's args. Its training hash is that of base/baseline/s<seed>, so it is usually cached,
+ * also by another config that lists base with the same args.
+ */
+export function benchJudge(section: Pick<BenchSection, 'trainers' | 'postprocessors' | 'aps' | 'judge' | 'seeds'>): {
+  trainer: { name: string; args: Record<string, unknown> };
+  seed: number;
+} {
+  const base = benchTrainers(section).find((t) => t.name === 'base');
+  return {
+    trainer: base ? { name: base.name, args: base.args } : { name: 'base', args: section.judge?.args ?? {} },
+    seed: Math.min(...section.seeds),
+  };
+}
+
 export function benchPlan(section: BenchSection): BenchPlan {
   const trainings: BenchCell[] = [];
   const evaluations: { cell: BenchCell; postprocessor: BenchPostprocessor }[] = [];
@@ -296,6 +319,14 @@ export function validateBenchSection(
       if (trainerNames.indexOf(name) !== i)
         issues.push({ path: `bench.trainers.${i}`, message: `trainer '${name}' is listed twice (its cells would share one name)` });
     });
+    if (parsed.data.judge) {
+      if (trainerNames.includes('base'))
+        issues.push({
+          path: 'bench.judge',
+          message: `bench.judge applies only when bench.trainers has no base entry; here base (with its args) is the judge, so remove bench.judge`,
+        });
+      else issues.push(...registry.validate('trainer', { name: 'base', args: parsed.data.judge.args }, 'bench.judge'));
+    }
   }
   return issues;
 }

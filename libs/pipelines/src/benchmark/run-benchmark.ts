@@ -25,6 +25,7 @@ import { loadTrainedNetwork } from '../train/restore.js';
 import { runTraining, trainingConfigHash } from '../train/pipeline.js';
 import { TrainingInterruptedError } from '../train/loop.js';
 import {
+  benchJudge,
   benchSectionSchema,
   benchTrainers,
   benchVariants,
@@ -149,10 +150,7 @@ function benchMatrix(config: Section): BenchMatrix {
       syntheticSources.push(entry);
     }
   }
-  // The judge is trained on real data only: the base trainer (as configured here, if listed) at the
-  // first seed, without SIO — the same training hash as base/baseline/s<seed>, so usually cached.
-  const base = trainers.find((t) => t.name === 'base');
-  const judge = { trainer: base ? { name: base.name, args: base.args } : { name: 'base', args: {} }, seed: Math.min(...bench.seeds) };
+  const judge = benchJudge(bench);
   const plan = planBenchCells(bench, {
     generatorSets: syntheticSources.map((s) => s.variants),
     ...(bench.generator_quality ? { quality: { judge: `base/baseline/s${judge.seed}` } } : {}),
