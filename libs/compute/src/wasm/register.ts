@@ -12,6 +12,7 @@ import { sumConfig } from './sum.js';
 import { conv2dConfig, fusedConv2dConfig } from './conv2d/kernels.js';
 import { batchMatMulConfig } from './batch-mat-mul.js';
 import { identityConfig } from './identity.js';
+import { sliceConfig } from './slice.js';
 
 /** The kernels oodkit adds to (or replaces in) the wasm backend so that CNNs can be trained on it. */
 export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
@@ -32,6 +33,7 @@ export const wasmTrainingKernels: readonly tf.KernelConfig[] = [
   biasReluConfig,
   biasReluGradConfig,
   identityConfig,
+  sliceConfig,
 ];
 
 let registered = false;
@@ -39,7 +41,8 @@ let registered = false;
 /**
  * Registers the training kernels for 'wasm' (idempotent). Existing registrations of the same names
  * (the built-in, slow Conv2DBackpropInput; the
- * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad, Tile and leading-axes Sum; the copying Identity) are removed first so tfjs does not warn about duplicates.
+ * built-in ResizeNearestNeighborGrad, which ignores halfPixelCenters; the slow built-in MaxPoolGrad, Tile and leading-axes Sum; the copying Identity; the Slice that
+ * copies its whole input) are removed first so tfjs does not warn about duplicates.
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
