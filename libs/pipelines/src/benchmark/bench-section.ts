@@ -84,7 +84,12 @@ export const benchSectionSchema = z
         "score every SIO variant's synthetic set: per-class accuracy of an independently trained classifier on it, and the Fréchet distance between real-test and synthetic features of that classifier",
       ),
     judge: z
-      .strictObject({ args: z.record(z.string(), z.unknown()).default({}) })
+      .strictObject({
+        args: z
+          .record(z.string(), z.unknown())
+          .default({})
+          .describe("the base trainer's own arguments (see its trainer component), e.g. {lr: 0.03}"),
+      })
       .optional()
       .describe(
         "the base trainer's args for the generator-quality judge when bench.trainers lists no base (with one, that entry is the judge), e.g. {args: {lr: 0.03}} to judge with the model another profile trains",
