@@ -213,10 +213,6 @@ export interface BenchPlan {
 }
 
 /**
- * The run plan of a `bench:` section (one benchmark): trainers × variants × seeds, each model evaluated
- * with its trainer's postprocessors.
- */
-/**
  * The model that judges the synthetic sets (bench.generator_quality), trained on real data only: the
  * base trainer at the first seed without SIO — as bench.trainers configures it when listed, else with
  * bench.judge's args. Its training hash is that of base/baseline/s<seed>, so it is usually cached,
@@ -233,6 +229,10 @@ export function benchJudge(section: Pick<BenchSection, 'trainers' | 'postprocess
   };
 }
 
+/**
+ * The run plan of a `bench:` section (one benchmark): trainers × variants × seeds, each model evaluated
+ * with its trainer's postprocessors.
+ */
 export function benchPlan(section: BenchSection): BenchPlan {
   const trainings: BenchCell[] = [];
   const evaluations: { cell: BenchCell; postprocessor: BenchPostprocessor }[] = [];

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
 import { rowsOf, scatterAbout } from '../math/covariance.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
+import { readLogits } from '../math/head.js';
 import { pinvTimes } from '../math/pinv.js';
 import { argmax, logSumExp, toScoreResult } from '../math/softmax.js';
 
@@ -55,7 +56,7 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
     this.eigen = symmetricEigen(secondMomentAbout(train.features, train.count, d, u), d);
     this.u = tf.tensor1d(Float32Array.from(u), 'float32');
     this.trainZ = tf.tensor2d(train.features, [train.count, d], 'float32');
-    const logits = this.trainLogits(this.trainZ);
+    const logits = readLogits(this.head, this.trainZ);
     let sum = 0;
     for (let i = 0; i < train.count; i++) {
       let m = -Infinity;
@@ -89,16 +90,6 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   protected override gridFolds(): GridFolds {
     const d = this.eigen!.n;
     return { dim: (k) => effectiveVimDim(Number(k), d) };
-  }
-
-  /** Train logits [N·C] read back (for mean max logit), from the uploaded train features. */
-  private trainLogits(z: Tensor2D): Float32Array {
-    const logits = this.head.logits(z);
-    try {
-      return logits.dataSync() as Float32Array;
-    } finally {
-      logits.dispose();
-    }
   }
 
   /**
