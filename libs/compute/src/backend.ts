@@ -4,6 +4,7 @@ import path from 'node:path';
 import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
 import { setWasmPaths, type BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { tf } from './tf.js';
+import { LINALG_ENV, configureLinalg, parseLinalgMode, type LinalgMode } from './linalg.js';
 import { CONV_ALGORITHM_NAMES, setConvAlgorithms, type ConvAlgorithms } from './wasm/conv2d/route.js';
 import { registerWasmTrainingKernels } from './wasm/register.js';
 import { kernelThreads, startKernelPool } from './wasm/simd.js';
@@ -31,7 +32,13 @@ export interface ComputeOptions {
    * 'fastest' (default) or 'accurate' (see ConvAlgorithms). Applies from this call on.
    */
   convAlgorithms?: ConvAlgorithms;
-  /** Environment to read OODKIT_BACKEND / OODKIT_WASM_THREADS from (default process.env). */
+  /**
+   * Config `compute.linalg`: where the dense feature-space products of vim and residual run —
+   * 'auto' (default: onnxruntime when it loads), 'onnxruntime', or 'backend'. OODKIT_LINALG overrides
+   * it. onnxruntime runs with the same thread count as the wasm backend.
+   */
+  linalg?: LinalgMode;
+  /** Environment to read OODKIT_BACKEND / OODKIT_WASM_THREADS / OODKIT_LINALG from (default process.env). */
   env?: Record<string, string | undefined>;
 }
 
@@ -41,6 +48,8 @@ export interface ComputeInfo {
   reason: string;
   /** Threads the backend computes with (wasm: XNNPACK pool size; cpu: 1; tensorflow: its own pool → 0 = unknown). */
   threads: number;
+  /** The requested route of the dense feature-space products (see ComputeOptions.linalg). */
+  linalg: LinalgMode;
 }
 
 /** Native TensorFlow bindings, in the order tried; both register the backend name 'tensorflow'. */
@@ -78,8 +87,10 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
     }
     setConvAlgorithms(options.convAlgorithms);
   }
+  const linalgFromEnv = env[LINALG_ENV]?.trim();
+  const linalg = parseLinalgMode(linalgFromEnv || options.linalg || 'auto', linalgFromEnv ? LINALG_ENV : 'compute.linalg');
 
-  let info: Omit<ComputeInfo, 'threads'>;
+  let info: Omit<ComputeInfo, 'threads' | 'linalg'>;
   if (requested === 'auto') {
     info = await resolveAuto(threads);
   } else {
@@ -98,19 +109,25 @@ export async function initCompute(options: ComputeOptions = {}): Promise<Compute
     ...info,
     reason: info.backend === 'wasm' && wasmNote ? `${info.reason}; ${wasmNote}` : info.reason,
     threads: info.backend === 'wasm' ? kernelThreads(tf.backend() as BackendWasm) : info.backend === 'cpu' ? 1 : 0,
+    linalg,
   };
   if (!current || current.backend !== full.backend || current.reason !== full.reason) {
     const t = full.backend === 'wasm' ? `, ${full.threads} thread${full.threads === 1 ? '' : 's'}` : '';
     logger.info(`compute backend: ${full.backend}${t} (${full.reason})`);
   }
   current = full;
+  await configureLinalg(linalg, full.backend === 'wasm' ? full.threads : threads, logger);
   return full;
 }
 
 /** initCompute options from a run config's `compute` section (core's computeConfigSchema). */
-export function computeOptionsFrom(section: unknown): Pick<ComputeOptions, 'backend' | 'convAlgorithms'> {
-  const s = (section ?? {}) as { backend?: BackendName | 'auto'; conv_algorithms?: ConvAlgorithms };
-  return { backend: s.backend ?? 'auto', ...(s.conv_algorithms ? { convAlgorithms: s.conv_algorithms } : {}) };
+export function computeOptionsFrom(section: unknown): Pick<ComputeOptions, 'backend' | 'convAlgorithms' | 'linalg'> {
+  const s = (section ?? {}) as { backend?: BackendName | 'auto'; conv_algorithms?: ConvAlgorithms; linalg?: LinalgMode };
+  return {
+    backend: s.backend ?? 'auto',
+    ...(s.conv_algorithms ? { convAlgorithms: s.conv_algorithms } : {}),
+    ...(s.linalg ? { linalg: s.linalg } : {}),
+  };
 }
 
 function parseThreads(value: string | number): number {
@@ -134,7 +151,7 @@ function parseBackend(value: string, key: string): BackendName | 'auto' {
   );
 }
 
-async function resolveAuto(threads: number): Promise<Omit<ComputeInfo, 'threads'>> {
+async function resolveAuto(threads: number): Promise<Omit<ComputeInfo, 'threads' | 'linalg'>> {
   const skipped: string[] = [];
   for (const name of BACKEND_NAMES) {
     const failure = await tryBackend(name, threads);

@@ -1,6 +1,17 @@
 export * from './tf.js';
 export * from './module.js';
 export * from './backend.js';
+export { LINALG_ENV, LINALG_MODES, denseLinalg, linalgSettings, parseLinalgMode, type LinalgMode } from './linalg.js';
+export { OnnxLinalg, ROW_STATISTICS_BLOCK_ROWS, SECOND_MOMENT_BLOCK_ROWS } from './onnx/linalg.js';
+export { encodeOnnxModel, onnxModelProto, type OnnxNodeSpec, type OnnxValueSpec } from './onnx/proto.js';
+export { loadOnnxRuntime, type OnnxRuntimeModule } from './onnx/runtime.js';
+export {
+  HEAD_STATISTICS,
+  RowStatistics,
+  type RowStatistic,
+  type RowStatisticsResult,
+  type RowStatisticsSpec,
+} from './ops/row-statistics.js';
 export {
   registerWasmTrainingKernels,
   setConvAlgorithms,

@@ -43,7 +43,7 @@ describe('initCompute backend resolution', () => {
 
   it('config compute.backend selects a backend', async () => {
     const info = await initCompute({ backend: 'cpu', env: {} });
-    expect(info).toEqual({ backend: 'cpu', reason: 'requested by compute.backend=cpu', threads: 1 });
+    expect(info).toEqual({ backend: 'cpu', reason: 'requested by compute.backend=cpu', threads: 1, linalg: 'auto' });
     expect(tf.getBackend()).toBe('cpu');
   });
 

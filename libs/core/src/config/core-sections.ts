@@ -5,6 +5,7 @@ import { componentSection, schemaSection, sectionsModule, type ConfigSection } f
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export const COMPUTE_BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export const CONV_ALGORITHMS = ['fastest', 'accurate'] as const;
+export const LINALG_ROUTES = ['auto', 'onnxruntime', 'backend'] as const;
 
 export const computeConfigSchema = z
   .strictObject({
@@ -14,6 +15,12 @@ export const computeConfigSchema = z
       .default('fastest')
       .describe(
         'wasm 3×3 convolutions: fastest per layer (Winograd F(4×4), ~1e-5 relative error) or accurate (~1e-6, as a direct fp32 conv)',
+      ),
+    linalg: z
+      .enum(LINALG_ROUTES)
+      .default('auto')
+      .describe(
+        "where vim's and residual's dense feature products run: onnxruntime's CPU kernels (auto: when it loads) or the tensor backend (backend: the same bits on every machine)",
       ),
   })
   .prefault({});

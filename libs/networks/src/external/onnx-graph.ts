@@ -1,69 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import protobuf from 'protobufjs';
+import { onnxModelProto } from '@oodkit/compute';
 import { DataError, UsageError } from '@oodkit/core';
 
-/**
- * The part of ONNX's `onnx.proto` (IR version 3+) that oodkit reads: the graph's nodes, initializers,
- * inputs and outputs, and Constant values. Field numbers are ONNX's; protobuf decoders skip fields a
- * schema does not declare, so this subset decodes any ONNX model. onnxruntime-node runs the model but
- * does not expose initializers, which is why the file is parsed here too.
- */
-const ONNX_SUBSET_PROTO = `
-syntax = "proto2";
-package onnx;
-message StringStringEntryProto { optional string key = 1; optional string value = 2; }
-message TensorProto {
-  repeated int64 dims = 1;
-  optional int32 data_type = 2;
-  repeated float float_data = 4 [packed = true];
-  optional string name = 8;
-  optional bytes raw_data = 9;
-  repeated double double_data = 10 [packed = true];
-  repeated int32 int32_data = 5 [packed = true];
-  repeated StringStringEntryProto external_data = 13;
-  optional int32 data_location = 14;
-}
-message AttributeProto {
-  optional string name = 1;
-  optional float f = 2;
-  optional int64 i = 3;
-  optional TensorProto t = 5;
-  optional int32 type = 20;
-}
-message NodeProto {
-  repeated string input = 1;
-  repeated string output = 2;
-  optional string name = 3;
-  optional string op_type = 4;
-  repeated AttributeProto attribute = 5;
-  optional string domain = 7;
-}
-message TensorShapeProto {
-  message Dimension { optional int64 dim_value = 1; optional string dim_param = 2; }
-  repeated Dimension dim = 1;
-}
-message TypeProto {
-  message Tensor { optional int32 elem_type = 1; optional TensorShapeProto shape = 2; }
-  optional Tensor tensor_type = 1;
-}
-message ValueInfoProto { optional string name = 1; optional TypeProto type = 2; }
-message GraphProto {
-  repeated NodeProto node = 1;
-  optional string name = 2;
-  repeated TensorProto initializer = 5;
-  repeated ValueInfoProto input = 11;
-  repeated ValueInfoProto output = 12;
-}
-message ModelProto {
-  optional int64 ir_version = 1;
-  optional string producer_name = 2;
-  optional GraphProto graph = 7;
-}
-`;
-
-const root = protobuf.parse(ONNX_SUBSET_PROTO, { keepCase: true }).root;
-const ModelProto = root.lookupType('onnx.ModelProto');
+const ModelProto = onnxModelProto;
 
 /** ONNX TensorProto.DataType values oodkit converts to float32. */
 const FLOAT = 1;

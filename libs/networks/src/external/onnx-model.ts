@@ -1,22 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { tf } from '@oodkit/compute';
+import { loadOnnxRuntime, tf, type OnnxRuntimeModule } from '@oodkit/compute';
 import { DataError, UsageError, type FinalLayer, type Postprocessor } from '@oodkit/core';
 import { parseOnnxGraph, unknownOnnxValue, withExtraOutputs, type OnnxGraph } from './onnx-graph.js';
 import { findOnnxFinalLayer, type OnnxFinalLayer } from './onnx-final-layer.js';
 import type { InferenceModel, InferenceOutput } from './inference-model.js';
-
-/** The onnxruntime-node module, loaded on first use so that nothing else pays for its native binding. */
-type OrtModule = typeof import('onnxruntime-node');
-let ortModule: Promise<OrtModule> | undefined;
-function ort(): Promise<OrtModule> {
-  // onnxruntime's Linux build (1.30) starts a telemetry client that writes session files to the temp
-  // folder and uploads events over HTTPS; oodkit makes no network calls at run time, so it is off
-  // unless the user set the variable themselves.
-  process.env.ORT_DISABLE_TELEMETRY ??= '1';
-  ortModule ??= import('onnxruntime-node');
-  return ortModule;
-}
 
 export interface OnnxModelOptions {
   /** The graph value holding the logits [N, C]; default: the output of the final Gemm/MatMul(+Add). */
@@ -56,7 +44,7 @@ export class OnnxModel implements InferenceModel {
     readonly featuresOutput: string,
     private readonly layer: OnnxFinalLayer,
     inputShape: readonly [number, number, number],
-    private readonly ortTensor: OrtModule['Tensor'],
+    private readonly ortTensor: OnnxRuntimeModule['Tensor'],
   ) {
     this.name = `onnx:${file}`;
     this.inputShape = inputShape;
@@ -80,7 +68,7 @@ export class OnnxModel implements InferenceModel {
     const { inputName, inputShape } = imageInput(graph);
     const declared = new Set(graph.outputs.map((o) => o.name));
     const extra = [...new Set([logitsOutput, layer.featureValue])].filter((n) => !declared.has(n));
-    const runtime = await ort();
+    const runtime = await loadOnnxRuntime();
     if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads > 0))
       throw new UsageError(`onnx threads: expected a positive integer, got ${options.threads}`);
     let session: import('onnxruntime-node').InferenceSession;
