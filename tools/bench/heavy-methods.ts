@@ -15,7 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { initCompute, tf } from '@oodkit/compute';
+import { denseLinalg, initCompute, linalgSettings, tf } from '@oodkit/compute';
 import {
   Rng,
   createOodkitContainer,
@@ -48,6 +48,9 @@ if (!['oodkit-first', 'reference-first'].includes(order))
   throw new Error(`--order: expected oodkit-first or reference-first, got '${order}'`);
 
 const info = await initCompute({ backend: 'wasm', threads });
+// onnxruntime-node is imported here, as the reference script imports numpy, torch, sklearn and faiss
+// before its clock starts; its sessions are created (and timed) inside the first setup that uses them.
+const linalg = (await denseLinalg()) ? 'onnxruntime' : 'backend';
 const n = (x: number) => Math.max(1, Math.round(x * scale));
 const sizes = { train: n(50_000), test: n(10_000), ood1: n(10_000), ood2: n(10_000), ood3: n(10_000) };
 const scoredSplits = ['test', 'ood1', 'ood2', 'ood3'];
@@ -63,7 +66,7 @@ const source = new InMemoryFeatureSource(data.finalLayer, data.splits, roles, 40
 const split = (name: string) => data.splits.find((s) => s.name === name)!;
 const { numClasses: c, featureDim: d } = data.finalLayer;
 console.log(
-  `train ${sizes.train} × ${d}, scored ${scoredSplits.map((s) => sizes[s as keyof typeof sizes]).join(' + ')}; wasm ${info.threads} threads`,
+  `train ${sizes.train} × ${d}, scored ${scoredSplits.map((s) => sizes[s as keyof typeof sizes]).join(' + ')}; wasm ${info.threads} threads; dense products: ${linalg} (compute.linalg ${linalgSettings().mode})`,
 );
 
 const work = mkdtempSync(join(tmpdir(), 'oodkit-heavy-'));
@@ -191,6 +194,7 @@ try {
         node: process.version,
         threads,
         wasmThreads: info.threads,
+        linalg,
         order,
         referenceBatch: ref.json.batch,
         referenceVersions: ref.json.versions,

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { foldGrid } from '../src/lifecycle/grid.js';
 import { knnDefinition, KnnPostprocessor } from '../src/postprocessors/knn.js';
 import * as legacyBase from '../src/math/base.js';
-import { BasePostprocessor } from '../src/lifecycle/base-postprocessor.js';
+import { BasePostprocessor, firstNonFinite } from '../src/lifecycle/base-postprocessor.js';
 
 beforeAll(async () => {
   await initCompute({ backend: 'cpu' });
@@ -48,5 +48,26 @@ describe('BasePostprocessor lifecycle', () => {
 
   it('the old import path math/base re-exports the same class', () => {
     expect(legacyBase.BasePostprocessor).toBe(BasePostprocessor);
+  });
+});
+
+describe('firstNonFinite (the setup splits check)', () => {
+  it('finds the first NaN or ±Infinity in any block, and nothing in finite values (−0 and huge ones included)', () => {
+    const n = 3 * 65536 + 17; // blocks of 65,536 values and a partial one
+    const values = new Float32Array(n).map((_, i) => ((i % 97) - 48) * 1e30);
+    values[5] = -0;
+    expect(firstNonFinite(values)).toBe(-1);
+    for (const [at, bad] of [
+      [0, NaN],
+      [65535, Infinity],
+      [65536, -Infinity],
+      [n - 1, NaN],
+    ] as const) {
+      const v = values.slice();
+      v[at] = bad;
+      v[n - 2] = NaN; // a later one in the same or a later block
+      expect(firstNonFinite(v)).toBe(at === n - 1 ? n - 2 : at);
+    }
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
   });
 });

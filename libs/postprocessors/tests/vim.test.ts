@@ -50,38 +50,47 @@ describe('vim', () => {
   for (const s1 of [1, -1]) for (const s2 of [1, -1]) for (const s3 of [1, -1]) train.push(-1 + 3 * s1, 2 + 2 * s2, 0.5 * s3);
   const lse = (v: number[]) => Math.log(v.reduce((a, x) => a + Math.exp(x), 0));
 
-  it('closed form: residual space, α and scores for dim = 2 and dim = 1 (re-derived on change)', async () => {
-    const pp = new VimPostprocessor(vimDefinition.args, { dim: 2 });
-    await pp.setup({ finalLayer: layer(w, bias, 2, 3) }, { train: split('train', train, Array(8).fill(0), 3) });
-    const zs = [
-      [0.5, 1, 2],
-      [-3, 4, -1],
-    ];
-    const q = tf.tensor2d(zs.flat(), [2, 3]);
-    // dim = 2: residual = |z₃|, α = 1.5 / 0.5
-    expect(pp.alpha).toBeCloseTo(3, 6);
-    let r = await pp.score({ features: q });
-    zs.forEach((z, i) => expect(r.conf[i]).toBeCloseTo(lse([z[0] + 1, z[1] - 2]) - 3 * Math.abs(z[2]), 5));
-    expect(Array.from(r.pred)).toEqual([0, 1]);
-    // dim = 1: residual = ‖(z₂ − 2, z₃)‖, α = 1.5 / √4.25
-    await pp.setHyperparameters({ dim: 1 });
-    const alpha1 = 1.5 / Math.sqrt(4.25);
-    expect(pp.alpha).toBeCloseTo(alpha1, 6);
-    r = await pp.score({ features: q });
-    zs.forEach((z, i) => expect(r.conf[i]).toBeCloseTo(lse([z[0] + 1, z[1] - 2]) - alpha1 * Math.hypot(z[1] - 2, z[2]), 5));
-    // dim ≥ D falls back to ⌊D/2⌋ = 1 and the grid collapses accordingly
-    await pp.setHyperparameters({ dim: 256 });
-    expect(pp.alpha).toBeCloseTo(alpha1, 6);
-    expect(pp.searchGrid(vimDefinition.grid as never)).toEqual({ dim: [1] });
-    q.dispose();
-    pp.dispose();
-  });
+  it.each(['onnxruntime', 'backend'] as const)(
+    'closed form (%s route): residual space, α and scores for dim = 2 and dim = 1 (re-derived on change)',
+    async (linalg) => {
+      await initCompute({ backend: 'cpu', linalg });
+      const pp = new VimPostprocessor(vimDefinition.args, { dim: 2 });
+      await pp.setup({ finalLayer: layer(w, bias, 2, 3) }, { train: split('train', train, Array(8).fill(0), 3) });
+      const zs = [
+        [0.5, 1, 2],
+        [-3, 4, -1],
+      ];
+      const q = tf.tensor2d(zs.flat(), [2, 3]);
+      // dim = 2: residual = |z₃|, α = 1.5 / 0.5
+      expect(pp.alpha).toBeCloseTo(3, 6);
+      let r = await pp.score({ features: q });
+      zs.forEach((z, i) => expect(r.conf[i]).toBeCloseTo(lse([z[0] + 1, z[1] - 2]) - 3 * Math.abs(z[2]), 5));
+      expect(Array.from(r.pred)).toEqual([0, 1]);
+      // dim = 1: residual = ‖(z₂ − 2, z₃)‖, α = 1.5 / √4.25
+      await pp.setHyperparameters({ dim: 1 });
+      const alpha1 = 1.5 / Math.sqrt(4.25);
+      expect(pp.alpha).toBeCloseTo(alpha1, 6);
+      r = await pp.score({ features: q });
+      zs.forEach((z, i) => expect(r.conf[i]).toBeCloseTo(lse([z[0] + 1, z[1] - 2]) - alpha1 * Math.hypot(z[1] - 2, z[2]), 5));
+      // dim ≥ D falls back to ⌊D/2⌋ = 1 and the grid collapses accordingly
+      await pp.setHyperparameters({ dim: 256 });
+      expect(pp.alpha).toBeCloseTo(alpha1, 6);
+      expect(pp.searchGrid(vimDefinition.grid as never)).toEqual({ dim: [1] });
+      // the same rows on the host (as feature sources pass them) give the same scores
+      const host = await pp.score({ features: q, hostFeatures: Float32Array.from(zs.flat()) });
+      expect(Array.from(host.conf)).toEqual(Array.from(r.conf));
+      expect(Array.from(host.pred)).toEqual(Array.from(r.pred));
+      q.dispose();
+      pp.dispose();
+      await initCompute({ backend: 'cpu' });
+    },
+  );
 
-  it('helpers: fallback rule and the uncentred second moment', () => {
+  it('helpers: fallback rule and the uncentred second moment', async () => {
     expect(effectiveVimDim(256, 512)).toBe(256);
     expect(effectiveVimDim(1000, 512)).toBe(256);
     expect(effectiveVimDim(256, 84)).toBe(42);
-    const m = secondMomentAbout(Float32Array.from([1, 2, 3, 4]), 2, 2, Float64Array.from([1, 1]));
+    const m = await secondMomentAbout(Float32Array.from([1, 2, 3, 4]), 2, 2, Float64Array.from([1, 1]));
     // rows minus u: (0,1), (2,3) → [[0+4, 0+6], [6, 1+9]] / 2
     expect(Array.from(m)).toEqual([2, 3, 3, 5]);
   });

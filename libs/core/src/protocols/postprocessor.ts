@@ -67,6 +67,11 @@ export interface PostprocessorSetupData {
 /** A batch to score. `inputs` is present only when scoring through a network. */
 export interface ScoreBatch {
   readonly features: Tensor2D;
+  /**
+   * The same rows as `features` on the host, where the source holds them there (feature folders,
+   * in-memory splits): methods that compute off the tensor backend read them instead of downloading.
+   */
+  readonly hostFeatures?: Float32Array;
   /** Pooled features [N, dim] of the layers the method lists in `featureLayers`. */
   readonly layers?: Readonly<Record<string, Tensor2D>>;
   readonly inputs?: Tensor4D;

@@ -79,14 +79,15 @@ export async function scoreFeatureSplit(postprocessor: Postprocessor, split: Fea
   }
   for (let start = 0; start < split.count; start += batchSize) {
     const n = Math.min(batchSize, split.count - start);
-    const features = tf.tensor2d(split.features.subarray(start * split.dim, (start + n) * split.dim), [n, split.dim]);
+    const hostFeatures = split.features.subarray(start * split.dim, (start + n) * split.dim);
+    const features = tf.tensor2d(hostFeatures, [n, split.dim]);
     const layers: Record<string, Tensor2D> = {};
     for (const layer of wanted) {
       const { dim, features: values } = split.layers![layer]!;
       layers[layer] = tf.tensor2d(values.subarray(start * dim, (start + n) * dim), [n, dim]);
     }
     try {
-      const result = await postprocessor.score(wanted.length > 0 ? { features, layers } : { features });
+      const result = await postprocessor.score(wanted.length > 0 ? { features, hostFeatures, layers } : { features, hostFeatures });
       checkResult(postprocessor, split.name, start, n, result.pred, result.conf);
       pred.set(result.pred, start);
       conf.set(result.conf, start);

@@ -1,12 +1,10 @@
-import { tf } from '@oodkit/compute';
+import { RowStatistics } from '@oodkit/compute';
 import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
-import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
 import { pinvTimes } from '../math/pinv.js';
-import { argmax, toScoreResult } from '../math/softmax.js';
-import { effectiveVimDim, secondMomentAbout } from './vim.js';
+import { residualBasis, secondMomentAbout } from './vim.js';
 
 export const residualArgs = z.strictObject({
   dim: z
@@ -27,8 +25,10 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
   readonly name = 'residual';
   override readonly requires = ['val'] as const;
   private eigen?: SymmetricEigen;
-  private u?: Tensor1D;
-  private nullSpace?: Tensor2D;
+  private u?: Float32Array;
+  private finalLayer?: ScoringModel['finalLayer'];
+  /** argmax and ‖(z − u)·N‖ of the current `dim`. */
+  private statistics?: RowStatistics;
 
   protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     const val = requireSplit(data, 'val', this.name, this.head.featureDim);
@@ -40,33 +40,33 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
       d,
       Float64Array.from(bias, (v) => -v),
     );
-    this.eigen = symmetricEigen(secondMomentAbout(val.features, val.count, d, u), d);
-    this.u = tf.tensor1d(Float32Array.from(u), 'float32');
+    this.eigen = symmetricEigen(await secondMomentAbout(val.features, val.count, d, u), d);
+    this.u = Float32Array.from(u);
+    this.finalLayer = model.finalLayer;
   }
 
   protected override async derive(): Promise<void> {
-    const eig = this.eigen!;
-    const d = eig.n;
-    const width = d - effectiveVimDim(this.args.dim, d);
-    const ns = new Float32Array(d * width);
-    for (let i = 0; i < d; i++) for (let k = 0; k < width; k++) ns[i * width + k] = eig.vectors[i * d + k];
-    this.nullSpace?.dispose();
-    this.nullSpace = tf.tensor2d(ns, [d, width], 'float32');
+    const { basis, width } = residualBasis(this.eigen!, this.args.dim);
+    const { weight, bias, numClasses } = this.finalLayer!;
+    this.statistics?.dispose();
+    this.statistics = await RowStatistics.create({
+      dim: this.eigen!.n,
+      head: { weight, bias, classes: numClasses },
+      projection: { centre: this.u!, basis, width },
+      outputs: ['argmax', 'projectedNorm'],
+    });
   }
 
   protected override releaseState(): void {
-    this.u?.dispose();
-    this.nullSpace?.dispose();
-    this.u = this.nullSpace = undefined;
+    this.statistics?.dispose();
+    this.statistics = this.u = this.finalLayer = undefined;
     this.eigen = undefined;
     super.releaseState();
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
-    const z = this.features(batch);
-    const pred = tf.tidy(() => argmax(this.head.logits(z)));
-    const conf = tf.tidy(() => tf.neg(tf.norm(tf.matMul(tf.sub(z, this.u!), this.nullSpace!), 'euclidean', 1)) as Tensor1D);
-    return toScoreResult(pred, conf);
+    const { argmax, projectedNorm } = await this.statistics!.compute(this.features(batch), batch.hostFeatures);
+    return { pred: argmax!, conf: Float64Array.from(projectedNorm!, (v) => -v) };
   }
 }
 

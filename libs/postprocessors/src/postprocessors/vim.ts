@@ -1,16 +1,10 @@
-import { tf } from '@oodkit/compute';
+import { RowStatistics, denseLinalg } from '@oodkit/compute';
 import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
-import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
 import { rowsOf, scatterAbout } from '../math/covariance.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
-import { readLogits } from '../math/head.js';
 import { pinvTimes } from '../math/pinv.js';
-import { argmax, logSumExp, toScoreResult } from '../math/softmax.js';
-
-/** Train rows per residual-norm chunk in `derive` (32 MB of features at D = 512). */
-const TRAIN_CHUNK_ROWS = 16384;
 
 export const vimArgs = z.strictObject({
   dim: z
@@ -21,14 +15,39 @@ export const vimArgs = z.strictObject({
     .describe('dimension of the principal subspace; values ≥ the feature dim D fall back to ⌊D/2⌋ (ViM paper rule)'),
 });
 
-/** Uncentred second moment (1/N) Σ (z − u)(z − u)ᵀ: sklearn EmpiricalCovariance(assume_centered=True). */
-export function secondMomentAbout(features: Float32Array, count: number, dim: number, u: Float64Array): Float64Array {
+/**
+ * Uncentred second moment (1/N) Σ (z − u)(z − u)ᵀ: sklearn EmpiricalCovariance(assume_centered=True),
+ * which OpenOOD feeds float32 z − u (one float32 product). On the onnxruntime route: z − u in float32
+ * as there, products in float32 blocks summed in float64; on the backend route all in float64.
+ */
+export async function secondMomentAbout(features: Float32Array, count: number, dim: number, u: Float64Array): Promise<Float64Array> {
+  const linalg = await denseLinalg();
+  if (linalg) return linalg.secondMomentAbout(features, count, dim, Float32Array.from(u));
   return scatterAbout(rowsOf(features, count, dim), u);
 }
 
 /** The `dim` actually used: a principal space as wide as the features leaves no residual. */
 export function effectiveVimDim(dim: number, featureDim: number): number {
   return dim < featureDim ? dim : Math.floor(featureDim / 2);
+}
+
+/** Mean in float64, summed in row order. */
+function meanOf(values: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]!;
+  return sum / values.length;
+}
+
+/**
+ * The eigenvectors beyond the `dim` largest eigenvalues as a row-major [D, D − dim] float32 basis
+ * (the vim fallback rule applied to `dim`). Eigenvalues are ascending, so they are the first D − dim.
+ */
+export function residualBasis(eig: SymmetricEigen, dim: number): { basis: Float32Array; width: number } {
+  const d = eig.n;
+  const width = d - effectiveVimDim(dim, d);
+  const basis = new Float32Array(d * width);
+  for (let i = 0; i < d; i++) for (let k = 0; k < width; k++) basis[i * width + k] = eig.vectors[i * d + k];
+  return { basis, width };
 }
 
 /**
@@ -41,10 +60,13 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   readonly name = 'vim';
   override readonly requires = ['train'] as const;
   private eigen?: SymmetricEigen;
-  private trainZ?: Tensor2D;
-  private meanMaxLogit = 0;
-  private u?: Tensor1D;
-  private nullSpace?: Tensor2D;
+  private trainZ?: Float32Array;
+  /** mean over train of max ℓ, from the first `derive`'s pass over the train split. */
+  private meanMaxLogit?: number;
+  private u?: Float32Array;
+  private finalLayer?: ScoringModel['finalLayer'];
+  /** logsumexp, argmax, max ℓ and ‖(z − u)·N‖ of the current `dim`. */
+  private statistics?: RowStatistics;
   private alphaValue = 0;
 
   protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
@@ -53,31 +75,31 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
     if (d < 2) throw new DataError(`vim: feature dim ${d} leaves no residual space (needs D ≥ 2)`);
     const negB = Float64Array.from(bias, (v) => -v);
     const u = pinvTimes(weight, c, d, negB);
-    this.eigen = symmetricEigen(secondMomentAbout(train.features, train.count, d, u), d);
-    this.u = tf.tensor1d(Float32Array.from(u), 'float32');
-    this.trainZ = tf.tensor2d(train.features, [train.count, d], 'float32');
-    const logits = readLogits(this.head, this.trainZ);
-    let sum = 0;
-    for (let i = 0; i < train.count; i++) {
-      let m = -Infinity;
-      for (let j = 0; j < c; j++) m = Math.max(m, logits[i * c + j]);
-      sum += m;
-    }
-    this.meanMaxLogit = sum / train.count;
+    this.eigen = symmetricEigen(await secondMomentAbout(train.features, train.count, d, u), d);
+    this.u = Float32Array.from(u);
+    this.trainZ = train.features;
+    this.finalLayer = model.finalLayer;
+    this.meanMaxLogit = undefined;
   }
 
   protected override async derive(): Promise<void> {
-    const eig = this.eigen!;
-    const d = eig.n;
-    const dim = effectiveVimDim(this.args.dim, d);
-    // Eigenvalues are ascending: the residual space is the first D − dim eigenvectors.
-    const width = d - dim;
-    const ns = new Float32Array(d * width);
-    for (let i = 0; i < d; i++) for (let k = 0; k < width; k++) ns[i * width + k] = eig.vectors[i * d + k];
-    this.nullSpace?.dispose();
-    this.nullSpace = tf.tensor2d(ns, [d, width], 'float32');
-    const meanNorm = this.meanResidualNorm(this.trainZ!);
-    if (!(meanNorm > 0)) throw new DataError(`vim: train features have no component in the residual space (dim = ${dim})`);
+    const d = this.eigen!.n;
+    const { basis, width } = residualBasis(this.eigen!, this.args.dim);
+    const { weight, bias, numClasses } = this.finalLayer!;
+    this.statistics?.dispose();
+    this.statistics = await RowStatistics.create({
+      dim: d,
+      head: { weight, bias, classes: numClasses },
+      projection: { centre: this.u!, basis, width },
+      // maxLogit is for the train pass below: one pass over train instead of a second one in fit
+      outputs: ['logsumexp', 'argmax', 'maxLogit', 'projectedNorm'],
+    });
+    const train = await this.statistics.compute(this.trainZ!);
+    this.meanMaxLogit ??= meanOf(train.maxLogit!);
+    const meanNorm = meanOf(train.projectedNorm!);
+    if (!(meanNorm > 0)) {
+      throw new DataError(`vim: train features have no component in the residual space (dim = ${effectiveVimDim(this.args.dim, d)})`);
+    }
     this.alphaValue = this.meanMaxLogit / meanNorm;
   }
 
@@ -92,46 +114,17 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
     return { dim: (k) => effectiveVimDim(Number(k), d) };
   }
 
-  /**
-   * mean over train of ‖(z − u)·N‖ in row chunks: the whole split at once held (z − u), the
-   * [N, D − dim] product and its square together (300 MB more at 50,000 × 512); chunks take the same
-   * time (measured 2026-12-04). Summed in float64 in row order.
-   */
-  private meanResidualNorm(z: Tensor2D): number {
-    const [count, d] = z.shape;
-    let sum = 0;
-    for (let start = 0; start < count; start += TRAIN_CHUNK_ROWS) {
-      const rows = Math.min(TRAIN_CHUNK_ROWS, count - start);
-      const norms = tf.tidy(() => this.residualNorm(tf.slice(z, [start, 0], [rows, d])));
-      const values = norms.dataSync();
-      norms.dispose();
-      for (let i = 0; i < rows; i++) sum += values[i];
-    }
-    return sum / count;
-  }
-
-  private residualNorm(z: Tensor2D): Tensor1D {
-    // sqrt(Σ y²) rather than tf.norm, which adds abs and pow passes over the [N, D − dim] product.
-    return tf.tidy(() => tf.sqrt(tf.sum(tf.square(tf.matMul(tf.sub(z, this.u!), this.nullSpace!)), 1)) as Tensor1D);
-  }
-
   protected override releaseState(): void {
-    for (const t of [this.trainZ, this.u, this.nullSpace]) t?.dispose();
-    this.trainZ = this.u = this.nullSpace = undefined;
+    this.statistics?.dispose();
+    this.statistics = this.trainZ = this.u = this.finalLayer = undefined;
     this.eigen = undefined;
     super.releaseState();
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
-    const z = this.features(batch);
-    const logits = this.head.logits(z);
-    try {
-      const pred = argmax(logits);
-      const conf = tf.tidy(() => tf.sub(logSumExp(logits), tf.mul(this.residualNorm(z), this.alphaValue)) as Tensor1D);
-      return await toScoreResult(pred, conf);
-    } finally {
-      logits.dispose();
-    }
+    const { logsumexp, argmax, projectedNorm } = await this.statistics!.compute(this.features(batch), batch.hostFeatures);
+    const alpha = this.alphaValue;
+    return { pred: argmax!, conf: Float64Array.from(logsumexp!, (lse, i) => lse - alpha * projectedNorm![i]!) };
   }
 }
 
