@@ -58,16 +58,20 @@ export function linalgSettings(): { mode: LinalgMode; threads: number } {
 /** onnxruntime's products, or undefined where the route is the tfjs backend. */
 export function denseLinalg(): Promise<OnnxLinalg | undefined> {
   if (mode === 'backend') return Promise.resolve(undefined);
-  resolved ??= loadOnnxRuntime().then(
-    (ort) => {
-      logger.info(`dense feature products: onnxruntime, ${threads} thread${threads === 1 ? '' : 's'} (compute.linalg ${mode})`);
-      return new OnnxLinalg(ort, threads);
-    },
-    (error: unknown) => {
-      if (mode === 'onnxruntime') throw error;
-      logger.info(`dense feature products: the tensor backend (onnxruntime-node unavailable: ${(error as Error).message.split('\n')[0]})`);
-      return undefined;
-    },
-  );
+  resolved ??= loadOnnxRuntime()
+    .then((ort) => new OnnxLinalg(ort, threads).start())
+    .then(
+      (linalg) => {
+        logger.info(`dense feature products: onnxruntime, ${threads} thread${threads === 1 ? '' : 's'} (compute.linalg ${mode})`);
+        return linalg;
+      },
+      (error: unknown) => {
+        if (mode === 'onnxruntime') throw error;
+        logger.info(
+          `dense feature products: the tensor backend (onnxruntime-node unavailable: ${(error as Error).message.split('\n')[0]})`,
+        );
+        return undefined;
+      },
+    );
   return resolved;
 }

@@ -12,6 +12,8 @@ export const SECOND_MOMENT_BLOCK_ROWS = 4096;
 /** Rows per row-statistics run: bounds onnxruntime's (x − c) and product buffers (~50 MB at D = 512). */
 export const ROW_STATISTICS_BLOCK_ROWS = 4096;
 
+type OrtTensor = InstanceType<OnnxRuntimeModule['Tensor']>;
+
 interface Graph {
   readonly nodes: OnnxNodeSpec[];
   readonly inputs: OnnxValueSpec[];
@@ -19,33 +21,32 @@ interface Graph {
 }
 
 /**
- * Σ (x − c)ᵀ(x − c) for x [n, d], c [d]. With `halves`, x − c is split into column halves A, B and
- * only AᵀA, AᵀB, BᵀB are formed (BᵀA is AᵀB transposed): a quarter of the products saved.
+ * Running float64 sums of (x − c)ᵀ(x − c) for a block x [n, d], c [d]: each product's float32 result
+ * is cast to float64 and added to its sum input (`<name>In` → `<name>`), so the block-by-block
+ * summation runs inside onnxruntime. With `halves`, x − c is split into column halves A, B and only
+ * AᵀA, AᵀB, BᵀB are formed (BᵀA is AᵀB transposed): a quarter of the products saved.
  */
 function gramGraph(halves: boolean): Graph {
-  const inputs = [
-    { name: 'x', shape: ['n', 'd'] },
-    { name: 'c', shape: ['d'] },
-  ];
-  const sub = { op: 'Sub', inputs: ['x', 'c'], outputs: ['centred'] };
-  if (!halves) {
-    return {
-      nodes: [sub, { op: 'Gemm', inputs: ['centred', 'centred'], outputs: ['gram'], attributes: { transA: 1 } }],
-      inputs,
-      outputs: [{ name: 'gram', shape: ['d', 'd'] }],
-    };
+  const products = halves ? ['aa', 'ab', 'bb'] : ['gram'];
+  const side = halves ? 'h' : 'd';
+  const nodes: OnnxNodeSpec[] = [{ op: 'Sub', inputs: ['x', 'c'], outputs: ['centred'] }];
+  if (halves) nodes.push({ op: 'Split', inputs: ['centred'], outputs: ['a', 'b'], attributes: { axis: 1 } });
+  for (const name of products) {
+    const [p, q] = halves ? [name[0]!, name[1]!] : ['centred', 'centred'];
+    nodes.push(
+      { op: 'Gemm', inputs: [p, q], outputs: [`${name}32`], attributes: { transA: 1 } },
+      { op: 'Cast', inputs: [`${name}32`], outputs: [`${name}64`], attributes: { to: 11 } },
+      { op: 'Add', inputs: [`${name}In`, `${name}64`], outputs: [name] },
+    );
   }
-  const gemm = (a: string, b: string) => ({ op: 'Gemm', inputs: [a, b], outputs: [`${a}${b}`], attributes: { transA: 1 } });
   return {
-    nodes: [
-      sub,
-      { op: 'Split', inputs: ['centred'], outputs: ['a', 'b'], attributes: { axis: 1 } },
-      gemm('a', 'a'),
-      gemm('a', 'b'),
-      gemm('b', 'b'),
+    nodes,
+    inputs: [
+      { name: 'x', shape: ['n', 'd'] },
+      { name: 'c', shape: ['d'] },
+      ...products.map((name) => ({ name: `${name}In`, shape: [side, side], type: 'float64' as const })),
     ],
-    inputs,
-    outputs: ['aa', 'ab', 'bb'].map((name) => ({ name, shape: ['h', 'h'] })),
+    outputs: products.map((name) => ({ name, shape: [side, side], type: 'float64' as const })),
   };
 }
 
@@ -99,38 +100,39 @@ export class OnnxLinalg {
   /**
    * Σ (x − c)(x − c)ᵀ / N of row-major float32 rows x [count, dim] about c, as a full symmetric
    * float64 [dim, dim] matrix: float32 products in blocks of SECOND_MOMENT_BLOCK_ROWS rows, summed in
-   * float64 in block order; the upper triangle is kept and mirrored.
+   * float64 in block order inside the graph; the upper triangle is kept and mirrored.
    */
   async secondMomentAbout(x: Float32Array, count: number, dim: number, centre: Float32Array): Promise<Float64Array> {
-    const sum = new Float64Array(dim * dim);
     const halves = dim % 2 === 0 && dim >= 64;
-    const h = dim / 2;
+    const h = halves ? dim / 2 : dim;
+    const names = halves ? ['aa', 'ab', 'bb'] : ['gram'];
+    let sums: Float64Array[] = names.map(() => new Float64Array(h * h));
     const c = this.tensor(centre, [dim]);
     for (let start = 0; start < count; start += SECOND_MOMENT_BLOCK_ROWS) {
       const rows = Math.min(SECOND_MOMENT_BLOCK_ROWS, count - start);
-      const feeds = { x: this.tensor(x.subarray(start * dim, (start + rows) * dim), [rows, dim]), c };
-      if (halves) {
-        const [aa, ab, bb] = (await this.run('gram-halves', () => gramGraph(true), feeds, ['aa', 'ab', 'bb'])) as Float32Array[];
-        for (let i = 0; i < h; i++) {
-          const top = i * dim;
-          const bottom = (i + h) * dim + h;
-          for (let j = i; j < h; j++) sum[top + j] += aa![i * h + j]!;
-          for (let j = 0; j < h; j++) sum[top + h + j] += ab![i * h + j]!;
-          for (let j = i; j < h; j++) sum[bottom + j] += bb![i * h + j]!;
+      const feeds: Record<string, OrtTensor> = { x: this.tensor(x.subarray(start * dim, (start + rows) * dim), [rows, dim]), c };
+      names.forEach((name, k) => (feeds[`${name}In`] = new this.ort.Tensor('float64', sums[k]!, [h, h])));
+      sums = (await this.run(halves ? 'gram-halves' : 'gram', () => gramGraph(halves), feeds, names)) as Float64Array[];
+    }
+    const out = new Float64Array(dim * dim);
+    const set = (i: number, j: number, v: number) => {
+      out[i * dim + j] = v / count;
+      out[j * dim + i] = v / count;
+    };
+    if (halves) {
+      const [aa, ab, bb] = sums as [Float64Array, Float64Array, Float64Array];
+      for (let i = 0; i < h; i++) {
+        for (let j = i; j < h; j++) {
+          set(i, j, aa[i * h + j]!);
+          set(i + h, j + h, bb[i * h + j]!);
         }
-      } else {
-        const [gram] = (await this.run('gram', () => gramGraph(false), feeds, ['gram'])) as Float32Array[];
-        for (let i = 0; i < dim; i++) for (let j = i; j < dim; j++) sum[i * dim + j] += gram![i * dim + j]!;
+        for (let j = 0; j < h; j++) set(i, j + h, ab[i * h + j]!);
       }
+    } else {
+      const [gram] = sums as [Float64Array];
+      for (let i = 0; i < dim; i++) for (let j = i; j < dim; j++) set(i, j, gram[i * dim + j]!);
     }
-    for (let i = 0; i < dim; i++) {
-      for (let j = i; j < dim; j++) {
-        const v = sum[i * dim + j]! / count;
-        sum[i * dim + j] = v;
-        sum[j * dim + i] = v;
-      }
-    }
-    return sum;
+    return out;
   }
 
   /** The statistics of `spec` for every row of x [count, dim], in blocks of ROW_STATISTICS_BLOCK_ROWS. */
@@ -158,6 +160,16 @@ export class OnnxLinalg {
     return parts.length === 1 ? parts[0]! : concatResults(spec.outputs, parts, count);
   }
 
+  /**
+   * Starts onnxruntime's environment (its first session takes ~25 ms of process-wide set-up; later
+   * ones ~1 ms) by creating the second-moment session, so that start-up happens when the route is
+   * resolved, not inside the first method's setup.
+   */
+  async start(): Promise<this> {
+    await this.session('gram-halves', () => gramGraph(true));
+    return this;
+  }
+
   /** Ends every session (their buffers are freed). */
   async release(): Promise<void> {
     const sessions = [...this.sessions.values()];
@@ -169,12 +181,12 @@ export class OnnxLinalg {
     return new this.ort.Tensor('float32', data, dims);
   }
 
-  private async run(
-    key: string,
-    graph: () => Graph,
-    feeds: Record<string, InstanceType<OnnxRuntimeModule['Tensor']>>,
-    outputs: readonly string[],
-  ): Promise<unknown[]> {
+  private async run(key: string, graph: () => Graph, feeds: Record<string, OrtTensor>, outputs: readonly string[]): Promise<unknown[]> {
+    const result = await (await this.session(key, graph)).run(feeds, [...outputs]);
+    return outputs.map((o) => result[o]!.data);
+  }
+
+  private session(key: string, graph: () => Graph): Promise<InferenceSession> {
     let session = this.sessions.get(key);
     if (!session) {
       const g = graph();
@@ -188,7 +200,6 @@ export class OnnxLinalg {
       });
       this.sessions.set(key, session);
     }
-    const result = await (await session).run(feeds, [...outputs]);
-    return outputs.map((o) => result[o]!.data);
+    return session;
   }
 }

@@ -66,9 +66,8 @@ message ModelProto {
 /** `onnx.ModelProto` of the subset schema. */
 export const onnxModelProto = protobuf.parse(ONNX_SUBSET_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
 
-/** TensorProto.DataType FLOAT and INT64. */
-const FLOAT = 1;
-const INT64 = 7;
+/** TensorProto.DataType values of OnnxValueSpec.type. */
+const ELEM_TYPES = { float32: 1, int64: 7, float64: 11 } as const;
 /** AttributeProto.AttributeType INT and INTS. */
 const INT = 2;
 const INTS = 7;
@@ -79,19 +78,21 @@ export interface OnnxNodeSpec {
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   readonly attributes?: Readonly<Record<string, number | readonly number[]>>;
+  /** Operator domain: '' (ONNX, default) or 'com.microsoft' (onnxruntime's contrib operators). */
+  readonly domain?: '' | 'com.microsoft';
 }
 
 /** A graph value (float32 unless said); a string dimension is symbolic (its size is given per run). */
 export interface OnnxValueSpec {
   readonly name: string;
   readonly shape: readonly (number | string)[];
-  readonly type?: 'float32' | 'int64';
+  readonly type?: 'float32' | 'float64' | 'int64';
 }
 
 /** The opset graphs are written against (Reduce* take `axes` as an attribute up to opset 17). */
 export const WRITTEN_OPSET = 17;
 
-/** The bytes of an ONNX model (IR version 8, default-domain opset 17). */
+/** The bytes of an ONNX model (IR version 8, ONNX opset 17 and com.microsoft opset 1). */
 export function encodeOnnxModel(
   name: string,
   nodes: readonly OnnxNodeSpec[],
@@ -102,7 +103,7 @@ export function encodeOnnxModel(
     name: v.name,
     type: {
       tensor_type: {
-        elem_type: v.type === 'int64' ? INT64 : FLOAT,
+        elem_type: ELEM_TYPES[v.type ?? 'float32'],
         shape: { dim: v.shape.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) },
       },
     },
@@ -114,12 +115,16 @@ export function encodeOnnxModel(
       onnxModelProto.fromObject({
         ir_version: 8,
         producer_name: 'oodkit',
-        opset_import: [{ domain: '', version: WRITTEN_OPSET }],
+        opset_import: [
+          { domain: '', version: WRITTEN_OPSET },
+          { domain: 'com.microsoft', version: 1 },
+        ],
         graph: {
           name,
           node: nodes.map((n, i) => ({
             name: `${n.op}_${i}`,
             op_type: n.op,
+            ...(n.domain ? { domain: n.domain } : {}),
             input: [...n.inputs],
             output: [...n.outputs],
             attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)),
