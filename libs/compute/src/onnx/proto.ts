@@ -78,8 +78,6 @@ export interface OnnxNodeSpec {
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   readonly attributes?: Readonly<Record<string, number | readonly number[]>>;
-  /** Operator domain: '' (ONNX, default) or 'com.microsoft' (onnxruntime's contrib operators). */
-  readonly domain?: '' | 'com.microsoft';
 }
 
 /** A graph value (float32 unless said); a string dimension is symbolic (its size is given per run). */
@@ -92,7 +90,7 @@ export interface OnnxValueSpec {
 /** The opset graphs are written against (Reduce* take `axes` as an attribute up to opset 17). */
 export const WRITTEN_OPSET = 17;
 
-/** The bytes of an ONNX model (IR version 8, ONNX opset 17 and com.microsoft opset 1). */
+/** The bytes of an ONNX model (IR version 8, default-domain opset 17). */
 export function encodeOnnxModel(
   name: string,
   nodes: readonly OnnxNodeSpec[],
@@ -115,16 +113,12 @@ export function encodeOnnxModel(
       onnxModelProto.fromObject({
         ir_version: 8,
         producer_name: 'oodkit',
-        opset_import: [
-          { domain: '', version: WRITTEN_OPSET },
-          { domain: 'com.microsoft', version: 1 },
-        ],
+        opset_import: [{ domain: '', version: WRITTEN_OPSET }],
         graph: {
           name,
           node: nodes.map((n, i) => ({
             name: `${n.op}_${i}`,
             op_type: n.op,
-            ...(n.domain ? { domain: n.domain } : {}),
             input: [...n.inputs],
             output: [...n.outputs],
             attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)),
