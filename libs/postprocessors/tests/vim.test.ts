@@ -95,6 +95,39 @@ describe('vim', () => {
     expect(Array.from(m)).toEqual([2, 3, 3, 5]);
   });
 
+  it.each(['onnxruntime', 'backend'] as const)(
+    'a non-finite train feature is named (sample, dim) on the %s route, as requireSplit names it elsewhere',
+    async (linalg) => {
+      await initCompute({ backend: 'cpu', linalg });
+      for (const [at, bad] of [
+        [13, NaN],
+        [22, -Infinity],
+      ] as const) {
+        const rows = train.slice();
+        rows[at] = bad;
+        const pp = new VimPostprocessor(vimDefinition.args, { dim: 2 });
+        await expect(pp.setup({ finalLayer: layer(w, bias, 2, 3) }, { train: split('train', rows, Array(8).fill(0), 3) })).rejects.toThrow(
+          new RegExp(`non-finite feature \\(${bad}\\) at sample ${Math.floor(at / 3)}, dim ${at % 3}`),
+        );
+      }
+      await initCompute({ backend: 'cpu' });
+    },
+  );
+
+  it('features too large for float32 products are an error on the onnxruntime route only', async () => {
+    const huge = train.map((v, i) => (i === 4 ? 1e30 : v));
+    await initCompute({ backend: 'cpu', linalg: 'onnxruntime' });
+    const pp = new VimPostprocessor(vimDefinition.args, { dim: 2 });
+    await expect(pp.setup({ finalLayer: layer(w, bias, 2, 3) }, { train: split('train', huge, Array(8).fill(0), 3) })).rejects.toThrow(
+      /too large for float32 products \(the second moment of dim 1 overflows\).*compute\.linalg: backend/,
+    );
+    await initCompute({ backend: 'cpu', linalg: 'backend' });
+    await pp.setup({ finalLayer: layer(w, bias, 2, 3) }, { train: split('train', huge, Array(8).fill(0), 3) });
+    expect(Number.isFinite(pp.alpha)).toBe(true);
+    pp.dispose();
+    await initCompute({ backend: 'cpu' });
+  });
+
   it('rejects setHyperparameters with an invalid dim and does not leak tensors across re-derivations', async () => {
     const rng = Rng.fromSeed(9);
     const pp = new VimPostprocessor(vimDefinition.args, vimDefinition.args.parse({}));

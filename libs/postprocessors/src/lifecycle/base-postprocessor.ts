@@ -120,8 +120,19 @@ export abstract class BasePostprocessor<S extends z.ZodObject> implements Postpr
   protected abstract scoreBatch(batch: ScoreBatch): Promise<ScoreResult>;
 }
 
-/** The split a method fits on; missing or empty is the caller's error, named clearly. */
-export function requireSplit(data: PostprocessorSetupData, role: SetupRole, method: string, dim: number): FeatureSplit {
+/**
+ * The split a method fits on; missing or empty is the caller's error, named clearly, and so is a
+ * non-finite feature. With `finiteCheck: 'deferred'` the caller checks finiteness itself, through a
+ * product that turns any NaN or ±Infinity into a non-finite result, and calls `assertFiniteSplit`
+ * when it sees one (vim: the second moment's diagonal; one pass over the split fewer).
+ */
+export function requireSplit(
+  data: PostprocessorSetupData,
+  role: SetupRole,
+  method: string,
+  dim: number,
+  options: { finiteCheck?: 'now' | 'deferred' } = {},
+): FeatureSplit {
   const split = data[role];
   if (!split) throw new UsageError(`${method} fits on the ID ${role} split, but setup received none`);
   if (split.count === 0) throw new DataError(`${method}: the ID ${role} split '${split.name}' is empty`);
@@ -133,6 +144,12 @@ export function requireSplit(data: PostprocessorSetupData, role: SetupRole, meth
       `${method}: ${role} split '${split.name}' holds ${split.features.length} values, expected ${split.count}×${split.dim}`,
     );
   }
+  if (options.finiteCheck !== 'deferred') assertFiniteSplit(split, role, method);
+  return split;
+}
+
+/** A DataError naming the first non-finite feature of the split (sample and dim), if it has one. */
+export function assertFiniteSplit(split: FeatureSplit, role: SetupRole, method: string): void {
   const f = split.features;
   const i = firstNonFinite(f);
   if (i >= 0) {
@@ -141,7 +158,6 @@ export function requireSplit(data: PostprocessorSetupData, role: SetupRole, meth
       `${method}: ${role} split '${split.name}' has a non-finite feature (${f[i]}) at sample ${row}, dim ${i - row * split.dim}`,
     );
   }
-  return split;
 }
 
 /** Values per block of `firstNonFinite`'s sum. */

@@ -1,7 +1,7 @@
 import { RowStatistics, denseLinalg } from '@oodkit/compute';
 import { DataError, type PostprocessorSetupData, type ScoreBatch, type ScoreResult, type ScoringModel } from '@oodkit/core';
 import { z } from 'zod';
-import { definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
+import { assertFiniteSplit, definePostprocessor, BasePostprocessor, requireSplit, type GridFolds } from '../lifecycle/index.js';
 import { rowsOf, scatterAbout } from '../math/covariance.js';
 import { symmetricEigen, type SymmetricEigen } from '../math/eigen.js';
 import { pinvTimes } from '../math/pinv.js';
@@ -70,13 +70,26 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   private alphaValue = 0;
 
   protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
-    const train = requireSplit(data, 'train', this.name, this.head.featureDim);
+    // A NaN or ±Infinity anywhere in train makes its column's entry of the second moment's diagonal
+    // non-finite, so the split is checked there instead of in a pass of its own.
+    const train = requireSplit(data, 'train', this.name, this.head.featureDim, { finiteCheck: 'deferred' });
     const { numClasses: c, featureDim: d, weight, bias } = model.finalLayer;
     if (d < 2) throw new DataError(`vim: feature dim ${d} leaves no residual space (needs D ≥ 2)`);
     const negB = Float64Array.from(bias, (v) => -v);
     const u = pinvTimes(weight, c, d, negB);
-    this.eigen = symmetricEigen(await secondMomentAbout(train.features, train.count, d, u), d);
+    const moment = await secondMomentAbout(train.features, train.count, d, u);
+    for (let j = 0; j < d; j++) {
+      if (!Number.isFinite(moment[j * d + j])) {
+        assertFiniteSplit(train, 'train', this.name);
+        throw new DataError(
+          `vim: train split '${train.name}' has features too large for float32 products (the second moment of dim ${j} overflows); ` +
+            'rescale the features or use compute.linalg: backend (float64)',
+        );
+      }
+    }
+    this.eigen = symmetricEigen(moment, d);
     this.u = Float32Array.from(u);
+    // read again by every derive (a `dim` change re-derives N and α); sources keep setup splits unchanged
     this.trainZ = train.features;
     this.finalLayer = model.finalLayer;
     this.meanMaxLogit = undefined;
