@@ -93,7 +93,9 @@ describe('RowStatistics', () => {
     dim: 2,
     head: { weight: [1, 0, 0, 1], bias: [0, 1], classes: 2 },
     projection: { centre: Float32Array.from([1, 1]), basis: Float32Array.from([1, 0]), width: 1 },
-    outputs: ['logsumexp', 'argmax', 'maxLogit', 'projectedNorm'] as const,
+    // G = (1, 0), (0, 1), (1, 1), k = 2: x̂·g for x = (1, 2) are (1, 2, 3)/√5 → mean of the top two √5/2
+    bank: { rows: Float32Array.from([1, 0, 0, 1, 1, 1]), count: 3, k: 2 },
+    outputs: ['logsumexp', 'argmax', 'maxLogit', 'projectedNorm', 'meanTopK'] as const,
   };
   const lse = (a: number, b: number) => Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b)));
 
@@ -106,6 +108,9 @@ describe('RowStatistics', () => {
       expect(Array.from(r.maxLogit!)).toEqual([3, 5, 6]);
       expect(Array.from(r.projectedNorm!)).toEqual([0, 2, 4]);
       [lse(1, 3), lse(3, 5), lse(5, 6)].forEach((v, i) => expect(r.logsumexp![i]).toBeCloseTo(v, 6));
+      [Math.sqrt(5) / 2, (0.8 + 1.4) / 2, (1 / Math.SQRT2 + Math.SQRT2) / 2].forEach((v, i) => expect(r.meanTopK![i]).toBeCloseTo(v, 6));
+      // a zero row stays zero (x / max(‖x‖, 1e-30)), not NaN
+      expect(Array.from((await stats.compute(Float32Array.from([0, 0]))).meanTopK!)).toEqual([0]);
       stats.dispose();
     });
   });
@@ -129,7 +134,8 @@ describe('RowStatistics', () => {
       dim,
       head: { weight: randomArray(10 * dim, 'w'), bias: randomArray(10, 'b'), classes: 10 },
       projection: { centre: randomArray(dim, 'c'), basis: randomArray(dim * 20, 'B'), width: 20 },
-      outputs: ['logsumexp', 'argmax', 'maxLogit', 'projectedNorm'] as const,
+      bank: { rows: randomArray(300 * dim, 'G'), count: 300, k: 50 },
+      outputs: ['logsumexp', 'argmax', 'maxLogit', 'projectedNorm', 'meanTopK'] as const,
     };
     const results: Record<string, RowStatisticsResult> = {};
     for (const route of ['onnxruntime', 'backend'] as const) {
@@ -149,6 +155,7 @@ describe('RowStatistics', () => {
       expect(relativeError(r.logsumexp!, ref.logsumexp!)).toBeLessThan(1e-5);
       expect(relativeError(r.maxLogit!, ref.maxLogit!)).toBeLessThan(1e-5);
       expect(relativeError(r.projectedNorm!, ref.projectedNorm!)).toBeLessThan(1e-5);
+      expect(relativeError(r.meanTopK!, ref.meanTopK!)).toBeLessThan(1e-5);
       // random logits: ties within float32 rounding are practically absent
       expect(Array.from(r.argmax!)).toEqual(Array.from(ref.argmax!));
     }
@@ -157,6 +164,10 @@ describe('RowStatistics', () => {
   it('names what an output needs and checks sizes', async () => {
     await expect(RowStatistics.create({ dim: 2, outputs: ['argmax'] })).rejects.toThrow(/'argmax' needs a head/);
     await expect(RowStatistics.create({ dim: 2, outputs: ['projectedNorm'] })).rejects.toThrow(/needs a projection/);
+    await expect(RowStatistics.create({ dim: 2, outputs: ['meanTopK'] })).rejects.toThrow(/needs a bank/);
+    await expect(
+      RowStatistics.create({ dim: 2, bank: { rows: Float32Array.from([1, 0]), count: 1, k: 2 }, outputs: ['meanTopK'] }),
+    ).rejects.toThrow(/1 ≤ k ≤ 1/);
     await expect(RowStatistics.create({ dim: 2, head: { weight: [1, 2, 3], bias: [0], classes: 1 }, outputs: ['argmax'] })).rejects.toThrow(
       /expected 1×2 and 1/,
     );

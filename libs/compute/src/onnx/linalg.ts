@@ -1,5 +1,11 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import { concatResults, type PreparedRowStatistics, type RowStatistic, type RowStatisticsResult } from '../ops/row-statistics.js';
+import {
+  NORM_FLOOR,
+  concatResults,
+  type PreparedRowStatistics,
+  type RowStatistic,
+  type RowStatisticsResult,
+} from '../ops/row-statistics.js';
 import { encodeOnnxModel, type OnnxNodeSpec, type OnnxValueSpec } from './proto.js';
 import type { OnnxRuntimeModule } from './runtime.js';
 
@@ -66,6 +72,19 @@ function rowStatisticsGraph(spec: PreparedRowStatistics): Graph {
     if (wanted.has('logsumexp')) nodes.push({ op: 'ReduceLogSumExp', inputs: ['logits'], outputs: ['logsumexp'], attributes: reduce });
     if (wanted.has('maxLogit')) nodes.push({ op: 'ReduceMax', inputs: ['logits'], outputs: ['maxLogit'], attributes: reduce });
     if (wanted.has('argmax')) nodes.push({ op: 'ArgMax', inputs: ['logits'], outputs: ['argmax'], attributes: { axis: 1, keepdims: 0 } });
+  }
+  if (spec.bank && wanted.has('meanTopK')) {
+    inputs.push({ name: 'bankT', shape: ['d', 'm'] }, { name: 'normFloor', shape: [1] }, { name: 'k', shape: [1], type: 'int64' });
+    nodes.push(
+      { op: 'ReduceSumSquare', inputs: ['x'], outputs: ['rowSq'], attributes: { axes: [1], keepdims: 1 } },
+      { op: 'Sqrt', inputs: ['rowSq'], outputs: ['rowNorm'] },
+      { op: 'Max', inputs: ['rowNorm', 'normFloor'], outputs: ['rowScale'] },
+      { op: 'Div', inputs: ['x', 'rowScale'], outputs: ['unit'] },
+      { op: 'MatMul', inputs: ['unit', 'bankT'], outputs: ['similarities'] },
+      // unsorted: only their mean is wanted
+      { op: 'TopK', inputs: ['similarities', 'k'], outputs: ['top', 'topIndices'], attributes: { axis: 1, sorted: 0 } },
+      { op: 'ReduceMean', inputs: ['top'], outputs: ['meanTopK'], attributes: { axes: [1], keepdims: 0 } },
+    );
   }
   if (spec.projection && wanted.has('projectedNorm')) {
     inputs.push({ name: 'centre', shape: ['d'] }, { name: 'basis', shape: ['d', 'w'] });
@@ -137,8 +156,15 @@ export class OnnxLinalg {
 
   /** The statistics of `spec` for every row of x [count, dim], in blocks of ROW_STATISTICS_BLOCK_ROWS. */
   async rowStatistics(spec: PreparedRowStatistics, x: Float32Array, count: number): Promise<RowStatisticsResult> {
-    const { dim, head, projection } = spec;
+    const { dim, head, projection, bank } = spec;
     const fixed = {
+      ...(bank && spec.outputs.includes('meanTopK')
+        ? {
+            bankT: this.tensor(bank.rowsT, [dim, bank.count]),
+            normFloor: this.tensor(Float32Array.of(NORM_FLOOR), [1]),
+            k: new this.ort.Tensor('int64', BigInt64Array.of(BigInt(bank.k)), [1]),
+          }
+        : {}),
       ...(head ? { weightT: this.tensor(head.weightT, [dim, head.classes]), bias: this.tensor(head.bias, [head.classes]) } : {}),
       ...(projection && spec.outputs.includes('projectedNorm')
         ? { centre: this.tensor(projection.centre, [dim]), basis: this.tensor(projection.basis, [dim, projection.width]) }

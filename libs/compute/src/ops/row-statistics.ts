@@ -5,9 +5,10 @@ import { tf } from '../tf.js';
 
 /**
  * Per-row statistics of features x [N, D]: of the logits ℓ = x·Wᵀ + b, `logsumexp` (max-subtracted),
- * `argmax` (first index on ties) and `maxLogit`; of a projection, `projectedNorm` = ‖(x − c)·B‖.
+ * `argmax` (first index on ties) and `maxLogit`; of a projection, `projectedNorm` = ‖(x − c)·B‖; of a
+ * bank of rows G [M, D], `meanTopK` = the mean of the k largest x̂·g, x̂ = x / max(‖x‖, 1e-30).
  */
-export type RowStatistic = 'logsumexp' | 'argmax' | 'maxLogit' | 'projectedNorm';
+export type RowStatistic = 'logsumexp' | 'argmax' | 'maxLogit' | 'projectedNorm' | 'meanTopK';
 export const HEAD_STATISTICS: readonly RowStatistic[] = ['logsumexp', 'argmax', 'maxLogit'];
 
 export interface RowStatisticsSpec {
@@ -16,14 +17,20 @@ export interface RowStatisticsSpec {
   readonly head?: { readonly weight: ArrayLike<number>; readonly bias: ArrayLike<number>; readonly classes: number };
   /** Centre c [dim] and row-major basis B [dim, width]. */
   readonly projection?: { readonly centre: Float32Array; readonly basis: Float32Array; readonly width: number };
+  /** Bank rows G, row-major [count, dim], and k ≤ count. */
+  readonly bank?: { readonly rows: Float32Array; readonly count: number; readonly k: number };
   readonly outputs: readonly RowStatistic[];
 }
+
+/** Floor of ‖x‖ in x / ‖x‖ (a zero row stays zero), as the postprocessors' l2Normalize. */
+export const NORM_FLOOR = 1e-30;
 
 export interface RowStatisticsResult {
   logsumexp?: Float32Array;
   argmax?: Int32Array;
   maxLogit?: Float32Array;
   projectedNorm?: Float32Array;
+  meanTopK?: Float32Array;
 }
 
 /** The spec's arrays as both routes take them: Wᵀ [dim, classes] and float32 everywhere. */
@@ -32,6 +39,8 @@ export interface PreparedRowStatistics {
   readonly outputs: readonly RowStatistic[];
   readonly head?: { readonly weightT: Float32Array; readonly bias: Float32Array; readonly classes: number };
   readonly projection?: { readonly centre: Float32Array; readonly basis: Float32Array; readonly width: number };
+  /** Gᵀ [dim, count]. */
+  readonly bank?: { readonly rowsT: Float32Array; readonly count: number; readonly k: number };
 }
 
 /**
@@ -40,19 +49,20 @@ export interface PreparedRowStatistics {
  * host array [count, dim] or as a tensor already on the backend.
  */
 export class RowStatistics {
-  private tensors?: { weightT?: Tensor2D; bias?: Tensor; centre?: Tensor; basis?: Tensor2D };
+  private tensors?: { weightT?: Tensor2D; bias?: Tensor; centre?: Tensor; basis?: Tensor2D; bankT?: Tensor2D };
 
   private constructor(
     private readonly linalg: OnnxLinalg | undefined,
     private readonly spec: PreparedRowStatistics,
   ) {
     if (!linalg) {
-      const { head, projection, dim } = spec;
+      const { head, projection, bank, dim } = spec;
       this.tensors = {
         ...(head ? { weightT: tf.tensor2d(head.weightT, [dim, head.classes], 'float32'), bias: tf.tensor1d(head.bias, 'float32') } : {}),
         ...(projection
           ? { centre: tf.tensor1d(projection.centre, 'float32'), basis: tf.tensor2d(projection.basis, [dim, projection.width], 'float32') }
           : {}),
+        ...(bank ? { bankT: tf.tensor2d(bank.rowsT, [dim, bank.count], 'float32') } : {}),
       };
     }
   }
@@ -117,6 +127,10 @@ export class RowStatistics {
       // sqrt(Σ y²) rather than tf.norm, which adds abs and pow passes over the [N, width] product
       if (t.basis && wanted.has('projectedNorm'))
         result.projectedNorm = tf.sqrt(tf.sum(tf.square(tf.matMul(tf.sub(x, t.centre!), t.basis)), 1));
+      if (t.bankT && wanted.has('meanTopK')) {
+        const unit = tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), NORM_FLOOR));
+        result.meanTopK = tf.mean(tf.topk(tf.matMul(unit, t.bankT), this.spec.bank!.k, true).values, 1);
+      }
       return result;
     });
     const result: RowStatisticsResult = {};
@@ -134,11 +148,20 @@ export class RowStatistics {
 }
 
 function prepare(spec: RowStatisticsSpec): PreparedRowStatistics {
-  const { dim, head, projection, outputs } = spec;
+  const { dim, head, projection, bank, outputs } = spec;
   for (const o of outputs) {
-    if ((HEAD_STATISTICS.includes(o) && !head) || (o === 'projectedNorm' && !projection)) {
-      throw new RangeError(`RowStatistics: output '${o}' needs ${o === 'projectedNorm' ? 'a projection' : 'a head'}`);
-    }
+    const needs = HEAD_STATISTICS.includes(o)
+      ? head
+        ? ''
+        : 'a head'
+      : o === 'projectedNorm'
+        ? projection
+          ? ''
+          : 'a projection'
+        : bank
+          ? ''
+          : 'a bank';
+    if (needs) throw new RangeError(`RowStatistics: output '${o}' needs ${needs}`);
   }
   let prepared: PreparedRowStatistics = { dim, outputs: [...outputs] };
   if (head) {
@@ -159,6 +182,16 @@ function prepare(spec: RowStatisticsSpec): PreparedRowStatistics {
       );
     }
     prepared = { ...prepared, projection };
+  }
+  if (bank) {
+    if (bank.rows.length !== bank.count * dim || !(Number.isInteger(bank.k) && bank.k >= 1 && bank.k <= bank.count)) {
+      throw new RangeError(
+        `RowStatistics: bank has ${bank.rows.length} values and k = ${bank.k}, expected ${bank.count}×${dim} and 1 ≤ k ≤ ${bank.count}`,
+      );
+    }
+    const rowsT = new Float32Array(dim * bank.count);
+    for (let r = 0; r < bank.count; r++) for (let j = 0; j < dim; j++) rowsT[j * bank.count + r] = bank.rows[r * dim + j]!;
+    prepared = { ...prepared, bank: { rowsT, count: bank.count, k: bank.k } };
   }
   return prepared;
 }

@@ -1,10 +1,10 @@
-import { tf } from '@oodkit/compute';
+import { RowStatistics, tf } from '@oodkit/compute';
 import type { PostprocessorSetupData, ScoreBatch, ScoreResult, ScoringModel, BuildContext, Rng } from '@oodkit/core';
-import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+import type { Tensor2D } from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { definePostprocessor, BasePostprocessor, requireSplit } from '../lifecycle/index.js';
-import { l2Normalize, NeighbourBank } from '../math/neighbors.js';
-import { argmax, logSumExp, toScoreResult } from '../math/softmax.js';
+import { l2Normalize } from '../math/neighbors.js';
+import { logSumExp } from '../math/softmax.js';
 
 export const nnguideArgs = z.strictObject({
   K: z.number().int().positive().default(100).describe('number of nearest guide samples averaged (capped at the bank size)'),
@@ -53,9 +53,14 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
   override readonly requires = ['train'] as const;
   private trainFeatures?: Float32Array;
   private trainCount = 0;
-  private guides?: NeighbourBank;
+  private finalLayer?: ScoringModel['finalLayer'];
+  /** Guide rows ẑ·logsumexp(ℓ) of the current bank, row-major [bankSize, D]. */
+  private guides?: Float32Array;
+  private guideCount = 0;
   /** The bank rule the current bank was built with ('' when none). */
   private bankKey = '';
+  /** argmax, logsumexp and the mean of the K largest ⟨ẑ, guide⟩ for the current bank and K. */
+  private statistics?: RowStatistics;
   private readonly rng: Rng;
 
   constructor(schema: typeof nnguideArgs, args: z.infer<typeof nnguideArgs>, ctx: Pick<BuildContext, 'rng'>) {
@@ -63,8 +68,9 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
     this.rng = ctx.rng;
   }
 
-  protected override async fit(_model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
+  protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     const train = requireSplit(data, 'train', this.name, this.head.featureDim);
+    this.finalLayer = model.finalLayer;
     this.trainFeatures = train.features;
     this.trainCount = train.count;
     this.bankKey = '';
@@ -73,7 +79,20 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
   protected override async derive(): Promise<void> {
     const { alpha, bank, bank_batch_size } = this.args;
     const key = `${alpha}/${bank}/${bank_batch_size}`;
-    if (this.guides && this.bankKey === key) return;
+    if (!this.guides || this.bankKey !== key) this.buildGuides(key);
+    // K changes only the scoring: the statistics are re-made for every derivation, the bank is not
+    const { weight, bias, numClasses } = this.finalLayer!;
+    this.statistics?.dispose();
+    this.statistics = await RowStatistics.create({
+      dim: this.head.featureDim,
+      head: { weight, bias, classes: numClasses },
+      bank: { rows: this.guides!, count: this.guideCount, k: Math.min(this.args.K, this.guideCount) },
+      outputs: ['argmax', 'logsumexp', 'meanTopK'],
+    });
+  }
+
+  private buildGuides(key: string): void {
+    const { alpha, bank, bank_batch_size } = this.args;
     const n = this.trainCount;
     const d = this.head.featureDim;
     const m = nnguideBankSize(n, alpha, bank_batch_size);
@@ -85,37 +104,31 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
       const energy = logSumExp(this.head.logits(zt));
       return tf.mul(l2Normalize(zt), energy.expandDims(1)) as Tensor2D;
     });
-    this.guides?.dispose();
     try {
-      this.guides = new NeighbourBank(guide, 'inner_product');
+      this.guides = guide.dataSync() as Float32Array;
     } finally {
       guide.dispose();
     }
+    this.guideCount = m;
     this.bankKey = key;
   }
 
   get bankSize(): number {
-    return this.guides?.count ?? 0;
+    return this.guides ? this.guideCount : 0;
   }
 
   protected override releaseState(): void {
-    this.guides?.dispose();
-    this.guides = undefined;
-    this.trainFeatures = undefined;
+    this.statistics?.dispose();
+    this.statistics = this.guides = this.trainFeatures = this.finalLayer = undefined;
+    this.guideCount = 0;
+    this.bankKey = '';
     super.releaseState();
   }
 
   protected async scoreBatch(batch: ScoreBatch): Promise<ScoreResult> {
-    const z = this.features(batch);
-    const k = Math.min(this.args.K, this.guides!.count);
-    const logits = this.head.logits(z);
-    try {
-      const pred = argmax(logits);
-      const conf = tf.tidy(() => tf.mul(tf.mean(this.guides!.topK(l2Normalize(z), k), 1), logSumExp(logits)) as Tensor1D);
-      return await toScoreResult(pred, conf);
-    } finally {
-      logits.dispose();
-    }
+    const { argmax, logsumexp, meanTopK } = await this.statistics!.compute(this.features(batch), batch.hostFeatures);
+    // the product in float32, as the tensor op it replaces
+    return { pred: argmax!, conf: Float64Array.from(meanTopK!, (s, i) => Math.fround(s * logsumexp![i]!)) };
   }
 }
 
