@@ -33,7 +33,7 @@ export interface ComputeOptions {
    */
   convAlgorithms?: ConvAlgorithms;
   /**
-   * Config `compute.linalg`: where the dense feature-space products of vim and residual run —
+   * Config `compute.linalg`: where the dense feature-space products of vim, residual and nnguide run —
    * 'auto' (default: onnxruntime when it loads), 'onnxruntime', or 'backend'. OODKIT_LINALG overrides
    * it. onnxruntime runs with the same thread count as the wasm backend.
    */

@@ -4,8 +4,8 @@ import { OnnxLinalg } from './onnx/linalg.js';
 import { loadOnnxRuntime } from './onnx/runtime.js';
 
 /**
- * Where the dense feature-space products of the covariance/subspace methods run (vim's second moment
- * and residual norms, residual): 'onnxruntime' (its MLAS kernels), 'backend' (the tfjs backend and
+ * Where the dense feature-space products of vim, residual and nnguide run (second moments, residual
+ * norms, guide-bank similarities): 'onnxruntime' (its MLAS kernels), 'backend' (the tfjs backend and
  * oodkit's wasm kernels: the same bits on every machine), or 'auto' (onnxruntime when it loads).
  */
 export type LinalgMode = 'auto' | 'onnxruntime' | 'backend';

@@ -101,7 +101,7 @@ function rowStatisticsGraph(spec: PreparedRowStatistics): Graph {
 
 /**
  * Dense float32 products on onnxruntime's CPU kernels (MLAS: AVX-512/AVX2 GEMM where the processor
- * has them), for the feature-space products that dominate vim's and residual's time. One session per
+ * has them), for the feature-space products that dominate vim's, residual's and nnguide's time. One session per
  * graph, all shapes symbolic, a fixed intra-op thread count; MLAS splits a product over output tiles,
  * never over the summed dimension, so results do not depend on the thread count (tested). Sessions
  * keep onnxruntime's memory arena: its buffers stay at the largest block size seen (bounded by the

@@ -20,7 +20,7 @@ export const computeConfigSchema = z
       .enum(LINALG_ROUTES)
       .default('auto')
       .describe(
-        "where vim's and residual's dense feature products run: onnxruntime's CPU kernels (auto: when it loads) or the tensor backend (backend: the same bits on every machine)",
+        "where vim's, residual's and nnguide's dense feature products run: onnxruntime's CPU kernels (auto: when it loads) or the tensor backend (backend: the same bits on every machine)",
       ),
   })
   .prefault({});
