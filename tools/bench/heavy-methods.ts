@@ -48,8 +48,8 @@ if (!['oodkit-first', 'reference-first'].includes(order))
   throw new Error(`--order: expected oodkit-first or reference-first, got '${order}'`);
 
 const info = await initCompute({ backend: 'wasm', threads });
-// onnxruntime-node is imported here, as the reference script imports numpy, torch, sklearn and faiss
-// before its clock starts; its sessions are created (and timed) inside the first setup that uses them.
+// onnxruntime-node is imported and its environment started here, as the reference script imports
+// numpy, torch, sklearn and faiss before its clock starts; the methods' own sessions and runs are timed.
 const linalg = (await denseLinalg()) ? 'onnxruntime' : 'backend';
 const n = (x: number) => Math.max(1, Math.round(x * scale));
 const sizes = { train: n(50_000), test: n(10_000), ood1: n(10_000), ood2: n(10_000), ood3: n(10_000) };

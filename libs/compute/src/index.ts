@@ -5,6 +5,7 @@ export { LINALG_ENV, LINALG_MODES, denseLinalg, linalgSettings, parseLinalgMode,
 export { OnnxLinalg, ROW_STATISTICS_BLOCK_ROWS, SECOND_MOMENT_BLOCK_ROWS } from './onnx/linalg.js';
 export { encodeOnnxModel, onnxModelProto, type OnnxNodeSpec, type OnnxValueSpec } from './onnx/proto.js';
 export { loadOnnxRuntime, type OnnxRuntimeModule } from './onnx/runtime.js';
+export { NORM_FLOOR, l2Normalize, logSumExp } from './ops/rows.js';
 export {
   HEAD_STATISTICS,
   RowStatistics,

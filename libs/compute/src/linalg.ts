@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
+import { LINALG_ROUTES, OodkitError, didYouMean, silentLogger, type Logger } from '@oodkit/core';
 import { OnnxLinalg } from './onnx/linalg.js';
 import { loadOnnxRuntime } from './onnx/runtime.js';
 
@@ -8,8 +8,9 @@ import { loadOnnxRuntime } from './onnx/runtime.js';
  * norms, guide-bank similarities): 'onnxruntime' (its MLAS kernels), 'backend' (the tfjs backend and
  * oodkit's wasm kernels: the same bits on every machine), or 'auto' (onnxruntime when it loads).
  */
-export type LinalgMode = 'auto' | 'onnxruntime' | 'backend';
-export const LINALG_MODES: readonly LinalgMode[] = ['auto', 'onnxruntime', 'backend'];
+export type LinalgMode = (typeof LINALG_ROUTES)[number];
+/** The values of `compute.linalg` (the config schema's list). */
+export const LINALG_MODES: readonly LinalgMode[] = LINALG_ROUTES;
 /** Environment variable that overrides the configured `compute.linalg`. */
 export const LINALG_ENV = 'OODKIT_LINALG';
 

@@ -1,11 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import {
-  NORM_FLOOR,
-  concatResults,
-  type PreparedRowStatistics,
-  type RowStatistic,
-  type RowStatisticsResult,
-} from '../ops/row-statistics.js';
+import { concatResults, type PreparedRowStatistics, type RowStatistic, type RowStatisticsResult } from '../ops/row-statistics.js';
+import { NORM_FLOOR } from '../ops/rows.js';
 import { encodeOnnxModel, type OnnxNodeSpec, type OnnxValueSpec } from './proto.js';
 import type { OnnxRuntimeModule } from './runtime.js';
 
@@ -15,7 +10,7 @@ import type { OnnxRuntimeModule } from './runtime.js';
  * one float32 product over all of them); 4,096 rows of 512 features are 8 MB of (x − c).
  */
 export const SECOND_MOMENT_BLOCK_ROWS = 4096;
-/** Rows per row-statistics run: bounds onnxruntime's (x − c) and product buffers (~50 MB at D = 512). */
+/** Rows per row-statistics run: bounds onnxruntime's (x − c) and product buffers (~12 MB at D = 512). */
 export const ROW_STATISTICS_BLOCK_ROWS = 4096;
 
 type OrtTensor = InstanceType<OnnxRuntimeModule['Tensor']>;

@@ -2,6 +2,7 @@ import type { Tensor, Tensor2D } from '@tensorflow/tfjs-core';
 import { denseLinalg } from '../linalg.js';
 import { ROW_STATISTICS_BLOCK_ROWS, type OnnxLinalg } from '../onnx/linalg.js';
 import { tf } from '../tf.js';
+import { l2Normalize, logSumExp } from './rows.js';
 
 /**
  * Per-row statistics of features x [N, D]: of the logits ℓ = x·Wᵀ + b, `logsumexp` (max-subtracted),
@@ -21,9 +22,6 @@ export interface RowStatisticsSpec {
   readonly bank?: { readonly rows: Float32Array; readonly count: number; readonly k: number };
   readonly outputs: readonly RowStatistic[];
 }
-
-/** Floor of ‖x‖ in x / ‖x‖ (a zero row stays zero), as the postprocessors' l2Normalize. */
-export const NORM_FLOOR = 1e-30;
 
 export interface RowStatisticsResult {
   logsumexp?: Float32Array;
@@ -119,17 +117,15 @@ export class RowStatistics {
       const result: Partial<Record<RowStatistic, Tensor>> = {};
       if (t.weightT) {
         const logits = tf.add(tf.matMul(x, t.weightT), t.bias!) as Tensor2D;
-        const m = tf.max(logits, 1, true);
-        if (wanted.has('maxLogit')) result.maxLogit = m.reshape([x.shape[0]]);
-        if (wanted.has('logsumexp')) result.logsumexp = tf.add(tf.log(tf.sum(tf.exp(tf.sub(logits, m)), 1)), m.reshape([x.shape[0]]));
+        if (wanted.has('maxLogit')) result.maxLogit = tf.max(logits, 1);
+        if (wanted.has('logsumexp')) result.logsumexp = logSumExp(logits);
         if (wanted.has('argmax')) result.argmax = tf.argMax(logits, 1);
       }
       // sqrt(Σ y²) rather than tf.norm, which adds abs and pow passes over the [N, width] product
       if (t.basis && wanted.has('projectedNorm'))
         result.projectedNorm = tf.sqrt(tf.sum(tf.square(tf.matMul(tf.sub(x, t.centre!), t.basis)), 1));
       if (t.bankT && wanted.has('meanTopK')) {
-        const unit = tf.div(x, tf.maximum(tf.sqrt(tf.sum(tf.square(x), 1, true)), NORM_FLOOR));
-        result.meanTopK = tf.mean(tf.topk(tf.matMul(unit, t.bankT), this.spec.bank!.k, true).values, 1);
+        result.meanTopK = tf.mean(tf.topk(tf.matMul(l2Normalize(x), t.bankT), this.spec.bank!.k, true).values, 1);
       }
       return result;
     });

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { onnxModelProto } from '@oodkit/compute';
+import { onnxModelProto as ModelProto } from '@oodkit/compute';
 import { DataError, UsageError } from '@oodkit/core';
-
-const ModelProto = onnxModelProto;
 
 /** ONNX TensorProto.DataType values oodkit converts to float32. */
 const FLOAT = 1;

@@ -57,18 +57,13 @@ export class LinearHead {
 export function hostLogits(head: LinearHead, features: Float32Array, count: number): Float32Array {
   const z = tf.tensor2d(features, [count, head.featureDim], 'float32');
   try {
-    return readLogits(head, z);
+    const logits = head.logits(z);
+    try {
+      return logits.dataSync() as Float32Array;
+    } finally {
+      logits.dispose();
+    }
   } finally {
     z.dispose();
-  }
-}
-
-/** `hostLogits` of features already on the backend (no second upload). */
-export function readLogits(head: LinearHead, z: Tensor2D): Float32Array {
-  const logits = head.logits(z);
-  try {
-    return logits.dataSync() as Float32Array;
-  } finally {
-    logits.dispose();
   }
 }

@@ -1,17 +1,8 @@
-import { tf, wasmNeighbourIndex, type WasmNeighbourIndex } from '@oodkit/compute';
+import { l2Normalize, tf, wasmNeighbourIndex, type WasmNeighbourIndex } from '@oodkit/compute';
 import type { Tensor1D, Tensor2D, Tensor4D } from '@tensorflow/tfjs-core';
 
-/**
- * Row-wise z / ‖z‖ in float32. OpenOOD's KNN/NNGuide `normalizer` is `x / ‖x‖ + 1e-10` (operator
- * precedence adds 1e-10 to every coordinate): that constant cancels in L2 distances and is below
- * float32 resolution in inner products, so it is left out. A zero row stays zero instead of NaN.
- */
-export function l2Normalize(x: Tensor2D): Tensor2D {
-  return tf.tidy(() => {
-    const norm = tf.sqrt(tf.sum(tf.square(x), 1, true));
-    return tf.div(x, tf.maximum(norm, 1e-30)) as Tensor2D;
-  });
-}
+/** Row-wise z / ‖z‖ (a zero row stays zero); the one definition lives in @oodkit/compute. */
+export { l2Normalize };
 
 /**
  * q·Xᵀ for queries q [m, D] and a bank block held transposed, cols = Xᵀ [D, n] → [m, n].

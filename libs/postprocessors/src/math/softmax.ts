@@ -1,19 +1,13 @@
-import { tf } from '@oodkit/compute';
+import { logSumExp, tf } from '@oodkit/compute';
 import type { ScoreResult } from '@oodkit/core';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
+
+/** Row-wise log Σ exp (max-subtracted); the one definition lives in @oodkit/compute. */
+export { logSumExp };
 
 /** Row-wise softmax, max-subtracted (what torch.softmax does). */
 export function softmax(logits: Tensor2D): Tensor2D {
   return tf.tidy(() => tf.softmax(logits, -1));
-}
-
-/** Row-wise log Σ exp, max-subtracted for stability. */
-export function logSumExp(logits: Tensor2D): Tensor1D {
-  return tf.tidy(() => {
-    const m = tf.max(logits, 1, true);
-    const lse = tf.add(tf.log(tf.sum(tf.exp(tf.sub(logits, m)), 1, true)), m);
-    return lse.reshape([logits.shape[0]]) as Tensor1D;
-  });
 }
 
 /** Negative free energy T·logsumexp(ℓ/T) (higher = more ID). */
