@@ -14,6 +14,8 @@ export class LinearHead {
   /** Wᵀ [D, C], kept transposed once because every score multiplies by it. */
   readonly weightT: Tensor2D;
   readonly bias: Tensor1D;
+  /** The same layer on the host, as `RowStatistics` takes a head (W [C, D] row-major, b [C]). */
+  readonly host: { readonly weight: ArrayLike<number>; readonly bias: ArrayLike<number>; readonly classes: number };
 
   constructor(layer: FinalLayer) {
     const { numClasses: c, featureDim: d } = layer;
@@ -26,6 +28,7 @@ export class LinearHead {
     this.weight = tf.tensor2d(layer.weight, [c, d], 'float32');
     this.weightT = tf.tidy(() => this.weight.transpose());
     this.bias = tf.tensor1d(layer.bias, 'float32');
+    this.host = { weight: layer.weight, bias: layer.bias, classes: c };
   }
 
   /** logits = z·Wᵀ + b [N, C]. */

@@ -53,7 +53,6 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
   override readonly requires = ['train'] as const;
   private trainFeatures?: Float32Array;
   private trainCount = 0;
-  private finalLayer?: ScoringModel['finalLayer'];
   /** Guide rows ẑ·logsumexp(ℓ) of the current bank, row-major [bankSize, D]. */
   private guides?: Float32Array;
   private guideCount = 0;
@@ -68,9 +67,8 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
     this.rng = ctx.rng;
   }
 
-  protected override async fit(model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
+  protected override async fit(_model: ScoringModel, data: PostprocessorSetupData): Promise<void> {
     const train = requireSplit(data, 'train', this.name, this.head.featureDim);
-    this.finalLayer = model.finalLayer;
     this.trainFeatures = train.features;
     this.trainCount = train.count;
     this.bankKey = '';
@@ -81,11 +79,10 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
     const key = `${alpha}/${bank}/${bank_batch_size}`;
     if (!this.guides || this.bankKey !== key) this.buildGuides(key);
     // K changes only the scoring: the statistics are re-made for every derivation, the bank is not
-    const { weight, bias, numClasses } = this.finalLayer!;
     this.statistics?.dispose();
     this.statistics = await RowStatistics.create({
       dim: this.head.featureDim,
-      head: { weight, bias, classes: numClasses },
+      head: this.head.host,
       bank: { rows: this.guides!, count: this.guideCount, k: Math.min(this.args.K, this.guideCount) },
       outputs: ['argmax', 'logsumexp', 'meanTopK'],
     });
@@ -119,7 +116,7 @@ export class NnguidePostprocessor extends BasePostprocessor<typeof nnguideArgs> 
 
   protected override releaseState(): void {
     this.statistics?.dispose();
-    this.statistics = this.guides = this.trainFeatures = this.finalLayer = undefined;
+    this.statistics = this.guides = this.trainFeatures = undefined;
     this.guideCount = 0;
     this.bankKey = '';
     super.releaseState();

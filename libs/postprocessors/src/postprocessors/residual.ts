@@ -26,7 +26,6 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
   override readonly requires = ['val'] as const;
   private eigen?: SymmetricEigen;
   private u?: Float32Array;
-  private finalLayer?: ScoringModel['finalLayer'];
   /** argmax and ‖(z − u)·N‖ of the current `dim`. */
   private statistics?: RowStatistics;
 
@@ -42,16 +41,14 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
     );
     this.eigen = symmetricEigen(await secondMomentAbout(val.features, val.count, d, u), d);
     this.u = Float32Array.from(u);
-    this.finalLayer = model.finalLayer;
   }
 
   protected override async derive(): Promise<void> {
     const { basis, width } = residualBasis(this.eigen!, this.args.dim);
-    const { weight, bias, numClasses } = this.finalLayer!;
     this.statistics?.dispose();
     this.statistics = await RowStatistics.create({
       dim: this.eigen!.n,
-      head: { weight, bias, classes: numClasses },
+      head: this.head.host,
       projection: { centre: this.u!, basis, width },
       outputs: ['argmax', 'projectedNorm'],
     });
@@ -59,7 +56,7 @@ export class ResidualPostprocessor extends BasePostprocessor<typeof residualArgs
 
   protected override releaseState(): void {
     this.statistics?.dispose();
-    this.statistics = this.u = this.finalLayer = undefined;
+    this.statistics = this.u = undefined;
     this.eigen = undefined;
     super.releaseState();
   }

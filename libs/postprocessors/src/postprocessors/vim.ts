@@ -64,7 +64,6 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
   /** mean over train of max ℓ, from the first `derive`'s pass over the train split. */
   private meanMaxLogit?: number;
   private u?: Float32Array;
-  private finalLayer?: ScoringModel['finalLayer'];
   /** logsumexp, argmax, max ℓ and ‖(z − u)·N‖ of the current `dim`. */
   private statistics?: RowStatistics;
   private alphaValue = 0;
@@ -91,18 +90,16 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
     this.u = Float32Array.from(u);
     // read again by every derive (a `dim` change re-derives N and α); sources keep setup splits unchanged
     this.trainZ = train.features;
-    this.finalLayer = model.finalLayer;
     this.meanMaxLogit = undefined;
   }
 
   protected override async derive(): Promise<void> {
     const d = this.eigen!.n;
     const { basis, width } = residualBasis(this.eigen!, this.args.dim);
-    const { weight, bias, numClasses } = this.finalLayer!;
     this.statistics?.dispose();
     this.statistics = await RowStatistics.create({
       dim: d,
-      head: { weight, bias, classes: numClasses },
+      head: this.head.host,
       projection: { centre: this.u!, basis, width },
       // maxLogit is for the train pass below: one pass over train instead of a second one in fit
       outputs: ['logsumexp', 'argmax', 'maxLogit', 'projectedNorm'],
@@ -129,7 +126,7 @@ export class VimPostprocessor extends BasePostprocessor<typeof vimArgs> {
 
   protected override releaseState(): void {
     this.statistics?.dispose();
-    this.statistics = this.trainZ = this.u = this.finalLayer = undefined;
+    this.statistics = this.trainZ = this.u = undefined;
     this.eigen = undefined;
     super.releaseState();
   }
